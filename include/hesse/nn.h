@@ -1,0 +1,128 @@
+/* hesse/nn.h: networks as PyTorch nn.Sequential chains over one contiguous parameter
+ * buffer; forward, backward, and the R-operator passes that give exact Hessian-vector and
+ * Gauss-Newton-vector products, in block form (k vectors per pass over the data).
+ *
+ * Architecture strings use PyTorch module names in nn.Sequential order, e.g.
+ *   conv2d(1,6,5,padding=2),relu,maxpool2d(2),flatten,linear(1176,10)
+ * Layer i's tensors are named "{i}.weight" and "{i}.bias" with PyTorch's shapes and
+ * row-major layouts; the flattened parameter vector is those tensors in layer order. */
+#ifndef HESSE_NN_H
+#define HESSE_NN_H
+
+#include <hesse/core.h>
+#include <hesse/data.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    HESSE_LAYER_LINEAR,
+    HESSE_LAYER_CONV2D,
+    HESSE_LAYER_MAXPOOL2D,
+    HESSE_LAYER_AVGPOOL2D,
+    HESSE_LAYER_FLATTEN,
+    HESSE_LAYER_RELU,
+    HESSE_LAYER_TANH,
+    HESSE_LAYER_SIGMOID,
+    HESSE_LAYER_GELU
+} hesse_layer_kind;
+
+typedef enum { HESSE_LOSS_CROSS_ENTROPY = 0, HESSE_LOSS_MSE = 1 } hesse_loss_kind;
+
+/* One layer as resolved against the input shape. Shapes are per sample (C, H, W); flat
+ * features have H = W = 1. */
+typedef struct {
+    hesse_layer_kind kind;
+    int index;                           /* position in nn.Sequential: the tensor name prefix */
+    int in_c, in_h, in_w;                /* input shape */
+    int out_c, out_h, out_w;             /* output shape */
+    int kh, kw, sh, sw, ph, pw;          /* conv2d / pooling: kernel, stride, padding */
+    int has_bias;                        /* linear / conv2d */
+    int64_t weight_offset, weight_count; /* view into the parameter buffer (count 0: none) */
+    int64_t bias_offset, bias_count;
+} hesse_layer;
+
+/* A named parameter tensor: a view into the parameter buffer. */
+typedef struct {
+    char name[32]; /* "3.weight" */
+    int layer;     /* index into the model's layer list */
+    int ndim;
+    int64_t shape[4];
+    int64_t offset, count;
+} hesse_tensor_info;
+
+typedef struct hesse_model hesse_model;
+
+/* Parses `arch` and resolves every layer's shapes from the input shape (c, h, w). Errors
+ * (HESSE_EINPUT) name the layer and the expected vs found size, or the unknown token and its
+ * position. Parameters start zeroed; call hesse_model_init for PyTorch's default init. */
+int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind loss,
+                       hesse_model **out);
+void hesse_model_free(hesse_model *m);
+int hesse_model_clone(const hesse_model *m, hesse_model **out);
+
+/* PyTorch's default initialisation of Linear and Conv2d (kaiming-uniform with a = sqrt(5):
+ * weights and biases uniform in +-1/sqrt(fan_in)), drawn from hesse's seeded generator. */
+void hesse_model_init(hesse_model *m, uint64_t seed);
+
+int64_t hesse_model_num_params(const hesse_model *m);
+double *hesse_model_params(hesse_model *m);
+const double *hesse_model_params_const(const hesse_model *m);
+int hesse_model_num_layers(const hesse_model *m);
+const hesse_layer *hesse_model_layer(const hesse_model *m, int i);
+int hesse_model_num_tensors(const hesse_model *m);
+const hesse_tensor_info *hesse_model_tensor(const hesse_model *m, int i);
+/* NULL when no tensor has that name. */
+const hesse_tensor_info *hesse_model_find_tensor(const hesse_model *m, const char *name);
+/* The canonical architecture string (normalised spacing and names). */
+const char *hesse_model_arch(const hesse_model *m);
+hesse_loss_kind hesse_model_loss(const hesse_model *m);
+void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w);
+int hesse_model_num_outputs(const hesse_model *m);
+/* SHA-256 over the architecture string and the parameter bytes. */
+void hesse_model_hash(const hesse_model *m, char hex[65]);
+/* "cross_entropy" / "mse", and the inverse (HESSE_EINPUT on an unknown name). */
+const char *hesse_loss_name(hesse_loss_kind loss);
+int hesse_loss_parse(const char *name, hesse_loss_kind *loss);
+const char *hesse_layer_kind_name(hesse_layer_kind kind);
+
+/* An engine holds the scratch for passes over data in chunks of at most `chunk` samples
+ * and blocks of at most `max_block` vectors. It reads the model's parameters at every call
+ * (they may change between calls) and must not outlive the model. */
+typedef struct {
+    int chunk;            /* samples per chunk; 0: chosen from the memory budget */
+    int max_block;        /* vectors per R-pass; 0: 1 */
+    size_t memory_budget; /* bytes of scratch when chunk = 0; 0: 512 MiB */
+} hesse_engine_params;
+hesse_engine_params hesse_engine_defaults(void);
+
+typedef struct hesse_engine hesse_engine;
+int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hesse_engine **out);
+void hesse_engine_free(hesse_engine *e);
+int hesse_engine_chunk(const hesse_engine *e);
+int hesse_engine_max_block(const hesse_engine *e);
+size_t hesse_engine_bytes(const hesse_engine *e);
+
+/* Mean loss over all samples of s, and optionally (non-NULL) its gradient (length n,
+ * overwritten) and the number of samples whose arg-max output equals the label.
+ * Fails with HESSE_EINPUT when the samples' shape or labels do not fit the model and with
+ * HESSE_ENUMERIC (naming the sample) when the loss is not finite. */
+int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
+                    int64_t *correct);
+
+typedef enum { HESSE_CURV_HESSIAN = 0, HESSE_CURV_GGN = 1 } hesse_curv_kind;
+
+/* Y[:, j] = C V[:, j] for j < k, where C is the Hessian (Pearlmutter's R-operator) or the
+ * generalised Gauss-Newton matrix J^T A J of the mean loss over s. V and Y are n x k,
+ * column-major, leading dimension n; k may exceed max_block (done in several passes). */
+int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind, int k,
+                       const double *V, double *Y);
+
+/* Logits (network outputs) of every sample: out is row-major [s->n, num_outputs]. */
+int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HESSE_NN_H */

@@ -1,0 +1,53 @@
+#!/bin/sh
+# Installs the Debian packages hesse needs, and only those that are missing.
+# Idempotent: when everything is present it prints one line and changes nothing.
+#
+#   scripts/install-deps.sh            build, run and test dependencies
+#   scripts/install-deps.sh --bench    also PyTorch, for bench/ and tests/make_fixtures.py
+set -eu
+
+packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist python3"
+for arg in "$@"; do
+    case "$arg" in
+    --bench) packages="$packages python3-torch" ;;
+    -h | --help)
+        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "install-deps.sh: unknown option '$arg' (expected --bench or --help)" >&2
+        exit 1
+        ;;
+    esac
+done
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    echo "install-deps: all dependencies present"
+    exit 0
+fi
+
+echo "install-deps: installing$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "install-deps: need root (or sudo) to install:$missing" >&2
+    exit 4
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Package lists may be empty on a fresh machine; refresh them once if the install fails.
+# shellcheck disable=SC2086
+if ! $sudo apt-get install -y --no-install-recommends $missing; then
+    $sudo apt-get update
+    $sudo apt-get install -y --no-install-recommends $missing
+fi
