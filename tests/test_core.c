@@ -98,7 +98,7 @@ static void test_sha256(void) {
 
 static void test_op(void) {
     double d[3] = {1, 2, 3};
-    hesse_op op = {3, diag_apply, d, 2};
+    hesse_op op = {3, diag_apply, d, 2, NULL};
     double X[9] = {1, 1, 1, 0, 1, 0, 2, 0, 0}, Y[9];
     hesse_op_stats st = {0, 0, 0};
     CHECK(hesse_op_apply(&op, 3, X, Y, &st) == HESSE_OK);

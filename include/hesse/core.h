@@ -166,8 +166,12 @@ typedef struct {
     int64_t n;             /* dimension */
     hesse_matvec_fn apply; /* returns HESSE_OK or a status (with hesse_error detail) */
     void *ctx;
-    int max_block; /* largest k one call accepts; 0 = any */
+    int max_block;               /* largest k one call accepts; 0 = any */
+    void (*free_ctx)(void *ctx); /* releases ctx in hesse_op_free; NULL: ctx is borrowed */
 } hesse_op;
+
+/* Releases an operator's context (when it owns one) and zeroes the struct. NULL-safe. */
+void hesse_op_free(hesse_op *op);
 
 /* What applying an operator has cost so far. */
 typedef struct {

@@ -2,6 +2,7 @@
 #include <hesse/core.h>
 
 #include <math.h>
+#include <string.h>
 
 int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_op_stats *stats) {
     if (!op || !op->apply || op->n <= 0 || k < 0 || (k > 0 && (!X || !Y)))
@@ -26,4 +27,11 @@ int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_
                                    (long long)(i % op->n), (long long)(j0 + i / op->n));
     }
     return HESSE_OK;
+}
+
+void hesse_op_free(hesse_op *op)
+{
+    if (!op) return;
+    if (op->free_ctx) op->free_ctx(op->ctx);
+    *op = (hesse_op){0};
 }

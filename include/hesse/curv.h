@@ -1,0 +1,36 @@
+/* hesse/curv.h: curvature products as linear operators (hesse_op, core.h), and the generic
+ * operators built from others: explicit dense and diagonal matrices (for tests and small
+ * problems), projection deflation, shifts and linear combinations.
+ *
+ * Operators made here own their context: release them with hesse_op_free. An operator built
+ * on another (deflate, shift, combine) borrows it: the base must outlive the result. */
+#ifndef HESSE_CURV_H
+#define HESSE_CURV_H
+
+#include <hesse/core.h>
+#include <hesse/data.h>
+#include <hesse/nn.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Generic operators ------------------------------------------------------------------ */
+
+/* Y = A X for an explicit symmetric n x n matrix A (column-major, borrowed). */
+int hesse_op_dense(int64_t n, const double *A, hesse_op *out);
+/* Y = diag(d) X (d borrowed). */
+int hesse_op_diag(int64_t n, const double *d, hesse_op *out);
+/* Y = P A P X with P = I - U U^T: A restricted to the complement of the m orthonormal
+ * columns of U (n x m, column-major, borrowed). Used to study the bulk without outliers. */
+int hesse_op_deflate(const hesse_op *a, int m, const double *U, hesse_op *out);
+/* Y = A X + sigma X. */
+int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
+/* Y = alpha A X + beta B X (same n). */
+int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
+                     hesse_op *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HESSE_CURV_H */
