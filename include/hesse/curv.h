@@ -30,6 +30,25 @@ int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
 int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
                      hesse_op *out);
 
+/* ---- Network curvature ------------------------------------------------------------------ */
+
+/* The Hessian or GGN of the mean loss over s as an operator of dimension n_params; blocks
+ * of up to the engine's max_block vectors per pass. Engine and samples are borrowed. */
+int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind,
+                       hesse_op *out);
+
+/* Bytes a dense n x n matrix needs (n^2 doubles), and HESSE_ENOMEM with a message naming n,
+ * the bytes needed and the budget when `copies` such matrices exceed `budget` bytes (0: the
+ * memory available now). */
+int hesse_dense_check_memory(int64_t n, int copies, uint64_t budget);
+
+/* The dense matrix of an operator, A (n x n, column-major), assembled from products with
+ * blocks of `block` unit vectors and symmetrised as (A + A^T) / 2. Reports progress as task
+ * "dense" (columns done). *asymmetry receives max |A - A^T| / max |A| before symmetrising
+ * (may be NULL): for an exact Hessian this is rounding, ~1e-15. */
+int hesse_dense_matrix(const hesse_op *op, int block, double *A, double *asymmetry,
+                       hesse_op_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

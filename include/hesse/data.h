@@ -28,7 +28,8 @@ typedef struct {
 
 /* Values per sample, c*h*w. */
 int64_t hesse_samples_dim(const hesse_samples *s);
-/* A view of samples [begin, begin + count) that shares memory with s (owns = 0). */
+/* A view of samples [begin, begin + count) that shares memory with s (owns = 0); the range is
+ * clamped to [0, s->n). */
 hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);
 /* Frees what s owns and zeroes it; safe on a view or a zeroed struct. */
 void hesse_samples_free(hesse_samples *s);
@@ -49,7 +50,8 @@ typedef struct hesse_dataset hesse_dataset;
  * Errors name the file at fault and what was expected (HESSE_EINPUT, HESSE_EIO). */
 int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
 
-/* Reads one IDX images file and one IDX labels file (gzip or raw, told apart by content). */
+/* Reads one IDX images file and one IDX labels file (gzip or raw, told apart by content).
+ * Images are [n, 1, rows, cols] uint8; the class count is 10, or the largest label + 1. */
 int hesse_dataset_open_idx(const char *images_path, const char *labels_path, hesse_dataset **out);
 
 /* A dataset over arrays that are copied: either pixels (uint8, scaled by default preprocess)
@@ -62,9 +64,13 @@ void hesse_dataset_free(hesse_dataset *ds);
 int64_t hesse_dataset_size(const hesse_dataset *ds);
 void hesse_dataset_shape(const hesse_dataset *ds, int *c, int *h, int *w);
 int hesse_dataset_num_classes(const hesse_dataset *ds);
-const char *hesse_dataset_name(const hesse_dataset *ds); /* e.g. "fashion-mnist/train" */
-int hesse_dataset_is_bytes(const hesse_dataset *ds);     /* 1 for uint8 pixel storage */
-int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i);
+const char *hesse_dataset_name(const hesse_dataset *ds);         /* e.g. "fashion-mnist/train" */
+int hesse_dataset_is_bytes(const hesse_dataset *ds);             /* 1 for uint8 pixel storage */
+int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i); /* -1 when i is out of range */
+/* The stored split, [n, c*h*w] row-major: the uint8 pixels (NULL for double storage) or the
+ * double values (NULL for uint8 storage). Borrowed; valid until hesse_dataset_free. */
+const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds);
+const double *hesse_dataset_values(const hesse_dataset *ds);
 
 /* Which samples to take. */
 typedef enum {
@@ -82,7 +88,7 @@ typedef struct {
 
 /* Preprocessing: x = (raw * scale - mean[ch]) / std[ch]. */
 typedef struct {
-    double scale; /* 0: automatic (1/255 for uint8 storage, 1 for double) */
+    double scale; /* 0: automatic (raw / 255 for uint8 storage, raw for double) */
     int channels; /* 0: no normalisation; otherwise must equal the data's channel count */
     double mean[HESSE_MAX_CHANNELS], std[HESSE_MAX_CHANNELS];
 } hesse_preprocess;
@@ -90,13 +96,17 @@ typedef struct {
 hesse_selection hesse_selection_defaults(void);   /* FIRST, all, seed 0 */
 hesse_preprocess hesse_preprocess_defaults(void); /* automatic scale, no normalisation */
 
-/* Materialises the selected samples. Fails with HESSE_EINVAL when n exceeds the split, a
- * balanced selection cannot be met by some class, or the preprocess does not fit. */
+/* Materialises the selected samples into an owning out (source filled, ascending). sel and pre
+ * may be NULL for the defaults; n <= 0 takes the whole split whatever the mode. Fails with
+ * HESSE_EINVAL when n exceeds the split, a balanced selection cannot be met by some class
+ * (the message names the class, the count needed and the count found), or the preprocess does
+ * not fit; out is then zeroed. */
 int hesse_dataset_select(const hesse_dataset *ds, const hesse_selection *sel,
                          const hesse_preprocess *pre, hesse_samples *out);
 
-/* Copies samples idx[0..count) of src into dst, which must own buffers of that size and
- * the same shape (used for shuffled minibatches). */
+/* Copies samples idx[0..count) of src into dst, which must own buffers of at least that size
+ * and the same shape (used for shuffled minibatches). Sets dst->n = count; dst->source gets
+ * src->source[idx[i]] (or idx[i] when src has none). */
 void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
                           hesse_samples *dst);
 /* Allocates an owning, uninitialised set of n samples of the given shape. */
@@ -106,8 +116,9 @@ int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes, hesse_s
  * "random 1000 (seed 7)". */
 void hesse_selection_describe(const hesse_selection *sel, char *buf, size_t cap);
 
-/* Builds a preprocess from strings "m1,m2,..." and "s1,s2,...", checking counts and that
- * every std is positive; option names the command-line option for the error message. */
+/* Builds a preprocess from strings "m1,m2,..." and "s1,s2,...", checking counts (at most
+ * HESSE_MAX_CHANNELS) and that every std is positive; option names the command-line option for
+ * the error message (HESSE_EINVAL). The scale stays automatic. */
 int hesse_preprocess_parse(const char *mean, const char *std, const char *option,
                            hesse_preprocess *pre);
 

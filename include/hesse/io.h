@@ -1,4 +1,4 @@
-/* hesse/io.h: files. safetensors (read any, write F64), model files, safetensors datasets,
+/* hesse/io.h: files. safetensors (read and write), model files, safetensors datasets,
  * atomic writes, and the JSON result envelope (cJSON documents).
  *
  * Nothing here writes a half file: every writer goes to a temporary name in the target's
@@ -22,7 +22,9 @@ extern "C" {
 int hesse_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes
- * the NUL). HESSE_EIO / HESSE_EINPUT naming the path on failure. Free with free(). */
+ * the NUL). Works on pipes and /proc files too. A missing path or a directory is
+ * HESSE_EINPUT (the user named a wrong file); a failing read or open otherwise is HESSE_EIO;
+ * both name the path. Free with free(). */
 int hesse_read_file(const char *path, unsigned char **data, size_t *len);
 
 /* Checks before long work that `path` can be written: its directory exists and is writable.
@@ -44,8 +46,18 @@ typedef enum {
     HESSE_DTYPE_I16,
     HESSE_DTYPE_I8,
     HESSE_DTYPE_U8,
-    HESSE_DTYPE_BOOL
+    HESSE_DTYPE_BOOL,
+    HESSE_DTYPE_U16,
+    HESSE_DTYPE_U32,
+    HESSE_DTYPE_U64
 } hesse_dtype;
+
+/* Bytes per element (F64: 8, BF16: 2, BOOL: 1, ...). */
+size_t hesse_dtype_size(hesse_dtype dtype);
+/* IEEE binary16 and bfloat16 bit patterns to double, exactly (subnormals, +-inf and NaN
+ * included). */
+double hesse_f16_to_double(uint16_t bits);
+double hesse_bf16_to_double(uint16_t bits);
 
 #define HESSE_ST_MAX_DIMS 8
 
@@ -60,19 +72,24 @@ typedef struct {
 
 typedef struct hesse_st_file hesse_st_file;
 
-/* Reads and validates a safetensors file: header length within the file, valid JSON, known
- * dtypes, shapes whose element count does not overflow and matches the byte range, ranges
- * inside the data block and not overlapping. Errors name the file and the tensor. */
+/* Reads and validates a safetensors file: header length within the file (and at most
+ * 100 MB), valid JSON object, known dtypes, at most HESSE_ST_MAX_DIMS non-negative integer
+ * dimensions whose element count does not overflow and matches the byte range, ranges inside
+ * the data block and not overlapping, unique names, string metadata. Everything is checked
+ * before the call returns, so later accessors cannot fail on the file's content. Errors are
+ * HESSE_EINPUT, one line naming the file and the tensor. The file is read into memory. */
 int hesse_st_open(const char *path, hesse_st_file **out);
 /* The same over a buffer (copied); `label` names it in error messages. */
 int hesse_st_open_memory(const void *data, size_t len, const char *label, hesse_st_file **out);
+/* Frees the file; the tensors, names, metadata strings and data pointers it handed out
+ * stay valid until then. An open file is read-only, so threads may share it. NULL-safe. */
 void hesse_st_close(hesse_st_file *f);
 const char *hesse_st_path(const hesse_st_file *f);
 int hesse_st_count(const hesse_st_file *f);
 const hesse_st_tensor *hesse_st_at(const hesse_st_file *f, int i);
 const hesse_st_tensor *hesse_st_find(const hesse_st_file *f, const char *name);
 /* Converts a tensor's values to double (floats exactly, F16/BF16 widened, integers as
- * values). dst holds t->numel doubles. */
+ * values: 64-bit ones beyond 2^53 rounded; BOOL as 0/1). dst holds t->numel doubles. */
 int hesse_st_read_f64(const hesse_st_file *f, const hesse_st_tensor *t, double *dst);
 /* Raw bytes of a tensor (t->end - t->begin of them), little-endian as stored. */
 const void *hesse_st_data(const hesse_st_file *f, const hesse_st_tensor *t);
@@ -82,8 +99,12 @@ int hesse_st_meta_count(const hesse_st_file *f);
 const char *hesse_st_meta_key(const hesse_st_file *f, int i);
 const char *hesse_dtype_name(hesse_dtype dtype);
 
-/* A writer collects tensors (the data pointers must stay valid until hesse_st_write) and
- * metadata (copied), then writes them atomically in the order added. */
+/* A writer collects tensors (the data pointers must stay valid until hesse_st_write; data is
+ * in the host's little-endian layout, row-major) and metadata (copied; a key added again
+ * replaces its value), then writes them atomically: compact header with __metadata__ first
+ * (omitted when empty) and the tensors in the order added, padded with spaces to a multiple
+ * of 8 bytes, then the data back to back. Names must be unique, non-empty and not
+ * "__metadata__" (HESSE_EINVAL). The writer may write again after a failure. */
 typedef struct hesse_st_writer hesse_st_writer;
 int hesse_st_writer_create(hesse_st_writer **out);
 void hesse_st_writer_free(hesse_st_writer *w);
@@ -95,7 +116,8 @@ int hesse_st_write(hesse_st_writer *w, const char *path);
 /* ---- Model files ------------------------------------------------------------------------
  * hesse writes F64 tensors named "{i}.weight"/"{i}.bias" and metadata keys
  *   hesse.format = "1", hesse.arch, hesse.input_shape = "c,h,w", hesse.loss,
- *   hesse.preprocess (JSON), hesse.seed, hesse.history (JSON), hesse.version.
+ *   hesse.preprocess (JSON), hesse.seed, hesse.history (JSON), hesse.data (JSON),
+ *   hesse.version.
  * A file without hesse.arch (a PyTorch state_dict) needs the architecture given. */
 
 typedef struct {
@@ -105,12 +127,17 @@ typedef struct {
     uint64_t seed;
 } hesse_model_meta;
 
+/* Writes the model atomically. meta may be NULL (then no preprocess, history, data or seed
+ * keys); its JSON strings must parse (HESSE_EINVAL otherwise). HESSE_EIO naming the path
+ * when writing fails, and then the old file, if any, is untouched. */
 int hesse_model_save(const hesse_model *m, const hesse_model_meta *meta, const char *path);
 
-/* How to read a model file. Zero/NULL fields mean "take it from the file". */
+/* How to read a model file. Zero/NULL fields mean "take it from the file". opt may be NULL
+ * in hesse_model_load (all defaults). */
 typedef struct {
     const char *arch; /* overrides or supplies the architecture */
-    int c, h, w;      /* input shape when the file has none; checked when it has one */
+    int c, h, w;      /* input shape when the file has none (then required); checked when
+                         it has one */
     int loss;         /* a hesse_loss_kind, or -1: the file's, else cross-entropy */
 } hesse_load_options;
 hesse_load_options hesse_load_defaults(void);
@@ -118,14 +145,17 @@ hesse_load_options hesse_load_defaults(void);
 /* Loads a model file. Every tensor of the architecture must be present with its exact shape
  * (F64, F32, F16 or BF16; converted to double); an extra tensor is an error. Errors name the
  * file, the tensor, and the expected vs found shape or dtype. Non-finite weights are
- * HESSE_EINPUT. preprocess_json (may be NULL) receives a malloc'd copy of hesse.preprocess,
+ * HESSE_EINPUT naming the tensor and the index. A file with a hesse.format other than "1"
+ * is refused. preprocess_json (may be NULL) receives a malloc'd copy of hesse.preprocess,
  * or NULL when the file has none. */
 int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_model **out,
                      char **preprocess_json);
 
-/* A dataset stored as safetensors: "x" (uint8 or float, shape [N, C, H, W], [N, H, W] or
- * [N, D]) and "y" (integer labels, shape [N]); metadata "num_classes" optional (else
- * max(y) + 1). Errors name the file and tensor. */
+/* A dataset stored as safetensors: "x" (U8 pixels, or F64/F32/F16/BF16 values, which must
+ * be finite; shape [N, C, H, W], [N, H, W] (C = 1) or [N, D] (c = D, h = w = 1)) and "y"
+ * (integer labels >= 0, shape [N]); metadata "num_classes" optional (else max(y) + 1; when
+ * given, every label must be below it). The dataset is named after the path. Errors
+ * (HESSE_EINPUT) name the file and tensor. */
 int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out);
 
 /* ---- JSON results -----------------------------------------------------------------------
@@ -136,7 +166,11 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out);
 cJSON *hesse_result_new(const char *command, int argc, char **argv);
 /* Adds an array of n doubles (non-finite values are written as null). */
 cJSON *hesse_json_add_doubles(cJSON *obj, const char *key, const double *v, int64_t n);
-/* Writes a document atomically, pretty-printed, with a trailing newline. */
+/* The text hesse_json_write writes: two-space indentation, arrays of scalars on one line,
+ * numbers that read back as the exact doubles (shortest of %.15g/%.16g/%.17g; -0 as
+ * "-0.0"), non-finite numbers as null, a trailing newline. *text is malloc'd. */
+int hesse_json_print(const cJSON *doc, char **text);
+/* Writes a document atomically, pretty-printed as hesse_json_print does. */
 int hesse_json_write(const cJSON *doc, const char *path);
 
 #ifdef __cplusplus

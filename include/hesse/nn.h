@@ -103,6 +103,8 @@ void hesse_engine_free(hesse_engine *e);
 int hesse_engine_chunk(const hesse_engine *e);
 int hesse_engine_max_block(const hesse_engine *e);
 size_t hesse_engine_bytes(const hesse_engine *e);
+int64_t hesse_engine_num_params(const hesse_engine *e);
+const hesse_model *hesse_engine_model(const hesse_engine *e);
 
 /* Mean loss over all samples of s, and optionally (non-NULL) its gradient (length n,
  * overwritten) and the number of samples whose arg-max output equals the label.

@@ -1,7 +1,63 @@
-#include <hesse/core.h>
+/* hesse: the command-line tool. Dispatches to one function per subcommand. */
+#include "cli/cli.h"
+
 #include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"info", cmd_info, "version, BLAS library and core, threads, CPU features"},
+    {"train", cmd_train, "train a network (SGD or Adam) and save it as safetensors"},
+    {"eval", cmd_eval, "loss, accuracy and gradient norm of a model on data"},
+    {"dense", cmd_dense, "the exact full spectrum of the Hessian or GGN (small networks)"},
+    {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases"},
+};
+#define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void log_to_stderr(void *ctx, int level, const char *message) {
+    (void)ctx;
+    if (level < HESSE_LOG_INFO) return;
+    if (level == HESSE_LOG_INFO && cli_quiet) return;
+    const char *tag = level >= HESSE_LOG_ERROR  ? "error: "
+                      : level == HESSE_LOG_WARN ? "warning: "
+                                                : "";
+    fprintf(stderr, "hesse: %s%s\n", tag, message);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "hesse %s: exact Hessian spectra of deep-network losses\n\n"
+            "Usage: hesse COMMAND [options]   (hesse COMMAND --help for its options)\n\n"
+            "Commands:\n",
+            hesse_version());
+    for (int i = 0; i < NUM_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nExit codes: 0 ok, 1 usage error, 2 bad input, 3 numerical failure, "
+               "4 resource (memory, I/O).\n");
+}
+
 int main(int argc, char **argv) {
+    /* Before any BLAS call: choose OpenBLAS's kernel core for this CPU (may re-execute). */
     hesse_blas_prepare(argc, argv);
-    printf("hesse %s\n", hesse_version());
-    return 0;
+    hesse_set_log(log_to_stderr, NULL);
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("hesse %s\n", hesse_version());
+        return 0;
+    }
+    for (int i = 0; i < NUM_COMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hesse: unknown command '%s' (see hesse --help)\n", cmd);
+    return 1;
 }

@@ -1,0 +1,11 @@
+/* hesse/hesse.h: the whole public interface of libhesse. */
+#ifndef HESSE_HESSE_H
+#define HESSE_HESSE_H
+
+#include <hesse/core.h>
+#include <hesse/data.h>
+#include <hesse/nn.h>
+#include <hesse/curv.h>
+#include <hesse/io.h>
+
+#endif

@@ -1,0 +1,150 @@
+/* The command line: option tables, shared set-up (data, model, output), and the commands. */
+#ifndef HESSE_CLI_H
+#define HESSE_CLI_H
+
+#include <hesse/hesse.h>
+
+/* ---- Options ------------------------------------------------------------------------------
+ * Each command declares a table; cli_parse fills the destinations, checks types and ranges,
+ * and prints the command's help for --help. Values may follow as "--name value" or
+ * "--name=value". */
+typedef enum { OPT_STRING, OPT_INT, OPT_INT64, OPT_U64, OPT_DOUBLE, OPT_FLAG } cli_opt_type;
+
+typedef struct {
+    const char *name; /* long name without "--" */
+    char short_name;  /* e.g. 'o', or 0 */
+    cli_opt_type type;
+    void *dest;          /* const char **, int *, int64_t *, uint64_t *, double *, int * */
+    const char *metavar; /* "N", "FILE"; NULL for flags */
+    const char *help;
+    double min, max; /* inclusive range for numbers; ignored when min > max */
+    int seen;        /* set by cli_parse */
+} cli_opt;
+
+typedef struct {
+    const char *name;    /* "eval" */
+    const char *summary; /* one line */
+    const char *usage;   /* "--model M --data D [options]" */
+    const char *details; /* paragraphs after the options; may be NULL */
+} cli_command_doc;
+
+#define CLI_NO_RANGE 1.0, 0.0
+
+/* Returns HESSE_OK, HESSE_EINVAL with a message naming the option, or 1 after printing help
+ * (the caller then exits 0). */
+int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts);
+void cli_print_help(const cli_command_doc *doc, const cli_opt *opts, int nopts);
+const cli_opt *cli_find(const cli_opt *opts, int nopts, const char *name);
+
+/* ---- Shared set-up -------------------------------------------------------------------------- */
+
+/* Options every data-consuming command accepts. */
+typedef struct {
+    const char *data;   /* "fashion-mnist", DIR, FILE.safetensors */
+    const char *split;  /* "train" | "test" */
+    int64_t samples;    /* <= 0: all */
+    const char *select; /* "first" | "balanced" | "random" */
+    uint64_t seed;
+    const char *mean, *std; /* per-channel normalisation, or NULL */
+} cli_data_opts;
+
+/* Options every model-consuming command accepts. */
+typedef struct {
+    const char *model; /* file */
+    const char *arch;  /* overrides / supplies the architecture */
+    const char *loss;  /* "cross_entropy" | "mse" | NULL */
+} cli_model_opts;
+
+/* Table rows for the shared options (use inside a cli_opt array initialiser). */
+#define CLI_DATA_OPTIONS(d)                                                                        \
+    {"data",       0,                                                                              \
+     OPT_STRING,   &(d).data,                                                                      \
+     "D",          "fashion-mnist (default), an IDX or CIFAR directory, or a .safetensors file",   \
+     CLI_NO_RANGE, 0},                                                                             \
+        {"split", 0, OPT_STRING, &(d).split, "S", "train (default) or test", CLI_NO_RANGE, 0},     \
+        {"samples", 0, OPT_INT64, &(d).samples, "N", "how many samples (0: all)", 0, 1e15, 0},     \
+        {"select",     0,      OPT_STRING,                                                         \
+         &(d).select,  "MODE", "first (default, file order), balanced (per class) or random",      \
+         CLI_NO_RANGE, 0},                                                                         \
+        {"seed", 0, OPT_U64, &(d).seed, "S", "random seed (default 0)", CLI_NO_RANGE, 0},          \
+        {"mean",       0,      OPT_STRING,                                                         \
+         &(d).mean,    "M,..", "per-channel mean to subtract after scaling",                       \
+         CLI_NO_RANGE, 0},                                                                         \
+    {                                                                                              \
+        "std", 0, OPT_STRING, &(d).std, "S,..", "per-channel std to divide by", CLI_NO_RANGE, 0    \
+    }
+
+#define CLI_MODEL_OPTIONS(mo)                                                                        \
+    {"model",      'm',                                                                              \
+     OPT_STRING,   &(mo).model,                                                                      \
+     "FILE",       "model (.safetensors from hesse train, or a PyTorch state_dict with --arch)",     \
+     CLI_NO_RANGE, 0},                                                                               \
+        {"arch",       0, OPT_STRING, &(mo).arch, "A", "architecture string (PyTorch module names)", \
+         CLI_NO_RANGE, 0},                                                                           \
+    {                                                                                                \
+        "loss", 0, OPT_STRING, &(mo).loss, "L", "cross_entropy (default) or mse", CLI_NO_RANGE, 0    \
+    }
+
+#define CLI_COMMON_OPTIONS(out, threads, quiet)                                                    \
+    {"output",     'o',    OPT_STRING,                                                             \
+     &(out),       "FILE", "write the JSON result to FILE (default stdout)",                       \
+     CLI_NO_RANGE, 0},                                                                             \
+        {"threads", 0, OPT_INT, &(threads), "T", "BLAS threads (default: all cores)", 1, 1024, 0}, \
+    {                                                                                              \
+        "quiet", 'q', OPT_FLAG, &(quiet), NULL, "no progress or notes on stderr", CLI_NO_RANGE, 0  \
+    }
+
+/* Applies --threads and --quiet. */
+void cli_apply_common(int threads, int quiet);
+
+typedef struct {
+    hesse_dataset *dataset;
+    hesse_samples samples;
+    hesse_selection selection;
+    hesse_preprocess preprocess;
+    char description[160]; /* "fashion-mnist/train, first 1000" */
+} cli_data;
+
+/* Opens the dataset split of o->data (step 1 of 2). */
+int cli_data_open(const cli_data_opts *o, cli_data *d);
+/* Selects and preprocesses the samples (step 2). preprocess_json (from a model file; may be
+ * NULL) supplies the preprocessing unless --mean/--std are given. */
+int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_data *d);
+void cli_data_free(cli_data *d);
+/* Opens the split of `spec` ("fashion-mnist", DIR, FILE.safetensors). */
+int cli_open_dataset(const char *spec, hesse_split split, hesse_dataset **out);
+int cli_parse_split(const char *split, hesse_split *out);
+
+/* Loads the model file; the input shape comes from the dataset when the file has none (a
+ * PyTorch state_dict). The file's preprocessing (if any) goes to *preprocess_json (malloc'd,
+ * may be NULL). */
+int cli_load_model(const cli_model_opts *o, const hesse_dataset *ds, hesse_model **out,
+                   char **preprocess_json);
+
+/* Fills the "model" and "data" parts of a result document. */
+void cli_describe_model(cJSON *doc, const hesse_model *m, const char *path);
+void cli_describe_data(cJSON *doc, const cli_data *d);
+void cli_preprocess_json(const hesse_preprocess *p, cJSON *into);
+
+/* Writes the result to `path`, or pretty-prints it on stdout when path is NULL or "-". */
+int cli_emit(const cJSON *doc, const char *path);
+/* Fails early (before long work) when the output cannot be written. NULL/"-" always pass. */
+int cli_check_output(const char *path);
+
+/* Reports an error for a command on stderr in one line and returns the exit code. */
+int cli_fail(const char *command, int status);
+
+/* Progress display on stderr when it is a terminal (and --quiet is not given). */
+void cli_progress_install(int quiet);
+/* A line on stderr unless --quiet. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int cli_quiet;
+
+/* ---- Commands ------------------------------------------------------------------------------ */
+int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_dense(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

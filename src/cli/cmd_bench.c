@@ -1,0 +1,157 @@
+/* hesse bench: median times of the gradient and the Hessian-vector product on the standard
+ * cases, random weights and data of MNIST shape, double precision. bench/compare.sh runs
+ * bench/torch_hvp.py beside it for the ratio. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name, *arch;
+} bench_cases[] = {
+    {"mlp-small", "flatten,linear(784,100),relu,linear(100,100),relu,linear(100,10)"},
+    {"mlp-large", "flatten,linear(784,1024),relu,linear(1024,1024),relu,linear(1024,10)"},
+    {"lenet5", "conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,maxpool2d(2),"
+               "flatten,linear(400,120),relu,linear(120,84),relu,linear(84,10)"},
+};
+#define NUM_CASES (int)(sizeof bench_cases / sizeof bench_cases[0])
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
+    hesse_model *m = NULL;
+    hesse_engine *e = NULL;
+    hesse_samples s = {0};
+    double *g = NULL, *V = NULL, *Y = NULL, *tg = NULL, *th = NULL, *tb = NULL;
+    int rc;
+    HESSE_CHECK(
+        hesse_model_create(bench_cases[which].arch, 1, 28, 28, HESSE_LOSS_CROSS_ENTROPY, &m));
+    hesse_model_init(m, 0);
+    HESSE_CHECK(hesse_samples_alloc(batch, 1, 28, 28, 10, &s));
+    hesse_rng rng;
+    hesse_rng_seed(&rng, 1);
+    for (int64_t i = 0; i < (int64_t)batch * 784; i++) s.x[i] = hesse_rng_uniform(&rng);
+    for (int i = 0; i < batch; i++) s.y[i] = (int32_t)hesse_rng_below(&rng, 10);
+    const int64_t n = hesse_model_num_params(m);
+    const int kmax = block > 1 ? block : 1;
+    hesse_engine_params ep = hesse_engine_defaults();
+    ep.max_block = kmax;
+    ep.chunk = batch; /* one pass over the whole batch, as the PyTorch reference does */
+    HESSE_CHECK(hesse_engine_create(m, &ep, &e));
+    g = hesse_alloc((size_t)n * sizeof *g);
+    V = hesse_alloc((size_t)n * kmax * sizeof *V);
+    Y = hesse_alloc((size_t)n * kmax * sizeof *Y);
+    tg = calloc((size_t)repeat, sizeof *tg);
+    th = calloc((size_t)repeat, sizeof *th);
+    tb = calloc((size_t)repeat, sizeof *tb);
+    if (!g || !V || !Y || !tg || !th || !tb) {
+        rc = hesse_error(HESSE_ENOMEM, "bench: out of memory");
+        goto cleanup;
+    }
+    for (int64_t i = 0; i < n * kmax; i++) V[i] = hesse_rng_normal(&rng);
+    double loss;
+    /* one untimed warm-up of each, then `repeat` timed runs */
+    HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
+    HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+    for (int r = 0; r < repeat; r++) {
+        double t0 = hesse_now();
+        HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
+        double t1 = hesse_now();
+        HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        double t2 = hesse_now();
+        tg[r] = 1e3 * (t1 - t0);
+        th[r] = 1e3 * (t2 - t1);
+        if (block > 1) {
+            HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, block, V, Y));
+            tb[r] = 1e3 * (hesse_now() - t2);
+        }
+        hesse_progress p = {bench_cases[which].name, r + 1, repeat, 0, "", r + 1 == repeat};
+        hesse_report_progress(&p);
+    }
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "case", bench_cases[which].name);
+    cJSON_AddStringToObject(row, "arch", hesse_model_arch(m));
+    cJSON_AddNumberToObject(row, "n_params", (double)n);
+    cJSON_AddNumberToObject(row, "batch", batch);
+    hesse_json_add_doubles(row, "grad_ms_runs", tg, repeat);
+    hesse_json_add_doubles(row, "hvp_ms_runs", th, repeat);
+    double mg = median(tg, repeat), mh = median(th, repeat);
+    cJSON_AddNumberToObject(row, "grad_ms", mg);
+    cJSON_AddNumberToObject(row, "hvp_ms", mh);
+    if (block > 1) {
+        double mb = median(tb, repeat);
+        cJSON_AddNumberToObject(row, "block", block);
+        cJSON_AddNumberToObject(row, "hvp_block_ms", mb);
+        cJSON_AddNumberToObject(row, "block_cost_in_hvps", mb / mh);
+    }
+    cJSON_AddItemToArray(cases, row);
+    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms", bench_cases[which].name, (long long)n,
+             mg, mh);
+cleanup:
+    free(tg);
+    free(th);
+    free(tb);
+    hesse_free(g);
+    hesse_free(V);
+    hesse_free(Y);
+    hesse_samples_free(&s);
+    hesse_engine_free(e);
+    hesse_model_free(m);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *which = NULL, *out = NULL;
+    int batch = 1000, repeat = 5, block = 1, threads = 0, quiet = 0;
+    cli_opt opts[] = {
+        {"case", 0, OPT_STRING, &which, "C", "mlp-small, mlp-large or lenet5 (default: all)",
+         CLI_NO_RANGE, 0},
+        {"batch", 0, OPT_INT, &batch, "B", "samples per product (default 1000)", 1, 1 << 20, 0},
+        {"repeat", 0, OPT_INT, &repeat, "R", "timed runs; the median is reported (default 5)", 1,
+         10000, 0},
+        {"block", 0, OPT_INT, &block, "K", "also time a block of K products (default: off)", 1,
+         1024, 0},
+        CLI_COMMON_OPTIONS(out, threads, quiet),
+    };
+    cli_command_doc doc = {
+        "bench", "time gradients and Hessian-vector products on standard cases",
+        "[--case mlp-small|mlp-large|lenet5] [--batch 1000] [--repeat R] "
+        "[-o bench.json]",
+        "Random weights (PyTorch's default init) and uniform random inputs of "
+        "MNIST shape, 10 classes, cross-entropy, double precision. JSON keys per "
+        "case: grad_ms, hvp_ms (medians), n_params, batch."};
+    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    if (rc == 1) return 0;
+    if (rc != HESSE_OK) return cli_fail("bench", rc);
+    cli_apply_common(threads, quiet);
+    int first = 0, last = NUM_CASES - 1;
+    if (which) {
+        first = -1;
+        for (int i = 0; i < NUM_CASES; i++)
+            if (strcmp(which, bench_cases[i].name) == 0) first = last = i;
+        if (first < 0) {
+            hesse_error(HESSE_EINVAL,
+                        "option --case: expected mlp-small, mlp-large or lenet5, got '%s'", which);
+            return cli_fail("bench", HESSE_EINVAL);
+        }
+    }
+    if ((rc = cli_check_output(out)) != HESSE_OK) return cli_fail("bench", rc);
+    cJSON *res = hesse_result_new("bench", argc, argv);
+    cJSON_AddStringToObject(res, "precision", "f64");
+    cJSON_AddNumberToObject(res, "repeat", repeat);
+    cJSON *cases = cJSON_AddArrayToObject(res, "cases");
+    for (int i = first; i <= last && rc == HESSE_OK; i++)
+        rc = run_case(i, batch, repeat, block, cases);
+    if (rc == HESSE_OK) rc = cli_emit(res, out);
+    cJSON_Delete(res);
+    return rc == HESSE_OK ? 0 : cli_fail("bench", rc);
+}

@@ -1,0 +1,251 @@
+/* Set-up shared by the commands: data, models, result documents, errors, progress. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_quiet;
+
+void cli_apply_common(int threads, int quiet) {
+    if (threads > 0) hesse_blas_set_threads(threads);
+    cli_progress_install(quiet);
+}
+
+int cli_parse_split(const char *split, hesse_split *out) {
+    if (!split || strcmp(split, "train") == 0)
+        *out = HESSE_SPLIT_TRAIN;
+    else if (strcmp(split, "test") == 0)
+        *out = HESSE_SPLIT_TEST;
+    else
+        return hesse_error(HESSE_EINVAL, "option --split: expected train or test, got '%s'", split);
+    return HESSE_OK;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int cli_open_dataset(const char *spec, hesse_split split, hesse_dataset **out) {
+    if (ends_with(spec, ".safetensors")) return hesse_dataset_read_safetensors(spec, out);
+    return hesse_dataset_open(spec, split, out);
+}
+
+int cli_data_open(const cli_data_opts *o, cli_data *d) {
+    memset(d, 0, sizeof *d);
+    hesse_split split;
+    int rc = cli_parse_split(o->split, &split);
+    if (rc != HESSE_OK) return rc;
+    return cli_open_dataset(o->data, split, &d->dataset);
+}
+
+/* {"scale": s, "mean": [...], "std": [...]} as written by cli_preprocess_json. */
+static int preprocess_from_json(const char *json, hesse_preprocess *p) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hesse_error(HESSE_EINPUT, "model file: hesse.preprocess is not a JSON object");
+    }
+    int rc = HESSE_OK;
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(root, "scale");
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(root, "mean");
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(root, "std");
+    if (cJSON_IsNumber(scale)) p->scale = scale->valuedouble;
+    if (cJSON_IsArray(mean) && cJSON_IsArray(std)) {
+        int n = cJSON_GetArraySize(mean);
+        if (n != cJSON_GetArraySize(std) || n > HESSE_MAX_CHANNELS) {
+            rc = hesse_error(HESSE_EINPUT, "model file: hesse.preprocess mean/std disagree");
+            goto cleanup;
+        }
+        p->channels = n;
+        for (int i = 0; i < n; i++) {
+            p->mean[i] = cJSON_GetArrayItem(mean, i)->valuedouble;
+            p->std[i] = cJSON_GetArrayItem(std, i)->valuedouble;
+        }
+    }
+cleanup:
+    cJSON_Delete(root);
+    return rc;
+}
+
+void cli_preprocess_json(const hesse_preprocess *p, cJSON *into) {
+    cJSON_AddNumberToObject(into, "scale", p->scale);
+    if (p->channels > 0) {
+        hesse_json_add_doubles(into, "mean", p->mean, p->channels);
+        hesse_json_add_doubles(into, "std", p->std, p->channels);
+    }
+}
+
+int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_data *d) {
+    int rc;
+    d->selection = hesse_selection_defaults();
+    d->selection.n = o->samples;
+    d->selection.seed = o->seed;
+    const char *mode = o->select ? o->select : "first";
+    if (strcmp(mode, "first") == 0)
+        d->selection.mode = HESSE_SELECT_FIRST;
+    else if (strcmp(mode, "balanced") == 0)
+        d->selection.mode = HESSE_SELECT_BALANCED;
+    else if (strcmp(mode, "random") == 0)
+        d->selection.mode = HESSE_SELECT_RANDOM;
+    else
+        return hesse_error(HESSE_EINVAL,
+                           "option --select: expected first, balanced or random, got '%s'", mode);
+    d->preprocess = hesse_preprocess_defaults();
+    if (o->mean || o->std) {
+        if (!o->mean || !o->std)
+            return hesse_error(HESSE_EINVAL, "options --mean and --std go together");
+        if ((rc = hesse_preprocess_parse(o->mean, o->std, "--mean/--std", &d->preprocess)))
+            return rc;
+    } else if (preprocess_json) {
+        if ((rc = preprocess_from_json(preprocess_json, &d->preprocess))) return rc;
+    }
+    if ((rc = hesse_dataset_select(d->dataset, &d->selection, &d->preprocess, &d->samples)))
+        return rc;
+    if (d->preprocess.scale == 0.0)
+        d->preprocess.scale = hesse_dataset_is_bytes(d->dataset) ? 1.0 / 255.0 : 1.0;
+    char sel[96];
+    hesse_selection_describe(&d->selection, sel, sizeof sel);
+    snprintf(d->description, sizeof d->description, "%s, %s", hesse_dataset_name(d->dataset), sel);
+    return HESSE_OK;
+}
+
+void cli_data_free(cli_data *d) {
+    hesse_samples_free(&d->samples);
+    hesse_dataset_free(d->dataset);
+    memset(d, 0, sizeof *d);
+}
+
+int cli_load_model(const cli_model_opts *o, const hesse_dataset *ds, hesse_model **out,
+                   char **preprocess_json) {
+    *out = NULL;
+    if (!o->model)
+        return hesse_error(HESSE_EINVAL, "option --model is required (a .safetensors file)");
+    hesse_load_options lo = hesse_load_defaults();
+    lo.arch = o->arch;
+    if (ds) hesse_dataset_shape(ds, &lo.c, &lo.h, &lo.w);
+    if (o->loss) {
+        hesse_loss_kind k;
+        int rc = hesse_loss_parse(o->loss, &k);
+        if (rc != HESSE_OK)
+            return hesse_error(HESSE_EINVAL,
+                               "option --loss: expected cross_entropy or mse, got '%s'", o->loss);
+        lo.loss = (int)k;
+    }
+    return hesse_model_load(o->model, &lo, out, preprocess_json);
+}
+
+void cli_describe_model(cJSON *doc, const hesse_model *m, const char *path) {
+    cJSON *mo = cJSON_AddObjectToObject(doc, "model");
+    if (path) cJSON_AddStringToObject(mo, "path", path);
+    cJSON_AddStringToObject(mo, "arch", hesse_model_arch(m));
+    cJSON_AddStringToObject(mo, "loss", hesse_loss_name(hesse_model_loss(m)));
+    char hex[65];
+    hesse_model_hash(m, hex);
+    cJSON_AddStringToObject(mo, "sha256", hex);
+    int c, h, w;
+    hesse_model_input_shape(m, &c, &h, &w);
+    int shape[3] = {c, h, w};
+    cJSON_AddItemToObject(mo, "input_shape", cJSON_CreateIntArray(shape, 3));
+    cJSON_AddNumberToObject(doc, "n_params", (double)hesse_model_num_params(m));
+}
+
+void cli_describe_data(cJSON *doc, const cli_data *d) {
+    cJSON *da = cJSON_AddObjectToObject(doc, "data");
+    cJSON_AddStringToObject(da, "dataset", hesse_dataset_name(d->dataset));
+    const char *modes[] = {"first", "balanced", "random"};
+    cJSON_AddStringToObject(da, "select", modes[d->selection.mode]);
+    cJSON_AddNumberToObject(da, "samples", (double)d->samples.n);
+    cJSON_AddNumberToObject(da, "seed", (double)d->selection.seed);
+    cJSON_AddStringToObject(da, "description", d->description);
+    cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
+}
+
+int cli_check_output(const char *path) {
+    if (!path || strcmp(path, "-") == 0) return HESSE_OK;
+    return hesse_check_writable(path);
+}
+
+int cli_emit(const cJSON *doc, const char *path) {
+    if (path && strcmp(path, "-") != 0) return hesse_json_write(doc, path);
+    char *text = NULL;
+    int rc = hesse_json_print(doc, &text);
+    if (rc != HESSE_OK) return rc;
+    fputs(text, stdout);
+    free(text);
+    return HESSE_OK;
+}
+
+int cli_fail(const char *command, int status) {
+    const char *detail = hesse_last_error();
+    fprintf(stderr, "hesse %s: %s%s%s\n", command, hesse_strerror(status), detail[0] ? ": " : "",
+            detail);
+    return hesse_exit_code(status);
+}
+
+void cli_note(const char *fmt, ...) {
+    if (cli_quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- Progress ------------------------------------------------------------------------------ */
+
+static int progress_tty;
+static double progress_last;
+static size_t progress_width;
+
+static void format_seconds(double s, char *buf, size_t cap) {
+    if (s < 0 || s > 1e7)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void progress_draw(void *ctx, const hesse_progress *p) {
+    (void)ctx;
+    double now = hesse_now();
+    if (!p->finished && now - progress_last < 0.2) return; /* at most 5 redraws a second */
+    progress_last = now;
+    char line[256], el[16], eta[32] = "";
+    format_seconds(p->elapsed, el, sizeof el);
+    if (p->total > 0 && p->done > 0 && !p->finished) {
+        char t[16];
+        format_seconds(p->elapsed * (p->total - p->done) / p->done, t, sizeof t);
+        snprintf(eta, sizeof eta, " eta %s", t);
+    }
+    int n;
+    if (p->total > 0)
+        n = snprintf(line, sizeof line, "%s %3.0f%% [%s%s] %s", p->task, 100.0 * p->done / p->total,
+                     el, eta, p->detail ? p->detail : "");
+    else
+        n = snprintf(line, sizeof line, "%s [%s] %s", p->task, el, p->detail ? p->detail : "");
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    fprintf(stderr, "\r%s", line);
+    for (size_t i = len; i < progress_width; i++) fputc(' ', stderr); /* erase the longer line */
+    progress_width = len;
+    if (p->finished) {
+        fputc('\n', stderr);
+        progress_width = 0;
+    }
+    fflush(stderr);
+}
+
+void cli_progress_install(int quiet) {
+    cli_quiet = quiet;
+    progress_tty = isatty(STDERR_FILENO);
+    if (progress_tty && !quiet)
+        hesse_set_progress(progress_draw, NULL);
+    else
+        hesse_set_progress(NULL, NULL);
+}

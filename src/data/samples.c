@@ -1,0 +1,73 @@
+/* hesse_samples: chosen, preprocessed samples as a network consumes them, and views and
+ * gathers over them for minibatches. */
+#include "data-impl.h"
+
+#include <string.h>
+
+int64_t hesse_samples_dim(const hesse_samples *s) {
+    return (int64_t)s->c * s->h * s->w;
+}
+
+hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count) {
+    hesse_samples v = *s;
+    if (begin < 0) begin = 0;
+    if (begin > s->n) begin = s->n;
+    if (count < 0) count = 0;
+    if (count > s->n - begin) count = s->n - begin;
+    int64_t dim = hesse_samples_dim(s);
+    v.n = count;
+    v.x = s->x ? s->x + begin * dim : NULL;
+    v.y = s->y ? s->y + begin : NULL;
+    v.source = s->source ? s->source + begin : NULL;
+    v.owns = 0;
+    return v;
+}
+
+void hesse_samples_free(hesse_samples *s) {
+    if (!s) return;
+    if (s->owns) {
+        hesse_free(s->x);
+        hesse_free(s->y);
+        hesse_free(s->source);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes, hesse_samples *out) {
+    if (!out) return hesse_error(HESSE_EINVAL, "hesse_samples_alloc: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (n < 0 || c < 1 || h < 1 || w < 1)
+        return hesse_error(HESSE_EINVAL, "hesse_samples_alloc: invalid shape [%lld, %d, %d, %d]",
+                           (long long)n, c, h, w);
+    int64_t dim = (int64_t)c * h * w;
+    if (n > 0 && dim > INT64_MAX / 8 / n)
+        return hesse_error(HESSE_ENOMEM, "%lld samples of %lld values are too many", (long long)n,
+                           (long long)dim);
+    out->x = hesse_alloc((size_t)(n * dim) * sizeof *out->x);
+    out->y = hesse_alloc((size_t)n * sizeof *out->y);
+    out->source = hesse_alloc((size_t)n * sizeof *out->source);
+    out->owns = 1;
+    if (!out->x || !out->y || !out->source) {
+        hesse_samples_free(out);
+        return hesse_error(HESSE_ENOMEM, "cannot allocate %lld samples of %lld values",
+                           (long long)n, (long long)dim);
+    }
+    out->n = n;
+    out->c = c;
+    out->h = h;
+    out->w = w;
+    out->num_classes = num_classes;
+    return HESSE_OK;
+}
+
+void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
+                          hesse_samples *dst) {
+    int64_t dim = hesse_samples_dim(src);
+    for (int64_t i = 0; i < count; i++) {
+        memcpy(dst->x + i * dim, src->x + idx[i] * dim, (size_t)dim * sizeof *dst->x);
+        dst->y[i] = src->y[idx[i]];
+        if (dst->source) dst->source[i] = src->source ? src->source[idx[i]] : idx[i];
+    }
+    dst->n = count;
+    dst->num_classes = src->num_classes;
+}

@@ -1,0 +1,61 @@
+/* io/ internals shared by its files: a growable byte buffer, JSON text helpers, and a
+ * streaming atomic file (temporary name + fsync + rename). Not installed. */
+#ifndef HESSE_IO_IMPL_H
+#define HESSE_IO_IMPL_H
+
+#include <hesse/io.h>
+
+#include <stdio.h>
+
+/* The formats io/ writes are little-endian and it writes host memory as is. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "hesse's io/ module assumes a little-endian host"
+#endif
+
+/* ---- Growable buffer -------------------------------------------------------------------
+ * Appends never fail silently: the first allocation failure sets `failed` (and the last
+ * error to HESSE_ENOMEM); later appends are ignored, and hesse_iobuf_status reports it. */
+typedef struct {
+    char *data; /* NUL-terminated while len < cap */
+    size_t len, cap;
+    int failed;
+} hesse_iobuf;
+
+void hesse_iobuf_append(hesse_iobuf *b, const void *data, size_t len);
+void hesse_iobuf_puts(hesse_iobuf *b, const char *s);
+void hesse_iobuf_printf(hesse_iobuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal (quotes included), escaping '"', '\\' and control characters. */
+void hesse_iobuf_json_string(hesse_iobuf *b, const char *s);
+/* A JSON number that reads back as exactly v ("null" when v is not finite; -0 as "-0.0"). */
+void hesse_iobuf_json_number(hesse_iobuf *b, double v);
+int hesse_iobuf_status(const hesse_iobuf *b);
+void hesse_iobuf_free(hesse_iobuf *b);
+
+/* ---- Streaming atomic file -------------------------------------------------------------
+ * open creates "<path>.tmp.<pid>.XXXXXX" beside path; write appends; commit flushes, fsyncs
+ * and renames it onto path; abort removes the temporary file. commit releases everything
+ * whether it succeeds or not; abort after commit (or after a failed open) does nothing, so
+ * a cleanup label may always call it. Errors are HESSE_EIO "<path>: <what>: <reason>". */
+typedef struct {
+    FILE *f;
+    char *tmp;
+    char *path;
+} hesse_atomic;
+
+int hesse_atomic_open(hesse_atomic *a, const char *path);
+int hesse_atomic_write(hesse_atomic *a, const void *data, size_t len);
+int hesse_atomic_commit(hesse_atomic *a);
+void hesse_atomic_abort(hesse_atomic *a);
+
+/* ---- Little-endian loads (unaligned) ---------------------------------------------------- */
+static inline uint16_t hesse_le16(const unsigned char *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t hesse_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t hesse_le64(const unsigned char *p) {
+    return (uint64_t)hesse_le32(p) | ((uint64_t)hesse_le32(p + 4) << 32);
+}
+
+#endif /* HESSE_IO_IMPL_H */
