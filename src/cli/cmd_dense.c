@@ -93,8 +93,11 @@ int cmd_dense(int argc, char **argv) {
         goto cleanup;
     }
     double eig_seconds = hesse_now() - te, seconds = hesse_now() - t0;
+    /* Eigenvalues within the solver's backward error (~ n eps ||A||) of zero are not
+     * counted as negative: a positive semidefinite GGN shows rounding-level negatives. */
+    const double zero_tol = (double)n * 2.220446049250313e-16 * fmax(fabs(ev[0]), fabs(ev[n - 1]));
     int64_t negative = 0;
-    for (int64_t i = 0; i < n; i++) negative += ev[i] < 0;
+    for (int64_t i = 0; i < n; i++) negative += ev[i] < -zero_tol;
 
     res = hesse_result_new("dense", argc, argv);
     cli_describe_model(res, m, mo.model);
@@ -108,6 +111,7 @@ int cmd_dense(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "max", ev[n - 1]);
     cJSON_AddNumberToObject(res, "min", ev[0]);
     cJSON_AddNumberToObject(res, "negative_count", (double)negative);
+    cJSON_AddNumberToObject(res, "negative_threshold", -zero_tol);
     cJSON_AddNumberToObject(res, "asymmetry", asym);
     cJSON_AddNumberToObject(res, "products", (double)st.products);
     cJSON_AddNumberToObject(res, "product_seconds", st.seconds);
@@ -129,10 +133,18 @@ int cmd_dense(int argc, char **argv) {
         if (rc != HESSE_OK) goto cleanup;
     }
     HESSE_CHECK(cli_emit(res, out));
-    cli_note("dense: %s spectrum of %lld parameters: max %.6g, min %.6g, trace %.6g, %lld negative "
-             "(%lld products, %.2fs)",
-             op_name, (long long)n, ev[n - 1], ev[0], trace, (long long)negative,
-             (long long)st.products, seconds);
+    cli_note("dense: %s spectrum of %lld parameters (%lld products, %.2fs): trace %.6g, "
+             "frobenius %.6g, %lld negative",
+             op_name, (long long)n, (long long)st.products, seconds, trace, frob,
+             (long long)negative);
+    if (!cli_quiet) {
+        int show = n < 5 ? (int)n : 5;
+        fprintf(stderr, "  top:   ");
+        for (int i = 0; i < show; i++) fprintf(stderr, " %12.6g", ev[n - 1 - i]);
+        fprintf(stderr, "\n  bottom:");
+        for (int i = 0; i < show; i++) fprintf(stderr, " %12.6g", ev[i]);
+        fprintf(stderr, "\n");
+    }
 cleanup:
     cJSON_Delete(res);
     hesse_free(A);

@@ -1,0 +1,69 @@
+#!/bin/sh
+# hesse vs PyTorch, side by side in one run: gradient and Hessian-vector product times on
+# the three standard cases (f64, batch 1000), with the same BLAS core and thread count.
+#
+#   bench/compare.sh [--threads T] [--repeat R] [--batch B] [--out DIR]
+#
+# Prints a table and writes DIR/hesse.json, DIR/torch.json and DIR/compare.json
+# (default DIR: build/bench). Ratios below 1 mean hesse is faster. Compare ratios, not
+# absolute times: machines are shared and noisy.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+hesse="${HESSE:-$here/build/hesse}"
+python="${PYTHON:-/usr/bin/python3}"
+threads=$(nproc)
+repeat=5
+batch=1000
+out="$here/build/bench"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown option '$1'" >&2; exit 1 ;;
+    esac
+done
+[ -x "$hesse" ] || { echo "compare.sh: $hesse not built (run make)" >&2; exit 1; }
+"$python" -c "import torch" 2>/dev/null || {
+    echo "compare.sh: PyTorch missing: run scripts/install-deps.sh --bench" >&2
+    exit 1
+}
+mkdir -p "$out"
+
+# Both programs get the BLAS core hesse runs with (its own choice unless the user set one).
+core=$("$hesse" info --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["blas"]["core"])')
+export OPENBLAS_CORETYPE="$core" OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
+echo "BLAS core $core, $threads threads, batch $batch, median of $repeat runs" >&2
+
+"$hesse" bench --batch "$batch" --repeat "$repeat" --threads "$threads" -q -o "$out/hesse.json"
+"$python" "$here/bench/torch_hvp.py" --batch "$batch" --repeat "$repeat" --threads "$threads" \
+    -o "$out/torch.json" 2>/dev/null
+
+"$python" - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+h = {c["case"]: c for c in json.load(open(os.path.join(out, "hesse.json")))["cases"]}
+hj = json.load(open(os.path.join(out, "hesse.json")))
+t = {c["case"]: c for c in json.load(open(os.path.join(out, "torch.json")))["cases"]}
+rows = []
+print(f"{'case':10s} {'n_params':>9s} | {'grad ms':>9s} {'torch':>9s} {'ratio':>6s} | "
+      f"{'hvp ms':>9s} {'torch':>9s} {'ratio':>6s}")
+for name in ["mlp-small", "mlp-large", "lenet5"]:
+    if name not in h or name not in t:
+        continue
+    a, b = h[name], t[name]
+    rg, rh = a["grad_ms"] / b["grad_ms"], a["hvp_ms"] / b["hvp_ms"]
+    print(f"{name:10s} {a['n_params']:9d} | {a['grad_ms']:9.2f} {b['grad_ms']:9.2f} {rg:6.2f} | "
+          f"{a['hvp_ms']:9.2f} {b['hvp_ms']:9.2f} {rh:6.2f}")
+    rows.append({"case": name, "n_params": a["n_params"], "hesse_grad_ms": a["grad_ms"],
+                 "torch_grad_ms": b["grad_ms"], "grad_ratio": rg, "hesse_hvp_ms": a["hvp_ms"],
+                 "torch_hvp_ms": b["hvp_ms"], "torch_hvp_reuse_ms": b["hvp_reuse_ms"],
+                 "hvp_ratio": rh})
+doc = {"schema": "hesse.compare/1", "blas": hj["blas"], "cases": rows}
+tmp = os.path.join(out, "compare.json.tmp")
+with open(tmp, "w") as f:
+    json.dump(doc, f, indent=2)
+os.replace(tmp, os.path.join(out, "compare.json"))
+PY

@@ -1,0 +1,53 @@
+# train -> eval -> dense on Fashion-MNIST, checking the JSON contracts and the spectra's
+# internal consistency (trace and Frobenius norm against the eigenvalues, GGN >= 0).
+. "$(dirname "$0")/lib.inc"
+
+arch='avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)'
+"$HESSE" train -q --arch "$arch" --samples 2000 --epochs 2 --lr 0.1 --test-samples 500 \
+    --json "$T/train.json" -o "$T/m.safetensors" || fail "train"
+check_py "$T/train.json" "len(d['history']) == 2 and d['history'][1]['test_accuracy'] > 0.5" \
+    "training history with test accuracy"
+
+"$HESSE" eval -q --model "$T/m.safetensors" --samples 1000 -o "$T/eval.json" || fail "eval"
+check_py "$T/eval.json" "all(k in d for k in ('loss','accuracy','grad_norm','n_params'))" "eval keys"
+check_py "$T/eval.json" "d['n_params'] == 370 and d['samples'] == 1000 and 0.5 < d['accuracy'] <= 1" \
+    "eval values"
+check_py "$T/eval.json" "0 < d['loss'] < 2.3 and d['grad_norm'] > 0" "eval loss"
+check_py "$T/eval.json" "d['data']['preprocess']['scale'] == 1/255" "preprocessing from the model file"
+
+# Stdout when no -o: the same document
+"$HESSE" eval -q --model "$T/m.safetensors" --samples 1000 >"$T/eval_stdout.json" || fail "eval stdout"
+check_py "$T/eval_stdout.json" "d['loss'] == $(json "$T/eval.json" "repr(d['loss'])")" "stdout result"
+
+"$HESSE" dense -q --model "$T/m.safetensors" --samples 300 -o "$T/dense.json" --csv "$T/ev.csv" ||
+    fail "dense"
+check_py "$T/dense.json" "all(k in d for k in ('eigenvalues','trace','frobenius','loss','n_params','seconds'))" \
+    "dense keys"
+ev='d["eigenvalues"]'
+check_py "$T/dense.json" "len($ev) == 370 and all(a <= b for a, b in zip($ev, $ev[1:]))" \
+    "all eigenvalues, ascending"
+# trace(H) = sum of eigenvalues and ||H||_F^2 = sum of squares, to rounding (1e-10 relative)
+check_py "$T/dense.json" "abs(sum($ev) - d['trace']) <= 1e-10 * sum(abs(x) for x in $ev)" "trace"
+check_py "$T/dense.json" "abs(math.sqrt(sum(x*x for x in $ev)) - d['frobenius']) <= 1e-10 * d['frobenius']" \
+    "frobenius"
+check_py "$T/dense.json" "d['products'] == 370 and d['asymmetry'] < 1e-12" "products and symmetry"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/ev.csv")" -eq 371 ] || fail "csv has a header and 370 eigenvalues"
+
+"$HESSE" dense -q --model "$T/m.safetensors" --samples 300 --operator ggn -o "$T/ggn.json" || fail "dense ggn"
+check_py "$T/ggn.json" "d['eigenvalues'][0] >= -1e-12 * d['eigenvalues'][-1] and d['negative_count'] == 0" \
+    "GGN positive semidefinite"
+check_py "$T/ggn.json" "d['loss'] == $(json "$T/dense.json" "repr(d['loss'])")" "same loss"
+# A tanh network has a residual E = H - G with nonzero trace, so the two spectra differ.
+check_py "$T/ggn.json" "abs(d['trace'] - $(json "$T/dense.json" "d['trace']")) > 1e-9" "H differs from G"
+
+"$HESSE" info --json -o "$T/info.json" || fail "info"
+check_py "$T/info.json" "d['blas']['threads'] >= 1 and d['blas']['core'] != ''" "info"
+"$HESSE" bench -q --case mlp-small --batch 50 --repeat 2 -o "$T/bench.json" || fail "bench"
+check_py "$T/bench.json" "d['cases'][0]['hvp_ms'] > 0 and d['cases'][0]['grad_ms'] > 0 and d['cases'][0]['n_params'] == 89610" \
+    "bench keys"
+for cmd in info train eval dense bench; do
+    checks=$((checks + 1))
+    "$HESSE" $cmd --help >"$T/help" 2>&1 && grep -q "Usage: hesse $cmd" "$T/help" || fail "$cmd --help"
+done
+finish
