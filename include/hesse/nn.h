@@ -124,6 +124,37 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
 /* Logits (network outputs) of every sample: out is row-major [s->n, num_outputs]. */
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
+/* ---- Training ---------------------------------------------------------------------------
+ * Optimizers that follow PyTorch's torch.optim.SGD and torch.optim.Adam step for step
+ * (weight decay added to the gradient, SGD momentum buffer initialised to the first
+ * gradient, Adam's bias-corrected moments). */
+typedef enum { HESSE_OPTIM_SGD = 0, HESSE_OPTIM_ADAM = 1 } hesse_optim_kind;
+typedef struct {
+    hesse_optim_kind kind;
+    double momentum;          /* SGD */
+    double weight_decay;      /* both: g += weight_decay * theta */
+    double beta1, beta2, eps; /* Adam */
+} hesse_optim_params;
+hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind); /* PyTorch's defaults */
+
+typedef struct hesse_optimizer hesse_optimizer;
+int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out);
+void hesse_optimizer_free(hesse_optimizer *o);
+/* One step with learning rate lr: updates theta (length n) from grad, which it may
+ * overwrite (weight decay is added to it in place). */
+void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *grad);
+
+typedef enum {
+    HESSE_SCHEDULE_CONSTANT = 0,
+    HESSE_SCHEDULE_STEP = 1,
+    HESSE_SCHEDULE_COSINE = 2
+} hesse_schedule_kind;
+/* The learning rate of epoch e (0-based) of `epochs`, as PyTorch's StepLR (every
+ * step_epochs epochs times gamma) and CosineAnnealingLR (T_max = epochs, eta_min = 0)
+ * stepped once per epoch. */
+double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epochs,
+                         int step_epochs, double gamma);
+
 #ifdef __cplusplus
 }
 #endif

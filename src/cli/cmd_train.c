@@ -9,49 +9,27 @@
 
 typedef struct {
     const char *optimizer, *schedule;
-    double lr, momentum, wd, gamma, beta1, beta2, eps;
+    double lr, momentum, wd, gamma;
     int epochs, batch, step_epochs;
 } train_opts;
 
-/* The learning rate of an epoch (0-based) under the schedule, as PyTorch's StepLR and
- * CosineAnnealingLR (T_max = epochs) stepped once per epoch. */
-static double epoch_lr(const train_opts *t, int epoch) {
-    if (strcmp(t->schedule, "step") == 0)
-        return t->lr * pow(t->gamma, (double)(epoch / (t->step_epochs > 0 ? t->step_epochs : 1)));
-    if (strcmp(t->schedule, "cosine") == 0)
-        return t->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * epoch / t->epochs));
-    return t->lr;
-}
-
-/* One optimizer step on theta with gradient g (weight decay added to g as PyTorch's
- * `weight_decay`). SGD: b = mu b + g (b = g on the first step), theta -= lr b.
- * Adam (Kingma & Ba 2015, Algorithm 1), bias-corrected moments. */
-static void optimizer_step(const train_opts *t, int64_t n, double lr, int64_t step, double *theta,
-                           double *g, double *m1, double *m2) {
-    if (t->wd != 0)
-        for (int64_t i = 0; i < n; i++) g[i] += t->wd * theta[i];
-    if (strcmp(t->optimizer, "adam") == 0) {
-        double c1 = 1.0 - pow(t->beta1, (double)step), c2 = 1.0 - pow(t->beta2, (double)step);
-        for (int64_t i = 0; i < n; i++) {
-            m1[i] = t->beta1 * m1[i] + (1 - t->beta1) * g[i];
-            m2[i] = t->beta2 * m2[i] + (1 - t->beta2) * g[i] * g[i];
-            theta[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + t->eps);
-        }
-        return;
-    }
-    if (t->momentum != 0) {
-        for (int64_t i = 0; i < n; i++) m1[i] = step == 1 ? g[i] : t->momentum * m1[i] + g[i];
-        g = m1;
-    }
-    for (int64_t i = 0; i < n; i++) theta[i] -= lr * g[i];
-}
-
-static int check_train_opts(const train_opts *t) {
-    if (strcmp(t->optimizer, "sgd") != 0 && strcmp(t->optimizer, "adam") != 0)
+static int parse_train_opts(const train_opts *t, hesse_optim_params *op, hesse_schedule_kind *sk) {
+    if (strcmp(t->optimizer, "sgd") == 0)
+        *op = hesse_optim_defaults(HESSE_OPTIM_SGD);
+    else if (strcmp(t->optimizer, "adam") == 0)
+        *op = hesse_optim_defaults(HESSE_OPTIM_ADAM);
+    else
         return hesse_error(HESSE_EINVAL, "option --optimizer: expected sgd or adam, got '%s'",
                            t->optimizer);
-    if (strcmp(t->schedule, "constant") != 0 && strcmp(t->schedule, "step") != 0 &&
-        strcmp(t->schedule, "cosine") != 0)
+    op->momentum = t->momentum;
+    op->weight_decay = t->wd;
+    if (strcmp(t->schedule, "constant") == 0)
+        *sk = HESSE_SCHEDULE_CONSTANT;
+    else if (strcmp(t->schedule, "step") == 0)
+        *sk = HESSE_SCHEDULE_STEP;
+    else if (strcmp(t->schedule, "cosine") == 0)
+        *sk = HESSE_SCHEDULE_COSINE;
+    else
         return hesse_error(HESSE_EINVAL,
                            "option --schedule: expected constant, step or cosine, got '%s'",
                            t->schedule);
@@ -68,7 +46,7 @@ static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, doubl
 
 int cmd_train(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL};
-    train_opts t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 0.9, 0.999, 1e-8, 1, 64, 0};
+    train_opts t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0};
     const char *arch = NULL, *loss_name = "cross_entropy", *out = NULL, *init = NULL;
     const char *json_out = NULL;
     int64_t test_samples = 0;
@@ -89,8 +67,8 @@ int cmd_train(int argc, char **argv) {
         {"optimizer", 0, OPT_STRING, &t.optimizer, "O", "sgd (default) or adam", CLI_NO_RANGE, 0},
         {"schedule", 0, OPT_STRING, &t.schedule, "S", "constant (default), step or cosine",
          CLI_NO_RANGE, 0},
-        {"step-epochs", 0, OPT_INT, &t.step_epochs, "K", "step schedule: epochs between decays", 1,
-         1e6, 0},
+        {"step-epochs", 0, OPT_INT, &t.step_epochs, "K",
+         "step schedule: epochs between decays (default epochs/3)", 1, 1e6, 0},
         {"gamma", 0, OPT_DOUBLE, &t.gamma, "G", "step schedule: decay factor (default 0.1)", 0, 1,
          0},
         {"test-samples", 0, OPT_INT64, &test_samples, "N",
@@ -122,8 +100,9 @@ int cmd_train(int argc, char **argv) {
     hesse_model *m = NULL;
     hesse_engine *e = NULL, *ev = NULL;
     hesse_samples batch = {0};
+    hesse_optimizer *opt = NULL;
     int64_t *order = NULL;
-    double *grad = NULL, *m1 = NULL, *m2 = NULL;
+    double *grad = NULL;
     char *pre = NULL, *hist_text = NULL, *pre_text = NULL, *data_text = NULL;
     cJSON *history = cJSON_CreateArray(), *res = NULL;
     if (!out) {
@@ -134,7 +113,10 @@ int cmd_train(int argc, char **argv) {
         rc = hesse_error(HESSE_EINVAL, "option --arch is required (or --init with a model file)");
         goto cleanup;
     }
-    HESSE_CHECK(check_train_opts(&t));
+    hesse_optim_params op;
+    hesse_schedule_kind sk = HESSE_SCHEDULE_CONSTANT;
+    HESSE_CHECK(parse_train_opts(&t, &op, &sk));
+    if (t.step_epochs == 0) t.step_epochs = t.epochs / 3 > 1 ? t.epochs / 3 : 1;
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(json_out));
     HESSE_CHECK(cli_data_open(&d, &data));
@@ -183,9 +165,8 @@ int cmd_train(int argc, char **argv) {
                                     data.samples.num_classes, &batch));
     order = malloc((size_t)N * sizeof *order);
     grad = hesse_calloc((size_t)n, sizeof *grad);
-    m1 = hesse_calloc((size_t)n, sizeof *m1);
-    m2 = hesse_calloc((size_t)n, sizeof *m2);
-    if (!order || !grad || !m1 || !m2 || !history) {
+    HESSE_CHECK(hesse_optimizer_create(n, &op, &opt));
+    if (!order || !grad || !history) {
         rc = hesse_error(HESSE_ENOMEM, "out of memory for training state");
         goto cleanup;
     }
@@ -194,11 +175,11 @@ int cmd_train(int argc, char **argv) {
     hesse_rng rng;
     hesse_rng_seed_stream(&rng, d.seed, 1); /* stream 0 initialised the weights */
     for (int64_t i = 0; i < N; i++) order[i] = i;
-    int64_t step = 0;
     const int64_t batches = (N + B - 1) / B;
     double t_start = hesse_now();
     for (int epoch = 0; epoch < t.epochs; epoch++) {
-        double lr = epoch_lr(&t, epoch), t0 = hesse_now(), loss_sum = 0;
+        double lr = hesse_schedule_lr(sk, t.lr, epoch, t.epochs, t.step_epochs, t.gamma),
+               t0 = hesse_now(), loss_sum = 0;
         int64_t correct_sum = 0;
         hesse_rng_shuffle(&rng, order, N);
         for (int64_t bi = 0; bi < batches; bi++) {
@@ -207,7 +188,7 @@ int cmd_train(int argc, char **argv) {
             double loss;
             int64_t correct;
             HESSE_CHECK(hesse_loss_grad(e, &batch, &loss, grad, &correct));
-            optimizer_step(&t, n, lr, ++step, hesse_model_params(m), grad, m1, m2);
+            hesse_optimizer_step(opt, lr, hesse_model_params(m), grad);
             loss_sum += loss * (double)count;
             correct_sum += correct;
             char detail[96];
@@ -290,8 +271,7 @@ cleanup:
     free(pre_text);
     free(data_text);
     hesse_free(grad);
-    hesse_free(m1);
-    hesse_free(m2);
+    hesse_optimizer_free(opt);
     free(order);
     free(pre);
     hesse_samples_free(&batch);

@@ -41,6 +41,15 @@ check_py "$T/ggn.json" "d['loss'] == $(json "$T/dense.json" "repr(d['loss'])")" 
 # A tanh network has a residual E = H - G with nonzero trace, so the two spectra differ.
 check_py "$T/ggn.json" "abs(d['trace'] - $(json "$T/dense.json" "d['trace']")) > 1e-9" "H differs from G"
 
+# Optimizers and schedules run and record their per-epoch learning rates
+"$HESSE" train -q --arch "$arch" --samples 300 --epochs 2 --optimizer adam --lr 0.01 \
+    --schedule cosine --no-test --json "$T/adam.json" -o "$T/adam.safetensors" || fail "adam"
+check_py "$T/adam.json" "[h['lr'] for h in d['history']] == [0.01, 0.005]" "cosine schedule"
+"$HESSE" train -q --arch "$arch" --samples 300 --epochs 3 --schedule step --step-epochs 2 \
+    --gamma 0.5 --wd 1e-4 --no-test --json "$T/step.json" -o "$T/step.safetensors" || fail "step"
+check_py "$T/step.json" "[h['lr'] for h in d['history']] == [0.01, 0.01, 0.005]" "step schedule"
+check_py "$T/step.json" "d['history'][2]['train_loss'] < d['history'][0]['train_loss']" "loss decreases"
+
 "$HESSE" info --json -o "$T/info.json" || fail "info"
 check_py "$T/info.json" "d['blas']['threads'] >= 1 and d['blas']['core'] != ''" "info"
 "$HESSE" bench -q --case mlp-small --batch 50 --repeat 2 -o "$T/bench.json" || fail "bench"

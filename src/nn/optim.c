@@ -1,0 +1,82 @@
+/* Optimizers and learning-rate schedules, step for step as torch.optim. */
+#include <hesse/nn.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+struct hesse_optimizer {
+    hesse_optim_params p;
+    int64_t n, steps;
+    double *m1, *m2; /* SGD: momentum buffer; Adam: first and second moments */
+};
+
+hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind) {
+    hesse_optim_params p = {kind, 0.0, 0.0, 0.9, 0.999, 1e-8};
+    return p;
+}
+
+int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out) {
+    if (!out || !p || n <= 0) return hesse_error(HESSE_EINVAL, "optimizer: invalid arguments");
+    *out = NULL;
+    if (p->kind != HESSE_OPTIM_SGD && p->kind != HESSE_OPTIM_ADAM)
+        return hesse_error(HESSE_EINVAL, "optimizer: unknown kind %d", (int)p->kind);
+    hesse_optimizer *o = calloc(1, sizeof *o);
+    if (!o) return hesse_error(HESSE_ENOMEM, "optimizer: out of memory");
+    o->p = *p;
+    o->n = n;
+    o->m1 = hesse_calloc((size_t)n, sizeof *o->m1);
+    o->m2 = p->kind == HESSE_OPTIM_ADAM ? hesse_calloc((size_t)n, sizeof *o->m2) : NULL;
+    if (!o->m1 || (p->kind == HESSE_OPTIM_ADAM && !o->m2)) {
+        hesse_optimizer_free(o);
+        return hesse_error(HESSE_ENOMEM, "optimizer: out of memory for %lld parameters",
+                           (long long)n);
+    }
+    *out = o;
+    return HESSE_OK;
+}
+
+void hesse_optimizer_free(hesse_optimizer *o) {
+    if (!o) return;
+    hesse_free(o->m1);
+    hesse_free(o->m2);
+    free(o);
+}
+
+void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *g) {
+    const hesse_optim_params *p = &o->p;
+    const int64_t n = o->n;
+    o->steps++;
+    if (p->weight_decay != 0)
+        for (int64_t i = 0; i < n; i++) g[i] += p->weight_decay * theta[i];
+    if (p->kind == HESSE_OPTIM_ADAM) {
+        /* Kingma & Ba (2015), Algorithm 1, in torch.optim.Adam's arrangement:
+         * theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+        const double c1 = 1.0 - pow(p->beta1, (double)o->steps);
+        const double c2 = sqrt(1.0 - pow(p->beta2, (double)o->steps));
+        for (int64_t i = 0; i < n; i++) {
+            o->m1[i] = p->beta1 * o->m1[i] + (1.0 - p->beta1) * g[i];
+            o->m2[i] = p->beta2 * o->m2[i] + (1.0 - p->beta2) * g[i] * g[i];
+            theta[i] -= (lr / c1) * o->m1[i] / (sqrt(o->m2[i]) / c2 + p->eps);
+        }
+        return;
+    }
+    if (p->momentum != 0) {
+        /* torch.optim.SGD: b = g on the first step, then b = momentum b + g (dampening 0) */
+        for (int64_t i = 0; i < n; i++)
+            o->m1[i] = o->steps == 1 ? g[i] : p->momentum * o->m1[i] + g[i];
+        g = o->m1;
+    }
+    for (int64_t i = 0; i < n; i++) theta[i] -= lr * g[i];
+}
+
+double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epochs,
+                         int step_epochs, double gamma) {
+    switch (kind) {
+    case HESSE_SCHEDULE_STEP:
+        return lr * pow(gamma, (double)(epoch / (step_epochs > 0 ? step_epochs : 1)));
+    case HESSE_SCHEDULE_COSINE:
+        return epochs > 0 ? lr * 0.5 * (1.0 + cos(3.14159265358979323846 * epoch / epochs)) : lr;
+    default:
+        return lr;
+    }
+}
