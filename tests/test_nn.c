@@ -206,6 +206,34 @@ static void test_case(const net_case *nc, int index) {
     CHECK_MSG(max_rel_diff(ref, GV, n) < 1e-7, "case %d GGN vs J^T A J: %.3g", index,
               max_rel_diff(ref, GV, n));
 
+    /* Residual E = H - G in one pass equals the difference of the two products (to the
+     * rounding of that difference, 1e-12 of |Hv|). */
+    double *EV = malloc((size_t)(2 * n) * sizeof *EV), *HV2 = malloc((size_t)(2 * n) * sizeof *EV);
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_RESIDUAL, 2, V, EV) == HESSE_OK);
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 2, V, HV2) == HESSE_OK);
+    double rerr = 0;
+    for (int64_t i = 0; i < 2 * n; i++) rerr = fmax(rerr, fabs(EV[i] - (HV2[i] - GV[i])));
+    CHECK_MSG(rerr <= 1e-12 * norm(HV2, 2 * n), "case %d residual: %.3g", index, rerr);
+
+    /* Empirical Fisher against per-sample gradients: g_i is the gradient of the one-sample
+     * slice (its mean loss is l_i), F v = (1/N) sum_i g_i (g_i . v). */
+    double *FV = malloc((size_t)n * sizeof *FV), *Fref = calloc((size_t)n, sizeof *Fref);
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_EFISHER, 1, V, FV) == HESSE_OK);
+    for (int64_t i = 0; i < s.n; i++) {
+        hesse_samples one = hesse_samples_slice(&s, i, 1);
+        double li;
+        REQUIRE(hesse_loss_grad(e, &one, &li, gp, NULL) == HESSE_OK);
+        double dot = 0;
+        for (int64_t p = 0; p < n; p++) dot += gp[p] * V[p];
+        for (int64_t p = 0; p < n; p++) Fref[p] += gp[p] * dot / (double)s.n;
+    }
+    CHECK_MSG(max_rel_diff(Fref, FV, n) < 1e-12, "case %d empirical Fisher: %.3g", index,
+              max_rel_diff(Fref, FV, n));
+    free(EV);
+    free(HV2);
+    free(FV);
+    free(Fref);
+
     /* Dense GGN from products of identity columns: symmetric and positive semidefinite (its
      * smallest eigenvalue is >= -1e-12 of its largest, i.e. zero up to rounding). */
     double *E = calloc((size_t)(n * n), sizeof *E), *G = malloc((size_t)(n * n) * sizeof *G);

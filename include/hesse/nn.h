@@ -113,11 +113,24 @@ const hesse_model *hesse_engine_model(const hesse_engine *e);
 int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
                     int64_t *correct);
 
-typedef enum { HESSE_CURV_HESSIAN = 0, HESSE_CURV_GGN = 1 } hesse_curv_kind;
+/* Curvature matrices of the mean loss L = (1/N) sum_i l_i:
+ *   HESSIAN   H, exact (Pearlmutter's R-operator)
+ *   GGN       G = J^T A J, A the Hessian of the loss in the logits (the Fisher for softmax CE)
+ *   RESIDUAL  E = H - G, the second-order terms of the network alone, in one pass
+ *   EFISHER   the empirical Fisher (1/N) sum_i g_i g_i^T, g_i = grad l_i */
+typedef enum {
+    HESSE_CURV_HESSIAN = 0,
+    HESSE_CURV_GGN = 1,
+    HESSE_CURV_RESIDUAL = 2,
+    HESSE_CURV_EFISHER = 3
+} hesse_curv_kind;
+/* "hessian", "ggn", "residual", "efisher", and back (HESSE_EINVAL on an unknown name). */
+const char *hesse_curv_name(hesse_curv_kind kind);
+int hesse_curv_parse(const char *name, hesse_curv_kind *kind);
 
-/* Y[:, j] = C V[:, j] for j < k, where C is the Hessian (Pearlmutter's R-operator) or the
- * generalised Gauss-Newton matrix J^T A J of the mean loss over s. V and Y are n x k,
- * column-major, leading dimension n; k may exceed max_block (done in several passes). */
+/* Y[:, j] = C V[:, j] for j < k, C one of the matrices above over the samples of s.
+ * V and Y are n x k, column-major, leading dimension n; k may exceed max_block (done in
+ * several R-passes that share one forward and backward pass per chunk). */
 int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind, int k,
                        const double *V, double *Y);
 

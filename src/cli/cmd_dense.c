@@ -7,17 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int parse_operator(const char *name, hesse_curv_kind *kind) {
-    if (strcmp(name, "hessian") == 0)
-        *kind = HESSE_CURV_HESSIAN;
-    else if (strcmp(name, "ggn") == 0)
-        *kind = HESSE_CURV_GGN;
-    else
-        return hesse_error(HESSE_EINVAL, "option --operator: expected hessian or ggn, got '%s'",
-                           name);
-    return HESSE_OK;
-}
-
 int cmd_dense(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
@@ -27,7 +16,8 @@ int cmd_dense(int argc, char **argv) {
     cli_opt opts[] = {
         CLI_MODEL_OPTIONS(mo),
         CLI_DATA_OPTIONS(d),
-        {"operator", 0, OPT_STRING, &op_name, "OP", "hessian (default) or ggn", CLI_NO_RANGE, 0},
+        {"operator", 0, OPT_STRING, &op_name, "OP",
+         "hessian (default), ggn, residual (H - G) or efisher", CLI_NO_RANGE, 0},
         {"block", 0, OPT_INT, &block, "K", "columns per pass over the data (default 64)", 1, 4096,
          0},
         {"max-memory", 0, OPT_DOUBLE, &max_gib, "GIB",
@@ -56,7 +46,7 @@ int cmd_dense(int argc, char **argv) {
     double *A = NULL, *ev = NULL;
     cJSON *res = NULL;
     hesse_curv_kind kind = HESSE_CURV_HESSIAN;
-    HESSE_CHECK(parse_operator(op_name, &kind));
+    HESSE_CHECK(hesse_curv_parse(op_name, &kind));
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(csv));
     HESSE_CHECK(cli_data_open(&d, &data));

@@ -454,22 +454,36 @@ static void rforward_chunk(hesse_engine *e, int B, int k, const double *V) {
     }
 }
 
-/* R-backward: Y[:, j] += (C V)_j for the chunk, C the Hessian (hessian = 1) or the GGN. */
+/* R-backward: Y[:, j] += (C V)_j for the chunk. The pass is linear in its two sources, the
+ * logit term Rg_L and the layers' second-order terms along (Ra, V) times g, so:
+ *   Hessian   Rg_L = A Ra_L,                      second-order terms on
+ *   GGN       Rg_L = A Ra_L,                      second-order terms off
+ *   residual  Rg_L = 0,                           second-order terms on   (E = H - G)
+ *   efisher   Rg_L = N g_L (g_L . Ra_L) per sample, second-order terms off
+ * with A the per-sample Hessian of the loss in the logits times the mean's scale, and
+ * g_L = scale * dl_i/dz the logit gradient of the mean loss (so N g_L = dl_i/dz). */
 static void rbackward_chunk(hesse_engine *e, int B, int k, const double *V, double *Y, double scale,
-                            int hessian) {
+                            int64_t N, hesse_curv_kind kind) {
     const hesse_model *m = e->m;
     const double *theta = m->params;
     const int64_t n = m->n;
     const int C = e->C;
+    const int hessian = kind == HESSE_CURV_HESSIAN || kind == HESSE_CURV_RESIDUAL;
 
-    /* Rg_L = A Ra_L with A the per-sample Hessian of the loss in the logits, times scale. */
     double *Rgy = e->rg[0];
     const double *Rz = e->ra[e->L];
     for (int j = 0; j < k; j++)
         for (int b = 0; b < B; b++) {
             const double *r = Rz + ((int64_t)j * B + b) * C;
             double *o = Rgy + ((int64_t)j * B + b) * C;
-            if (m->loss == HESSE_LOSS_CROSS_ENTROPY) {
+            if (kind == HESSE_CURV_RESIDUAL) {
+                for (int c = 0; c < C; c++) o[c] = 0.0;
+            } else if (kind == HESSE_CURV_EFISHER) {
+                const double *gz = e->grad[e->L] + (int64_t)b * C;
+                double dot = 0.0;
+                for (int c = 0; c < C; c++) dot += gz[c] * r[c];
+                for (int c = 0; c < C; c++) o[c] = (double)N * gz[c] * dot;
+            } else if (m->loss == HESSE_LOSS_CROSS_ENTROPY) {
                 /* A = diag(p) - p p^T */
                 const double *p = e->probs + (int64_t)b * C;
                 double dot = 0.0;
@@ -625,13 +639,13 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
                        const double *V, double *Y) {
     if (!e || (k > 0 && (!V || !Y)) || k < 0)
         return hesse_error(HESSE_EINVAL, "hesse_curv_product: invalid arguments");
-    if (kind != HESSE_CURV_HESSIAN && kind != HESSE_CURV_GGN)
+    if (kind < HESSE_CURV_HESSIAN || kind > HESSE_CURV_EFISHER)
         return hesse_error(HESSE_EINVAL, "hesse_curv_product: unknown curvature %d", (int)kind);
     int rc = check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t dim = hesse_samples_dim(s), n = e->m->n;
     const double scale = loss_scale(e, s->n);
-    const int hessian = kind == HESSE_CURV_HESSIAN;
+    const int second_order = kind == HESSE_CURV_HESSIAN || kind == HESSE_CURV_RESIDUAL;
     memset(Y, 0, (size_t)(n * k) * sizeof *Y);
     for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
         int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
@@ -639,11 +653,11 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
         forward_chunk(e, B, s->x + c0 * dim);
         int64_t bad = loss_chunk(e, B, s->y + c0, scale, &sum, NULL);
         if (bad >= 0) return nonfinite_loss(s, c0 + bad);
-        if (hessian) backward_chunk(e, B, NULL);
+        if (second_order) backward_chunk(e, B, NULL);
         for (int j0 = 0; j0 < k; j0 += e->max_block) {
             int kk = k - j0 < e->max_block ? k - j0 : e->max_block;
             rforward_chunk(e, B, kk, V + j0 * n);
-            rbackward_chunk(e, B, kk, V + j0 * n, Y + j0 * n, scale, hessian);
+            rbackward_chunk(e, B, kk, V + j0 * n, Y + j0 * n, scale, s->n, kind);
         }
     }
     return HESSE_OK;
@@ -660,4 +674,19 @@ int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
         memcpy(out + c0 * e->C, e->a[e->L], (size_t)B * e->C * sizeof *out);
     }
     return HESSE_OK;
+}
+
+const char *hesse_curv_name(hesse_curv_kind kind) {
+    static const char *const names[] = {"hessian", "ggn", "residual", "efisher"};
+    return kind >= HESSE_CURV_HESSIAN && kind <= HESSE_CURV_EFISHER ? names[kind] : "?";
+}
+
+int hesse_curv_parse(const char *name, hesse_curv_kind *kind) {
+    for (int k = HESSE_CURV_HESSIAN; k <= HESSE_CURV_EFISHER; k++)
+        if (strcmp(name, hesse_curv_name((hesse_curv_kind)k)) == 0) {
+            *kind = (hesse_curv_kind)k;
+            return HESSE_OK;
+        }
+    return hesse_error(HESSE_EINVAL,
+                       "unknown operator '%s' (expected hessian, ggn, residual or efisher)", name);
 }

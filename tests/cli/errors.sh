@@ -74,7 +74,7 @@ expect_error 1 "unknown option '--sample'" -- "$HESSE" eval --model "$T/m.safete
 expect_error 1 "--samples.*integer.*'abc'" -- "$HESSE" eval --model "$T/m.safetensors" --samples abc
 expect_error 1 "--samples.*-5" -- "$HESSE" eval --model "$T/m.safetensors" --samples -5
 expect_error 1 "--lr.*finite.*'nan'" -- "$HESSE" train --arch "$arch" --lr nan -o "$T/out.safetensors"
-expect_error 1 "--operator.*hessian or ggn" -- "$HESSE" dense --model "$T/m.safetensors" --operator hess -o "$o"
+expect_error 1 "operator.*hessian, ggn, residual or efisher" -- "$HESSE" dense --model "$T/m.safetensors" --operator hess -o "$o"
 expect_error 1 "--split.*train or test" -- "$HESSE" eval --model "$T/m.safetensors" --split dev -o "$o"
 expect_error 1 "--model is required" -- "$HESSE" eval -o "$o"
 expect_error 1 "unknown command 'evaluate'" -- "$HESSE" evaluate
