@@ -173,6 +173,33 @@ int hesse_json_print(const cJSON *doc, char **text);
 /* Writes a document atomically, pretty-printed as hesse_json_print does. */
 int hesse_json_write(const cJSON *doc, const char *path);
 
+/* ---- SVG plots ---------------------------------------------------------------------------
+ * Self-contained SVG line / point / stem plots (no scripts, no external fonts), for the
+ * results and the HTML report. */
+typedef enum { HESSE_PLOT_LINE = 0, HESSE_PLOT_POINTS = 1, HESSE_PLOT_STEMS = 2 } hesse_plot_style;
+
+typedef struct {
+    const char *label; /* legend text; NULL: none */
+    const double *x, *y;
+    int64_t n;
+    hesse_plot_style style;
+    const char *color; /* CSS colour; NULL: from the palette */
+    int dashed;
+} hesse_series;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    int xlog, ylog;    /* log10 axes: non-positive values are left out */
+    int width, height; /* pixels; 0: 640 x 400 */
+} hesse_plot;
+hesse_plot hesse_plot_defaults(void);
+
+/* Renders the plot to a malloc'd, NUL-terminated SVG document. Non-finite points are left
+ * out. HESSE_EINVAL when no series has a drawable point. */
+int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg);
+/* Renders and writes atomically. */
+int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

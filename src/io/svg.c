@@ -1,0 +1,245 @@
+/* SVG plots: axes with "nice" ticks (linear) or decades (log10), line / point / stem series,
+ * a legend. Output is a standalone document that also embeds inline in HTML. */
+#include "io/io-impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+#define PALETTE_SIZE (int)(sizeof palette / sizeof palette[0])
+
+hesse_plot hesse_plot_defaults(void) {
+    hesse_plot p = {NULL, NULL, NULL, 0, 0, 640, 400};
+    return p;
+}
+
+typedef struct {
+    double lo, hi; /* data range in axis units (log10 for log axes) */
+    int log;
+    double px0, px1; /* pixel range */
+} axis;
+
+static int usable(double v, int log) {
+    return isfinite(v) && (!log || v > 0);
+}
+
+static double to_axis(double v, int log) {
+    return log ? log10(v) : v;
+}
+
+static double to_px(const axis *a, double v) {
+    double t = (to_axis(v, a->log) - a->lo) / (a->hi - a->lo);
+    return a->px0 + t * (a->px1 - a->px0);
+}
+
+/* Widens a degenerate range and adds a small margin (linear axes). */
+static void finish_range(axis *a, int margin) {
+    if (!(a->hi > a->lo)) {
+        double w = a->log ? 0.5 : (fabs(a->lo) > 0 ? 0.1 * fabs(a->lo) : 1.0);
+        a->lo -= w;
+        a->hi += w;
+    } else if (margin && !a->log) {
+        double w = 0.04 * (a->hi - a->lo);
+        a->lo -= w;
+        a->hi += w;
+    }
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving about `target` ticks. */
+static double nice_step(double span, int target) {
+    double raw = span / target, p = pow(10.0, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+static void format_tick(char *buf, size_t cap, double v, int log) {
+    if (log) {
+        snprintf(buf, cap, "1e%d", (int)lround(v));
+        return;
+    }
+    if (v == 0 || (fabs(v) >= 1e-3 && fabs(v) < 1e5))
+        snprintf(buf, cap, "%.6g", v);
+    else
+        snprintf(buf, cap, "%.2g", v);
+}
+
+static void xml_text(hesse_iobuf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            hesse_iobuf_puts(b, "&lt;");
+            break;
+        case '>':
+            hesse_iobuf_puts(b, "&gt;");
+            break;
+        case '&':
+            hesse_iobuf_puts(b, "&amp;");
+            break;
+        case '"':
+            hesse_iobuf_puts(b, "&quot;");
+            break;
+        default:
+            hesse_iobuf_append(b, s, 1);
+        }
+    }
+}
+
+static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, double other0, double other1) {
+    double step = a->log ? fmax(1.0, ceil((a->hi - a->lo) / 6)) : nice_step(a->hi - a->lo, 6);
+    double first = ceil(a->lo / step - 1e-9) * step;
+    for (double t = first; t <= a->hi + 1e-9 * step; t += step) {
+        double v = a->log ? pow(10.0, t) : (fabs(t) < 1e-12 * step ? 0.0 : t);
+        double px = to_px(a, v);
+        char label[32];
+        format_tick(label, sizeof label, t, a->log);
+        if (vertical) {
+            hesse_iobuf_printf(b,
+                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                               "stroke=\"#e5e5e5\"/>\n",
+                               other0, px, other1, px);
+            hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                               other0 - 6, px + 4, label);
+        } else {
+            hesse_iobuf_printf(b,
+                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                               "stroke=\"#e5e5e5\"/>\n",
+                               px, other0, px, other1);
+            hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                               px, other0 + 16, label);
+        }
+    }
+}
+
+int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg) {
+    if (!svg) return hesse_error(HESSE_EINVAL, "hesse_svg_render: NULL output");
+    *svg = NULL;
+    hesse_plot d = p ? *p : hesse_plot_defaults();
+    if (d.width <= 0) d.width = 640;
+    if (d.height <= 0) d.height = 400;
+    axis ax = {INFINITY, -INFINITY, d.xlog, 70, d.width - 20};
+    axis ay = {INFINITY, -INFINITY, d.ylog, d.height - 50, d.title ? 34 : 14};
+    int stems = 0;
+    for (int s = 0; s < nseries; s++) {
+        stems |= series[s].style == HESSE_PLOT_STEMS;
+        for (int64_t i = 0; i < series[s].n; i++) {
+            double x = series[s].x[i], y = series[s].y[i];
+            if (!usable(x, ax.log) || !usable(y, ay.log)) continue;
+            ax.lo = fmin(ax.lo, to_axis(x, ax.log));
+            ax.hi = fmax(ax.hi, to_axis(x, ax.log));
+            ay.lo = fmin(ay.lo, to_axis(y, ay.log));
+            ay.hi = fmax(ay.hi, to_axis(y, ay.log));
+        }
+    }
+    if (ax.lo > ax.hi)
+        return hesse_error(HESSE_EINVAL, "plot \"%s\": no finite points to draw",
+                           d.title ? d.title : "");
+    if (stems && !ay.log) { /* stems rise from zero: keep it in range */
+        ay.lo = fmin(ay.lo, 0.0);
+        ay.hi = fmax(ay.hi, 0.0);
+    }
+    finish_range(&ax, 1);
+    finish_range(&ay, 1);
+
+    hesse_iobuf b = {0};
+    hesse_iobuf_printf(&b,
+                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                       "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+                       d.width, d.height, d.width, d.height);
+    hesse_iobuf_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", d.width,
+                       d.height);
+    if (d.title) {
+        hesse_iobuf_printf(&b, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">",
+                           d.width / 2);
+        xml_text(&b, d.title);
+        hesse_iobuf_puts(&b, "</text>\n");
+    }
+    draw_ticks(&b, &ax, 0, ay.px0, ay.px1);
+    draw_ticks(&b, &ay, 1, ax.px0, ax.px1);
+    hesse_iobuf_printf(&b,
+                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                       "stroke=\"#444\"/>\n",
+                       ax.px0, ay.px1, ax.px1 - ax.px0, ay.px0 - ay.px1);
+    if (d.xlabel) {
+        hesse_iobuf_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
+                           0.5 * (ax.px0 + ax.px1), d.height - 12);
+        xml_text(&b, d.xlabel);
+        hesse_iobuf_puts(&b, "</text>\n");
+    }
+    if (d.ylabel) {
+        double cy = 0.5 * (ay.px0 + ay.px1);
+        hesse_iobuf_printf(&b,
+                           "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
+                           "transform=\"rotate(-90 14 %.1f)\">",
+                           cy, cy);
+        xml_text(&b, d.ylabel);
+        hesse_iobuf_puts(&b, "</text>\n");
+    }
+    hesse_iobuf_printf(&b,
+                       "<clipPath id=\"plotarea\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"/></clipPath>\n<g clip-path=\"url(#plotarea)\">\n",
+                       ax.px0, ay.px1, ax.px1 - ax.px0, ay.px0 - ay.px1);
+    int legend = 0;
+    for (int s = 0; s < nseries; s++) {
+        const hesse_series *se = &series[s];
+        const char *color = se->color ? se->color : palette[s % PALETTE_SIZE];
+        if (se->label) legend++;
+        if (se->style == HESSE_PLOT_LINE) {
+            hesse_iobuf_printf(
+                &b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"", color,
+                se->dashed ? " stroke-dasharray=\"6 4\"" : "");
+            for (int64_t i = 0; i < se->n; i++)
+                if (usable(se->x[i], ax.log) && usable(se->y[i], ay.log))
+                    hesse_iobuf_printf(&b, "%.2f,%.2f ", to_px(&ax, se->x[i]),
+                                       to_px(&ay, se->y[i]));
+            hesse_iobuf_puts(&b, "\"/>\n");
+            continue;
+        }
+        double base = ay.log ? ay.px0 : to_px(&ay, 0.0);
+        hesse_iobuf_printf(&b, "<g fill=\"%s\" stroke=\"%s\">\n", color, color);
+        for (int64_t i = 0; i < se->n; i++) {
+            if (!usable(se->x[i], ax.log) || !usable(se->y[i], ay.log)) continue;
+            double px = to_px(&ax, se->x[i]), py = to_px(&ay, se->y[i]);
+            if (se->style == HESSE_PLOT_STEMS)
+                hesse_iobuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>",
+                                   px, base, px, py);
+            hesse_iobuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.2\"/>", px, py);
+        }
+        hesse_iobuf_puts(&b, "\n</g>\n");
+    }
+    hesse_iobuf_puts(&b, "</g>\n");
+    if (legend) {
+        double y = ay.px1 + 14;
+        for (int s = 0; s < nseries; s++) {
+            if (!series[s].label) continue;
+            const char *color = series[s].color ? series[s].color : palette[s % PALETTE_SIZE];
+            hesse_iobuf_printf(
+                &b,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"%s/>",
+                ax.px1 - 170, y - 4, ax.px1 - 150, y - 4, color,
+                series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+            hesse_iobuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", ax.px1 - 145, y);
+            xml_text(&b, series[s].label);
+            hesse_iobuf_puts(&b, "</text>\n");
+            y += 15;
+        }
+    }
+    hesse_iobuf_puts(&b, "</svg>\n");
+    int rc = hesse_iobuf_status(&b);
+    if (rc != HESSE_OK) {
+        hesse_iobuf_free(&b);
+        return rc;
+    }
+    *svg = b.data;
+    return HESSE_OK;
+}
+
+int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries,
+                    const char *path) {
+    char *svg = NULL;
+    int rc = hesse_svg_render(p, series, nseries, &svg);
+    if (rc == HESSE_OK) rc = hesse_write_file_atomic(path, svg, strlen(svg));
+    free(svg);
+    return rc;
+}
