@@ -30,6 +30,12 @@ int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
 int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
                      hesse_op *out);
 
+/* Y = P^T A P X: A restricted to the coordinates in `count` ranges [offset[i], offset[i] +
+ * length[i]) of its n (sorted, not overlapping; copied). The result has dimension
+ * sum(length). Used for layer blocks of a network's curvature. */
+int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset, const int64_t *length,
+                      hesse_op *out);
+
 /* ---- Network curvature ------------------------------------------------------------------ */
 
 /* The Hessian or GGN of the mean loss over s as an operator of dimension n_params; blocks
@@ -40,6 +46,12 @@ int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
 /* Bytes a dense n x n matrix needs (n^2 doubles), and HESSE_ENOMEM with a message naming n,
  * the bytes needed and the budget when `copies` such matrices exceed `budget` bytes (0: the
  * memory available now). */
+/* Which parameter tensors a block specification selects: "3" (every tensor of nn.Sequential
+ * index 3), "3.weight", or a comma-separated list of those. Fills sel[] with tensor indices
+ * (hesse_model_tensor) in parameter order, at most cap of them; HESSE_EINPUT naming the
+ * token and listing the model's tensors when one matches nothing. */
+int hesse_select_tensors(const hesse_model *m, const char *spec, int *sel, int cap, int *count);
+
 int hesse_dense_check_memory(int64_t n, int copies, uint64_t budget);
 
 /* The dense matrix of an operator, A (n x n, column-major), assembled from products with

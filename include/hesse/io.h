@@ -20,6 +20,9 @@ extern "C" {
 /* Writes len bytes to path through a temporary file + fsync + rename. HESSE_EIO with the
  * path and the system's reason on failure; the old file (if any) is then untouched. */
 int hesse_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for a file made of nparts pieces (data[i], len[i]) written in order. */
+int hesse_write_parts_atomic(const char *path, int nparts, const void *const *data,
+                             const size_t *len);
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes
  * the NUL). Works on pipes and /proc files too. A missing path or a directory is

@@ -137,11 +137,16 @@ int hesse_atomic_commit(hesse_atomic *a) {
 }
 
 int hesse_write_file_atomic(const char *path, const void *data, size_t len) {
-    if (!data && len) return hesse_error(HESSE_EINVAL, "%s: no data to write", path);
+    return hesse_write_parts_atomic(path, 1, &data, &len);
+}
+
+int hesse_write_parts_atomic(const char *path, int nparts, const void *const *data,
+                             const size_t *len) {
+    for (int i = 0; i < nparts; i++)
+        if (!data[i] && len[i]) return hesse_error(HESSE_EINVAL, "%s: no data to write", path);
     hesse_atomic a;
     int rc = hesse_atomic_open(&a, path);
-    if (rc != HESSE_OK) return rc;
-    rc = hesse_atomic_write(&a, data, len);
+    for (int i = 0; i < nparts && rc == HESSE_OK; i++) rc = hesse_atomic_write(&a, data[i], len[i]);
     if (rc != HESSE_OK) {
         hesse_atomic_abort(&a);
         return rc;
