@@ -1,0 +1,275 @@
+/* Checkpoint format of thick-restart Lanczos: everything a restart boundary needs to continue
+ * bit for bit (trlan-impl.h). Native byte order, checked by a marker: a checkpoint is resumed
+ * on the machine type that wrote it.
+ *
+ *   header   magic "HESSETRL", version, byte-order marker, the problem (n, top, bottom, basis,
+ *            tol, breakdown_tol, seed, verify, check_every), the state scalars (p, l, flags, anorm,
+ * RNG, counters, seconds) arrays   lock_val[p], lock_res[p], lock_side[p] (int32), T[0..l, 0..l]
+ * (column-major) basis    V[:, 0 .. p + l] (n doubles per column)
+ *
+ * The first two go in one buffer (part 0), the basis is handed over in place (part 1). */
+#include "trlan-impl.h"
+
+#include <string.h>
+
+#define CKPT_MAGIC   "HESSETRL"
+#define CKPT_VERSION 1u
+#define CKPT_ENDIAN  0x0102030405060708ull
+
+int hesse_trl_alloc(hesse_trl_state *st) {
+    size_t n = (size_t)st->n, m = (size_t)st->m;
+    st->V = hesse_calloc(n * (m + 1), sizeof(double));
+    st->T = hesse_calloc(m * m, sizeof(double));
+    st->lock_val = hesse_calloc(m, sizeof(double));
+    st->lock_res = hesse_calloc(m, sizeof(double));
+    st->lock_side = hesse_calloc(m, sizeof(int));
+    if (!st->V || !st->T || !st->lock_val || !st->lock_res || !st->lock_side) {
+        hesse_trl_free(st);
+        return hesse_error(HESSE_ENOMEM,
+                           "Lanczos: cannot allocate a basis of %zu x %zu doubles (%.1f MiB)", n,
+                           m + 1, (double)(n * (m + 1) * sizeof(double)) / 1048576.0);
+    }
+    return HESSE_OK;
+}
+
+void hesse_trl_free(hesse_trl_state *st) {
+    hesse_free(st->V);
+    hesse_free(st->T);
+    hesse_free(st->lock_val);
+    hesse_free(st->lock_res);
+    hesse_free(st->lock_side);
+    st->V = st->T = st->lock_val = st->lock_res = NULL;
+    st->lock_side = NULL;
+}
+
+/* ---- Writing ---------------------------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *p;
+    size_t used;
+} writer;
+
+static void put(writer *w, const void *src, size_t bytes) {
+    if (w->p) memcpy(w->p + w->used, src, bytes);
+    w->used += bytes;
+}
+static void put_i32(writer *w, int32_t x) {
+    put(w, &x, sizeof x);
+}
+static void put_i64(writer *w, int64_t x) {
+    put(w, &x, sizeof x);
+}
+static void put_u64(writer *w, uint64_t x) {
+    put(w, &x, sizeof x);
+}
+static void put_f64(writer *w, double x) {
+    put(w, &x, sizeof x);
+}
+/* count doubles from src; src is not read when only measuring */
+static void put_doubles(writer *w, const double *src, size_t count) {
+    if (w->p && count) memcpy(w->p + w->used, src, count * sizeof(double));
+    w->used += count * sizeof(double);
+}
+
+/* Everything but the basis; with w->p NULL only measures. */
+static void write_head(writer *w, const hesse_trl_state *st) {
+    put(w, CKPT_MAGIC, 8);
+    put_u64(w, CKPT_VERSION);
+    put_u64(w, CKPT_ENDIAN);
+    put_i64(w, st->n);
+    put_i32(w, st->top);
+    put_i32(w, st->bottom);
+    put_i32(w, st->m);
+    put_i32(w, st->verify);
+    put_i32(w, st->check_every);
+    put_f64(w, st->tol);
+    put_f64(w, st->breakdown_tol);
+    put_u64(w, st->seed);
+    put_i32(w, st->p);
+    put_i32(w, st->l);
+    put_i32(w, st->fresh);
+    put_i32(w, st->complete);
+    put_f64(w, st->anorm);
+    for (int i = 0; i < 4; i++) put_u64(w, st->rng.s[i]);
+    put_i32(w, st->rng.has_spare);
+    put_f64(w, st->rng.spare);
+    put_i64(w, st->products);
+    put_i64(w, st->iterations);
+    put_i32(w, st->restarts);
+    put_i32(w, st->breakdowns);
+    put_i32(w, st->fresh_starts);
+    put_i32(w, st->cycles);
+    put_f64(w, st->seconds);
+    put_f64(w, st->seconds_products);
+    put_f64(w, st->seconds_ortho);
+    put_f64(w, st->seconds_restart);
+    put_f64(w, st->seconds_checkpoint);
+    put_doubles(w, st->lock_val, (size_t)st->p);
+    put_doubles(w, st->lock_res, (size_t)st->p);
+    for (int q = 0; q < st->p; q++) put_i32(w, w->p ? st->lock_side[q] : 0);
+    int l1 = st->l + 1;
+    for (int j = 0; j < l1; j++)
+        put_doubles(w, w->p ? st->T + (size_t)j * st->m : NULL, (size_t)l1);
+}
+
+int hesse_trl_checkpoint(const hesse_trl_state *st, const hesse_lanczos_params *p) {
+    writer w = {NULL, 0};
+    write_head(&w, st);
+    size_t head = w.used;
+    w.p = hesse_alloc(head);
+    if (!w.p) return HESSE_ENOMEM;
+    w.used = 0;
+    write_head(&w, st);
+    size_t basis = sizeof(double) * (size_t)st->n * (size_t)(st->p + st->l + 1);
+    hesse_blob_part parts[2] = {{w.p, head}, {st->V, basis}};
+    int rc = p->checkpoint(p->checkpoint_ctx, parts, 2, head + basis);
+    hesse_free(w.p);
+    if (rc != HESSE_OK && hesse_last_error()[0] == '\0')
+        hesse_error(rc, "Lanczos: the checkpoint callback failed");
+    return rc;
+}
+
+/* ---- Reading ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *p;
+    size_t size, at;
+    int short_read;
+} reader;
+
+static void get(reader *r, void *dst, size_t bytes) {
+    if (r->short_read || bytes > r->size - r->at) {
+        r->short_read = 1;
+        memset(dst, 0, bytes);
+        return;
+    }
+    memcpy(dst, r->p + r->at, bytes);
+    r->at += bytes;
+}
+static int32_t get_i32(reader *r) {
+    int32_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+static int64_t get_i64(reader *r) {
+    int64_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+static uint64_t get_u64(reader *r) {
+    uint64_t x;
+    get(r, &x, sizeof x);
+    return x;
+}
+static double get_f64(reader *r) {
+    double x;
+    get(r, &x, sizeof x);
+    return x;
+}
+
+static int mismatch(const char *what, double blob, double given) {
+    return hesse_error(HESSE_EINVAL,
+                       "Lanczos resume: the checkpoint was made with %s = %.17g, this run asks "
+                       "for %.17g",
+                       what, blob, given);
+}
+
+int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int basis_given,
+                      int check_every_given) {
+    reader r = {blob, size, 0, 0};
+    char magic[8];
+    get(&r, magic, 8);
+    if (r.short_read || memcmp(magic, CKPT_MAGIC, 8) != 0)
+        return hesse_error(HESSE_EINPUT, "Lanczos resume: not a Lanczos checkpoint (bad magic)");
+    uint64_t version = get_u64(&r), endian = get_u64(&r);
+    if (r.short_read || version != CKPT_VERSION)
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint version %llu, this build reads version %u",
+                           (unsigned long long)version, CKPT_VERSION);
+    if (endian != CKPT_ENDIAN)
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint written with another byte order");
+    int64_t n = get_i64(&r);
+    int top = get_i32(&r), bottom = get_i32(&r), m = get_i32(&r), verify = get_i32(&r);
+    int check_every = get_i32(&r);
+    double tol = get_f64(&r), btol = get_f64(&r);
+    uint64_t seed = get_u64(&r);
+    if (r.short_read) return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
+    if (n != st->n) return mismatch("n", (double)n, (double)st->n);
+    if (top != st->top) return mismatch("top", top, st->top);
+    if (bottom != st->bottom) return mismatch("bottom", bottom, st->bottom);
+    if (basis_given && m != st->m) return mismatch("basis", m, st->m);
+    if (tol != st->tol) return mismatch("tol", tol, st->tol);
+    if (btol != st->breakdown_tol) return mismatch("breakdown_tol", btol, st->breakdown_tol);
+    if (seed != st->seed)
+        return hesse_error(HESSE_EINVAL,
+                           "Lanczos resume: the checkpoint was made with seed %llu, this run "
+                           "asks for %llu",
+                           (unsigned long long)seed, (unsigned long long)st->seed);
+    if (verify != st->verify) return mismatch("verify", verify, st->verify);
+    if (check_every_given && check_every != st->check_every)
+        return mismatch("check_every", check_every, st->check_every);
+    if (m < 1 || m > n || m < top + bottom)
+        return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has an invalid basis size %d",
+                           m);
+    st->m = m;
+    st->check_every = check_every;
+
+    int p = get_i32(&r), l = get_i32(&r);
+    int fresh = get_i32(&r), complete = get_i32(&r);
+    if (r.short_read || p < 0 || l < 0 || p + l + 1 > m + 1 || p > m)
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint state is inconsistent (locked %d, kept %d, "
+                           "basis %d)",
+                           p, l, m);
+    /* The exact size follows from the header: refuse a truncated or padded blob. */
+    hesse_trl_state shape;
+    memset(&shape, 0, sizeof shape);
+    shape.p = p;
+    shape.l = l;
+    writer meas = {NULL, 0};
+    write_head(&meas, &shape);
+    size_t head = meas.used;
+    size_t expect = head + sizeof(double) * (size_t)n * (size_t)(p + l + 1);
+    if (size != expect)
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint has %zu bytes, its header implies %zu "
+                           "(truncated or damaged)",
+                           size, expect);
+    int rc = hesse_trl_alloc(st);
+    if (rc != HESSE_OK) return rc;
+    st->p = p;
+    st->l = l;
+    st->fresh = fresh;
+    st->complete = complete;
+    st->anorm = get_f64(&r);
+    for (int i = 0; i < 4; i++) st->rng.s[i] = get_u64(&r);
+    st->rng.has_spare = get_i32(&r);
+    st->rng.spare = get_f64(&r);
+    st->products = get_i64(&r);
+    st->iterations = get_i64(&r);
+    st->restarts = get_i32(&r);
+    st->breakdowns = get_i32(&r);
+    st->fresh_starts = get_i32(&r);
+    st->cycles = get_i32(&r);
+    st->seconds = get_f64(&r);
+    st->seconds_products = get_f64(&r);
+    st->seconds_ortho = get_f64(&r);
+    st->seconds_restart = get_f64(&r);
+    st->seconds_checkpoint = get_f64(&r);
+    get(&r, st->lock_val, sizeof(double) * (size_t)p);
+    get(&r, st->lock_res, sizeof(double) * (size_t)p);
+    for (int q = 0; q < p; q++) st->lock_side[q] = get_i32(&r);
+    for (int j = 0; j <= l; j++) get(&r, st->T + (size_t)j * m, sizeof(double) * (size_t)(l + 1));
+    get(&r, st->V, sizeof(double) * (size_t)n * (size_t)(p + l + 1));
+    if (r.short_read || r.at != size) {
+        hesse_trl_free(st);
+        return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
+    }
+    for (int q = 0; q < p; q++)
+        if (st->lock_side[q] != 1 && st->lock_side[q] != -1) {
+            hesse_trl_free(st);
+            return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has a bad lock entry");
+        }
+    return HESSE_OK;
+}
