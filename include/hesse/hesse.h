@@ -6,6 +6,7 @@
 #include <hesse/data.h>
 #include <hesse/nn.h>
 #include <hesse/curv.h>
+#include <hesse/spectral.h>
 #include <hesse/io.h>
 
 #endif

@@ -4,6 +4,8 @@
 
 #include <hesse/hesse.h>
 
+#include <signal.h>
+
 /* ---- Options ------------------------------------------------------------------------------
  * Each command declares a table; cli_parse fills the destinations, checks types and ranges,
  * and prints the command's help for --help. Values may follow as "--name value" or
@@ -140,11 +142,77 @@ void cli_progress_install(int quiet);
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int cli_quiet;
 
+/* ---- Curvature operators for the commands that take products --------------------------- */
+typedef struct {
+    const char *operator_name; /* hessian | ggn | residual | efisher */
+    const char *layer;         /* NULL: all parameters */
+    int block;                 /* vectors per pass (engine max_block) */
+    int chunk;                 /* samples per pass (0: from memory) */
+} cli_curv_opts;
+
+typedef struct {
+    cli_data data;
+    hesse_model *model;
+    hesse_engine *engine;
+    hesse_curv_kind kind;
+    hesse_op full;     /* the curvature over all parameters */
+    hesse_op block_op; /* its restriction to --layer (n = 0 when none) */
+    hesse_op op;       /* the one to use: full or block_op (borrowed copy) */
+    int *tensors;      /* the tensors op covers, in parameter order */
+    int ntensors;
+    const char *layer;
+} cli_curv;
+
+#define CLI_CURV_OPTIONS(co)                                                                        \
+    {"operator",   0,                                                                               \
+     OPT_STRING,   &(co).operator_name,                                                             \
+     "OP",         "hessian (default), ggn, residual (H - G) or efisher (empirical Fisher)",        \
+     CLI_NO_RANGE, 0},                                                                              \
+        {"layer",      0,                                                                           \
+         OPT_STRING,   &(co).layer,                                                                 \
+         "L",          "restrict to a layer block: an index (3) or tensor names (3.weight,3.bias)", \
+         CLI_NO_RANGE, 0},                                                                          \
+    {                                                                                               \
+        "chunk", 0, OPT_INT, &(co).chunk, "B", "samples per pass (default: from memory)", 1,        \
+            1 << 20, 0                                                                              \
+    }
+
+int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_curv_opts *co,
+                  cli_curv *c);
+void cli_curv_close(cli_curv *c);
+/* model, data, operator, dimension, tensors, layer */
+void cli_curv_describe(cJSON *doc, const cli_curv *c, const char *model_path);
+/* Adds "loss" and "accuracy" over the samples. */
+int cli_curv_loss(cli_curv *c, cJSON *doc);
+/* Writes k vectors of the operator's space (n x k, column-major) as safetensors: every
+ * tensor the operator covers as [k, shape...], plus "eigenvalues" [k]. */
+int cli_write_vectors(const cli_curv *c, const char *path, int k, const double *V,
+                      const double *values, const char *which);
+
+/* ---- Interruption and checkpoints -------------------------------------------------------- */
+/* Set by SIGINT / SIGTERM once cli_signals_install ran; a second signal kills as usual. */
+extern volatile sig_atomic_t cli_stop;
+void cli_signals_install(void);
+
+/* A checkpoint file: "HESSECK1", a little-endian u64 length, a JSON header describing the
+ * run (so that a resume on other inputs is refused), then the solver's blob. */
+int cli_checkpoint_write(const char *path, const cJSON *header, const void *const *parts,
+                         const size_t *sizes, int nparts);
+/* Reads a checkpoint; *header (cJSON, caller deletes) and *blob (malloc'd, the solver's
+ * part; *data owns the whole file, free() it) */
+int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
+                        const unsigned char **blob, size_t *blob_size);
+/* Fails (HESSE_EINPUT, naming the key and both values) when the string `key` differs. */
+int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path);
+
 /* ---- Commands ------------------------------------------------------------------------------ */
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_dense(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_spectrum(int argc, char **argv);
+int cmd_density(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ static const struct {
     {"train", cmd_train, "train a network (SGD or Adam) and save it as safetensors"},
     {"eval", cmd_eval, "loss, accuracy and gradient norm of a model on data"},
     {"dense", cmd_dense, "the exact full spectrum of the Hessian or GGN (small networks)"},
+    {"spectrum", cmd_spectrum, "extreme eigenvalues: Lanczos, power iteration or dense"},
+    {"density", cmd_density, "spectral density: stochastic Lanczos quadrature or KPM"},
+    {"trace", cmd_trace, "trace: exact, Hutchinson or Hutch++"},
     {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases"},
 };
 #define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
