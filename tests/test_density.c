@@ -262,7 +262,103 @@ static void test_deflated(void) {
     free(e);
 }
 
+/* Keeps the blob of the keep-th checkpoint call. */
+typedef struct {
+    int calls, keep;
+    unsigned char *blob;
+    size_t size;
+} store;
+
+static int store_blob(void *ctx, const hesse_blob_part *parts, int nparts, size_t total) {
+    store *s = ctx;
+    if (++s->calls != s->keep) return HESSE_OK;
+    s->blob = malloc(total);
+    s->size = 0;
+    for (int i = 0; i < nparts; i++) {
+        memcpy(s->blob + s->size, parts[i].data, parts[i].size);
+        s->size += parts[i].size;
+    }
+    return s->size == total ? HESSE_OK : HESSE_EIO;
+}
+
+static int same_density(const hesse_density *a, const hesse_density *b) {
+    size_t pm = (size_t)a->probes * a->steps;
+    return a->points == b->points && a->products == b->products && a->lo == b->lo &&
+           a->hi == b->hi && memcmp(a->density, b->density, sizeof(double) * a->points) == 0 &&
+           memcmp(a->nodes, b->nodes, sizeof(double) * pm) == 0 &&
+           memcmp(a->weights, b->weights, sizeof(double) * pm) == 0 &&
+           memcmp(a->nsteps, b->nsteps, sizeof(int) * a->probes) == 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+/* An SLQ run checkpointed mid-block (and at a block boundary, and with and without
+ * reorthogonalisation) and resumed gives the uninterrupted run's density bit for bit; a stop
+ * returns HESSE_EINTR after a checkpoint; a mismatched or damaged blob is refused. */
+static void test_slq_resume(void) {
+    const int n = 2000;
+    double *d = malloc(sizeof(double) * n);
+    spec_powerlaw(n, d);
+    hesse_op op = qdq_make(n, d, 3, 2);
+    for (int reorth = 0; reorth <= 1; reorth++) {
+        hesse_slq_params p = hesse_slq_defaults();
+        p.probes = 5;
+        p.block = 2; /* blocks of 2, 2, 1 probes */
+        p.steps = 30;
+        p.reorth = reorth;
+        hesse_density ref, r;
+        REQUIRE(hesse_slq_density(&op, &p, &ref) == HESSE_OK);
+        const int keeps[3] = {7, 30, 45}; /* mid-block 1, end of block 1, mid-block 2 */
+        for (int t = 0; t < 3; t++) {
+            store s = {0, keeps[t], NULL, 0};
+            hesse_slq_params pc = p;
+            pc.checkpoint = store_blob;
+            pc.checkpoint_ctx = &s;
+            pc.checkpoint_interval = 0; /* every step */
+            REQUIRE(hesse_slq_density(&op, &pc, &r) == HESSE_OK);
+            CHECK(same_density(&ref, &r)); /* checkpointing changes nothing */
+            hesse_density_free(&r);
+            REQUIRE(s.blob != NULL);
+            REQUIRE(hesse_slq_resume(&op, &p, s.blob, s.size, &r) == HESSE_OK);
+            CHECK_MSG(same_density(&ref, &r), "SLQ resumed from checkpoint %d (reorth %d) differs",
+                      keeps[t], reorth);
+            hesse_density_free(&r);
+            if (t == 0) {
+                hesse_slq_params bad = p;
+                bad.seed = 9;
+                CHECK(hesse_slq_resume(&op, &bad, s.blob, s.size, &r) == HESSE_EINVAL);
+                CHECK(strstr(hesse_last_error(), "seed") != NULL);
+                bad = p;
+                bad.steps = 31;
+                CHECK(hesse_slq_resume(&op, &bad, s.blob, s.size, &r) == HESSE_EINVAL);
+                CHECK(hesse_slq_resume(&op, &p, s.blob, s.size - 8, &r) == HESSE_EINPUT);
+                CHECK(hesse_slq_resume(&op, &p, s.blob + 8, s.size - 8, &r) == HESSE_EINPUT);
+            }
+            free(s.blob);
+        }
+        /* a stop (as from a signal handler) checkpoints and returns HESSE_EINTR */
+        store s = {0, 1, NULL, 0};
+        hesse_slq_params ps = p;
+        ps.checkpoint = store_blob;
+        ps.checkpoint_ctx = &s;
+        ps.checkpoint_interval = -1;
+        ps.stop = &stop_flag;
+        stop_flag = 1;
+        CHECK(hesse_slq_density(&op, &ps, &r) == HESSE_EINTR && s.calls == 1 && r.density == NULL);
+        stop_flag = 0;
+        REQUIRE(s.blob != NULL);
+        REQUIRE(hesse_slq_resume(&op, &p, s.blob, s.size, &r) == HESSE_OK);
+        CHECK(same_density(&ref, &r));
+        hesse_density_free(&r);
+        free(s.blob);
+        hesse_density_free(&ref);
+    }
+    hesse_op_free(&op);
+    free(d);
+}
+
 int main(void) {
+    test_slq_resume();
     test_slq();
     test_kpm();
     test_deflated();

@@ -129,8 +129,8 @@ typedef struct {
                                needs want_vectors or costs the vectors' memory anyway) */
     double breakdown_tol;   /* beta <= breakdown_tol * anorm means an invariant subspace
                                (default 1e-12) */
-    int check_every;        /* steps between convergence checks inside a cycle (0: max(4,
-                               basis / 16)); each costs a dense eigensolve of order basis */
+    int check_every;        /* steps between convergence checks inside a cycle (0: 1); each
+                               costs a dense eigensolve of the projected matrix */
     hesse_eig_monitor_fn monitor; /* may be NULL */
     void *monitor_ctx;
     /* Checkpointing (at restart boundaries only). The callback runs when `checkpoint_interval`
@@ -231,6 +231,13 @@ typedef struct {
                                many as memory_budget allows) */
     size_t memory_budget;   /* bytes for the probes' bases (0: as hesse_lanczos_params) */
     uint64_t seed;
+    /* Checkpointing, as for Lanczos, after any Lanczos step of a block of probes: the
+     * callback runs when checkpoint_interval seconds have passed (0: every step; < 0: only
+     * when stopped) or *stop is set; after a stop the call returns HESSE_EINTR. */
+    hesse_checkpoint_fn checkpoint;
+    void *checkpoint_ctx;
+    double checkpoint_interval;
+    volatile sig_atomic_t *stop;
 } hesse_slq_params;
 
 hesse_slq_params hesse_slq_defaults(void);
@@ -240,6 +247,13 @@ hesse_slq_params hesse_slq_defaults(void);
  * the average over probes is smoothed with a Gaussian of width sigma. To study the bulk
  * alone, pass an operator deflated with hesse_op_deflate. */
 int hesse_slq_density(const hesse_op *op, const hesse_slq_params *p, hesse_density *out);
+
+/* Continues an SLQ run from a checkpoint blob. probes, steps, reorth, probe, seed, block and
+ * n must match the blob's (HESSE_EINVAL naming the first mismatch; block 0 adopts the
+ * blob's); the support comes from the blob. Smoothing options may differ. The result equals
+ * the uninterrupted run's bit for bit. A blob that is not an SLQ checkpoint is HESSE_EINPUT. */
+int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *blob, size_t size,
+                     hesse_density *out);
 
 typedef struct {
     int moments;       /* Chebyshev moments (default 256; even) */

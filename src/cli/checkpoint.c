@@ -111,3 +111,39 @@ int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path)
     }
     return HESSE_OK;
 }
+
+int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_t total) {
+    (void)total;
+    cli_checkpoint_ctx *c = ctx;
+    const void *data[64];
+    size_t sizes[64];
+    if (nparts > 64) return hesse_error(HESSE_EINVAL, "checkpoint: too many parts");
+    for (int i = 0; i < nparts; i++) {
+        data[i] = parts[i].data;
+        sizes[i] = parts[i].size;
+    }
+    int rc = cli_checkpoint_write(c->path, c->header, data, sizes, nparts);
+    if (rc == HESSE_OK) c->written++;
+    return rc;
+}
+
+cJSON *cli_run_header(const char *command, const cli_curv *c) {
+    cJSON *h = cJSON_CreateObject();
+    char hash[65];
+    hesse_model_hash(c->model, hash);
+    cJSON_AddStringToObject(h, "command", command);
+    cJSON_AddStringToObject(h, "model_sha256", hash);
+    cJSON_AddStringToObject(h, "data", c->data.description);
+    cJSON_AddStringToObject(h, "operator", hesse_curv_name(c->kind));
+    cJSON_AddStringToObject(h, "layer", c->layer ? c->layer : "");
+    return h;
+}
+
+int cli_stopped(const cli_checkpoint_ctx *cc) {
+    if (cc->path && cc->written)
+        return hesse_error(HESSE_EINTR,
+                           "stopped by a signal; state saved in %s: continue with the same "
+                           "command and --resume %s",
+                           cc->path, cc->path);
+    return hesse_error(HESSE_EINTR, "stopped by a signal (no --checkpoint file given)");
+}

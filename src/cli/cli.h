@@ -202,8 +202,22 @@ int cli_checkpoint_write(const char *path, const cJSON *header, const void *cons
  * part; *data owns the whole file, free() it) */
 int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
                         const unsigned char **blob, size_t *blob_size);
-/* Fails (HESSE_EINPUT, naming the key and both values) when the string `key` differs. */
+/* Fails (HESSE_EINPUT, naming the key and both values) when any key of `now` differs in
+ * `saved`. */
 int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path);
+
+/* A solver checkpoint callback (hesse_checkpoint_fn) writing to `path` with `header`. */
+typedef struct {
+    const char *path;
+    const cJSON *header;
+    int written;
+} cli_checkpoint_ctx;
+int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_t total);
+/* What a checkpoint of `command` over c must agree on to be resumed: model hash, data,
+ * operator, layer. The caller adds its own keys and deletes it. */
+cJSON *cli_run_header(const char *command, const cli_curv *c);
+/* The message for a run stopped by a signal (status HESSE_EINTR). */
+int cli_stopped(const cli_checkpoint_ctx *cc);
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 int cmd_info(int argc, char **argv);

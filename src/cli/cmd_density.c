@@ -35,6 +35,8 @@ int cmd_density(int argc, char **argv) {
     cli_model_opts mo = {NULL, NULL, NULL};
     cli_curv_opts co = {"hessian", NULL, 0, 0};
     const char *out = NULL, *method = "slq", *svg = NULL, *probe = "rademacher";
+    const char *ckpt = NULL, *resume = NULL;
+    double ckpt_every = 300;
     int threads = 0, quiet = 0, probes = 0, steps = 0, points = 0, moments = 0, deflate = 0;
     int no_reorth = 0;
     double sigma = -1, margin = -1, lo = 0, hi = 0, eps = -1;
@@ -65,6 +67,12 @@ int cmd_density(int argc, char **argv) {
         {"solver-seed", 0, OPT_U64, &solver_seed, "S", "seed of the probes (default 0)",
          CLI_NO_RANGE, 0},
         {"svg", 0, OPT_STRING, &svg, "FILE", "plot to FILE and FILE-log (.svg)", CLI_NO_RANGE, 0},
+        {"checkpoint", 0, OPT_STRING, &ckpt, "FILE",
+         "SLQ: save the state here periodically and on SIGINT/SIGTERM", CLI_NO_RANGE, 0},
+        {"checkpoint-every", 0, OPT_DOUBLE, &ckpt_every, "SEC",
+         "seconds between checkpoints (default 300; 0: every Lanczos step)", 0, 1e9, 0},
+        {"resume", 0, OPT_STRING, &resume, "FILE", "SLQ: continue from a checkpoint", CLI_NO_RANGE,
+         0},
         {"block", 0, OPT_INT, &co.block, "K", "probes per pass over the data (default 10)", 1, 4096,
          0},
         CLI_COMMON_OPTIONS(out, threads, quiet),
@@ -89,9 +97,15 @@ int cmd_density(int argc, char **argv) {
     hesse_density dn = {0};
     hesse_eigs outliers = {0};
     hesse_op deflated = {0};
-    cJSON *res = NULL;
+    cJSON *res = NULL, *header = NULL, *saved = NULL;
+    unsigned char *ckpt_data = NULL;
+    cli_checkpoint_ctx cc = {ckpt, NULL, 0};
     if (!is_slq && strcmp(method, "kpm") != 0) {
         rc = hesse_error(HESSE_EINVAL, "option --method: expected slq or kpm, got '%s'", method);
+        goto cleanup;
+    }
+    if ((ckpt || resume) && !is_slq) {
+        rc = hesse_error(HESSE_EINVAL, "options --checkpoint/--resume need --method slq");
         goto cleanup;
     }
     if (strcmp(probe, "rademacher") != 0 && strcmp(probe, "normal") != 0) {
@@ -105,7 +119,11 @@ int cmd_density(int argc, char **argv) {
     }
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(svg));
+    HESSE_CHECK(cli_check_output(ckpt));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
+    header = cli_run_header("density", &c);
+    cJSON_AddNumberToObject(header, "deflate", deflate);
+    cc.header = header;
     res = hesse_result_new("density", argc, argv);
     cli_curv_describe(res, &c, mo.model);
     HESSE_CHECK(cli_curv_loss(&c, res));
@@ -144,7 +162,25 @@ int cmd_density(int argc, char **argv) {
         if (eps >= 0) p.eps = eps;
         p.block = co.block;
         p.seed = solver_seed;
-        HESSE_CHECK(hesse_slq_density(op, &p, &dn));
+        p.stop = &cli_stop;
+        if (ckpt) {
+            p.checkpoint = cli_checkpoint_fn;
+            p.checkpoint_ctx = &cc;
+            p.checkpoint_interval = ckpt_every;
+        }
+        if (resume) {
+            const unsigned char *blob;
+            size_t blob_size;
+            HESSE_CHECK(cli_checkpoint_read(resume, &saved, &ckpt_data, &blob, &blob_size));
+            HESSE_CHECK(cli_checkpoint_match(saved, header, resume));
+            cli_note("density: resuming from %s", resume);
+            rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
+        } else {
+            rc = hesse_slq_density(op, &p, &dn);
+        }
+        if (rc == HESSE_EINTR) rc = cli_stopped(&cc);
+        if (rc != HESSE_OK) goto cleanup;
+        if (resume) cJSON_AddStringToObject(solver, "resumed_from", resume);
         cJSON_AddNumberToObject(solver, "probes", p.probes);
         cJSON_AddNumberToObject(solver, "steps", p.steps);
         cJSON_AddBoolToObject(solver, "reorth", p.reorth);
@@ -200,6 +236,9 @@ int cmd_density(int argc, char **argv) {
              (long long)products, hesse_now() - t0);
 cleanup:
     cJSON_Delete(res);
+    cJSON_Delete(header);
+    cJSON_Delete(saved);
+    free(ckpt_data);
     hesse_density_free(&dn);
     hesse_op_free(&deflated);
     hesse_eigs_free(&outliers);

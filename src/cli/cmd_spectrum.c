@@ -7,27 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const char *path;
-    const cJSON *header;
-    int written;
-} ckpt_ctx;
-
-static int write_checkpoint(void *ctx, const hesse_blob_part *parts, int nparts, size_t total) {
-    (void)total;
-    ckpt_ctx *c = ctx;
-    const void *data[64];
-    size_t sizes[64];
-    if (nparts > 64) return hesse_error(HESSE_EINVAL, "checkpoint: too many parts");
-    for (int i = 0; i < nparts; i++) {
-        data[i] = parts[i].data;
-        sizes[i] = parts[i].size;
-    }
-    int rc = cli_checkpoint_write(c->path, c->header, data, sizes, nparts);
-    if (rc == HESSE_OK) c->written++;
-    return rc;
-}
-
 static void monitor(void *ctx, const hesse_eig_progress *p) {
     double *t0 = ctx;
     char detail[200];
@@ -102,7 +81,7 @@ int cmd_spectrum(int argc, char **argv) {
     cli_model_opts mo = {NULL, NULL, NULL};
     cli_curv_opts co = {"hessian", NULL, 0, 0};
     const char *out = NULL, *method = "lanczos", *vectors = NULL, *svg = NULL;
-    const char *ckpt = NULL, *resume = NULL;
+    const char *ckpt = NULL, *resume = NULL, *residuals = "explicit";
     int threads = 0, quiet = 0, top = 0, bottom = 0, basis = 0, max_restarts = 0, no_verify = 0;
     int max_iter = 0;
     double tol = -1, ckpt_every = 300, memory_gib = 0;
@@ -126,6 +105,10 @@ int cmd_spectrum(int argc, char **argv) {
          1, 1e9, 0},
         {"max-iter", 0, OPT_INT, &max_iter, "I", "power iterations per eigenvalue (default 100)", 1,
          1e9, 0},
+        {"residuals", 0, OPT_STRING, &residuals, "R",
+         "explicit (default: one final block product) or relation (the Lanczos relation, no "
+         "extra products)",
+         CLI_NO_RANGE, 0},
         {"no-verify", 0, OPT_FLAG, &no_verify, NULL,
          "skip the fresh-start check for repeated eigenvalues", CLI_NO_RANGE, 0},
         {"solver-seed", 0, OPT_U64, &solver_seed, "S", "seed of the start vectors (default 0)",
@@ -163,12 +146,17 @@ int cmd_spectrum(int argc, char **argv) {
     hesse_eigs r = {0};
     cJSON *res = NULL, *header = NULL, *saved = NULL;
     unsigned char *ckpt_data = NULL;
-    ckpt_ctx cc = {ckpt, NULL, 0};
+    cli_checkpoint_ctx cc = {ckpt, NULL, 0};
     int is_lanczos = strcmp(method, "lanczos") == 0, is_power = strcmp(method, "power") == 0;
     int is_dense = strcmp(method, "dense") == 0;
     if (!is_lanczos && !is_power && !is_dense) {
         rc = hesse_error(HESSE_EINVAL,
                          "option --method: expected lanczos, power or dense, got '%s'", method);
+        goto cleanup;
+    }
+    if (strcmp(residuals, "explicit") != 0 && strcmp(residuals, "relation") != 0) {
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --residuals: expected explicit or relation, got '%s'", residuals);
         goto cleanup;
     }
     if (top + bottom == 0) {
@@ -199,14 +187,7 @@ int cmd_spectrum(int argc, char **argv) {
     HESSE_CHECK(cli_curv_loss(&c, res));
 
     /* What a checkpoint must agree on to be resumed. */
-    header = cJSON_CreateObject();
-    char hash[65];
-    hesse_model_hash(c.model, hash);
-    cJSON_AddStringToObject(header, "command", "spectrum");
-    cJSON_AddStringToObject(header, "model_sha256", hash);
-    cJSON_AddStringToObject(header, "data", c.data.description);
-    cJSON_AddStringToObject(header, "operator", hesse_curv_name(c.kind));
-    cJSON_AddStringToObject(header, "layer", c.layer ? c.layer : "");
+    header = cli_run_header("spectrum", &c);
     cc.header = header;
 
     cli_signals_install();
@@ -225,12 +206,13 @@ int cmd_spectrum(int argc, char **argv) {
         if (max_restarts > 0) p.max_restarts = max_restarts;
         p.seed = solver_seed;
         p.verify = !no_verify;
+        p.explicit_residuals = strcmp(residuals, "explicit") == 0;
         p.want_vectors = 1;
         p.monitor = monitor;
         p.monitor_ctx = &t0;
         p.stop = &cli_stop;
         if (ckpt) {
-            p.checkpoint = write_checkpoint;
+            p.checkpoint = cli_checkpoint_fn;
             p.checkpoint_ctx = &cc;
             p.checkpoint_interval = ckpt_every;
         }
@@ -245,13 +227,7 @@ int cmd_spectrum(int argc, char **argv) {
             rc = hesse_lanczos_eigs(&c.op, &p, &r);
         }
         if (rc == HESSE_EINTR) {
-            if (ckpt && cc.written)
-                hesse_error(HESSE_EINTR,
-                            "stopped by a signal; state saved in %s: continue with "
-                            "the same command and --resume %s",
-                            ckpt, ckpt);
-            else
-                hesse_error(HESSE_EINTR, "stopped by a signal (no --checkpoint file given)");
+            rc = cli_stopped(&cc);
             goto cleanup;
         }
         if (rc != HESSE_OK) goto cleanup;

@@ -141,3 +141,26 @@ void hesse_density_free(hesse_density *d) {
     hesse_free(d->mu);
     *d = (hesse_density){0};
 }
+
+void hesse_sp_put_magic(hesse_sp_writer *w, const char magic[8], uint64_t version) {
+    hesse_sp_put(w, magic, 8);
+    hesse_sp_put_u64(w, version);
+    hesse_sp_put_u64(w, HESSE_SP_ENDIAN);
+}
+
+int hesse_sp_get_magic(hesse_sp_reader *r, const char magic[8], uint64_t version,
+                       const char *what) {
+    char found[8];
+    hesse_sp_get(r, found, 8);
+    if (r->short_read || memcmp(found, magic, 8) != 0)
+        return hesse_error(HESSE_EINPUT, "%s: not a checkpoint of this kind (expected magic %.8s)",
+                           what, magic);
+    uint64_t v = hesse_sp_get_u64(r), endian = hesse_sp_get_u64(r);
+    if (r->short_read || v != version)
+        return hesse_error(HESSE_EINPUT,
+                           "%s: checkpoint version %llu, this build reads version %llu", what,
+                           (unsigned long long)v, (unsigned long long)version);
+    if (endian != HESSE_SP_ENDIAN)
+        return hesse_error(HESSE_EINPUT, "%s: checkpoint written with another byte order", what);
+    return HESSE_OK;
+}

@@ -109,6 +109,19 @@ int hesse_power_eigs(const hesse_op *op, const hesse_power_params *p, hesse_eigs
         }
         out->residuals_explicit = 1;
     }
+    /* Deflation finds the pairs in an order that can differ from their size when the
+     * tolerance stops an iterate early; hesse_eigs promises them descending. A stable
+     * insertion sort keeps found order among equal values. */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && out->values[j - 1] < out->values[j]; j--) {
+            double t = out->values[j];
+            out->values[j] = out->values[j - 1];
+            out->values[j - 1] = t;
+            t = out->residuals[j];
+            out->residuals[j] = out->residuals[j - 1];
+            out->residuals[j - 1] = t;
+            cblas_dswap(n, E + (size_t)j * n, 1, E + (size_t)(j - 1) * n, 1);
+        }
     if (p->want_vectors) {
         out->vectors = E;
         E = NULL;

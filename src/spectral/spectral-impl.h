@@ -5,6 +5,8 @@
 
 #include <hesse/spectral.h>
 
+#include <string.h>
+
 /* math.h's M_PI and M_SQRT1_2 are not C11. */
 #define HESSE_SP_PI      3.14159265358979323846
 #define HESSE_SP_SQRT1_2 0.70710678118654752440
@@ -45,5 +47,77 @@ int hesse_sp_density_normalise(hesse_density *d);
  * degenerate estimate is widened by 1e-3 of its magnitude, at least 1e-12). */
 int hesse_sp_support(const hesse_op *op, double lo_given, double hi_given, int steps, double margin,
                      uint64_t seed, double *lo, double *hi, hesse_op_stats *stats);
+
+/* ---- Checkpoint blobs ---------------------------------------------------------------------
+ * Native-order serialisation for solver checkpoints. A writer with p == NULL only measures
+ * (used counts the bytes); a reader sets short_read instead of reading past the end and then
+ * yields zeros, so a parser checks short_read once after a group of reads. */
+typedef struct {
+    unsigned char *p;
+    size_t used;
+} hesse_sp_writer;
+
+static inline void hesse_sp_put(hesse_sp_writer *w, const void *src, size_t bytes) {
+    if (w->p && bytes) memcpy(w->p + w->used, src, bytes);
+    w->used += bytes;
+}
+static inline void hesse_sp_put_i32(hesse_sp_writer *w, int32_t x) {
+    hesse_sp_put(w, &x, sizeof x);
+}
+static inline void hesse_sp_put_i64(hesse_sp_writer *w, int64_t x) {
+    hesse_sp_put(w, &x, sizeof x);
+}
+static inline void hesse_sp_put_u64(hesse_sp_writer *w, uint64_t x) {
+    hesse_sp_put(w, &x, sizeof x);
+}
+static inline void hesse_sp_put_f64(hesse_sp_writer *w, double x) {
+    hesse_sp_put(w, &x, sizeof x);
+}
+/* count doubles from src; src is not read when only measuring (it may then be NULL) */
+static inline void hesse_sp_put_doubles(hesse_sp_writer *w, const double *src, size_t count) {
+    hesse_sp_put(w, w->p ? src : NULL, count * sizeof(double));
+}
+
+typedef struct {
+    const unsigned char *p;
+    size_t size, at;
+    int short_read;
+} hesse_sp_reader;
+
+static inline void hesse_sp_get(hesse_sp_reader *r, void *dst, size_t bytes) {
+    if (r->short_read || bytes > r->size - r->at) {
+        r->short_read = 1;
+        memset(dst, 0, bytes);
+        return;
+    }
+    memcpy(dst, r->p + r->at, bytes);
+    r->at += bytes;
+}
+static inline int32_t hesse_sp_get_i32(hesse_sp_reader *r) {
+    int32_t x;
+    hesse_sp_get(r, &x, sizeof x);
+    return x;
+}
+static inline int64_t hesse_sp_get_i64(hesse_sp_reader *r) {
+    int64_t x;
+    hesse_sp_get(r, &x, sizeof x);
+    return x;
+}
+static inline uint64_t hesse_sp_get_u64(hesse_sp_reader *r) {
+    uint64_t x;
+    hesse_sp_get(r, &x, sizeof x);
+    return x;
+}
+static inline double hesse_sp_get_f64(hesse_sp_reader *r) {
+    double x;
+    hesse_sp_get(r, &x, sizeof x);
+    return x;
+}
+
+/* The header every checkpoint starts with: 8-byte magic, version, byte-order marker. */
+#define HESSE_SP_ENDIAN 0x0102030405060708ull
+void hesse_sp_put_magic(hesse_sp_writer *w, const char magic[8], uint64_t version);
+/* HESSE_EINPUT naming `what` when the magic, version or byte order differ. */
+int hesse_sp_get_magic(hesse_sp_reader *r, const char magic[8], uint64_t version, const char *what);
 
 #endif

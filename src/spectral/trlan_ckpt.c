@@ -14,7 +14,6 @@
 
 #define CKPT_MAGIC   "HESSETRL"
 #define CKPT_VERSION 1u
-#define CKPT_ENDIAN  0x0102030405060708ull
 
 int hesse_trl_alloc(hesse_trl_state *st) {
     size_t n = (size_t)st->n, m = (size_t)st->m;
@@ -44,76 +43,47 @@ void hesse_trl_free(hesse_trl_state *st) {
 
 /* ---- Writing ---------------------------------------------------------------------------- */
 
-typedef struct {
-    unsigned char *p;
-    size_t used;
-} writer;
-
-static void put(writer *w, const void *src, size_t bytes) {
-    if (w->p) memcpy(w->p + w->used, src, bytes);
-    w->used += bytes;
-}
-static void put_i32(writer *w, int32_t x) {
-    put(w, &x, sizeof x);
-}
-static void put_i64(writer *w, int64_t x) {
-    put(w, &x, sizeof x);
-}
-static void put_u64(writer *w, uint64_t x) {
-    put(w, &x, sizeof x);
-}
-static void put_f64(writer *w, double x) {
-    put(w, &x, sizeof x);
-}
-/* count doubles from src; src is not read when only measuring */
-static void put_doubles(writer *w, const double *src, size_t count) {
-    if (w->p && count) memcpy(w->p + w->used, src, count * sizeof(double));
-    w->used += count * sizeof(double);
-}
-
 /* Everything but the basis; with w->p NULL only measures. */
-static void write_head(writer *w, const hesse_trl_state *st) {
-    put(w, CKPT_MAGIC, 8);
-    put_u64(w, CKPT_VERSION);
-    put_u64(w, CKPT_ENDIAN);
-    put_i64(w, st->n);
-    put_i32(w, st->top);
-    put_i32(w, st->bottom);
-    put_i32(w, st->m);
-    put_i32(w, st->verify);
-    put_i32(w, st->check_every);
-    put_f64(w, st->tol);
-    put_f64(w, st->breakdown_tol);
-    put_u64(w, st->seed);
-    put_i32(w, st->p);
-    put_i32(w, st->l);
-    put_i32(w, st->fresh);
-    put_i32(w, st->complete);
-    put_f64(w, st->anorm);
-    for (int i = 0; i < 4; i++) put_u64(w, st->rng.s[i]);
-    put_i32(w, st->rng.has_spare);
-    put_f64(w, st->rng.spare);
-    put_i64(w, st->products);
-    put_i64(w, st->iterations);
-    put_i32(w, st->restarts);
-    put_i32(w, st->breakdowns);
-    put_i32(w, st->fresh_starts);
-    put_i32(w, st->cycles);
-    put_f64(w, st->seconds);
-    put_f64(w, st->seconds_products);
-    put_f64(w, st->seconds_ortho);
-    put_f64(w, st->seconds_restart);
-    put_f64(w, st->seconds_checkpoint);
-    put_doubles(w, st->lock_val, (size_t)st->p);
-    put_doubles(w, st->lock_res, (size_t)st->p);
-    for (int q = 0; q < st->p; q++) put_i32(w, w->p ? st->lock_side[q] : 0);
+static void write_head(hesse_sp_writer *w, const hesse_trl_state *st) {
+    hesse_sp_put_magic(w, CKPT_MAGIC, CKPT_VERSION);
+    hesse_sp_put_i64(w, st->n);
+    hesse_sp_put_i32(w, st->top);
+    hesse_sp_put_i32(w, st->bottom);
+    hesse_sp_put_i32(w, st->m);
+    hesse_sp_put_i32(w, st->verify);
+    hesse_sp_put_i32(w, st->check_every);
+    hesse_sp_put_f64(w, st->tol);
+    hesse_sp_put_f64(w, st->breakdown_tol);
+    hesse_sp_put_u64(w, st->seed);
+    hesse_sp_put_i32(w, st->p);
+    hesse_sp_put_i32(w, st->l);
+    hesse_sp_put_i32(w, st->fresh);
+    hesse_sp_put_i32(w, st->complete);
+    hesse_sp_put_f64(w, st->anorm);
+    for (int i = 0; i < 4; i++) hesse_sp_put_u64(w, st->rng.s[i]);
+    hesse_sp_put_i32(w, st->rng.has_spare);
+    hesse_sp_put_f64(w, st->rng.spare);
+    hesse_sp_put_i64(w, st->products);
+    hesse_sp_put_i64(w, st->iterations);
+    hesse_sp_put_i32(w, st->restarts);
+    hesse_sp_put_i32(w, st->breakdowns);
+    hesse_sp_put_i32(w, st->fresh_starts);
+    hesse_sp_put_i32(w, st->cycles);
+    hesse_sp_put_f64(w, st->seconds);
+    hesse_sp_put_f64(w, st->seconds_products);
+    hesse_sp_put_f64(w, st->seconds_ortho);
+    hesse_sp_put_f64(w, st->seconds_restart);
+    hesse_sp_put_f64(w, st->seconds_checkpoint);
+    hesse_sp_put_doubles(w, st->lock_val, (size_t)st->p);
+    hesse_sp_put_doubles(w, st->lock_res, (size_t)st->p);
+    for (int q = 0; q < st->p; q++) hesse_sp_put_i32(w, w->p ? st->lock_side[q] : 0);
     int l1 = st->l + 1;
     for (int j = 0; j < l1; j++)
-        put_doubles(w, w->p ? st->T + (size_t)j * st->m : NULL, (size_t)l1);
+        hesse_sp_put_doubles(w, w->p ? st->T + (size_t)j * st->m : NULL, (size_t)l1);
 }
 
 int hesse_trl_checkpoint(const hesse_trl_state *st, const hesse_lanczos_params *p) {
-    writer w = {NULL, 0};
+    hesse_sp_writer w = {NULL, 0};
     write_head(&w, st);
     size_t head = w.used;
     w.p = hesse_alloc(head);
@@ -131,42 +101,6 @@ int hesse_trl_checkpoint(const hesse_trl_state *st, const hesse_lanczos_params *
 
 /* ---- Reading ---------------------------------------------------------------------------- */
 
-typedef struct {
-    const unsigned char *p;
-    size_t size, at;
-    int short_read;
-} reader;
-
-static void get(reader *r, void *dst, size_t bytes) {
-    if (r->short_read || bytes > r->size - r->at) {
-        r->short_read = 1;
-        memset(dst, 0, bytes);
-        return;
-    }
-    memcpy(dst, r->p + r->at, bytes);
-    r->at += bytes;
-}
-static int32_t get_i32(reader *r) {
-    int32_t x;
-    get(r, &x, sizeof x);
-    return x;
-}
-static int64_t get_i64(reader *r) {
-    int64_t x;
-    get(r, &x, sizeof x);
-    return x;
-}
-static uint64_t get_u64(reader *r) {
-    uint64_t x;
-    get(r, &x, sizeof x);
-    return x;
-}
-static double get_f64(reader *r) {
-    double x;
-    get(r, &x, sizeof x);
-    return x;
-}
-
 static int mismatch(const char *what, double blob, double given) {
     return hesse_error(HESSE_EINVAL,
                        "Lanczos resume: the checkpoint was made with %s = %.17g, this run asks "
@@ -176,24 +110,15 @@ static int mismatch(const char *what, double blob, double given) {
 
 int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int basis_given,
                       int check_every_given) {
-    reader r = {blob, size, 0, 0};
-    char magic[8];
-    get(&r, magic, 8);
-    if (r.short_read || memcmp(magic, CKPT_MAGIC, 8) != 0)
-        return hesse_error(HESSE_EINPUT, "Lanczos resume: not a Lanczos checkpoint (bad magic)");
-    uint64_t version = get_u64(&r), endian = get_u64(&r);
-    if (r.short_read || version != CKPT_VERSION)
-        return hesse_error(HESSE_EINPUT,
-                           "Lanczos resume: checkpoint version %llu, this build reads version %u",
-                           (unsigned long long)version, CKPT_VERSION);
-    if (endian != CKPT_ENDIAN)
-        return hesse_error(HESSE_EINPUT,
-                           "Lanczos resume: checkpoint written with another byte order");
-    int64_t n = get_i64(&r);
-    int top = get_i32(&r), bottom = get_i32(&r), m = get_i32(&r), verify = get_i32(&r);
-    int check_every = get_i32(&r);
-    double tol = get_f64(&r), btol = get_f64(&r);
-    uint64_t seed = get_u64(&r);
+    hesse_sp_reader r = {blob, size, 0, 0};
+    int rc = hesse_sp_get_magic(&r, CKPT_MAGIC, CKPT_VERSION, "Lanczos resume");
+    if (rc != HESSE_OK) return rc;
+    int64_t n = hesse_sp_get_i64(&r);
+    int top = hesse_sp_get_i32(&r), bottom = hesse_sp_get_i32(&r), m = hesse_sp_get_i32(&r),
+        verify = hesse_sp_get_i32(&r);
+    int check_every = hesse_sp_get_i32(&r);
+    double tol = hesse_sp_get_f64(&r), btol = hesse_sp_get_f64(&r);
+    uint64_t seed = hesse_sp_get_u64(&r);
     if (r.short_read) return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
     if (n != st->n) return mismatch("n", (double)n, (double)st->n);
     if (top != st->top) return mismatch("top", top, st->top);
@@ -215,8 +140,8 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     st->m = m;
     st->check_every = check_every;
 
-    int p = get_i32(&r), l = get_i32(&r);
-    int fresh = get_i32(&r), complete = get_i32(&r);
+    int p = hesse_sp_get_i32(&r), l = hesse_sp_get_i32(&r);
+    int fresh = hesse_sp_get_i32(&r), complete = hesse_sp_get_i32(&r);
     if (r.short_read || p < 0 || l < 0 || p + l + 1 > m + 1 || p > m)
         return hesse_error(HESSE_EINPUT,
                            "Lanczos resume: checkpoint state is inconsistent (locked %d, kept %d, "
@@ -227,7 +152,7 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     memset(&shape, 0, sizeof shape);
     shape.p = p;
     shape.l = l;
-    writer meas = {NULL, 0};
+    hesse_sp_writer meas = {NULL, 0};
     write_head(&meas, &shape);
     size_t head = meas.used;
     size_t expect = head + sizeof(double) * (size_t)n * (size_t)(p + l + 1);
@@ -236,32 +161,33 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
                            "Lanczos resume: checkpoint has %zu bytes, its header implies %zu "
                            "(truncated or damaged)",
                            size, expect);
-    int rc = hesse_trl_alloc(st);
+    rc = hesse_trl_alloc(st);
     if (rc != HESSE_OK) return rc;
     st->p = p;
     st->l = l;
     st->fresh = fresh;
     st->complete = complete;
-    st->anorm = get_f64(&r);
-    for (int i = 0; i < 4; i++) st->rng.s[i] = get_u64(&r);
-    st->rng.has_spare = get_i32(&r);
-    st->rng.spare = get_f64(&r);
-    st->products = get_i64(&r);
-    st->iterations = get_i64(&r);
-    st->restarts = get_i32(&r);
-    st->breakdowns = get_i32(&r);
-    st->fresh_starts = get_i32(&r);
-    st->cycles = get_i32(&r);
-    st->seconds = get_f64(&r);
-    st->seconds_products = get_f64(&r);
-    st->seconds_ortho = get_f64(&r);
-    st->seconds_restart = get_f64(&r);
-    st->seconds_checkpoint = get_f64(&r);
-    get(&r, st->lock_val, sizeof(double) * (size_t)p);
-    get(&r, st->lock_res, sizeof(double) * (size_t)p);
-    for (int q = 0; q < p; q++) st->lock_side[q] = get_i32(&r);
-    for (int j = 0; j <= l; j++) get(&r, st->T + (size_t)j * m, sizeof(double) * (size_t)(l + 1));
-    get(&r, st->V, sizeof(double) * (size_t)n * (size_t)(p + l + 1));
+    st->anorm = hesse_sp_get_f64(&r);
+    for (int i = 0; i < 4; i++) st->rng.s[i] = hesse_sp_get_u64(&r);
+    st->rng.has_spare = hesse_sp_get_i32(&r);
+    st->rng.spare = hesse_sp_get_f64(&r);
+    st->products = hesse_sp_get_i64(&r);
+    st->iterations = hesse_sp_get_i64(&r);
+    st->restarts = hesse_sp_get_i32(&r);
+    st->breakdowns = hesse_sp_get_i32(&r);
+    st->fresh_starts = hesse_sp_get_i32(&r);
+    st->cycles = hesse_sp_get_i32(&r);
+    st->seconds = hesse_sp_get_f64(&r);
+    st->seconds_products = hesse_sp_get_f64(&r);
+    st->seconds_ortho = hesse_sp_get_f64(&r);
+    st->seconds_restart = hesse_sp_get_f64(&r);
+    st->seconds_checkpoint = hesse_sp_get_f64(&r);
+    hesse_sp_get(&r, st->lock_val, sizeof(double) * (size_t)p);
+    hesse_sp_get(&r, st->lock_res, sizeof(double) * (size_t)p);
+    for (int q = 0; q < p; q++) st->lock_side[q] = hesse_sp_get_i32(&r);
+    for (int j = 0; j <= l; j++)
+        hesse_sp_get(&r, st->T + (size_t)j * m, sizeof(double) * (size_t)(l + 1));
+    hesse_sp_get(&r, st->V, sizeof(double) * (size_t)n * (size_t)(p + l + 1));
     if (r.short_read || r.at != size) {
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");

@@ -4,6 +4,7 @@
 #include "trlan-impl.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,14 +111,28 @@ void hesse_trl_decide(hesse_trl_work *w, hesse_trl_decision *dc) {
         return;
     }
     /* Nothing was locked since this space started from a fresh vector orthogonal to the locked
-     * ones: once its extreme Ritz pairs converge outside the wanted set, nothing was missed. */
+     * ones: once its extreme Ritz pairs settle outside the wanted set, nothing was missed. A
+     * pair has settled when it converged (residual <= tol ||A||), or when its residual is
+     * below sqrt(tol) ||A|| and its whole inclusion interval [theta - r, theta + r] (which
+     * holds an eigenvalue) lies beyond the wanted set's edge: in a Krylov space the extreme
+     * Ritz value converges first, so this is the same evidence at a fraction of the steps. */
     int it = -1, ib = -1;
     for (int i = ma - 1; i >= 0 && it < 0; i--)
         if (!w->win[i]) it = i;
     for (int i = 0; i < ma && ib < 0; i++)
         if (!w->win[i]) ib = i;
-    int ok_t = it < 0 || st->top == 0 || w->res[it] <= thr;
-    int ok_b = ib < 0 || st->bottom == 0 || w->res[ib] <= thr;
+    double edge_t = INFINITY, edge_b = -INFINITY, loose = sqrt(st->tol) * st->anorm;
+    for (int q = 0; q < st->p; q++) {
+        if (!w->lock_keep[q]) continue;
+        if (st->lock_side[q] > 0)
+            edge_t = fmin(edge_t, st->lock_val[q]);
+        else
+            edge_b = fmax(edge_b, st->lock_val[q]);
+    }
+    int ok_t = it < 0 || st->top == 0 || w->res[it] <= thr ||
+               (w->res[it] <= loose && w->theta[it] + w->res[it] < edge_t - thr);
+    int ok_b = ib < 0 || st->bottom == 0 || w->res[ib] <= thr ||
+               (w->res[ib] <= loose && w->theta[ib] - w->res[ib] > edge_b + thr);
     if (ok_t && ok_b) {
         dc->done = 1;
     } else {
