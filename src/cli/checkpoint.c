@@ -147,3 +147,13 @@ int cli_stopped(const cli_checkpoint_ctx *cc) {
                            cc->path, cc->path);
     return hesse_error(HESSE_EINTR, "stopped by a signal (no --checkpoint file given)");
 }
+
+int cli_checkpoint_resume(const char *path, const cJSON *header, cJSON **saved,
+                          unsigned char **data, const unsigned char **blob, size_t *blob_size) {
+    int rc = cli_checkpoint_read(path, saved, data, blob, blob_size);
+    if (rc == HESSE_OK) rc = cli_checkpoint_match(*saved, header, path);
+    if (rc == HESSE_OK)
+        cli_note("%s: resuming from %s",
+                 cJSON_GetStringValue(cJSON_GetObjectItem(header, "command")), path);
+    return rc;
+}

@@ -206,6 +206,10 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
  * `saved`. */
 int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path);
 
+/* Reads `path` and checks it belongs to the run described by `header` (read + match). */
+int cli_checkpoint_resume(const char *path, const cJSON *header, cJSON **saved,
+                          unsigned char **data, const unsigned char **blob, size_t *blob_size);
+
 /* A solver checkpoint callback (hesse_checkpoint_fn) writing to `path` with `header`. */
 typedef struct {
     const char *path;

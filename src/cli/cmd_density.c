@@ -171,9 +171,8 @@ int cmd_density(int argc, char **argv) {
         if (resume) {
             const unsigned char *blob;
             size_t blob_size;
-            HESSE_CHECK(cli_checkpoint_read(resume, &saved, &ckpt_data, &blob, &blob_size));
-            HESSE_CHECK(cli_checkpoint_match(saved, header, resume));
-            cli_note("density: resuming from %s", resume);
+            HESSE_CHECK(
+                cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
             rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
         } else {
             rc = hesse_slq_density(op, &p, &dn);

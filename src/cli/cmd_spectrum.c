@@ -219,9 +219,8 @@ int cmd_spectrum(int argc, char **argv) {
         if (resume) {
             const unsigned char *blob;
             size_t blob_size;
-            HESSE_CHECK(cli_checkpoint_read(resume, &saved, &ckpt_data, &blob, &blob_size));
-            HESSE_CHECK(cli_checkpoint_match(saved, header, resume));
-            cli_note("spectrum: resuming from %s", resume);
+            HESSE_CHECK(
+                cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
             rc = hesse_lanczos_resume(&c.op, &p, blob, blob_size, &r);
         } else {
             rc = hesse_lanczos_eigs(&c.op, &p, &r);
