@@ -90,6 +90,7 @@ int cmd_density(int argc, char **argv) {
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("density", rc);
     cli_apply_common(threads, quiet);
+    cli_signals_install(); /* from here a signal stops the solver at its next boundary */
     const int is_slq = strcmp(method, "slq") == 0;
     if (co.block == 0) co.block = probes > 0 && probes < 10 ? probes : 10;
 
@@ -127,7 +128,6 @@ int cmd_density(int argc, char **argv) {
     res = hesse_result_new("density", argc, argv);
     cli_curv_describe(res, &c, mo.model);
     HESSE_CHECK(cli_curv_loss(&c, res));
-    cli_signals_install();
     double t0 = hesse_now();
     const hesse_op *op = &c.op;
     int64_t products = 0;

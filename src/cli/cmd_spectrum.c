@@ -140,6 +140,7 @@ int cmd_spectrum(int argc, char **argv) {
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("spectrum", rc);
     cli_apply_common(threads, quiet);
+    cli_signals_install(); /* from here a signal stops the solver at its next boundary */
     if (co.block == 0) co.block = 8;
 
     cli_curv c = {0};
@@ -190,7 +191,6 @@ int cmd_spectrum(int argc, char **argv) {
     header = cli_run_header("spectrum", &c);
     cc.header = header;
 
-    cli_signals_install();
     double t0 = hesse_now();
     cli_note("spectrum: %s of %lld parameters on %s: top %d, bottom %d by %s",
              hesse_curv_name(c.kind), (long long)c.op.n, c.data.description, top, bottom, method);

@@ -111,10 +111,12 @@ ls "$T"/ck.bin.tmp.* >/dev/null 2>&1 && echo "(a temporary checkpoint was left b
 check_py "$T/resumed.json" "(lambda r: d['top'] == r['top'] and d['bottom'] == r['bottom'] and d['residuals_top'] == r['residuals_top'] and d['products'] == r['products'])(json.load(open('$T/ref.json')))" \
     "resumed after SIGKILL: identical eigenvalues, residuals and products"
 
-# SIGINT: a final checkpoint, exit code 130, a message naming the file; then resume.
-"$HESSE" spectrum $big --checkpoint "$T/ck2.bin" --checkpoint-every 1000 -o "$T/int.json" 2>"$T/int.err" &
+# SIGINT: a final checkpoint, exit code 130, a message naming the file; then resume. The
+# signal goes after the first checkpoint, when the solver is surely running.
+"$HESSE" spectrum $big --checkpoint "$T/ck2.bin" --checkpoint-every 0 -o "$T/int.json" 2>"$T/int.err" &
 pid=$!
-sleep 0.3
+i=0
+while [ ! -f "$T/ck2.bin" ] && [ $i -lt 600 ]; do sleep 0.01; i=$((i + 1)); done
 kill -INT $pid
 wait $pid
 code=$?
