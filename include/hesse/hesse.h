@@ -7,6 +7,7 @@
 #include <hesse/nn.h>
 #include <hesse/curv.h>
 #include <hesse/spectral.h>
+#include <hesse/analysis.h>
 #include <hesse/io.h>
 
 #endif
