@@ -2,20 +2,23 @@
 # Installs the Debian packages hesse needs, and only those that are missing.
 # Idempotent: when everything is present it prints one line and changes nothing.
 #
-#   scripts/install-deps.sh            build, run and test dependencies
+#   scripts/install-deps.sh            build and run dependencies (make, make demo)
+#   scripts/install-deps.sh --test     also what the tests need (make test)
 #   scripts/install-deps.sh --bench    also PyTorch, for bench/ and tests/make_fixtures.py
 set -eu
 
 packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist python3"
 for arg in "$@"; do
     case "$arg" in
+    # chromium: tests/cli/report.sh loads the HTML report in it headless (about 120 MB).
+    --test) packages="$packages chromium" ;;
     --bench) packages="$packages python3-torch" ;;
     -h | --help)
-        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "install-deps.sh: unknown option '$arg' (expected --bench or --help)" >&2
+        echo "install-deps.sh: unknown option '$arg' (expected --test, --bench or --help)" >&2
         exit 1
         ;;
     esac

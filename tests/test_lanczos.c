@@ -309,7 +309,7 @@ static void test_checkpoint(void) {
     CHECK(hesse_lanczos_resume(&op, &bad, s.blob, s.size, &r) == HESSE_EINVAL);
     CHECK(strstr(hesse_last_error(), "seed") != NULL);
     bad = p;
-    bad.check_every = 5; /* the default is 1 */
+    bad.check_every = 5; /* the default is 1 + basis / 100 = 1 here */
     CHECK(hesse_lanczos_resume(&op, &bad, s.blob, s.size, &r) == HESSE_EINVAL);
     CHECK(strstr(hesse_last_error(), "check_every") != NULL);
     bad.check_every = 1; /* given and equal: accepted */

@@ -27,7 +27,9 @@ int main(void) {
     CHECK(strcmp(svg + strlen(svg) - 7, "</svg>\n") == 0);
     CHECK(strstr(svg, "density &lt;a&amp;b&gt;") != NULL);
     CHECK(strstr(svg, "t &quot;q&quot;") != NULL);
-    CHECK(count(svg, "<circle") == 4); /* NaN left out; -1 kept on a linear axis */
+    /* data markers (radius 2.2; legend markers are 3): NaN left out, -1 kept on a linear axis */
+    CHECK(count(svg, "r=\"2.2\"") == 4);
+    CHECK(count(svg, "r=\"3\"") == 1); /* the stem series' legend shows its marker */
     CHECK(count(svg, "<polyline") == 1);
     /* every point lies inside the 640 x 400 canvas */
     int inside = 1;
@@ -43,7 +45,7 @@ int main(void) {
 
     p.ylog = 1; /* -1 cannot be drawn on a log axis */
     REQUIRE(hesse_svg_render(&p, s + 1, 1, &svg) == HESSE_OK);
-    CHECK(count(svg, "<circle") == 3);
+    CHECK(count(svg, "r=\"2.2\"") == 3);
     CHECK(strstr(svg, ">1e3<") != NULL || strstr(svg, ">1e2<") != NULL);
     free(svg);
 

@@ -203,6 +203,26 @@ int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nserie
 /* Renders and writes atomically. */
 int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries, const char *path);
 
+/* ---- Reports -------------------------------------------------------------------------------
+ * One self-contained HTML page joining result documents (docs/report.md): a table of contents,
+ * then one section per document in the order given, rendered by its "schema" (tables and
+ * inline SVG plots re-drawn from the document's arrays; an unknown schema gets a table of its
+ * values). Inline CSS only: no scripts, no external fonts or assets, nothing fetched. Each
+ * section names its source, schema, creation time and command line; each number carries its
+ * JSON path and exact value in a title attribute. Keys a section expects and does not find
+ * are listed in the section, never an error. */
+
+/* Renders count documents; names[i] (the file it came from) labels docs[i]. title NULL or ""
+ * gives "hesse report". *html is malloc'd and NUL-terminated. HESSE_EINPUT naming the
+ * document when one is not a JSON object or has no "schema" string; HESSE_EINVAL when count
+ * < 1 or an argument is NULL; HESSE_ENOMEM. */
+int hesse_report_html(const cJSON *const *docs, const char *const *names, int count,
+                      const char *title, char **html);
+/* Reads and parses the files, then hesse_report_html with the paths as names. A file that is
+ * not JSON is HESSE_EINPUT naming it and the line and column of the syntax error; a missing
+ * file HESSE_EINPUT, an unreadable one HESSE_EIO (hesse_read_file). */
+int hesse_report_files(const char *const *paths, int count, const char *title, char **html);
+
 #ifdef __cplusplus
 }
 #endif

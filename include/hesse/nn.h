@@ -137,6 +137,39 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
 /* Logits (network outputs) of every sample: out is row-major [s->n, num_outputs]. */
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
+/* Fills the logit gradients gz [B, C] of samples i0 .. i0 + B - 1 of s, given their logits
+ * z [B, C], softmax probabilities p [B, C] and labels y [B]. */
+typedef void (*hesse_logit_grad_fn)(void *ctx, int64_t i0, int B, const double *z, const double *p,
+                                    const int32_t *y, double *gz);
+
+/* grad = sum_i J_i^T gz_i over the samples of s, with J_i the Jacobian of sample i's logits in
+ * the parameters and gz_i chosen by fn: a backward pass with arbitrary output gradients (no
+ * loss, no 1/N). With gz_i = dl_i/dz / N it is the gradient of the mean loss. */
+int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_grad_fn fn, void *ctx,
+                        double *grad);
+
+/* Kronecker factors of the layer Hessians (Wu et al., "Dissecting Hessian", sec. 3; for
+ * convolutions as in Grosse & Martens, KFC, 2016). For a linear layer z = W x + b,
+ *   H_W = (1/N) sum_i M_i (x) x_i x_i^T   exactly,   M_i = d^2 l_i / dz^2,
+ * and the decoupling conjecture is H_W ~ E[M] (x) E[x x^T]. For a convolution x runs over the
+ * im2col patches and M over output channels: xx = E over samples and positions of x x^T,
+ * M = E over samples of the sum over positions of the diagonal blocks M_{i,pp}. */
+typedef struct {
+    int layer;         /* index into the model's layers */
+    int64_t in, out;   /* x and z dimensions per position (conv: Cin*kh*kw and Cout) */
+    int64_t positions; /* output positions per sample (1 for linear) */
+    double *xx;        /* in x in, E[x x^T] */
+    double *M;         /* out x out, E[M], the GGN part J_z^T A J_z */
+    int M_exact;       /* 1 when the network after the layer is piecewise linear (ReLU,
+                          pooling, linear, conv): then M has no other part and is exact */
+} hesse_layer_factors;
+
+/* The factors of every linear and conv layer over the samples of s, using one forward and C
+ * backward passes per chunk. *out (count entries) is released with hesse_layer_factors_free. */
+int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_layer_factors **out,
+                                int *count);
+void hesse_layer_factors_free(hesse_layer_factors *f, int count);
+
 /* ---- Training ---------------------------------------------------------------------------
  * Optimizers that follow PyTorch's torch.optim.SGD and torch.optim.Adam step for step
  * (weight decay added to the gradient, SGD momentum buffer initialised to the first

@@ -129,8 +129,9 @@ typedef struct {
                                needs want_vectors or costs the vectors' memory anyway) */
     double breakdown_tol;   /* beta <= breakdown_tol * anorm means an invariant subspace
                                (default 1e-12) */
-    int check_every;        /* steps between convergence checks inside a cycle (0: 1); each
-                               costs a dense eigensolve of the projected matrix */
+    int check_every;        /* steps between convergence checks inside a cycle (0: 1 +
+                               basis / 100); each costs a dense eigensolve of the projected
+                               matrix */
     hesse_eig_monitor_fn monitor; /* may be NULL */
     void *monitor_ctx;
     /* Checkpointing (at restart boundaries only). The callback runs when `checkpoint_interval`

@@ -38,6 +38,8 @@ static int set_value(cli_opt *o, const char *value) {
     case OPT_FLAG:
         *(int *)o->dest = 1;
         return HESSE_OK;
+    case OPT_LIST: /* handled by the parser, which consumes several arguments */
+        return HESSE_EINVAL;
     case OPT_INT:
     case OPT_INT64: {
         long long v = strtoll(value, &end, 10);
@@ -73,9 +75,21 @@ static int set_value(cli_opt *o, const char *value) {
     return HESSE_EINVAL;
 }
 
-int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts) {
+/* positional NULL: every argument must be an option (cli_parse). */
+static int parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,
+                 char **positional, int *npositional) {
+    int only_positional = 0;
+    if (npositional) *npositional = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        if (positional && (only_positional || arg[0] != '-' || arg[1] == '\0')) {
+            positional[(*npositional)++] = argv[i];
+            continue;
+        }
+        if (positional && strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             cli_print_help(doc, opts, nopts);
             return 1;
@@ -105,6 +119,23 @@ int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, 
             return hesse_error(HESSE_EINVAL,
                                "unknown option '%s' for hesse %s (see hesse %s --help)", arg,
                                doc->name, doc->name);
+        if (o->type == OPT_LIST) {
+            cli_list *l = o->dest;
+            int first = i + 1, last = first;
+            while (last < argc && argv[last][0] != '-') last++;
+            int add = (value ? 1 : 0) + (last - first);
+            if (add == 0)
+                return hesse_error(HESSE_EINVAL, "option --%s needs at least one value (%s)",
+                                   o->name, o->metavar ? o->metavar : "value");
+            const char **items = realloc(l->items, (size_t)(l->count + add) * sizeof *items);
+            if (!items) return hesse_error(HESSE_ENOMEM, "out of memory");
+            l->items = items;
+            if (value) l->items[l->count++] = value;
+            for (int j = first; j < last; j++) l->items[l->count++] = argv[j];
+            i = last - 1;
+            o->seen = 1;
+            continue;
+        }
         if (o->type == OPT_FLAG) {
             if (value) return hesse_error(HESSE_EINVAL, "option --%s takes no value", o->name);
         } else if (!value) {
@@ -118,6 +149,21 @@ int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, 
         o->seen = 1;
     }
     return HESSE_OK;
+}
+
+void cli_list_free(cli_list *l) {
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts) {
+    return parse(doc, argc, argv, opts, nopts, NULL, NULL);
+}
+
+int cli_parse_positional(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts,
+                         int nopts, char **positional, int *npositional) {
+    return parse(doc, argc, argv, opts, nopts, positional, npositional);
 }
 
 void cli_print_help(const cli_command_doc *doc, const cli_opt *opts, int nopts) {

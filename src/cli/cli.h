@@ -10,13 +10,29 @@
  * Each command declares a table; cli_parse fills the destinations, checks types and ranges,
  * and prints the command's help for --help. Values may follow as "--name value" or
  * "--name=value". */
-typedef enum { OPT_STRING, OPT_INT, OPT_INT64, OPT_U64, OPT_DOUBLE, OPT_FLAG } cli_opt_type;
+typedef enum {
+    OPT_STRING,
+    OPT_INT,
+    OPT_INT64,
+    OPT_U64,
+    OPT_DOUBLE,
+    OPT_FLAG,
+    OPT_LIST
+} cli_opt_type;
+
+/* OPT_LIST: the values after the option up to the next argument starting with '-'
+ * ("--models a b c"); items point into argv; given again, the option appends. */
+typedef struct {
+    int count;
+    const char **items;
+} cli_list;
+void cli_list_free(cli_list *l);
 
 typedef struct {
     const char *name; /* long name without "--" */
     char short_name;  /* e.g. 'o', or 0 */
     cli_opt_type type;
-    void *dest;          /* const char **, int *, int64_t *, uint64_t *, double *, int * */
+    void *dest; /* const char **, int *, int64_t *, uint64_t *, double *, int *, cli_list * */
     const char *metavar; /* "N", "FILE"; NULL for flags */
     const char *help;
     double min, max; /* inclusive range for numbers; ignored when min > max */
@@ -35,6 +51,11 @@ typedef struct {
 /* Returns HESSE_OK, HESSE_EINVAL with a message naming the option, or 1 after printing help
  * (the caller then exits 0). */
 int cli_parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts);
+/* cli_parse for commands that also take operands (hesse report FILE...): arguments that do not
+ * start with '-', a lone "-", and everything after "--" are stored in order in positional
+ * (room for argc entries) and counted in *npositional. */
+int cli_parse_positional(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts,
+                         int nopts, char **positional, int *npositional);
 void cli_print_help(const cli_command_doc *doc, const cli_opt *opts, int nopts);
 const cli_opt *cli_find(const cli_opt *opts, int nopts, const char *name);
 
@@ -232,5 +253,10 @@ int cmd_bench(int argc, char **argv);
 int cmd_spectrum(int argc, char **argv);
 int cmd_density(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_powerlaw(int argc, char **argv);
+int cmd_classes(int argc, char **argv);
+int cmd_samples(int argc, char **argv);
+int cmd_kronecker(int argc, char **argv);
 
 #endif

@@ -16,7 +16,12 @@ static const struct {
     {"spectrum", cmd_spectrum, "extreme eigenvalues: Lanczos, power iteration or dense"},
     {"density", cmd_density, "spectral density: stochastic Lanczos quadrature or KPM"},
     {"trace", cmd_trace, "trace: exact, Hutchinson or Hutch++"},
+    {"powerlaw", cmd_powerlaw, "power-law fit and KS test of the top eigenvalues (Xie et al.)"},
+    {"classes", cmd_classes, "class-mean hierarchy of the outliers (Papyan 2019)"},
+    {"samples", cmd_samples, "outliers and bulk against the number of samples (Papyan 2018)"},
+    {"kronecker", cmd_kronecker, "layer Hessians vs the Kronecker decoupling (Wu et al.)"},
     {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases"},
+    {"report", cmd_report, "one self-contained HTML page from result documents"},
 };
 #define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -89,7 +89,8 @@ static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, double other
     double step = a->log ? fmax(1.0, ceil((a->hi - a->lo) / 6)) : nice_step(a->hi - a->lo, 6);
     double first = ceil(a->lo / step - 1e-9) * step;
     for (double t = first; t <= a->hi + 1e-9 * step; t += step) {
-        double v = a->log ? pow(10.0, t) : (fabs(t) < 1e-12 * step ? 0.0 : t);
+        if (fabs(t) < 1e-9 * step) t = 0.0; /* no "-0" from accumulated steps */
+        double v = a->log ? pow(10.0, t) : t;
         double px = to_px(a, v);
         char label[32];
         format_tick(label, sizeof label, t, a->log);
@@ -213,12 +214,15 @@ int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nserie
         for (int s = 0; s < nseries; s++) {
             if (!series[s].label) continue;
             const char *color = series[s].color ? series[s].color : palette[s % PALETTE_SIZE];
-            hesse_iobuf_printf(
-                &b,
-                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                "stroke-width=\"2\"%s/>",
-                ax.px1 - 170, y - 4, ax.px1 - 150, y - 4, color,
-                series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+            if (series[s].style == HESSE_PLOT_LINE)
+                hesse_iobuf_printf(&b,
+                                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                   "stroke=\"%s\" stroke-width=\"2\"%s/>",
+                                   ax.px1 - 170, y - 4, ax.px1 - 150, y - 4, color,
+                                   series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+            else /* points and stems: their marker */
+                hesse_iobuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
+                                   ax.px1 - 160, y - 4, color);
             hesse_iobuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", ax.px1 - 145, y);
             xml_text(&b, series[s].label);
             hesse_iobuf_puts(&b, "</text>\n");

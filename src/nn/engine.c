@@ -12,49 +12,16 @@
  *
  * Block layout: the k vectors' R-quantities are stacked as k*B samples, [k][B][size], so that
  * the terms in the layer's own weights are single wide GEMMs. */
-#include "nn/nn-impl.h"
+#include "nn/engine-impl.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct hesse_engine {
-    const hesse_model *m;
-    int chunk, max_block;
-    int L;            /* layers */
-    int C;            /* outputs */
-    int first_param;  /* first layer with parameters: nothing before it is differentiated */
-    int64_t *size;    /* size[l]: values per sample of activation l, l = 0..L */
-    double **act;     /* act[l], l = 1..L: [chunk, size[l]] */
-    double **grad;    /* grad[l], l = 1..L: dL/d act[l] */
-    double **ract;    /* ract[l], l = 1..L: [k, chunk, size[l]] */
-    double *rg[2];    /* R-backward ping-pong: [k, chunk, max size] */
-    double **cols;    /* conv layers: im2col of the input, [K, chunk * P] */
-    double **rcols;   /* conv layers: im2col of the R-input, [K, k * chunk * P] */
-    int32_t **argmax; /* max-pool layers: [chunk, out size] */
-    double *probs;    /* softmax of the logits, [chunk, C] */
-    double *tmp;      /* conv: [max(k*Cout, Cout), k * chunk * P] */
-    double *gcols;    /* conv: [K, k * chunk * P] */
-    double *gyp;      /* conv: output gradient as [Cout, chunk * P] */
-    double *vstack;   /* conv: the k weight directions stacked, [k * Cout, K] */
-    /* Pointers for the current pass: flatten makes its output an alias of its input. */
-    const double **a;
-    double **g, **ra;
-    size_t bytes;
-};
-
 hesse_engine_params hesse_engine_defaults(void) {
     hesse_engine_params p = {0, 1, (size_t)512 << 20};
     return p;
-}
-
-static int64_t conv_k(const hesse_layer *L) {
-    return (int64_t)L->in_c * L->kh * L->kw;
-}
-
-static int64_t conv_p(const hesse_layer *L) {
-    return (int64_t)L->out_h * L->out_w;
 }
 
 static int has_params(const hesse_layer *L) {
@@ -72,7 +39,7 @@ static void scratch_size(const hesse_model *m, int k, int64_t *per_sample, int64
         if (out > max_size) max_size = out;
         if (nn_in_size(L) > max_size) max_size = nn_in_size(L);
         if (L->kind == HESSE_LAYER_CONV2D) {
-            int64_t K = conv_k(L), P = conv_p(L);
+            int64_t K = nn_conv_k(L), P = nn_conv_p(L);
             ps += K * P * (1 + (int64_t)k); /* cols, rcols */
             if (K * P * k > max_gcols) max_gcols = K * P * k;
             if ((int64_t)L->out_c * P * k > max_tmp) max_tmp = (int64_t)L->out_c * P * k;
@@ -151,7 +118,7 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
         ALLOC(e->grad[l + 1], (int64_t)B * sz);
         ALLOC(e->ract[l + 1], (int64_t)k * B * sz);
         if (Ly->kind == HESSE_LAYER_CONV2D) {
-            int64_t K = conv_k(Ly), P = conv_p(Ly);
+            int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
             ALLOC(e->cols[l], K * B * P);
             ALLOC(e->rcols[l], K * k * B * P);
             if (K * P * k > max_gcols) max_gcols = K * P * k;
@@ -230,7 +197,7 @@ const hesse_model *hesse_engine_model(const hesse_engine *e) {
 
 /* ---- Passes over one chunk of B samples ------------------------------------------------ */
 
-static void forward_chunk(hesse_engine *e, int B, const double *x) {
+void nn_forward_chunk(hesse_engine *e, int B, const double *x) {
     const hesse_model *m = e->m;
     const double *theta = m->params;
     e->a[0] = x;
@@ -246,7 +213,7 @@ static void forward_chunk(hesse_engine *e, int B, const double *x) {
             break;
         case HESSE_LAYER_CONV2D: {
             /* tmp [Cout, B*P] = W [Cout, K] cols [K, B*P] */
-            const int64_t K = conv_k(Ly), P = conv_p(Ly);
+            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
             nn_im2col(Ly, B, in, e->cols[l]);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Ly->out_c, (int)(B * P), (int)K,
                         1.0, W, (int)K, e->cols[l], (int)(B * P), 0.0, e->tmp, (int)(B * P));
@@ -279,8 +246,8 @@ static void forward_chunk(hesse_engine *e, int B, const double *x) {
 /* Loss of each sample from the logits; fills e->probs (cross-entropy) and the gradient of
  * the mean loss in the logits, g[L] = scale * dl/dz. Returns the index of the first sample
  * with a non-finite loss, or -1. */
-static int64_t loss_chunk(hesse_engine *e, int B, const int32_t *y, double scale, double *sum,
-                          int64_t *correct) {
+int64_t nn_loss_chunk(hesse_engine *e, int B, const int32_t *y, double scale, double *sum,
+                      int64_t *correct) {
     const int C = e->C;
     const double *z = e->a[e->L];
     double *gz = e->grad[e->L];
@@ -321,7 +288,7 @@ static int64_t loss_chunk(hesse_engine *e, int B, const int32_t *y, double scale
 
 /* Back-propagates g[L] to every layer's output gradient g[l], l > first_param, and adds the
  * parameter gradient to pgrad when it is not NULL. */
-static void backward_chunk(hesse_engine *e, int B, double *pgrad) {
+void nn_backward_chunk(hesse_engine *e, int B, double *pgrad) {
     const hesse_model *m = e->m;
     const double *theta = m->params;
     for (int l = e->L - 1; l >= e->first_param; l--) {
@@ -338,7 +305,7 @@ static void backward_chunk(hesse_engine *e, int B, double *pgrad) {
             if (need_gx) nn_linear_backward_input(B, Ly->in_c, Ly->out_c, gy, W, 0.0, gx);
             break;
         case HESSE_LAYER_CONV2D: {
-            const int64_t K = conv_k(Ly), P = conv_p(Ly), BP = B * P;
+            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P;
             const int Co = Ly->out_c;
             nn_bcp_to_cbp(B, Co, (int)P, gy, e->gyp);
             if (pgrad) {
@@ -405,7 +372,7 @@ static void rforward_chunk(hesse_engine *e, int B, int k, const double *V) {
             }
             break;
         case HESSE_LAYER_CONV2D: {
-            const int64_t K = conv_k(Ly), P = conv_p(Ly), BP = B * P;
+            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P;
             const int Co = Ly->out_c;
             if (!rx_zero) {
                 /* conv(Rx, W): the k*B R-inputs as one batch */
@@ -524,7 +491,7 @@ static void rbackward_chunk(hesse_engine *e, int B, int k, const double *V, doub
             break;
         }
         case HESSE_LAYER_CONV2D: {
-            const int64_t K = conv_k(Ly), P = conv_p(Ly), BP = B * P, kBP = k * BP;
+            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P, kBP = k * BP;
             const int Co = Ly->out_c;
             double *Rgyp = e->tmp; /* [Cout, k*B*P] */
             nn_bcp_to_cbp(k * B, Co, (int)P, Rgy, Rgyp);
@@ -585,7 +552,7 @@ static void rbackward_chunk(hesse_engine *e, int B, int k, const double *V, doub
 
 /* ---- Public passes ---------------------------------------------------------------------- */
 
-static int check_samples(const hesse_engine *e, const hesse_samples *s) {
+int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
     int c, h, w;
     hesse_model_input_shape(e->m, &c, &h, &w);
     if (!s || s->n <= 0 || !s->x || !s->y) return hesse_error(HESSE_EINVAL, "no samples given");
@@ -617,7 +584,7 @@ static int nonfinite_loss(const hesse_samples *s, int64_t i) {
 int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
                     int64_t *correct) {
     if (!e || !loss) return hesse_error(HESSE_EINVAL, "hesse_loss_grad: NULL argument");
-    int rc = check_samples(e, s);
+    int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t dim = hesse_samples_dim(s);
     const double scale = loss_scale(e, s->n);
@@ -626,10 +593,10 @@ int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     if (grad) memset(grad, 0, (size_t)e->m->n * sizeof *grad);
     for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
         int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = loss_chunk(e, B, s->y + c0, scale, &sum, correct);
+        nn_forward_chunk(e, B, s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk(e, B, s->y + c0, scale, &sum, correct);
         if (bad >= 0) return nonfinite_loss(s, c0 + bad);
-        if (grad) backward_chunk(e, B, grad);
+        if (grad) nn_backward_chunk(e, B, grad);
     }
     *loss = sum * scale;
     return HESSE_OK;
@@ -641,7 +608,7 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
         return hesse_error(HESSE_EINVAL, "hesse_curv_product: invalid arguments");
     if (kind < HESSE_CURV_HESSIAN || kind > HESSE_CURV_EFISHER)
         return hesse_error(HESSE_EINVAL, "hesse_curv_product: unknown curvature %d", (int)kind);
-    int rc = check_samples(e, s);
+    int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t dim = hesse_samples_dim(s), n = e->m->n;
     const double scale = loss_scale(e, s->n);
@@ -650,10 +617,10 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
         int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
         double sum = 0.0;
-        forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = loss_chunk(e, B, s->y + c0, scale, &sum, NULL);
+        nn_forward_chunk(e, B, s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk(e, B, s->y + c0, scale, &sum, NULL);
         if (bad >= 0) return nonfinite_loss(s, c0 + bad);
-        if (second_order) backward_chunk(e, B, NULL);
+        if (second_order) nn_backward_chunk(e, B, NULL);
         for (int j0 = 0; j0 < k; j0 += e->max_block) {
             int kk = k - j0 < e->max_block ? k - j0 : e->max_block;
             rforward_chunk(e, B, kk, V + j0 * n);
@@ -665,12 +632,12 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
 
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
     if (!e || !out) return hesse_error(HESSE_EINVAL, "hesse_forward: NULL argument");
-    int rc = check_samples(e, s);
+    int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t dim = hesse_samples_dim(s);
     for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
         int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        forward_chunk(e, B, s->x + c0 * dim);
+        nn_forward_chunk(e, B, s->x + c0 * dim);
         memcpy(out + c0 * e->C, e->a[e->L], (size_t)B * e->C * sizeof *out);
     }
     return HESSE_OK;

@@ -29,6 +29,14 @@ static inline int64_t nn_out_size(const hesse_layer *L) {
     return (int64_t)L->out_c * L->out_h * L->out_w;
 }
 
+/* im2col rows (Cin*kh*kw) and output positions (Ho*Wo) of a convolution. */
+static inline int64_t nn_conv_k(const hesse_layer *L) {
+    return (int64_t)L->in_c * L->kh * L->kw;
+}
+static inline int64_t nn_conv_p(const hesse_layer *L) {
+    return (int64_t)L->out_h * L->out_w;
+}
+
 /* ---- Kernels (nn/kernels.c). Row-major; B is the number of samples. Kernels assume valid
  * shapes. "+=" kernels accumulate so that callers choose when to zero. ---- */
 

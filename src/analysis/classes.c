@@ -1,0 +1,223 @@
+/* The class-mean decomposition of the Gauss-Newton matrix (Papyan, "Measurements of
+ * three-level hierarchical structure in the outliers in the spectrum of deepnet Hessians",
+ * ICML 2019): class means of the weighted per-sample gradients, their Gram spectra, and
+ * G_means as an operator. */
+#include <hesse/analysis.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int C, label; /* c' */
+    hesse_loss_kind loss;
+} delta_ctx;
+
+/* g_i = sqrt(p_{i,c'}) (e_c' - p_i) for cross-entropy, sqrt(2/C) e_c' for MSE: the
+ * factor of the loss Hessian A_i = sum_c' g g^T that defines delta_{i,c'} = J_i^T g_i. */
+static void delta_grad(void *ctx, int64_t i0, int B, const double *z, const double *p,
+                       const int32_t *y, double *gz) {
+    (void)i0;
+    (void)z;
+    (void)y;
+    const delta_ctx *d = ctx;
+    const int C = d->C, c1 = d->label;
+    for (int b = 0; b < B; b++) {
+        const double *pb = p + (int64_t)b * C;
+        double *g = gz + (int64_t)b * C;
+        if (d->loss == HESSE_LOSS_MSE) {
+            for (int c = 0; c < C; c++) g[c] = c == c1 ? sqrt(2.0 / C) : 0.0;
+        } else {
+            double w = sqrt(pb[c1]);
+            for (int c = 0; c < C; c++) g[c] = w * ((c == c1) - pb[c]);
+        }
+    }
+}
+
+void hesse_class_means_free(hesse_class_means *cm) {
+    if (!cm) return;
+    free(cm->counts);
+    free(cm->pi);
+    hesse_free(cm->delta);
+    memset(cm, 0, sizeof *cm);
+}
+
+int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out) {
+    if (!e || !s || !out) return hesse_error(HESSE_EINVAL, "class means: NULL argument");
+    memset(out, 0, sizeof *out);
+    const hesse_model *m = hesse_engine_model(e);
+    const int C = hesse_model_num_outputs(m);
+    const int64_t n = hesse_model_num_params(m);
+    int rc = HESSE_OK;
+    hesse_samples sub = {0};
+    int64_t *idx = NULL;
+    out->C = C;
+    out->n = n;
+    out->counts = calloc((size_t)C, sizeof *out->counts);
+    out->pi = calloc((size_t)C, sizeof *out->pi);
+    out->delta = hesse_calloc((size_t)n * (size_t)C * (size_t)C, sizeof(double));
+    idx = malloc((size_t)s->n * sizeof *idx);
+    if (!out->counts || !out->pi || !out->delta || !idx) {
+        rc = hesse_error(HESSE_ENOMEM, "class means: cannot hold %d x %d means of %lld parameters",
+                         C, C, (long long)n);
+        goto cleanup;
+    }
+    for (int64_t i = 0; i < s->n; i++) {
+        if (s->y[i] < 0 || s->y[i] >= C) {
+            rc = hesse_error(HESSE_EINPUT, "sample %lld has label %d; the model has %d outputs",
+                             (long long)i, (int)s->y[i], C);
+            goto cleanup;
+        }
+        out->counts[s->y[i]]++;
+    }
+    for (int c = 0; c < C; c++) {
+        int64_t nc = 0;
+        for (int64_t i = 0; i < s->n; i++)
+            if (s->y[i] == c) idx[nc++] = i;
+        out->pi[c] = (double)nc / (double)s->n;
+        if (nc == 0) continue; /* an absent class contributes nothing (pi_c = 0) */
+        HESSE_CHECK(hesse_samples_alloc(nc, s->c, s->h, s->w, s->num_classes, &sub));
+        hesse_samples_gather(s, idx, nc, &sub);
+        for (int c1 = 0; c1 < C; c1++) {
+            delta_ctx d = {C, c1, hesse_model_loss(m)};
+            double *col = out->delta + (int64_t)(c * C + c1) * n;
+            HESSE_CHECK(hesse_backward_with(e, &sub, delta_grad, &d, col));
+            cblas_dscal((int)n, 1.0 / (double)nc, col, 1);
+            out->passes++;
+        }
+        hesse_samples_free(&sub);
+        hesse_progress pr = {"class means", c + 1, C, 0, "", c + 1 == C};
+        hesse_report_progress(&pr);
+    }
+cleanup:
+    hesse_samples_free(&sub);
+    free(idx);
+    if (rc != HESSE_OK) hesse_class_means_free(out);
+    return rc;
+}
+
+/* The columns of a part: their indices c * C + c' into delta, and their weights sqrt(pi_c). */
+static int part_columns(const hesse_class_means *cm, hesse_means_part part, int *cols, double *w) {
+    int k = 0;
+    for (int c = 0; c < cm->C; c++)
+        for (int c1 = 0; c1 < cm->C; c1++) {
+            if ((part == HESSE_MEANS_CLASS && c1 != c) || (part == HESSE_MEANS_CROSS && c1 == c))
+                continue;
+            cols[k] = c * cm->C + c1;
+            w[k++] = sqrt(cm->pi[c]);
+        }
+    return k;
+}
+
+/* S = [sqrt(pi_c) delta_{c,c'}] for the part, n x k. */
+static double *stack_part(const hesse_class_means *cm, hesse_means_part part, int *k) {
+    const int C2 = cm->C * cm->C;
+    int *cols = malloc((size_t)C2 * sizeof *cols);
+    double *w = malloc((size_t)C2 * sizeof *w), *S = NULL;
+    if (cols && w) {
+        *k = part_columns(cm, part, cols, w);
+        S = hesse_alloc((size_t)cm->n * (size_t)(*k) * sizeof *S);
+        for (int j = 0; S && j < *k; j++)
+            for (int64_t i = 0; i < cm->n; i++)
+                S[(int64_t)j * cm->n + i] = w[j] * cm->delta[(int64_t)cols[j] * cm->n + i];
+    }
+    free(cols);
+    free(w);
+    if (!S) hesse_error(HESSE_ENOMEM, "class means: out of memory");
+    return S;
+}
+
+int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, double **values,
+                         int *count, int k, double *basis) {
+    if (!cm || !values || !count) return hesse_error(HESSE_EINVAL, "class spectrum: NULL argument");
+    *values = NULL;
+    *count = 0;
+    int m = 0, rc = HESSE_OK;
+    double *S = stack_part(cm, part, &m), *gram = NULL, *w = NULL, *U = NULL;
+    if (!S) return HESSE_ENOMEM;
+    if (k > m) {
+        rc = hesse_error(HESSE_EINVAL, "class spectrum: %d basis vectors from %d means", k, m);
+        goto cleanup;
+    }
+    gram = hesse_alloc((size_t)m * m * sizeof *gram);
+    w = malloc((size_t)m * sizeof *w);
+    U = hesse_alloc((size_t)m * m * sizeof *U);
+    if (!gram || !w || !U) {
+        rc = hesse_error(HESSE_ENOMEM, "class spectrum: out of memory");
+        goto cleanup;
+    }
+    /* The nonzero eigenvalues of S S^T (n x n) are those of S^T S (m x m). */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, m, (int)cm->n, 1.0, S, (int)cm->n, S,
+                (int)cm->n, 0.0, gram, m);
+    HESSE_CHECK(hesse_eigh(m, gram, w, U));
+    for (int i = 0; i < m / 2; i++) { /* descending */
+        double t = w[i];
+        w[i] = w[m - 1 - i];
+        w[m - 1 - i] = t;
+    }
+    for (int j = 0; basis && j < k; j++) {
+        /* eigenvector j (descending) of S S^T: S u / sqrt(lambda) */
+        const double *u = U + (int64_t)(m - 1 - j) * m;
+        double *b = basis + (int64_t)j * cm->n;
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)cm->n, m, 1.0, S, (int)cm->n, u, 1, 0.0, b,
+                    1);
+        double nrm = cblas_dnrm2((int)cm->n, b, 1);
+        if (nrm > 0) cblas_dscal((int)cm->n, 1.0 / nrm, b, 1);
+    }
+    *values = w;
+    *count = m;
+    w = NULL;
+cleanup:
+    hesse_free(S);
+    hesse_free(gram);
+    hesse_free(U);
+    free(w);
+    return rc;
+}
+
+typedef struct {
+    double *S; /* n x k */
+    int64_t n;
+    int k;
+    double *t; /* k x block scratch */
+    int cap;
+} means_op;
+
+static void means_op_free(void *p) {
+    means_op *o = p;
+    if (!o) return;
+    hesse_free(o->S);
+    hesse_free(o->t);
+    free(o);
+}
+
+static int means_apply(void *ctx, int kk, const double *X, double *Y) {
+    means_op *o = ctx;
+    if (kk > o->cap) {
+        hesse_free(o->t);
+        o->t = hesse_alloc((size_t)o->k * (size_t)kk * sizeof(double));
+        o->cap = o->t ? kk : 0;
+        if (!o->t) return HESSE_ENOMEM;
+    }
+    /* Y = S (S^T X) */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, o->k, kk, (int)o->n, 1.0, o->S, (int)o->n,
+                X, (int)o->n, 0.0, o->t, o->k);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)o->n, kk, o->k, 1.0, o->S,
+                (int)o->n, o->t, o->k, 0.0, Y, (int)o->n);
+    return HESSE_OK;
+}
+
+int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hesse_op *out) {
+    if (!cm || !out) return hesse_error(HESSE_EINVAL, "class means operator: NULL argument");
+    means_op *o = calloc(1, sizeof *o);
+    if (!o) return hesse_error(HESSE_ENOMEM, "out of memory");
+    o->n = cm->n;
+    o->S = stack_part(cm, part, &o->k);
+    if (!o->S) {
+        free(o);
+        return HESSE_ENOMEM;
+    }
+    *out = (hesse_op){cm->n, means_apply, o, 0, means_op_free};
+    return HESSE_OK;
+}

@@ -1,0 +1,463 @@
+/* Report sections for the analyses (docs/results.md; PAPERS.md): powerlaw (Xie et al.),
+ * classes (Papyan 2019), samples (Papyan 2018) and kronecker (Wu et al.). Their layouts are
+ * young, so every key is looked up as optional-or-recorded and nothing here assumes that an
+ * array has the length another key announces. */
+#include "io/report-impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cJSON *at(const cJSON *arr, int64_t i) {
+    return i >= 0 && i <= 0x7fffffff ? cJSON_GetArrayItem(arr, (int)i) : NULL;
+}
+
+static int array_size(const cJSON *a) {
+    return cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+}
+
+/* A "k | column 1 | column 2 ..." table of arrays side by side, at most max_rows rows. */
+static void columns_table(hesse_rep *s, const char *caption, int ncols, const char *const *labels,
+                          const cJSON *const *arrays, const char *const *paths, int max_rows) {
+    int rows = 0;
+    for (int c = 0; c < ncols; c++)
+        if (array_size(arrays[c]) > rows) rows = array_size(arrays[c]);
+    if (rows == 0) return;
+    const char *cols[8] = {"k"};
+    for (int c = 0; c < ncols && c < 7; c++) cols[c + 1] = labels[c];
+    char cap[160];
+    if (rows > max_rows)
+        snprintf(cap, sizeof cap, "%s: the first %d of %d", caption, max_rows, rows);
+    else
+        snprintf(cap, sizeof cap, "%s", caption);
+    hesse_rep_table(s, "grid", cap, ncols + 1, cols);
+    for (int k = 0; k < rows && k < max_rows; k++) {
+        hesse_iobuf_printf(s->b, "<tr><td class=\"k\">%d</td>", k + 1);
+        for (int c = 0; c < ncols && c < 7; c++) {
+            const cJSON *v = at(arrays[c], k);
+            if (v)
+                hesse_rep_cell(s, v, "%s[%d]", paths[c], k);
+            else
+                hesse_iobuf_puts(s->b, "<td></td>");
+        }
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_table_end(s);
+}
+
+/* n points spaced evenly in log between a and b (a, b > 0). */
+static void log_space(double *x, int n, double a, double b) {
+    for (int i = 0; i < n; i++) x[i] = a * pow(b / a, n > 1 ? (double)i / (n - 1) : 0.0);
+}
+
+/* ---- powerlaw ------------------------------------------------------------------------------ */
+
+#define LINE_POINTS 64
+
+void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
+    const cJSON *fit = hesse_rep_need(s, doc, "fit", "$");
+    hesse_rep_table(s, "kv", "Eigenvalues fitted", 0, NULL);
+    hesse_rep_row(s, "K (fitted)", doc, "K", "$");
+    hesse_rep_row_opt(s, "K requested", doc, "K_requested", "$");
+    hesse_rep_row_opt(s, "dropped (non-positive)", fit, "dropped", "$.fit");
+    hesse_rep_row_opt(s, "λ_1 (largest)", fit, "lambda_max", "$.fit");
+    hesse_rep_row_opt(s, "λ_K (cut-off)", fit, "lambda_min", "$.fit");
+    hesse_rep_row_opt(s, "K cap", doc, "K_cap", "$");
+    hesse_rep_row_opt(s, "source", doc, "source", "$");
+    hesse_rep_row_opt(s, "converged", doc, "converged", "$");
+    hesse_rep_row_opt(s, "products", doc, "products", "$");
+    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_table_end(s);
+    if (fit) {
+        hesse_rep_table(s, "kv", "Rank law λ_k ∝ k^(−s), least squares", 0, NULL);
+        hesse_rep_row(s, "s", fit, "s_ls", "$.fit");
+        hesse_rep_row(s, "intercept (ln)", fit, "intercept_ls", "$.fit");
+        hesse_rep_row(s, "R²", fit, "r2_ls", "$.fit");
+        hesse_rep_table_end(s);
+        hesse_rep_table(s, "kv", "Density law p(λ) ∝ λ^(−β), maximum likelihood", 0, NULL);
+        hesse_rep_row(s, "β", fit, "beta", "$.fit");
+        hesse_rep_row(s, "β standard error", fit, "beta_stderr", "$.fit");
+        hesse_rep_row(s, "s = 1/(β−1)", fit, "s_mle", "$.fit");
+        hesse_rep_table_end(s);
+        hesse_rep_table(s, "kv", "Kolmogorov–Smirnov test", 0, NULL);
+        hesse_rep_row(s, "d_KS", fit, "d_ks", "$.fit");
+        hesse_rep_row(s, "d_c = 1.36/√K", fit, "d_c", "$.fit");
+        hesse_rep_row(s, "accepted", fit, "accepted", "$.fit");
+        hesse_rep_table_end(s);
+        double dks = hesse_rep_number(fit, "d_ks"), dc = hesse_rep_number(fit, "d_c");
+        const cJSON *acc = hesse_rep_opt(fit, "accepted");
+        if (isfinite(dks) && isfinite(dc)) {
+            int ok = cJSON_IsBool(acc) ? cJSON_IsTrue(acc) : dks < dc;
+            hesse_rep_note(s, ok ? "verdict ok" : "verdict bad",
+                           "d_KS = %.4g %s d_c = %.4g: the power law is %s at the 5%% level.", dks,
+                           dks < dc ? "<" : "≥", dc, ok ? "accepted" : "rejected");
+            if (cJSON_IsBool(acc) && cJSON_IsTrue(acc) != (dks < dc))
+                hesse_rep_note(s, "missing",
+                               "$.fit.accepted disagrees with d_KS < d_c as printed here.");
+        }
+    }
+    double *ev = NULL;
+    int64_t K = hesse_rep_array(s, doc, "eigenvalues", "$", &ev);
+    double *k = K > 0 ? hesse_rep_iota(s, K, 1) : NULL;
+    if (k) {
+        double lam1 = hesse_rep_number(fit, "lambda_max");
+        if (!isfinite(lam1)) lam1 = ev[0];
+        double smle = hesse_rep_number(fit, "s_mle"), sls = hesse_rep_number(fit, "s_ls");
+        double b = hesse_rep_number(fit, "intercept_ls");
+        double lx[LINE_POINTS], lmle[LINE_POINTS], lls[LINE_POINTS];
+        log_space(lx, LINE_POINTS, 1, K > 1 ? (double)K : 2);
+        /* The lines stay within the values' range so that a poor fit cannot squash them. */
+        double lo = INFINITY, hi = 0;
+        for (int64_t i = 0; i < K; i++)
+            if (ev[i] > 0) {
+                lo = fmin(lo, ev[i]);
+                hi = fmax(hi, ev[i]);
+            }
+        for (int i = 0; i < LINE_POINTS; i++) {
+            lmle[i] = lam1 * pow(lx[i], -smle);
+            lls[i] = exp(b - sls * log(lx[i]));
+            if (!(lmle[i] >= 0.5 * lo && lmle[i] <= 2 * hi)) lmle[i] = NAN;
+            if (!(lls[i] >= 0.5 * lo && lls[i] <= 2 * hi)) lls[i] = NAN;
+        }
+        hesse_series se[3] = {{"λ_k", k, ev, K, HESSE_PLOT_POINTS, NULL, 0},
+                              {"λ_1 k^(−s_mle)", lx, lmle, LINE_POINTS, HESSE_PLOT_LINE, NULL, 0},
+                              {"least squares", lx, lls, LINE_POINTS, HESSE_PLOT_LINE, NULL, 1}};
+        int ns = 1;
+        if (isfinite(lam1) && isfinite(smle)) ns = 2;
+        if (isfinite(b) && isfinite(sls)) {
+            if (ns == 1) se[1] = se[2];
+            ns++;
+        }
+        hesse_rep_plots_begin(s);
+        hesse_plot p = hesse_rep_plot_spec("Rank plot", "k", "λ_k", 1, 1);
+        hesse_rep_plot(s, &p, se, ns,
+                       "$.eigenvalues against k (log-log); lines from $.fit: λ_1·k^(−s_mle) and "
+                       "exp(intercept_ls)·k^(−s_ls)");
+        hesse_rep_plots_end(s);
+    }
+    free(k);
+    free(ev);
+}
+
+/* ---- classes --------------------------------------------------------------------------------- */
+
+#define CLASS_SERIES 6
+
+void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
+    const cJSON *spectra = hesse_rep_need(s, doc, "spectra", "$");
+    const cJSON *trace = hesse_rep_need(s, doc, "trace", "$");
+    const cJSON *overlap = hesse_rep_need(s, doc, "overlap", "$");
+    const cJSON *outliers = hesse_rep_need(s, doc, "outliers", "$");
+    const cJSON *hess = hesse_rep_need(s, spectra, "hessian", "$.spectra");
+    const cJSON *ggn = hesse_rep_need(s, spectra, "ggn", "$.spectra");
+    const cJSON *within = hesse_rep_need(s, spectra, "within", "$.spectra");
+    const cJSON *resid = hesse_rep_opt(spectra, "residual");
+
+    hesse_rep_table(s, "kv", "Outliers", 0, NULL);
+    hesse_rep_row(s, "classes C", doc, "classes", "$");
+    hesse_rep_row(s, "outliers in H's top", outliers, "count", "$.outliers");
+    hesse_rep_row(s, "gap ratio λ_k/λ_k+1", outliers, "gap_ratio", "$.outliers");
+    hesse_rep_table_end(s);
+    hesse_rep_table(s, "kv", "Trace identity: tr G = tr G_means + tr G_within", 0, NULL);
+    hesse_rep_row(s, "tr G", trace, "ggn", "$.trace");
+    hesse_rep_row_opt(s, "  standard error", trace, "ggn_stderr", "$.trace");
+    hesse_rep_row(s, "tr G_means", trace, "means", "$.trace");
+    hesse_rep_row(s, "tr G_within", trace, "within", "$.trace");
+    hesse_rep_row_opt(s, "  standard error", trace, "within_stderr", "$.trace");
+    hesse_rep_row(s, "gap", trace, "identity_gap", "$.trace");
+    hesse_rep_row(s, "gap standard error", trace, "identity_stderr", "$.trace");
+    hesse_rep_table_end(s);
+    hesse_rep_table(s, "kv", "Overlap of top-C subspaces", 0, NULL);
+    hesse_rep_row(s, "class means vs H", overlap, "averaging_vs_hessian", "$.overlap");
+    hesse_rep_row(s, "class means vs G", overlap, "averaging_vs_ggn", "$.overlap");
+    hesse_rep_row_opt(s, "H vs G", overlap, "hessian_vs_ggn", "$.overlap");
+    hesse_rep_table_end(s);
+    const cJSON *w = hesse_rep_need(s, doc, "class_weights", "$");
+    int nw = array_size(w);
+    if (nw > 0 && nw <= 20) { /* one row: c across, π_c below */
+        hesse_rep_table(s, "grid", "Class weights π_c", 0, NULL);
+        hesse_iobuf_puts(s->b, "<tr><th>c</th>");
+        for (int c = 0; c < nw; c++) hesse_iobuf_printf(s->b, "<th>%d</th>", c);
+        hesse_iobuf_puts(s->b, "</tr>\n<tr><th>π_c</th>");
+        for (int c = 0; c < nw; c++) hesse_rep_cell(s, at(w, c), "$.class_weights[%d]", c);
+        hesse_iobuf_puts(s->b, "</tr>\n");
+        hesse_rep_table_end(s);
+    } else if (w) {
+        hesse_rep_table(s, "kv", NULL, 0, NULL);
+        hesse_rep_row(s, "class weights π_c", doc, "class_weights", "$");
+        hesse_rep_table_end(s);
+    }
+    double gap = hesse_rep_number(trace, "identity_gap");
+    double gse = hesse_rep_number(trace, "identity_stderr");
+    if (isfinite(gap) && isfinite(gse))
+        hesse_rep_note(s, fabs(gap) <= 2 * gse ? "verdict ok" : "verdict bad",
+                       "Trace identity: |gap| = %.4g %s 2 standard errors = %.4g.", fabs(gap),
+                       fabs(gap) <= 2 * gse ? "≤" : ">", 2 * gse);
+
+    static const char *const labels[CLASS_SERIES] = {"G_means", "G_class", "G_cross",
+                                                     "H top",   "G top",   "G_within top"};
+    static const char *const paths[CLASS_SERIES] = {"$.means_eigenvalues", "$.class_eigenvalues",
+                                                    "$.cross_eigenvalues", "$.spectra.hessian.top",
+                                                    "$.spectra.ggn.top",   "$.spectra.within.top"};
+    const cJSON *arr[CLASS_SERIES] = {hesse_rep_need(s, doc, "means_eigenvalues", "$"),
+                                      hesse_rep_need(s, doc, "class_eigenvalues", "$"),
+                                      hesse_rep_need(s, doc, "cross_eigenvalues", "$"),
+                                      hesse_rep_need(s, hess, "top", "$.spectra.hessian"),
+                                      hesse_rep_need(s, ggn, "top", "$.spectra.ggn"),
+                                      hesse_rep_need(s, within, "top", "$.spectra.within")};
+    int C = hesse_rep_int(doc, "classes");
+    columns_table(s, "Spectra side by side (descending)", CLASS_SERIES, labels, arr, paths,
+                  C > 0 && C < 12 ? 2 * C + 2 : 24);
+    if (resid) {
+        const cJSON *ra[2] = {hesse_rep_opt(resid, "top"), hesse_rep_opt(resid, "bottom")};
+        static const char *const rl[2] = {"E top", "E bottom"};
+        static const char *const rp[2] = {"$.spectra.residual.top", "$.spectra.residual.bottom"};
+        columns_table(s, "Residual E = H − G", 2, rl, ra, rp, 24);
+    }
+
+    /* The stems of each spectrum, shifted a little along k so that they stand side by side. */
+    hesse_series se[CLASS_SERIES];
+    double *xs[CLASS_SERIES] = {0}, *ys[CLASS_SERIES] = {0};
+    int ns = 0, dropped[CLASS_SERIES] = {0};
+    for (int j = 0; j < CLASS_SERIES; j++) {
+        int64_t n = hesse_rep_doubles(s, arr[j], &ys[j]);
+        if (n <= 0) continue;
+        xs[j] = hesse_rep_iota(s, n, 1);
+        if (!xs[j]) continue;
+        for (int64_t i = 0; i < n; i++) {
+            xs[j][i] += (j - 0.5 * (CLASS_SERIES - 1)) * 0.12;
+            dropped[j] += !(ys[j][i] > 0);
+        }
+        se[ns++] = (hesse_series){labels[j], xs[j], ys[j], n, HESSE_PLOT_STEMS, NULL, 0};
+    }
+    if (ns > 0) {
+        char cap[400];
+        int len = snprintf(cap, sizeof cap,
+                           "$.means_eigenvalues, $.class_eigenvalues, $.cross_eigenvalues and "
+                           "$.spectra.{hessian,ggn,within}.top against k (shifted by series)");
+        for (int j = 0; j < CLASS_SERIES; j++)
+            if (dropped[j] && len > 0 && (size_t)len < sizeof cap)
+                len += snprintf(cap + len, sizeof cap - (size_t)len,
+                                "; %s: %d non-positive not drawn", labels[j], dropped[j]);
+        hesse_rep_plots_begin(s);
+        hesse_plot p = hesse_rep_plot_spec("Class-mean hierarchy", "k", "eigenvalue", 0, 1);
+        p.width = 760;
+        p.height = 420;
+        hesse_rep_plot(s, &p, se, ns, cap);
+        hesse_rep_plots_end(s);
+    }
+    for (int j = 0; j < CLASS_SERIES; j++) {
+        free(xs[j]);
+        free(ys[j]);
+    }
+}
+
+/* ---- samples --------------------------------------------------------------------------------- */
+
+#define MAX_RUNS 16
+
+void hesse_rep_samples(hesse_rep *s, const cJSON *doc) {
+    hesse_rep_table(s, "kv", "Runs", 0, NULL);
+    hesse_rep_row(s, "classes C", doc, "classes", "$");
+    hesse_rep_row(s, "sample sizes", doc, "sizes", "$");
+    hesse_rep_table_end(s);
+    const cJSON *runs = hesse_rep_need(s, doc, "runs", "$");
+    int nr = array_size(runs), C = hesse_rep_int(doc, "classes");
+    if (nr == 0) return;
+    static const char *const cols[] = {"N",         "outlier values", "λ_1",    "λ_C",
+                                       "bulk edge", "products",       "seconds"};
+    hesse_rep_table(s, "grid", "Per sample size", 7, cols);
+    for (int r = 0; r < nr; r++) {
+        const cJSON *run = at(runs, r), *out = hesse_rep_opt(run, "outliers");
+        char p[24];
+        snprintf(p, sizeof p, "$.runs[%d]", r);
+        hesse_iobuf_puts(s->b, "<tr>");
+        hesse_rep_cell(s, hesse_rep_need(s, run, "samples", p), "%s.samples", p);
+        if (cJSON_IsArray(out))
+            hesse_rep_cell_computed(s, array_size(out), "length of outliers");
+        else
+            hesse_rep_cell(s, hesse_rep_need(s, run, "outliers", p), "%s.outliers", p);
+        hesse_rep_cell(s, at(out, 0), "%s.outliers[0]", p);
+        hesse_rep_cell(s, C > 0 ? at(out, C - 1) : NULL, "%s.outliers[%d]", p, C - 1);
+        hesse_rep_cell(s, hesse_rep_need(s, run, "bulk_edge", p), "%s.bulk_edge", p);
+        hesse_rep_cell(s, hesse_rep_opt(run, "products"), "%s.products", p);
+        hesse_rep_cell(s, hesse_rep_opt(run, "seconds"), "%s.seconds", p);
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_table_end(s);
+
+    /* Overlaid log densities, one per size. */
+    hesse_series se[MAX_RUNS];
+    double *g[MAX_RUNS] = {0}, *ld[MAX_RUNS] = {0};
+    char labels[MAX_RUNS][32];
+    int ns = 0;
+    for (int r = 0; r < nr && r < MAX_RUNS; r++) {
+        const cJSON *run = at(runs, r);
+        int64_t n = hesse_rep_doubles(s, hesse_rep_opt(run, "grid"), &g[r]);
+        int64_t m = hesse_rep_doubles(s, hesse_rep_opt(run, "log10_density"), &ld[r]);
+        if (n <= 0 || m != n) continue;
+        snprintf(labels[r], sizeof labels[r], "N = %.0f", hesse_rep_number(run, "samples"));
+        se[ns++] = (hesse_series){labels[r], g[r], ld[r], n, HESSE_PLOT_LINE, NULL, r >= 8};
+    }
+    hesse_rep_plots_begin(s);
+    if (ns > 0) {
+        hesse_plot p = hesse_rep_plot_spec("Bulk density by sample size (top C deflated)",
+                                           "eigenvalue", "log10 density", 0, 0);
+        hesse_rep_plot(s, &p, se, ns,
+                       nr > MAX_RUNS ? "$.runs[i].log10_density against $.runs[i].grid (the "
+                                       "first 16 runs)"
+                                     : "$.runs[i].log10_density against $.runs[i].grid");
+    } else {
+        hesse_rep_note(s, "note", "No run has a grid and a log10 density of the same length.");
+    }
+    for (int r = 0; r < MAX_RUNS; r++) {
+        free(g[r]);
+        free(ld[r]);
+    }
+
+    /* Outliers against N: one line per outlier index, the bulk edge dashed. */
+    int m = 0;
+    for (int r = 0; r < nr; r++)
+        if (array_size(hesse_rep_opt(at(runs, r), "outliers")) > m)
+            m = array_size(hesse_rep_opt(at(runs, r), "outliers"));
+    if (m > 64) m = 64;
+    double *N = malloc((size_t)nr * sizeof *N), *Y = malloc((size_t)(m + 1) * nr * sizeof *Y);
+    hesse_series *os = malloc((size_t)(m + 1) * sizeof *os);
+    if (!N || !Y || !os) {
+        s->oom = 1;
+    } else {
+        for (int r = 0; r < nr; r++) {
+            const cJSON *run = at(runs, r), *out = hesse_rep_opt(run, "outliers");
+            N[r] = hesse_rep_number(run, "samples");
+            for (int j = 0; j < m; j++) {
+                const cJSON *v = at(out, j);
+                Y[(size_t)j * nr + r] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+            }
+            Y[(size_t)m * nr + r] = hesse_rep_number(run, "bulk_edge");
+        }
+        hesse_plot_style style = nr > 1 ? HESSE_PLOT_LINE : HESSE_PLOT_POINTS;
+        for (int j = 0; j < m; j++)
+            os[j] = (hesse_series){j == 0   ? "outliers (top C)"
+                                   : j == C ? "margin"
+                                            : NULL,
+                                   N,
+                                   Y + (size_t)j * nr,
+                                   nr,
+                                   style,
+                                   j < C || C <= 0 ? "#1f77b4" : "#9aa5b1",
+                                   0};
+        os[m] = (hesse_series){"bulk edge", N, Y + (size_t)m * nr, nr, style, "#d62728", 1};
+        hesse_plot p = hesse_rep_plot_spec("Outliers and bulk edge against N", "samples N",
+                                           "eigenvalue", 1, 0);
+        hesse_rep_plot(s, &p, os, m + 1,
+                       "$.runs[i].outliers[j] and $.runs[i].bulk_edge against $.runs[i].samples "
+                       "(log x)");
+    }
+    hesse_rep_plots_end(s);
+    free(N);
+    free(Y);
+    free(os);
+}
+
+/* ---- kronecker ------------------------------------------------------------------------------- */
+
+static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
+    char p[32], title[256], cap[160];
+    snprintf(p, sizeof p, "$.layers[%d]", i);
+    const cJSON *name = hesse_rep_need(s, layer, "name", p), *kind = hesse_rep_opt(layer, "kind");
+    const cJSON *shape = hesse_rep_opt(layer, "shape");
+    int len = snprintf(title, sizeof title, "Layer %s",
+                       cJSON_IsString(name) ? name->valuestring : "(unnamed)");
+    if (cJSON_IsString(kind) && len > 0 && (size_t)len < sizeof title)
+        len += snprintf(title + len, sizeof title - (size_t)len, " (%s", kind->valuestring);
+    if (array_size(shape) == 2 && len > 0 && (size_t)len < sizeof title)
+        len +=
+            snprintf(title + len, sizeof title - (size_t)len, "%s%.0f × %.0f",
+                     cJSON_IsString(kind) ? ", " : " (", cJSON_GetArrayItem(shape, 0)->valuedouble,
+                     cJSON_GetArrayItem(shape, 1)->valuedouble);
+    if (len > 0 && (size_t)len < sizeof title - 1 &&
+        (cJSON_IsString(kind) || array_size(shape) == 2))
+        snprintf(title + len, sizeof title - (size_t)len, ")");
+    hesse_rep_h3(s, title);
+
+    hesse_rep_table(s, "kv", "Summary", 0, NULL);
+    hesse_rep_row(s, "overlap (top-k)", layer, "overlap", p);
+    hesse_rep_row(s, "outliers in exact top", layer, "outliers", p);
+    if (hesse_rep_opt(layer, "classes_minus_one")) {
+        hesse_rep_row(s, "C − 1", layer, "classes_minus_one", p);
+    } else if (C > 0) {
+        hesse_iobuf_puts(s->b, "<tr><th>C − 1</th>");
+        hesse_rep_cell_computed(s, C - 1, "$.classes - 1");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_row_opt(s, "gap ratio at the outliers", layer, "outlier_gap_ratio", p);
+    hesse_rep_row_opt(s, "outliers of E[M]", layer, "M_outliers", p);
+    hesse_rep_row_opt(s, "M exact (with second-order terms)", layer, "M_exact", p);
+    hesse_rep_row_opt(s, "shape", layer, "shape", p);
+    hesse_rep_row_opt(s, "positions", layer, "positions", p);
+    hesse_rep_row_opt(s, "products", layer, "products", p);
+    hesse_rep_table_end(s);
+    char pe[48], pk[48], pr[48], pres[48];
+    snprintf(pe, sizeof pe, "%s.exact_top", p);
+    snprintf(pk, sizeof pk, "%s.kron_top", p);
+    snprintf(pr, sizeof pr, "%s.rank_one", p);
+    snprintf(pres, sizeof pres, "%s.exact_residuals", p);
+    const cJSON *arrs[4] = {
+        hesse_rep_need(s, layer, "exact_top", p), hesse_rep_need(s, layer, "kron_top", p),
+        hesse_rep_need(s, layer, "rank_one", p), hesse_rep_opt(layer, "exact_residuals")};
+    static const char *const labels[4] = {"exact λ_k", "Kronecker μ_a ν_b", "rank-one ratio",
+                                          "residual"};
+    const char *paths[4] = {pe, pk, pr, pres};
+    columns_table(s, "Top eigenvalues", arrs[3] ? 4 : 3, labels, arrs, paths, 32);
+
+    double *ex = NULL, *kr = NULL, *m = NULL, *xx = NULL;
+    int64_t ne = hesse_rep_doubles(s, arrs[0], &ex), nk = hesse_rep_doubles(s, arrs[1], &kr);
+    int64_t nm = hesse_rep_doubles(s, hesse_rep_opt(layer, "M_eigenvalues"), &m);
+    int64_t nx = hesse_rep_doubles(s, hesse_rep_opt(layer, "xx_eigenvalues"), &xx);
+    int64_t most = ne;
+    if (nk > most) most = nk;
+    if (nm > most) most = nm;
+    if (nx > most) most = nx;
+    double *k = most > 0 ? hesse_rep_iota(s, most, 1) : NULL;
+    if (k) {
+        hesse_rep_plots_begin(s);
+        hesse_series se[2];
+        int ns = 0;
+        if (ne > 0) se[ns++] = (hesse_series){"exact", k, ex, ne, HESSE_PLOT_POINTS, NULL, 0};
+        if (nk > 0)
+            se[ns++] = (hesse_series){"Kronecker", k, kr, nk, HESSE_PLOT_LINE, "#d62728", 1};
+        hesse_plot pl =
+            hesse_rep_plot_spec("Exact vs Kronecker top eigenvalues", "k", "eigenvalue", 0, 1);
+        snprintf(cap, sizeof cap, "%s and %s against k (log y)", pe, pk);
+        if (ns > 0) hesse_rep_plot(s, &pl, se, ns, cap);
+        ns = 0;
+        if (nm > 0) se[ns++] = (hesse_series){"E[M]", k, m, nm, HESSE_PLOT_POINTS, NULL, 0};
+        if (nx > 0) se[ns++] = (hesse_series){"E[xxᵀ]", k, xx, nx, HESSE_PLOT_POINTS, NULL, 0};
+        pl = hesse_rep_plot_spec("Factor spectra", "index", "eigenvalue", 0, 1);
+        snprintf(cap, sizeof cap, "%s.M_eigenvalues and %s.xx_eigenvalues (log y)", p, p);
+        if (ns > 0) hesse_rep_plot(s, &pl, se, ns, cap);
+        hesse_rep_plots_end(s);
+    }
+    free(k);
+    free(ex);
+    free(kr);
+    free(m);
+    free(xx);
+}
+
+void hesse_rep_kronecker(hesse_rep *s, const cJSON *doc) {
+    hesse_rep_table(s, "kv", "Settings", 0, NULL);
+    hesse_rep_row(s, "classes C", doc, "classes", "$");
+    hesse_rep_row(s, "k (top eigenvalues compared)", doc, "k", "$");
+    hesse_rep_row_opt(s, "models", doc, "models", "$");
+    hesse_rep_table_end(s);
+    const cJSON *layers = hesse_rep_need(s, doc, "layers", "$");
+    int C = hesse_rep_int(doc, "classes");
+    for (int i = 0; i < array_size(layers); i++) kron_layer(s, at(layers, i), i, C);
+    const cJSON *cross = hesse_rep_opt(doc, "cross_model_overlap");
+    if (cross) {
+        hesse_rep_h3(s, "Overlap across models");
+        hesse_rep_values(s, cross, "$.cross_model_overlap");
+    }
+}

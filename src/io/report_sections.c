@@ -1,0 +1,396 @@
+/* Report sections for the measurement commands (docs/results.md): eval and train (history),
+ * dense, spectrum, density, trace and bench. Each renders what its document holds and records
+ * the keys it expected and did not find. */
+#include "io/report-impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The i-th element of an array (NULL when out of range). */
+static const cJSON *at(const cJSON *arr, int64_t i) {
+    return i >= 0 && i <= 0x7fffffff ? cJSON_GetArrayItem(arr, (int)i) : NULL;
+}
+
+/* ---- eval / train ------------------------------------------------------------------------ */
+
+static const char *const history_keys[] = {
+    "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"};
+#define NUM_HISTORY_KEYS 7
+
+/* A column of the history as doubles (NaN where a row lacks it). */
+static double *history_column(hesse_rep *s, const cJSON *h, int n, const char *key) {
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        s->oom = 1;
+        return NULL;
+    }
+    int i = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, h) {
+        if (i >= n) break;
+        v[i++] = hesse_rep_number(row, key);
+    }
+    return v;
+}
+
+static void history(hesse_rep *s, const cJSON *doc) {
+    const cJSON *h = hesse_rep_need(s, doc, "history", "$");
+    if (!h) return;
+    int n = cJSON_IsArray(h) ? cJSON_GetArraySize(h) : 0;
+    if (n == 0) {
+        hesse_rep_note(s, "note", "The training history is empty.");
+        return;
+    }
+    int present[NUM_HISTORY_KEYS] = {0}, ncols = 0;
+    const char *cols[NUM_HISTORY_KEYS];
+    for (int k = 0; k < NUM_HISTORY_KEYS; k++) {
+        const cJSON *row;
+        cJSON_ArrayForEach(row, h) present[k] |= hesse_rep_opt(row, history_keys[k]) != NULL;
+        if (present[k]) cols[ncols++] = history_keys[k];
+    }
+    hesse_rep_h3(s, "History");
+    int fold = n > 25; /* long histories go in a fold under their plots */
+    double *epoch = history_column(s, h, n, "epoch");
+    double *col[4] = {NULL, NULL, NULL, NULL};
+    static const char *const plotted[4] = {"train_loss", "test_loss", "train_accuracy",
+                                           "test_accuracy"};
+    for (int k = 0; k < 4; k++) col[k] = history_column(s, h, n, plotted[k]);
+    if (epoch)
+        for (int i = 0; i < n; i++)
+            if (!isfinite(epoch[i])) epoch[i] = i + 1; /* rows without "epoch": their position */
+    if (epoch && col[0] && col[1] && col[2] && col[3]) {
+        hesse_plot_style style = n > 1 ? HESSE_PLOT_LINE : HESSE_PLOT_POINTS;
+        hesse_series loss[2] = {{"train", epoch, col[0], n, style, NULL, 0},
+                                {"test", epoch, col[1], n, style, NULL, 1}};
+        hesse_series acc[2] = {{"train", epoch, col[2], n, style, NULL, 0},
+                               {"test", epoch, col[3], n, style, NULL, 1}};
+        hesse_rep_plots_begin(s);
+        hesse_plot p = hesse_rep_plot_spec("Loss", "epoch", "loss", 0, 0);
+        hesse_rep_plot(s, &p, loss, present[4] ? 2 : 1,
+                       "$.history[*].train_loss and test_loss against epoch");
+        p = hesse_rep_plot_spec("Accuracy", "epoch", "accuracy", 0, 0);
+        hesse_rep_plot(s, &p, acc, present[5] ? 2 : 1,
+                       "$.history[*].train_accuracy and test_accuracy against epoch");
+        hesse_rep_plots_end(s);
+    }
+    free(epoch);
+    for (int k = 0; k < 4; k++) free(col[k]);
+    if (fold) hesse_iobuf_printf(s->b, "<details><summary>History: %d epochs</summary>\n", n);
+    hesse_rep_table(s, "grid", NULL, ncols, cols);
+    int i = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, h) {
+        hesse_iobuf_puts(s->b, "<tr>");
+        for (int k = 0; k < NUM_HISTORY_KEYS; k++)
+            if (present[k])
+                hesse_rep_cell(s, hesse_rep_opt(row, history_keys[k]), "$.history[%d].%s", i,
+                               history_keys[k]);
+        hesse_iobuf_puts(s->b, "</tr>\n");
+        i++;
+    }
+    hesse_rep_table_end(s);
+    if (fold) {
+        hesse_rep_break(s);
+        hesse_iobuf_puts(s->b, "</details>\n");
+    }
+}
+
+void hesse_rep_eval(hesse_rep *s, const cJSON *doc) {
+    hesse_rep_table(s, "kv", "Result", 0, NULL);
+    hesse_rep_row(s, "loss", doc, "loss", "$");
+    hesse_rep_row(s, "accuracy", doc, "accuracy", "$");
+    hesse_rep_row(s, "correct", doc, "correct", "$");
+    hesse_rep_row(s, "gradient norm", doc, "grad_norm", "$");
+    hesse_rep_row(s, "samples", doc, "samples", "$");
+    hesse_rep_row(s, "seconds", doc, "seconds", "$");
+    hesse_rep_table_end(s);
+    if (hesse_rep_opt(doc, "history")) history(s, doc);
+}
+
+void hesse_rep_train(hesse_rep *s, const cJSON *doc) {
+    history(s, doc);
+}
+
+/* ---- dense ------------------------------------------------------------------------------- */
+
+#define HIST_BINS 60
+
+void hesse_rep_dense(hesse_rep *s, const cJSON *doc) {
+    double *ev = NULL;
+    int64_t n = hesse_rep_array(s, doc, "eigenvalues", "$", &ev);
+    hesse_rep_table(s, "kv", "Spectrum", 0, NULL);
+    if (n >= 0) {
+        hesse_iobuf_puts(s->b, "<tr><th>eigenvalues</th>");
+        hesse_rep_cell_computed(s, (double)n, "length of $.eigenvalues");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_row(s, "largest", doc, "max", "$");
+    hesse_rep_row(s, "smallest", doc, "min", "$");
+    hesse_rep_row(s, "trace", doc, "trace", "$");
+    hesse_rep_row(s, "Frobenius norm", doc, "frobenius", "$");
+    hesse_rep_row(s, "negative eigenvalues", doc, "negative_count", "$");
+    hesse_rep_row_opt(s, "negative below", doc, "negative_threshold", "$");
+    hesse_rep_row(s, "asymmetry", doc, "asymmetry", "$");
+    hesse_rep_row_opt(s, "products", doc, "products", "$");
+    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_table_end(s);
+    if (n <= 0) {
+        free(ev);
+        return;
+    }
+    /* The extremes: eigenvalues are ascending, the largest last. */
+    const cJSON *arr = hesse_rep_opt(doc, "eigenvalues");
+    int64_t m = n < 8 ? n : 8;
+    static const char *const cols[] = {"k", "k-th largest", "k-th smallest"};
+    hesse_rep_table(s, "grid", "Extremes", 3, cols);
+    for (int64_t k = 0; k < m; k++) {
+        hesse_iobuf_printf(s->b, "<tr><td class=\"k\">%lld</td>", (long long)k + 1);
+        hesse_rep_cell(s, at(arr, n - 1 - k), "$.eigenvalues[%lld]", (long long)(n - 1 - k));
+        hesse_rep_cell(s, at(arr, k), "$.eigenvalues[%lld]", (long long)k);
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_table_end(s);
+
+    double *idx = hesse_rep_iota(s, n, 1);
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(ev[i])) {
+            lo = fmin(lo, ev[i]);
+            hi = fmax(hi, ev[i]);
+        }
+    double centre[HIST_BINS], count[HIST_BINS] = {0};
+    double w = hi > lo ? (hi - lo) / HIST_BINS : 1;
+    for (int b = 0; b < HIST_BINS; b++) centre[b] = lo + (b + 0.5) * w;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(ev[i])) continue;
+        int b = (int)((ev[i] - lo) / w);
+        count[b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b] += 1;
+    }
+    if (idx) {
+        /* beyond a few thousand values a line draws the same curve in a fraction of the bytes */
+        hesse_series all = {NULL, idx, ev, n, n > 2000 ? HESSE_PLOT_LINE : HESSE_PLOT_POINTS,
+                            NULL, 0};
+        /* A one-point line draws nothing but takes the log axis down to 0.5, so that bins
+         * holding a single eigenvalue show as stems rather than dots on the frame. */
+        double floor_x = centre[0], floor_y = 0.5;
+        hesse_series hist[2] = {{NULL, centre, count, HIST_BINS, HESSE_PLOT_STEMS, "#444", 0},
+                                {NULL, &floor_x, &floor_y, 1, HESSE_PLOT_LINE, "none", 0}};
+        hesse_rep_plots_begin(s);
+        hesse_plot p =
+            hesse_rep_plot_spec("Eigenvalues by index", "index (ascending)", "eigenvalue", 0, 0);
+        char cap[96];
+        snprintf(cap, sizeof cap, "$.eigenvalues, all %lld, in the document's ascending order",
+                 (long long)n);
+        hesse_rep_plot(s, &p, &all, 1, cap);
+        p = hesse_rep_plot_spec("Histogram (60 bins, log count)", "eigenvalue", "count", 0, 1);
+        hesse_rep_plot(s, &p, hist, 2,
+                       "counts of $.eigenvalues in 60 equal bins between min and max (computed "
+                       "here; empty bins not drawn)");
+        hesse_rep_plots_end(s);
+    }
+    free(idx);
+    free(ev);
+}
+
+/* ---- spectrum ---------------------------------------------------------------------------- */
+
+void hesse_rep_spectrum(hesse_rep *s, const cJSON *doc) {
+    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
+    hesse_rep_table(s, "kv", "Solver", 0, NULL);
+    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
+    hesse_rep_row_opt(s, "tolerance", solver, "tol", "$.solver");
+    hesse_rep_row_opt(s, "basis", solver, "basis", "$.solver");
+    hesse_rep_row_opt(s, "restarts", solver, "restarts", "$.solver");
+    hesse_rep_row_opt(s, "iterations", solver, "iterations", "$.solver");
+    hesse_rep_row_opt(s, "seed", solver, "seed", "$.solver");
+    hesse_rep_row(s, "converged", doc, "converged", "$");
+    hesse_rep_row(s, "||A|| estimate", doc, "anorm", "$");
+    hesse_rep_row(s, "explicit residuals", doc, "residuals_explicit", "$");
+    hesse_rep_row(s, "products", doc, "products", "$");
+    hesse_rep_row(s, "seconds", doc, "seconds", "$");
+    hesse_rep_row_opt(s, "peak memory (bytes)", doc, "peak_rss_bytes", "$");
+    hesse_rep_row_opt(s, "eigenvectors", doc, "vectors", "$");
+    hesse_rep_table_end(s);
+
+    const cJSON *top = hesse_rep_need(s, doc, "top", "$");
+    const cJSON *bottom = hesse_rep_need(s, doc, "bottom", "$");
+    const cJSON *rtop = hesse_rep_need(s, doc, "residuals_top", "$");
+    const cJSON *rbot = hesse_rep_need(s, doc, "residuals_bottom", "$");
+    int nt = cJSON_IsArray(top) ? cJSON_GetArraySize(top) : 0;
+    int nb = cJSON_IsArray(bottom) ? cJSON_GetArraySize(bottom) : 0;
+    int rows = nt > nb ? nt : nb;
+    if (rows > 0) {
+        static const char *const cols[] = {"k", "top λ_k", "residual", "bottom λ_k", "residual"};
+        hesse_rep_table(s, "grid", "Eigenvalues (top: descending; bottom: ascending)", 5, cols);
+        for (int k = 0; k < rows && k < 200; k++) {
+            hesse_iobuf_printf(s->b, "<tr><td class=\"k\">%d</td>", k + 1);
+            if (k < nt) {
+                hesse_rep_cell(s, at(top, k), "$.top[%d]", k);
+                hesse_rep_cell(s, at(rtop, k), "$.residuals_top[%d]", k);
+            } else {
+                hesse_iobuf_puts(s->b, "<td></td><td></td>");
+            }
+            if (k < nb) {
+                hesse_rep_cell(s, at(bottom, k), "$.bottom[%d]", k);
+                hesse_rep_cell(s, at(rbot, k), "$.residuals_bottom[%d]", k);
+            } else {
+                hesse_iobuf_puts(s->b, "<td></td><td></td>");
+            }
+            hesse_iobuf_puts(s->b, "</tr>\n");
+        }
+        hesse_rep_table_end(s);
+    }
+    double *t = NULL, *b = NULL;
+    int64_t ntv = hesse_rep_doubles(s, top, &t), nbv = hesse_rep_doubles(s, bottom, &b);
+    int64_t most = ntv > nbv ? ntv : nbv;
+    double *k = most > 0 ? hesse_rep_iota(s, most, 1) : NULL;
+    if (k) {
+        hesse_series se[2];
+        int ns = 0;
+        if (ntv > 0)
+            se[ns++] = (hesse_series){"top (k-th largest)", k, t, ntv, HESSE_PLOT_STEMS, NULL, 0};
+        if (nbv > 0)
+            se[ns++] =
+                (hesse_series){"bottom (k-th smallest)", k, b, nbv, HESSE_PLOT_STEMS, "#d62728", 0};
+        hesse_rep_plots_begin(s);
+        hesse_plot p = hesse_rep_plot_spec("Extreme eigenvalues", "k", "eigenvalue", 0, 0);
+        hesse_rep_plot(s, &p, se, ns, "$.top[k-1] and $.bottom[k-1] against k");
+        hesse_rep_plots_end(s);
+    }
+    free(k);
+    free(t);
+    free(b);
+}
+
+/* ---- density ----------------------------------------------------------------------------- */
+
+void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
+    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
+    double *grid = NULL, *dens = NULL, *logd = NULL;
+    int64_t n = hesse_rep_array(s, doc, "grid", "$", &grid);
+    int64_t nd = hesse_rep_array(s, doc, "density", "$", &dens);
+    int64_t nl = hesse_rep_array(s, doc, "log10_density", "$", &logd);
+    hesse_rep_table(s, "kv", "Density", 0, NULL);
+    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
+    hesse_rep_row_opt(s, "probes", solver, "probes", "$.solver");
+    hesse_rep_row_opt(s, "Lanczos steps", solver, "steps", "$.solver");
+    hesse_rep_row_opt(s, "moments", solver, "moments", "$.solver");
+    hesse_rep_row_opt(s, "probe", solver, "probe", "$.solver");
+    hesse_rep_row(s, "support from", doc, "lo", "$");
+    hesse_rep_row(s, "support to", doc, "hi", "$");
+    hesse_rep_row(s, "Gaussian width", doc, "sigma", "$");
+    hesse_rep_row(s, "log floor", doc, "eps", "$");
+    if (n > 1 && nd == n) {
+        double mass = 0;
+        for (int64_t i = 0; i + 1 < n; i++)
+            mass += 0.5 * (grid[i + 1] - grid[i]) * (dens[i] + dens[i + 1]);
+        hesse_iobuf_puts(s->b, "<tr><th>grid points</th>");
+        hesse_rep_cell_computed(s, (double)n, "length of $.grid");
+        hesse_iobuf_puts(s->b, "</tr>\n<tr><th>mass</th>");
+        hesse_rep_cell_computed(s, mass, "trapezoid integral of $.density over $.grid");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_row_opt(s, "products", doc, "products", "$");
+    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_table_end(s);
+
+    const cJSON *defl = hesse_rep_opt(doc, "deflated");
+    if (cJSON_IsArray(defl)) {
+        const cJSON *res = hesse_rep_opt(doc, "deflated_residuals");
+        static const char *const cols[] = {"k", "outlier λ_k", "residual"};
+        hesse_rep_table(s, "grid", "Deflated outliers (removed before the density)", 3, cols);
+        for (int k = 0; k < cJSON_GetArraySize(defl) && k < 200; k++) {
+            hesse_iobuf_printf(s->b, "<tr><td class=\"k\">%d</td>", k + 1);
+            hesse_rep_cell(s, at(defl, k), "$.deflated[%d]", k);
+            hesse_rep_cell(s, at(res, k), "$.deflated_residuals[%d]", k);
+            hesse_iobuf_puts(s->b, "</tr>\n");
+        }
+        hesse_rep_table_end(s);
+    }
+    const cJSON *quad = hesse_rep_opt(doc, "quadrature");
+    if (cJSON_IsArray(quad))
+        hesse_rep_note(s, "note",
+                       "Quadrature: %d probes, each with its Gauss nodes and weights "
+                       "($.quadrature[i].nodes, .weights).",
+                       cJSON_GetArraySize(quad));
+    if (n > 0) {
+        hesse_rep_plots_begin(s);
+        if (nd == n) {
+            hesse_series se = {NULL, grid, dens, n, HESSE_PLOT_LINE, NULL, 0};
+            hesse_plot p = hesse_rep_plot_spec("Spectral density", "eigenvalue", "density", 0, 0);
+            hesse_rep_plot(s, &p, &se, 1, "$.density against $.grid");
+        } else if (nd >= 0) {
+            hesse_rep_note(s, "note", "$.density has %lld values for %lld grid points.",
+                           (long long)nd, (long long)n);
+        }
+        if (nl == n) {
+            hesse_series se = {NULL, grid, logd, n, HESSE_PLOT_LINE, "#d62728", 0};
+            hesse_plot p = hesse_rep_plot_spec("Spectral density (log10)", "eigenvalue",
+                                               "log10 density", 0, 0);
+            hesse_rep_plot(s, &p, &se, 1, "$.log10_density against $.grid");
+        } else if (nl >= 0) {
+            hesse_rep_note(s, "note", "$.log10_density has %lld values for %lld grid points.",
+                           (long long)nl, (long long)n);
+        }
+        hesse_rep_plots_end(s);
+    }
+    free(grid);
+    free(dens);
+    free(logd);
+}
+
+/* ---- trace -------------------------------------------------------------------------------- */
+
+void hesse_rep_trace(hesse_rep *s, const cJSON *doc) {
+    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
+    hesse_rep_table(s, "kv", "Trace", 0, NULL);
+    hesse_rep_row(s, "trace", doc, "trace", "$");
+    hesse_rep_row(s, "standard error", doc, "stderr", "$");
+    double t = hesse_rep_number(doc, "trace"), se = hesse_rep_number(doc, "stderr");
+    if (isfinite(t) && isfinite(se) && se > 0) {
+        hesse_iobuf_puts(s->b, "<tr><th>95% interval from</th>");
+        hesse_rep_cell_computed(s, t - 1.96 * se, "$.trace - 1.96 $.stderr");
+        hesse_iobuf_puts(s->b, "</tr>\n<tr><th>95% interval to</th>");
+        hesse_rep_cell_computed(s, t + 1.96 * se, "$.trace + 1.96 $.stderr");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
+    hesse_rep_row_opt(s, "probes", solver, "probes", "$.solver");
+    hesse_rep_row_opt(s, "probe", solver, "probe", "$.solver");
+    hesse_rep_row_opt(s, "low-rank part: rank", doc, "lowrank_rank", "$");
+    hesse_rep_row_opt(s, "low-rank part: trace", doc, "lowrank_trace", "$");
+    hesse_rep_row_opt(s, "products", doc, "products", "$");
+    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_table_end(s);
+}
+
+/* ---- bench -------------------------------------------------------------------------------- */
+
+void hesse_rep_bench(hesse_rep *s, const cJSON *doc) {
+    const cJSON *cases = hesse_rep_need(s, doc, "cases", "$");
+    if (!cJSON_IsArray(cases)) return;
+    static const char *const keys[] = {"case", "arch", "n_params", "batch", "grad_ms", "hvp_ms"};
+    static const char *const cols[] = {"case",      "architecture", "parameters", "batch",
+                                       "grad (ms)", "HVP (ms)",     "HVP / grad"};
+    hesse_rep_table(s, "grid", "Cases (median times)", 7, cols);
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        hesse_iobuf_puts(s->b, "<tr>");
+        for (int k = 0; k < 6; k++) {
+            const cJSON *v = hesse_rep_opt(c, keys[k]);
+            if (!v) {
+                char p[24];
+                snprintf(p, sizeof p, "$.cases[%d]", i);
+                hesse_rep_need(s, c, keys[k], p);
+            }
+            hesse_rep_cell(s, v, "$.cases[%d].%s", i, keys[k]);
+        }
+        double g = hesse_rep_number(c, "grad_ms"), h = hesse_rep_number(c, "hvp_ms");
+        hesse_rep_cell_computed(s, h / g, "hvp_ms / grad_ms");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+        i++;
+    }
+    hesse_rep_table_end(s);
+}
