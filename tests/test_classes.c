@@ -33,6 +33,7 @@ static void run(hesse_loss_kind loss) {
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = 5;
     ep.max_block = 8;
+    ep.threads = 3; /* class means through the workers' backward passes */
     hesse_engine *e = NULL;
     REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
 

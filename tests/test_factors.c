@@ -75,6 +75,7 @@ static void check_identity(const char *arch, int c, int h, int w, hesse_curv_kin
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = 3;
     ep.max_block = 16;
+    ep.threads = 2; /* the factors' per-worker sums and their reduction */
     hesse_engine *e = NULL;
     REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
     hesse_layer_factors *all = NULL, *per[7];

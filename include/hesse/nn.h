@@ -88,12 +88,23 @@ int hesse_loss_parse(const char *name, hesse_loss_kind *loss);
 const char *hesse_layer_kind_name(hesse_layer_kind kind);
 
 /* An engine holds the scratch for passes over data in chunks of at most `chunk` samples
- * and blocks of at most `max_block` vectors. It reads the model's parameters at every call
- * (they may change between calls) and must not outlive the model. */
+ * and blocks of at most `max_block` vectors, for `threads` workers that take the chunks in
+ * turn (results are reduced in a fixed order: the same thread count gives the same bits).
+ * It reads the model's parameters at every call (they may change between calls) and must
+ * not outlive the model.
+ *
+ * The cache keeps the forward and backward state of every chunk of the last sample set used
+ * for curvature products, so that repeated products with the same parameters and samples
+ * (every iteration of an eigensolver) skip the forward and backward passes. It is keyed by
+ * checksums of the parameters and the samples and rebuilt when they change. */
 typedef struct {
     int chunk;            /* samples per chunk; 0: chosen from the memory budget */
     int max_block;        /* vectors per R-pass; 0: 1 */
-    size_t memory_budget; /* bytes of scratch when chunk = 0; 0: 512 MiB */
+    size_t memory_budget; /* bytes of scratch for all workers when chunk = 0; 0: 512 MiB */
+    int threads;          /* workers; 0: OpenBLAS's thread count */
+    int cache;            /* 1 (default): cache the forward/backward state for products */
+    size_t cache_budget;  /* bytes the cache may use; 0: a quarter of the available memory,
+                             at most 4 GiB. Sample sets that need more run uncached. */
 } hesse_engine_params;
 hesse_engine_params hesse_engine_defaults(void);
 
@@ -104,6 +115,10 @@ int hesse_engine_chunk(const hesse_engine *e);
 int hesse_engine_max_block(const hesse_engine *e);
 size_t hesse_engine_bytes(const hesse_engine *e);
 int64_t hesse_engine_num_params(const hesse_engine *e);
+int hesse_engine_threads(const hesse_engine *e);
+/* Bytes the cache holds now, and how many passes reused it. */
+size_t hesse_engine_cache_bytes(const hesse_engine *e);
+int64_t hesse_engine_cache_hits(const hesse_engine *e);
 const hesse_model *hesse_engine_model(const hesse_engine *e);
 
 /* Mean loss over all samples of s, and optionally (non-NULL) its gradient (length n,
@@ -138,7 +153,8 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
 /* Fills the logit gradients gz [B, C] of samples i0 .. i0 + B - 1 of s, given their logits
- * z [B, C], softmax probabilities p [B, C] and labels y [B]. */
+ * z [B, C], softmax probabilities p [B, C] and labels y [B]. The engine's workers call it
+ * concurrently, each for its own samples: it must not modify shared state. */
 typedef void (*hesse_logit_grad_fn)(void *ctx, int64_t i0, int B, const double *z, const double *p,
                                     const int32_t *y, double *gz);
 

@@ -27,11 +27,11 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
+static int run_case(int which, int batch, int repeat, int block, int threads, cJSON *cases) {
     hesse_model *m = NULL;
-    hesse_engine *e = NULL;
+    hesse_engine *e = NULL, *ec = NULL;
     hesse_samples s = {0};
-    double *g = NULL, *V = NULL, *Y = NULL, *tg = NULL, *th = NULL, *tb = NULL;
+    double *g = NULL, *V = NULL, *Y = NULL, *tg = NULL, *th = NULL, *tb = NULL, *tc = NULL;
     int rc;
     HESSE_CHECK(
         hesse_model_create(bench_cases[which].arch, 1, 28, 28, HESSE_LOSS_CROSS_ENTROPY, &m));
@@ -45,15 +45,19 @@ static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
     const int kmax = block > 1 ? block : 1;
     hesse_engine_params ep = hesse_engine_defaults();
     ep.max_block = kmax;
-    ep.chunk = batch; /* one pass over the whole batch, as the PyTorch reference does */
+    ep.threads = threads;
+    ep.cache = 0; /* cold products: forward, backward and R-passes every time */
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
+    ep.cache = 1; /* repeated products on one batch, as in an eigensolver */
+    HESSE_CHECK(hesse_engine_create(m, &ep, &ec));
     g = hesse_alloc((size_t)n * sizeof *g);
     V = hesse_alloc((size_t)n * kmax * sizeof *V);
     Y = hesse_alloc((size_t)n * kmax * sizeof *Y);
     tg = calloc((size_t)repeat, sizeof *tg);
     th = calloc((size_t)repeat, sizeof *th);
     tb = calloc((size_t)repeat, sizeof *tb);
-    if (!g || !V || !Y || !tg || !th || !tb) {
+    tc = calloc((size_t)repeat, sizeof *tc);
+    if (!g || !V || !Y || !tg || !th || !tb || !tc) {
         rc = hesse_error(HESSE_ENOMEM, "bench: out of memory");
         goto cleanup;
     }
@@ -62,6 +66,7 @@ static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
     /* one untimed warm-up of each, then `repeat` timed runs */
     HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
     HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+    HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y)); /* fills the cache */
     for (int r = 0; r < repeat; r++) {
         double t0 = hesse_now();
         HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
@@ -70,9 +75,12 @@ static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
         double t2 = hesse_now();
         tg[r] = 1e3 * (t1 - t0);
         th[r] = 1e3 * (t2 - t1);
+        HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        double t3 = hesse_now();
+        tc[r] = 1e3 * (t3 - t2);
         if (block > 1) {
             HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, block, V, Y));
-            tb[r] = 1e3 * (hesse_now() - t2);
+            tb[r] = 1e3 * (hesse_now() - t3);
         }
         hesse_progress p = {bench_cases[which].name, r + 1, repeat, 0, "", r + 1 == repeat};
         hesse_report_progress(&p);
@@ -84,9 +92,14 @@ static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
     cJSON_AddNumberToObject(row, "batch", batch);
     hesse_json_add_doubles(row, "grad_ms_runs", tg, repeat);
     hesse_json_add_doubles(row, "hvp_ms_runs", th, repeat);
-    double mg = median(tg, repeat), mh = median(th, repeat);
+    hesse_json_add_doubles(row, "hvp_cached_ms_runs", tc, repeat);
+    double mg = median(tg, repeat), mh = median(th, repeat), mc = median(tc, repeat);
     cJSON_AddNumberToObject(row, "grad_ms", mg);
     cJSON_AddNumberToObject(row, "hvp_ms", mh);
+    cJSON_AddNumberToObject(row, "hvp_cached_ms", mc);
+    cJSON_AddNumberToObject(row, "threads", hesse_engine_threads(e));
+    cJSON_AddNumberToObject(row, "chunk", hesse_engine_chunk(e));
+    cJSON_AddNumberToObject(row, "cache_bytes", (double)hesse_engine_cache_bytes(ec));
     if (block > 1) {
         double mb = median(tb, repeat);
         cJSON_AddNumberToObject(row, "block", block);
@@ -94,17 +107,19 @@ static int run_case(int which, int batch, int repeat, int block, cJSON *cases) {
         cJSON_AddNumberToObject(row, "block_cost_in_hvps", mb / mh);
     }
     cJSON_AddItemToArray(cases, row);
-    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms", bench_cases[which].name, (long long)n,
-             mg, mh);
+    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms   hvp cached %9.3f ms",
+             bench_cases[which].name, (long long)n, mg, mh, mc);
 cleanup:
     free(tg);
     free(th);
     free(tb);
+    free(tc);
     hesse_free(g);
     hesse_free(V);
     hesse_free(Y);
     hesse_samples_free(&s);
     hesse_engine_free(e);
+    hesse_engine_free(ec);
     hesse_model_free(m);
     return rc;
 }
@@ -150,7 +165,7 @@ int cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "repeat", repeat);
     cJSON *cases = cJSON_AddArrayToObject(res, "cases");
     for (int i = first; i <= last && rc == HESSE_OK; i++)
-        rc = run_case(i, batch, repeat, block, cases);
+        rc = run_case(i, batch, repeat, block, threads, cases);
     if (rc == HESSE_OK) rc = cli_emit(res, out);
     cJSON_Delete(res);
     return rc == HESSE_OK ? 0 : cli_fail("bench", rc);

@@ -1,58 +1,229 @@
-/* The engine: passes over samples in chunks, for the loss, its gradient, and the exact
- * Hessian-vector and Gauss-Newton-vector products in block form.
- *
- * Notation for layer l (input a_l, output a_{l+1}, parameters W_l, b_l):
- *   forward      a_{l+1} = f_l(a_l; W_l)
- *   backward     g_l = J_a^T g_{l+1},  grad W_l = J_W^T g_{l+1},  g_L = dL/d(logits)
- *   R-forward    Ra_{l+1} = J_a Ra_l + J_W V_l                     (Pearlmutter 1994)
- *   R-backward   Rg_L = A Ra_L with A the Hessian of the loss in the logits,
- *                Rg_l = J_a^T Rg_{l+1} + [second-order terms of f_l along (Ra_l, V_l)] g_{l+1},
- *                (H V)_l = J_W^T Rg_{l+1} + [second-order terms] g_{l+1}.
- * Dropping every second-order term leaves J^T A J V: the generalised Gauss-Newton product.
- *
- * Block layout: the k vectors' R-quantities are stacked as k*B samples, [k][B][size], so that
- * the terms in the layer's own weights are single wide GEMMs. */
+/* The engine: scratch for data-parallel workers, the worker pool, the forward/backward cache,
+ * and the public passes (loss and gradient, curvature products, logits). The passes over one
+ * chunk are in passes.c; the design is in engine-impl.h. */
 #include "nn/engine-impl.h"
 
-#include <cblas.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* OpenBLAS extensions (declared in its cblas.h). */
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int num_threads);
+
+#define MAX_CHUNK 128 /* larger chunks gain little in GEMM speed and lose cache locality */
+
 hesse_engine_params hesse_engine_defaults(void) {
-    hesse_engine_params p = {0, 1, (size_t)512 << 20};
+    hesse_engine_params p = {0, 1, (size_t)512 << 20, 0, 1, 0};
     return p;
 }
 
-static int has_params(const hesse_layer *L) {
-    return L->weight_count > 0;
+/* ---- Sizes -------------------------------------------------------------------------------- */
+
+/* Doubles of a chunk's forward/backward state per sample (act, grad, cols, arg-max, probs). */
+static int64_t state_per_sample(const hesse_engine *e) {
+    const hesse_model *m = e->m;
+    int64_t ps = e->C;
+    for (int l = 0; l < e->L; l++) {
+        const hesse_layer *L = &m->layers[l];
+        ps += 2 * e->size[l + 1];
+        if (L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
+        if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += (e->size[l + 1] + 1) / 2; /* int32 */
+    }
+    return ps;
 }
 
-/* Doubles of scratch per sample of a chunk, and independent of the chunk, for block k. */
-static void scratch_size(const hesse_model *m, int k, int64_t *per_sample, int64_t *fixed) {
-    int64_t ps = 0, fx = 0, max_size = 0, max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
-    ps += hesse_model_num_outputs(m); /* probs */
-    for (int l = 0; l < m->num_layers; l++) {
+/* Doubles of R-pass scratch per sample of a chunk for block k, and independent of the chunk. */
+static void rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed) {
+    const hesse_model *m = e->m;
+    int64_t ps = 0, max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
+    for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
-        int64_t out = nn_out_size(L);
-        ps += out * (2 + (int64_t)k); /* act, grad, ract */
-        if (out > max_size) max_size = out;
-        if (nn_in_size(L) > max_size) max_size = nn_in_size(L);
+        ps += (int64_t)k * e->size[l + 1]; /* ract */
+        if (e->size[l + 1] > max_size) max_size = e->size[l + 1];
         if (L->kind == HESSE_LAYER_CONV2D) {
             int64_t K = nn_conv_k(L), P = nn_conv_p(L);
-            ps += K * P * (1 + (int64_t)k); /* cols, rcols */
+            ps += K * P * k; /* rcols */
             if (K * P * k > max_gcols) max_gcols = K * P * k;
             if ((int64_t)L->out_c * P * k > max_tmp) max_tmp = (int64_t)L->out_c * P * k;
             if ((int64_t)L->out_c * P > max_gyp) max_gyp = (int64_t)L->out_c * P;
             if (L->weight_count > max_w) max_w = L->weight_count;
         }
-        if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += (out + 1) / 2; /* int32 arg-max */
     }
     ps += 2 * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp;
-    fx += (int64_t)k * max_w;
     *per_sample = ps;
-    *fixed = fx;
+    *fixed = (int64_t)k * max_w;
 }
+
+/* ---- Chunk states --------------------------------------------------------------------------- */
+
+/* Points st's arrays into `mem` (which holds B * state_per_sample doubles), or measures when
+ * mem is NULL. Returns the doubles used. */
+static int64_t state_layout(const hesse_engine *e, int B, double *mem, nn_state *st) {
+    const hesse_model *m = e->m;
+    int64_t at = 0;
+#define TAKE(count) (mem ? mem + at : NULL), at += (count)
+    for (int l = 0; l < e->L; l++) {
+        const hesse_layer *L = &m->layers[l];
+        st->act[l + 1] = TAKE((int64_t)B * e->size[l + 1]);
+        st->grad[l + 1] = TAKE((int64_t)B * e->size[l + 1]);
+        st->cols[l] = NULL;
+        st->argmax[l] = NULL;
+        if (L->kind == HESSE_LAYER_CONV2D)
+            st->cols[l] = TAKE((int64_t)B * nn_conv_k(L) * nn_conv_p(L));
+        if (L->kind == HESSE_LAYER_MAXPOOL2D) {
+            st->argmax[l] = mem ? (int32_t *)(mem + at) : NULL;
+            at += ((int64_t)B * e->size[l + 1] + 1) / 2;
+        }
+    }
+    st->probs = TAKE((int64_t)B * e->C);
+#undef TAKE
+    return at;
+}
+
+static int state_arrays(const hesse_engine *e, nn_state *st) {
+    st->act = calloc((size_t)e->L + 1, sizeof *st->act);
+    st->grad = calloc((size_t)e->L + 1, sizeof *st->grad);
+    st->cols = calloc((size_t)e->L, sizeof *st->cols);
+    st->argmax = calloc((size_t)e->L, sizeof *st->argmax);
+    return st->act && st->grad && st->cols && st->argmax ? HESSE_OK : HESSE_ENOMEM;
+}
+
+static void state_free_arrays(nn_state *st) {
+    free(st->act);
+    free(st->grad);
+    free(st->cols);
+    free(st->argmax);
+}
+
+/* ---- Workers ------------------------------------------------------------------------------- */
+
+static void work_free(const hesse_engine *e, nn_work *w) {
+    if (w->own.act) hesse_free(w->own.act[1]); /* the block holding the whole state */
+    state_free_arrays(&w->own);
+    for (int l = 0; w->ract && l <= e->L; l++) hesse_free(w->ract[l]);
+    for (int l = 0; w->rcols && l < e->L; l++) hesse_free(w->rcols[l]);
+    free(w->ract);
+    free(w->rcols);
+    hesse_free(w->rg[0]);
+    hesse_free(w->rg[1]);
+    hesse_free(w->tmp);
+    hesse_free(w->gcols);
+    hesse_free(w->gyp);
+    hesse_free(w->vstack);
+    hesse_free(w->acc);
+    free(w->a);
+    free(w->g);
+    free(w->ra);
+}
+
+static int work_alloc(hesse_engine *e, nn_work *w) {
+    const hesse_model *m = e->m;
+    const int B = e->chunk, k = e->max_block, L = e->L;
+    int rc = HESSE_OK;
+    if (state_arrays(e, &w->own)) goto nomem; /* st only ever borrows own's or the cache's */
+    w->ract = calloc((size_t)L + 1, sizeof *w->ract);
+    w->rcols = calloc((size_t)L, sizeof *w->rcols);
+    w->a = calloc((size_t)L + 1, sizeof *w->a);
+    w->g = calloc((size_t)L + 1, sizeof *w->g);
+    w->ra = calloc((size_t)L + 1, sizeof *w->ra);
+    if (!w->ract || !w->rcols || !w->a || !w->g || !w->ra) goto nomem;
+    int64_t state = state_layout(e, B, NULL, &w->own);
+    double *block = hesse_alloc((size_t)state * sizeof(double));
+    if (!block) goto nomem;
+    state_layout(e, B, block, &w->own);
+    e->bytes += (size_t)state * sizeof(double);
+    int64_t max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
+#define ALLOC(ptr, count)                                                                          \
+    do {                                                                                           \
+        size_t bytes_ = (size_t)(count) * sizeof *(ptr);                                           \
+        (ptr) = hesse_alloc(bytes_);                                                               \
+        if (!(ptr)) goto nomem;                                                                    \
+        e->bytes += bytes_;                                                                        \
+    } while (0)
+    for (int l = 0; l < L; l++) {
+        const hesse_layer *Ly = &m->layers[l];
+        int64_t sz = e->size[l + 1];
+        if (sz > max_size) max_size = sz;
+        ALLOC(w->ract[l + 1], (int64_t)k * B * sz);
+        if (Ly->kind == HESSE_LAYER_CONV2D) {
+            int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
+            ALLOC(w->rcols[l], K * k * B * P);
+            if (K * P * k > max_gcols) max_gcols = K * P * k;
+            if ((int64_t)Ly->out_c * P * k > max_tmp) max_tmp = (int64_t)Ly->out_c * P * k;
+            if ((int64_t)Ly->out_c * P > max_gyp) max_gyp = (int64_t)Ly->out_c * P;
+            if (Ly->weight_count > max_w) max_w = Ly->weight_count;
+        }
+    }
+    ALLOC(w->rg[0], (int64_t)k * B * max_size);
+    ALLOC(w->rg[1], (int64_t)k * B * max_size);
+    ALLOC(w->tmp, max_tmp > 0 ? (int64_t)B * max_tmp : 1);
+    ALLOC(w->gcols, max_gcols > 0 ? (int64_t)B * max_gcols : 1);
+    ALLOC(w->gyp, max_gyp > 0 ? (int64_t)B * max_gyp : 1);
+    ALLOC(w->vstack, max_w > 0 ? (int64_t)k * max_w : 1);
+#undef ALLOC
+    return rc;
+nomem:
+    return hesse_error(
+        HESSE_ENOMEM, "engine: cannot allocate the scratch of a worker (chunk %d, block %d)", B, k);
+}
+
+/* ---- The pool ------------------------------------------------------------------------------ */
+
+typedef struct {
+    hesse_engine *e;
+    int index;
+} pool_arg;
+
+static void *pool_main(void *p) {
+    pool_arg *pa = p;
+    hesse_engine *e = pa->e;
+    const int idx = pa->index;
+    free(pa);
+    unsigned seen = 0;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->quit && e->generation == seen) pthread_cond_wait(&e->wake, &e->mu);
+        if (e->quit) break;
+        seen = e->generation;
+        nn_job_fn job = e->job;
+        void *arg = e->job_arg;
+        pthread_mutex_unlock(&e->mu);
+        job(e, &e->w[idx], idx, arg);
+        pthread_mutex_lock(&e->mu);
+        if (--e->pending == 0) pthread_cond_signal(&e->done);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+void nn_run(hesse_engine *e, nn_job_fn fn, void *arg) {
+    if (e->nworkers == 1) {
+        fn(e, &e->w[0], 0, arg);
+        return;
+    }
+    /* the workers' GEMMs run in their own threads: OpenBLAS stays single-threaded meanwhile */
+    int blas = openblas_get_num_threads();
+    if (blas > 1) openblas_set_num_threads(1);
+    pthread_mutex_lock(&e->mu);
+    e->job = fn;
+    e->job_arg = arg;
+    e->pending = e->nworkers - 1;
+    e->generation++;
+    pthread_cond_broadcast(&e->wake);
+    pthread_mutex_unlock(&e->mu);
+    fn(e, &e->w[0], 0, arg);
+    pthread_mutex_lock(&e->mu);
+    while (e->pending > 0) pthread_cond_wait(&e->done, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+    if (blas > 1) openblas_set_num_threads(blas);
+}
+
+int nn_chunk_size(const hesse_engine *e, int64_t n) {
+    int64_t per = (n + e->nworkers - 1) / e->nworkers; /* every worker gets some */
+    return (int)(per < e->chunk ? (per > 0 ? per : 1) : e->chunk);
+}
+
+/* ---- Creation -------------------------------------------------------------------------------- */
 
 int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hesse_engine **out) {
     if (!m || !out) return hesse_error(HESSE_EINVAL, "hesse_engine_create: NULL argument");
@@ -60,82 +231,68 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     hesse_engine_params d = p ? *p : hesse_engine_defaults();
     if (d.max_block <= 0) d.max_block = 1;
     if (d.memory_budget == 0) d.memory_budget = hesse_engine_defaults().memory_budget;
-    if (d.chunk < 0) return hesse_error(HESSE_EINVAL, "engine: chunk %d is negative", d.chunk);
-    const int k = d.max_block;
-    int64_t per_sample, fixed;
-    scratch_size(m, k, &per_sample, &fixed);
-    if (d.chunk == 0) {
-        int64_t fit = ((int64_t)(d.memory_budget / sizeof(double)) - fixed) / per_sample;
-        d.chunk = (int)(fit > 512 ? 512 : fit < 1 ? 1 : fit);
-    }
+    if (d.chunk < 0 || d.threads < 0)
+        return hesse_error(HESSE_EINVAL, "engine: chunk %d and threads %d must not be negative",
+                           d.chunk, d.threads);
     hesse_engine *e = calloc(1, sizeof *e);
     if (!e) return hesse_error(HESSE_ENOMEM, "engine: out of memory");
     int rc = HESSE_OK;
-    const int L = m->num_layers, B = d.chunk;
+    const int L = m->num_layers;
     e->m = m;
-    e->chunk = B;
-    e->max_block = k;
     e->L = L;
     e->C = hesse_model_num_outputs(m);
+    e->max_block = d.max_block;
+    e->nworkers = d.threads > 0 ? d.threads : openblas_get_num_threads();
+    if (e->nworkers < 1) e->nworkers = 1;
+    if (e->nworkers > 256) e->nworkers = 256;
     e->first_param = L;
     for (int l = L - 1; l >= 0; l--)
-        if (has_params(&m->layers[l])) e->first_param = l;
+        if (m->layers[l].weight_count > 0) e->first_param = l;
     e->size = calloc((size_t)L + 1, sizeof *e->size);
-    e->act = calloc((size_t)L + 1, sizeof *e->act);
-    e->grad = calloc((size_t)L + 1, sizeof *e->grad);
-    e->ract = calloc((size_t)L + 1, sizeof *e->ract);
-    e->cols = calloc((size_t)L, sizeof *e->cols);
-    e->rcols = calloc((size_t)L, sizeof *e->rcols);
-    e->argmax = calloc((size_t)L, sizeof *e->argmax);
-    e->a = calloc((size_t)L + 1, sizeof *e->a);
-    e->g = calloc((size_t)L + 1, sizeof *e->g);
-    e->ra = calloc((size_t)L + 1, sizeof *e->ra);
-    if (!e->size || !e->act || !e->grad || !e->ract || !e->cols || !e->rcols || !e->argmax ||
-        !e->a || !e->g || !e->ra) {
+    if (!e->size) {
         rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
         goto cleanup;
     }
     e->size[0] = nn_in_size(&m->layers[0]);
-    int64_t max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
-#define ALLOC(ptr, count)                                                                          \
-    do {                                                                                           \
-        size_t bytes_ = (size_t)(count) * sizeof *(ptr);                                           \
-        (ptr) = hesse_alloc(bytes_);                                                               \
-        if (!(ptr)) {                                                                              \
-            rc = hesse_error(HESSE_ENOMEM,                                                         \
-                             "engine: cannot allocate %zu bytes of scratch (chunk %d, block %d)",  \
-                             bytes_, B, k);                                                        \
-            goto cleanup;                                                                          \
-        }                                                                                          \
-        e->bytes += bytes_;                                                                        \
-    } while (0)
-    for (int l = 0; l < L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        int64_t sz = nn_out_size(Ly);
-        e->size[l + 1] = sz;
-        if (sz > max_size) max_size = sz;
-        ALLOC(e->act[l + 1], (int64_t)B * sz);
-        ALLOC(e->grad[l + 1], (int64_t)B * sz);
-        ALLOC(e->ract[l + 1], (int64_t)k * B * sz);
-        if (Ly->kind == HESSE_LAYER_CONV2D) {
-            int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
-            ALLOC(e->cols[l], K * B * P);
-            ALLOC(e->rcols[l], K * k * B * P);
-            if (K * P * k > max_gcols) max_gcols = K * P * k;
-            if ((int64_t)Ly->out_c * P * k > max_tmp) max_tmp = (int64_t)Ly->out_c * P * k;
-            if ((int64_t)Ly->out_c * P > max_gyp) max_gyp = (int64_t)Ly->out_c * P;
-            if (Ly->weight_count > max_w) max_w = Ly->weight_count;
-        }
-        if (Ly->kind == HESSE_LAYER_MAXPOOL2D) ALLOC(e->argmax[l], (int64_t)B * sz);
+    for (int l = 0; l < L; l++) e->size[l + 1] = nn_out_size(&m->layers[l]);
+    if (d.chunk == 0) {
+        int64_t per, fixed;
+        rpass_size(e, e->max_block, &per, &fixed);
+        per += state_per_sample(e);
+        int64_t fit = ((int64_t)(d.memory_budget / sizeof(double)) / e->nworkers - fixed) / per;
+        d.chunk = (int)(fit > MAX_CHUNK ? MAX_CHUNK : fit < 1 ? 1 : fit);
     }
-    ALLOC(e->rg[0], (int64_t)k * B * max_size);
-    ALLOC(e->rg[1], (int64_t)k * B * max_size);
-    ALLOC(e->probs, (int64_t)B * e->C);
-    ALLOC(e->tmp, max_tmp > 0 ? (int64_t)B * max_tmp : 1);
-    ALLOC(e->gcols, max_gcols > 0 ? (int64_t)B * max_gcols : 1);
-    ALLOC(e->gyp, max_gyp > 0 ? (int64_t)B * max_gyp : 1);
-    ALLOC(e->vstack, max_w > 0 ? (int64_t)k * max_w : 1);
-#undef ALLOC
+    e->chunk = d.chunk;
+    e->cache.budget = 0;
+    if (d.cache) {
+        size_t avail = (size_t)hesse_mem_available() / 4, cap = (size_t)4 << 30;
+        e->cache.budget = d.cache_budget ? d.cache_budget : (avail && avail < cap ? avail : cap);
+    }
+    e->w = calloc((size_t)e->nworkers, sizeof *e->w);
+    if (!e->w) {
+        rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < e->nworkers; i++) HESSE_CHECK(work_alloc(e, &e->w[i]));
+    if (e->nworkers > 1) {
+        e->threads = calloc((size_t)e->nworkers, sizeof *e->threads);
+        if (!e->threads || pthread_mutex_init(&e->mu, NULL) || pthread_cond_init(&e->wake, NULL) ||
+            pthread_cond_init(&e->done, NULL)) {
+            rc = hesse_error(HESSE_ENOMEM, "engine: cannot set up the worker pool");
+            goto cleanup;
+        }
+        e->pool_ready = 1;
+        for (int i = 1; i < e->nworkers; i++) {
+            pool_arg *pa = malloc(sizeof *pa);
+            if (pa) *pa = (pool_arg){e, i};
+            if (!pa || pthread_create(&e->threads[i], NULL, pool_main, pa) != 0) {
+                free(pa);
+                rc = hesse_error(HESSE_ENOMEM, "engine: cannot start worker thread %d", i);
+                goto cleanup;
+            }
+            e->started = i; /* threads 1 .. started are running */
+        }
+    }
     *out = e;
     return HESSE_OK;
 cleanup:
@@ -143,35 +300,34 @@ cleanup:
     return rc;
 }
 
+static void cache_clear(nn_cache *c) {
+    for (int i = 0; c->chunks && i < c->nchunks; i++) state_free_arrays(&c->chunks[i]);
+    free(c->chunks);
+    hesse_free(c->block);
+    c->chunks = NULL;
+    c->block = NULL;
+    c->nchunks = 0;
+    c->bytes = 0;
+    c->key = 0;
+}
+
 void hesse_engine_free(hesse_engine *e) {
     if (!e) return;
-    for (int l = 0; l <= e->L; l++) {
-        if (e->act) hesse_free(e->act[l]);
-        if (e->grad) hesse_free(e->grad[l]);
-        if (e->ract) hesse_free(e->ract[l]);
-        if (l < e->L) {
-            if (e->cols) hesse_free(e->cols[l]);
-            if (e->rcols) hesse_free(e->rcols[l]);
-            if (e->argmax) hesse_free(e->argmax[l]);
-        }
+    if (e->pool_ready) {
+        pthread_mutex_lock(&e->mu);
+        e->quit = 1;
+        pthread_cond_broadcast(&e->wake);
+        pthread_mutex_unlock(&e->mu);
+        for (int i = 1; i <= e->started; i++) pthread_join(e->threads[i], NULL);
+        pthread_mutex_destroy(&e->mu);
+        pthread_cond_destroy(&e->wake);
+        pthread_cond_destroy(&e->done);
     }
-    hesse_free(e->rg[0]);
-    hesse_free(e->rg[1]);
-    hesse_free(e->probs);
-    hesse_free(e->tmp);
-    hesse_free(e->gcols);
-    hesse_free(e->gyp);
-    hesse_free(e->vstack);
+    free(e->threads);
+    for (int i = 0; e->w && i < e->nworkers; i++) work_free(e, &e->w[i]);
+    free(e->w);
+    cache_clear(&e->cache);
     free(e->size);
-    free(e->act);
-    free(e->grad);
-    free(e->ract);
-    free(e->cols);
-    free(e->rcols);
-    free(e->argmax);
-    free(e->a);
-    free(e->g);
-    free(e->ra);
     free(e);
 }
 
@@ -184,7 +340,7 @@ int hesse_engine_max_block(const hesse_engine *e) {
 }
 
 size_t hesse_engine_bytes(const hesse_engine *e) {
-    return e->bytes;
+    return e->bytes + e->cache.bytes;
 }
 
 int64_t hesse_engine_num_params(const hesse_engine *e) {
@@ -195,385 +351,72 @@ const hesse_model *hesse_engine_model(const hesse_engine *e) {
     return e->m;
 }
 
-/* ---- Passes over one chunk of B samples ------------------------------------------------ */
+int hesse_engine_threads(const hesse_engine *e) {
+    return e->nworkers;
+}
 
-void nn_forward_chunk(hesse_engine *e, int B, const double *x) {
-    const hesse_model *m = e->m;
-    const double *theta = m->params;
-    e->a[0] = x;
-    for (int l = 0; l < e->L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        const double *in = e->a[l];
-        double *out = e->act[l + 1];
-        const double *W = theta + Ly->weight_offset;
-        const double *bias = Ly->bias_count ? theta + Ly->bias_offset : NULL;
-        switch (Ly->kind) {
-        case HESSE_LAYER_LINEAR:
-            nn_linear_forward(B, Ly->in_c, Ly->out_c, in, W, bias, 0.0, out);
-            break;
-        case HESSE_LAYER_CONV2D: {
-            /* tmp [Cout, B*P] = W [Cout, K] cols [K, B*P] */
-            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
-            nn_im2col(Ly, B, in, e->cols[l]);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Ly->out_c, (int)(B * P), (int)K,
-                        1.0, W, (int)K, e->cols[l], (int)(B * P), 0.0, e->tmp, (int)(B * P));
-            nn_cbp_to_bcp(B, Ly->out_c, (int)P, e->tmp, 0, out);
-            if (bias)
-                for (int b = 0; b < B; b++)
-                    for (int c = 0; c < Ly->out_c; c++) {
-                        double *d = out + ((int64_t)b * Ly->out_c + c) * P;
-                        for (int64_t p = 0; p < P; p++) d[p] += bias[c];
-                    }
-            break;
-        }
-        case HESSE_LAYER_MAXPOOL2D:
-            nn_maxpool_forward(Ly, B, in, out, e->argmax[l]);
-            break;
-        case HESSE_LAYER_AVGPOOL2D:
-            nn_avgpool_forward(Ly, B, in, out);
-            break;
-        case HESSE_LAYER_FLATTEN:
-            e->a[l + 1] = in;
-            continue;
-        default:
-            nn_activation_forward(Ly->kind, (int64_t)B * e->size[l + 1], in, out);
-            break;
-        }
-        e->a[l + 1] = out;
+size_t hesse_engine_cache_bytes(const hesse_engine *e) {
+    return e->cache.bytes;
+}
+
+int64_t hesse_engine_cache_hits(const hesse_engine *e) {
+    return e->cache.hits;
+}
+
+/* ---- The cache ------------------------------------------------------------------------------- */
+
+/* A 64-bit checksum of a byte range (multiply-xorshift over 8-byte words). */
+static uint64_t checksum(uint64_t h, const void *data, size_t bytes) {
+    const unsigned char *p = data;
+    size_t words = bytes / 8;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t v;
+        memcpy(&v, p + 8 * i, 8);
+        h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
     }
+    for (size_t i = words * 8; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h ? h : 1;
 }
 
-/* Loss of each sample from the logits; fills e->probs (cross-entropy) and the gradient of
- * the mean loss in the logits, g[L] = scale * dl/dz. Returns the index of the first sample
- * with a non-finite loss, or -1. */
-int64_t nn_loss_chunk(hesse_engine *e, int B, const int32_t *y, double scale, double *sum,
-                      int64_t *correct) {
-    const int C = e->C;
-    const double *z = e->a[e->L];
-    double *gz = e->grad[e->L];
-    e->g[e->L] = gz;
-    for (int b = 0; b < B; b++) {
-        const double *zb = z + (int64_t)b * C;
-        double *gb = gz + (int64_t)b * C;
-        int arg = 0;
-        for (int c = 1; c < C; c++)
-            if (zb[c] > zb[arg]) arg = c;
-        if (correct && arg == y[b]) (*correct)++;
-        double lb;
-        if (e->m->loss == HESSE_LOSS_CROSS_ENTROPY) {
-            /* l = logsumexp(z) - z_y, p = softmax(z), dl/dz = p - e_y */
-            double zmax = zb[arg], s = 0.0;
-            for (int c = 0; c < C; c++) s += exp(zb[c] - zmax);
-            double lse = zmax + log(s);
-            lb = lse - zb[y[b]];
-            double *pb = e->probs + (int64_t)b * C;
-            for (int c = 0; c < C; c++) {
-                pb[c] = exp(zb[c] - lse);
-                gb[c] = scale * (pb[c] - (c == y[b]));
-            }
-        } else {
-            /* l = sum_c (z_c - t_c)^2 with t the one-hot label; dl/dz = 2 (z - t) */
-            lb = 0.0;
-            for (int c = 0; c < C; c++) {
-                double r = zb[c] - (c == y[b]);
-                lb += r * r;
-                gb[c] = scale * 2.0 * r;
-            }
-        }
-        if (!isfinite(lb)) return b;
-        *sum += lb;
+static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chunk) {
+    uint64_t h = 0x243f6a8885a308d3ull ^ (uint64_t)s->n ^ ((uint64_t)chunk << 40);
+    h = checksum(h, e->m->params, (size_t)e->m->n * sizeof(double));
+    h = checksum(h, s->x, (size_t)(s->n * hesse_samples_dim(s)) * sizeof(double));
+    return checksum(h, s->y, (size_t)s->n * sizeof(int32_t));
+}
+
+/* Lays out the cache for s in chunks of `chunk` samples; 0 when it does not fit the budget. */
+static int cache_prepare(hesse_engine *e, const hesse_samples *s, int chunk) {
+    nn_cache *c = &e->cache;
+    int nchunks = (int)((s->n + chunk - 1) / chunk);
+    double need = (double)s->n * (double)state_per_sample(e) * sizeof(double);
+    if (need > (double)c->budget) return 0;
+    if (c->chunks && c->nchunks == nchunks && c->chunk == chunk) return 1; /* same layout */
+    cache_clear(c);
+    c->chunks = calloc((size_t)nchunks, sizeof *c->chunks);
+    c->block = hesse_alloc((size_t)need);
+    if (!c->chunks || !c->block) {
+        cache_clear(c);
+        hesse_clear_error();
+        return 0; /* run uncached */
     }
-    return -1;
-}
-
-/* Back-propagates g[L] to every layer's output gradient g[l], l > first_param, and adds the
- * parameter gradient to pgrad when it is not NULL. */
-void nn_backward_chunk(hesse_engine *e, int B, double *pgrad) {
-    const hesse_model *m = e->m;
-    const double *theta = m->params;
-    for (int l = e->L - 1; l >= e->first_param; l--) {
-        const hesse_layer *Ly = &m->layers[l];
-        const double *x = e->a[l], *gy = e->g[l + 1];
-        const int need_gx = l > e->first_param;
-        double *gx = e->grad[l];
-        const double *W = theta + Ly->weight_offset;
-        switch (Ly->kind) {
-        case HESSE_LAYER_LINEAR:
-            if (pgrad)
-                nn_linear_backward_params(B, Ly->in_c, Ly->out_c, x, gy, pgrad + Ly->weight_offset,
-                                          Ly->bias_count ? pgrad + Ly->bias_offset : NULL);
-            if (need_gx) nn_linear_backward_input(B, Ly->in_c, Ly->out_c, gy, W, 0.0, gx);
-            break;
-        case HESSE_LAYER_CONV2D: {
-            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P;
-            const int Co = Ly->out_c;
-            nn_bcp_to_cbp(B, Co, (int)P, gy, e->gyp);
-            if (pgrad) {
-                /* gW [Cout, K] += gy [Cout, B*P] cols^T [B*P, K] */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)K, (int)BP, 1.0,
-                            e->gyp, (int)BP, e->cols[l], (int)BP, 1.0, pgrad + Ly->weight_offset,
-                            (int)K);
-                if (Ly->bias_count)
-                    for (int c = 0; c < Co; c++) {
-                        double s = 0.0;
-                        for (int64_t i = 0; i < BP; i++) s += e->gyp[c * BP + i];
-                        pgrad[Ly->bias_offset + c] += s;
-                    }
-            }
-            if (need_gx) {
-                /* gcols [K, B*P] = W^T [K, Cout] gy [Cout, B*P], then the adjoint of im2col */
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, Co, 1.0, W,
-                            (int)K, e->gyp, (int)BP, 0.0, e->gcols, (int)BP);
-                memset(gx, 0, (size_t)(B * e->size[l]) * sizeof *gx);
-                nn_col2im(Ly, B, e->gcols, gx);
-            }
-            break;
+    double *at = c->block;
+    for (int i = 0; i < nchunks; i++) {
+        int B = (int)(s->n - (int64_t)i * chunk < chunk ? s->n - (int64_t)i * chunk : chunk);
+        if (state_arrays(e, &c->chunks[i]) != HESSE_OK) {
+            cache_clear(c);
+            return 0;
         }
-        case HESSE_LAYER_MAXPOOL2D:
-            memset(gx, 0, (size_t)(B * e->size[l]) * sizeof *gx);
-            nn_maxpool_scatter(Ly, B, gy, e->argmax[l], gx);
-            break;
-        case HESSE_LAYER_AVGPOOL2D:
-            memset(gx, 0, (size_t)(B * e->size[l]) * sizeof *gx);
-            nn_avgpool_backward(Ly, B, gy, gx);
-            break;
-        case HESSE_LAYER_FLATTEN:
-            e->g[l] = (double *)gy;
-            continue;
-        default:
-            nn_activation_jvp(Ly->kind, (int64_t)B * e->size[l + 1], x, e->a[l + 1], gy, gx);
-            break;
-        }
-        e->g[l] = gx;
+        at += state_layout(e, B, at, &c->chunks[i]);
     }
+    c->nchunks = nchunks;
+    c->chunk = chunk;
+    c->bytes = (size_t)need;
+    return 1;
 }
 
-/* R-forward for k directions V (column j at V + j*n): ra[l+1] for l >= first_param. */
-static void rforward_chunk(hesse_engine *e, int B, int k, const double *V) {
-    const hesse_model *m = e->m;
-    const double *theta = m->params;
-    const int64_t n = m->n;
-    for (int l = e->first_param; l < e->L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        const int rx_zero = l == e->first_param; /* nothing before it depends on theta */
-        const double *x = e->a[l], *Rx = e->ra[l];
-        double *Ry = e->ract[l + 1];
-        const int64_t in = e->size[l], out = e->size[l + 1];
-        const double *W = theta + Ly->weight_offset;
-        switch (Ly->kind) {
-        case HESSE_LAYER_LINEAR:
-            /* Ry_j = Rx_j W^T + x VW_j^T + Vb_j; the first term for all j in one GEMM. */
-            if (!rx_zero) nn_linear_forward(k * B, Ly->in_c, Ly->out_c, Rx, W, NULL, 0.0, Ry);
-            for (int j = 0; j < k; j++) {
-                const double *Vj = V + j * n;
-                nn_linear_forward(B, Ly->in_c, Ly->out_c, x, Vj + Ly->weight_offset,
-                                  Ly->bias_count ? Vj + Ly->bias_offset : NULL, rx_zero ? 0.0 : 1.0,
-                                  Ry + j * B * out);
-            }
-            break;
-        case HESSE_LAYER_CONV2D: {
-            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P;
-            const int Co = Ly->out_c;
-            if (!rx_zero) {
-                /* conv(Rx, W): the k*B R-inputs as one batch */
-                nn_im2col(Ly, k * B, Rx, e->rcols[l]);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)(k * BP), (int)K,
-                            1.0, W, (int)K, e->rcols[l], (int)(k * BP), 0.0, e->tmp, (int)(k * BP));
-                nn_cbp_to_bcp(k * B, Co, (int)P, e->tmp, 0, Ry);
-            }
-            /* conv(x, VW_j) for all j: [k*Cout, K] x cols [K, B*P] */
-            for (int j = 0; j < k; j++)
-                memcpy(e->vstack + j * Ly->weight_count, V + j * n + Ly->weight_offset,
-                       (size_t)Ly->weight_count * sizeof(double));
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k * Co, (int)BP, (int)K, 1.0,
-                        e->vstack, (int)K, e->cols[l], (int)BP, 0.0, e->tmp, (int)BP);
-            for (int j = 0; j < k; j++) {
-                double *Ryj = Ry + j * B * out;
-                nn_cbp_to_bcp(B, Co, (int)P, e->tmp + j * Co * BP, !rx_zero, Ryj);
-                if (Ly->bias_count) {
-                    const double *vb = V + j * n + Ly->bias_offset;
-                    for (int b = 0; b < B; b++)
-                        for (int c = 0; c < Co; c++) {
-                            double *d = Ryj + ((int64_t)b * Co + c) * P;
-                            for (int64_t p = 0; p < P; p++) d[p] += vb[c];
-                        }
-                }
-            }
-            break;
-        }
-        case HESSE_LAYER_MAXPOOL2D:
-            for (int j = 0; j < k; j++)
-                nn_maxpool_gather(Ly, B, Rx + j * B * in, e->argmax[l], Ry + j * B * out);
-            break;
-        case HESSE_LAYER_AVGPOOL2D:
-            nn_avgpool_forward(Ly, k * B, Rx, Ry);
-            break;
-        case HESSE_LAYER_FLATTEN:
-            e->ra[l + 1] = (double *)Rx;
-            continue;
-        default:
-            for (int j = 0; j < k; j++)
-                nn_activation_jvp(Ly->kind, B * out, x, e->a[l + 1], Rx + j * B * in,
-                                  Ry + j * B * out);
-            break;
-        }
-        e->ra[l + 1] = Ry;
-    }
-}
-
-/* R-backward: Y[:, j] += (C V)_j for the chunk. The pass is linear in its two sources, the
- * logit term Rg_L and the layers' second-order terms along (Ra, V) times g, so:
- *   Hessian   Rg_L = A Ra_L,                      second-order terms on
- *   GGN       Rg_L = A Ra_L,                      second-order terms off
- *   residual  Rg_L = 0,                           second-order terms on   (E = H - G)
- *   efisher   Rg_L = N g_L (g_L . Ra_L) per sample, second-order terms off
- * with A the per-sample Hessian of the loss in the logits times the mean's scale, and
- * g_L = scale * dl_i/dz the logit gradient of the mean loss (so N g_L = dl_i/dz). */
-static void rbackward_chunk(hesse_engine *e, int B, int k, const double *V, double *Y, double scale,
-                            int64_t N, hesse_curv_kind kind) {
-    const hesse_model *m = e->m;
-    const double *theta = m->params;
-    const int64_t n = m->n;
-    const int C = e->C;
-    const int hessian = kind == HESSE_CURV_HESSIAN || kind == HESSE_CURV_RESIDUAL;
-
-    double *Rgy = e->rg[0];
-    const double *Rz = e->ra[e->L];
-    for (int j = 0; j < k; j++)
-        for (int b = 0; b < B; b++) {
-            const double *r = Rz + ((int64_t)j * B + b) * C;
-            double *o = Rgy + ((int64_t)j * B + b) * C;
-            if (kind == HESSE_CURV_RESIDUAL) {
-                for (int c = 0; c < C; c++) o[c] = 0.0;
-            } else if (kind == HESSE_CURV_EFISHER) {
-                const double *gz = e->grad[e->L] + (int64_t)b * C;
-                double dot = 0.0;
-                for (int c = 0; c < C; c++) dot += gz[c] * r[c];
-                for (int c = 0; c < C; c++) o[c] = (double)N * gz[c] * dot;
-            } else if (m->loss == HESSE_LOSS_CROSS_ENTROPY) {
-                /* A = diag(p) - p p^T */
-                const double *p = e->probs + (int64_t)b * C;
-                double dot = 0.0;
-                for (int c = 0; c < C; c++) dot += p[c] * r[c];
-                for (int c = 0; c < C; c++) o[c] = scale * p[c] * (r[c] - dot);
-            } else {
-                for (int c = 0; c < C; c++) o[c] = scale * 2.0 * r[c]; /* A = 2 I */
-            }
-        }
-
-    for (int l = e->L - 1; l >= e->first_param; l--) {
-        const hesse_layer *Ly = &m->layers[l];
-        const int rx_zero = l == e->first_param, need_rgx = l > e->first_param;
-        const double *x = e->a[l], *Rx = e->ra[l], *gy = hessian ? e->g[l + 1] : NULL;
-        const int64_t in = e->size[l], out = e->size[l + 1];
-        const double *W = theta + Ly->weight_offset;
-        double *Rgx = Rgy == e->rg[0] ? e->rg[1] : e->rg[0];
-        switch (Ly->kind) {
-        case HESSE_LAYER_LINEAR: {
-            const int ni = Ly->in_c, no = Ly->out_c;
-            for (int j = 0; j < k; j++) {
-                double *Yj = Y + j * n;
-                /* HW_j += Rgy_j^T x (+ gy^T Rx_j);  Hb_j += sum_b Rgy_j */
-                nn_linear_backward_params(B, ni, no, x, Rgy + j * B * out, Yj + Ly->weight_offset,
-                                          Ly->bias_count ? Yj + Ly->bias_offset : NULL);
-                if (hessian && !rx_zero)
-                    nn_linear_backward_params(B, ni, no, Rx + j * B * in, gy,
-                                              Yj + Ly->weight_offset, NULL);
-            }
-            if (need_rgx) {
-                /* Rgx_j = Rgy_j W (+ gy VW_j) */
-                nn_linear_backward_input(k * B, ni, no, Rgy, W, 0.0, Rgx);
-                if (hessian)
-                    for (int j = 0; j < k; j++)
-                        nn_linear_backward_input(B, ni, no, gy, V + j * n + Ly->weight_offset, 1.0,
-                                                 Rgx + j * B * in);
-            }
-            break;
-        }
-        case HESSE_LAYER_CONV2D: {
-            const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P, kBP = k * BP;
-            const int Co = Ly->out_c;
-            double *Rgyp = e->tmp; /* [Cout, k*B*P] */
-            nn_bcp_to_cbp(k * B, Co, (int)P, Rgy, Rgyp);
-            if (hessian) nn_bcp_to_cbp(B, Co, (int)P, gy, e->gyp);
-            for (int j = 0; j < k; j++) {
-                double *HW = Y + j * n + Ly->weight_offset;
-                /* HW_j += Rgy_j [Cout, B*P] cols^T (+ gy [Cout, B*P] Rcols_j^T) */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)K, (int)BP, 1.0,
-                            Rgyp + j * BP, (int)kBP, e->cols[l], (int)BP, 1.0, HW, (int)K);
-                if (hessian && !rx_zero)
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)K, (int)BP, 1.0,
-                                e->gyp, (int)BP, e->rcols[l] + j * BP, (int)kBP, 1.0, HW, (int)K);
-                if (Ly->bias_count) {
-                    double *Hb = Y + j * n + Ly->bias_offset;
-                    for (int c = 0; c < Co; c++) {
-                        const double *r = Rgyp + c * kBP + j * BP;
-                        double s = 0.0;
-                        for (int64_t i = 0; i < BP; i++) s += r[i];
-                        Hb[c] += s;
-                    }
-                }
-            }
-            if (need_rgx) {
-                /* gcols [K, k*B*P] = W^T Rgy (+ VW_j^T gy per block j), then col2im */
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)kBP, Co, 1.0, W,
-                            (int)K, Rgyp, (int)kBP, 0.0, e->gcols, (int)kBP);
-                if (hessian)
-                    for (int j = 0; j < k; j++)
-                        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, Co,
-                                    1.0, V + j * n + Ly->weight_offset, (int)K, e->gyp, (int)BP,
-                                    1.0, e->gcols + j * BP, (int)kBP);
-                memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
-                nn_col2im(Ly, k * B, e->gcols, Rgx);
-            }
-            break;
-        }
-        case HESSE_LAYER_MAXPOOL2D:
-            memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
-            for (int j = 0; j < k; j++)
-                nn_maxpool_scatter(Ly, B, Rgy + j * B * out, e->argmax[l], Rgx + j * B * in);
-            break;
-        case HESSE_LAYER_AVGPOOL2D:
-            memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
-            nn_avgpool_backward(Ly, k * B, Rgy, Rgx);
-            break;
-        case HESSE_LAYER_FLATTEN:
-            continue; /* same values, same layout */
-        default:
-            for (int j = 0; j < k; j++)
-                nn_activation_rback(Ly->kind, B * out, x, e->a[l + 1], gy,
-                                    hessian ? Rx + j * B * in : NULL, Rgy + j * B * out,
-                                    Rgx + j * B * in);
-            break;
-        }
-        Rgy = Rgx;
-    }
-}
-
-/* ---- Public passes ---------------------------------------------------------------------- */
-
-int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
-    int c, h, w;
-    hesse_model_input_shape(e->m, &c, &h, &w);
-    if (!s || s->n <= 0 || !s->x || !s->y) return hesse_error(HESSE_EINVAL, "no samples given");
-    if (s->c != c || s->h != h || s->w != w)
-        return hesse_error(HESSE_EINPUT,
-                           "samples are %dx%dx%d but the model \"%s\" expects input %dx%dx%d", s->c,
-                           s->h, s->w, hesse_model_arch(e->m), c, h, w);
-    for (int64_t i = 0; i < s->n; i++)
-        if (s->y[i] < 0 || s->y[i] >= e->C)
-            return hesse_error(HESSE_EINPUT,
-                               "sample %lld has label %d but the model has %d outputs (labels "
-                               "must lie in [0, %d))",
-                               (long long)(s->source ? s->source[i] : i), (int)s->y[i], e->C, e->C);
-    return HESSE_OK;
-}
-
-static double loss_scale(const hesse_engine *e, int64_t n) {
-    /* PyTorch's reduction='mean': over samples for cross-entropy, over all n*C elements for
-     * MSE. */
-    return e->m->loss == HESSE_LOSS_MSE ? 1.0 / ((double)n * e->C) : 1.0 / (double)n;
-}
+/* ---- Public passes ----------------------------------------------------------------------- */
 
 static int nonfinite_loss(const hesse_samples *s, int64_t i) {
     return hesse_error(HESSE_ENUMERIC,
@@ -581,25 +424,129 @@ static int nonfinite_loss(const hesse_samples *s, int64_t i) {
                        (long long)(s->source ? s->source[i] : i));
 }
 
+/* The first non-finite sample over the workers (-1: none). */
+static int64_t first_bad(const hesse_engine *e) {
+    int64_t bad = -1;
+    for (int i = 0; i < e->nworkers; i++)
+        if (e->w[i].bad >= 0 && (bad < 0 || e->w[i].bad < bad)) bad = e->w[i].bad;
+    return bad;
+}
+
+/* Gives every worker an accumulator of at least `count` doubles (worker 0 may use the
+ * caller's output instead). */
+static int ensure_acc(hesse_engine *e, int64_t count) {
+    for (int i = 1; i < e->nworkers; i++) {
+        nn_work *w = &e->w[i];
+        if (w->acc_cap >= count) continue;
+        hesse_free(w->acc);
+        w->acc = hesse_alloc((size_t)count * sizeof(double));
+        w->acc_cap = w->acc ? count : 0;
+        if (!w->acc) return HESSE_ENOMEM;
+    }
+    return HESSE_OK;
+}
+
+/* out += the accumulators of workers 1.. in order (worker 0 wrote into out). */
+static void reduce_acc(const hesse_engine *e, double *out, int64_t count) {
+    for (int i = 1; i < e->nworkers; i++)
+        for (int64_t j = 0; j < count; j++) out[j] += e->w[i].acc[j];
+}
+
+typedef struct {
+    const hesse_samples *s;
+    double scale;
+    int chunk;
+    int want_grad;
+    double *out; /* worker 0's accumulator */
+} loss_job;
+
+static void loss_grad_job(hesse_engine *e, nn_work *w, int idx, void *arg) {
+    loss_job *j = arg;
+    const int64_t dim = hesse_samples_dim(j->s), n = e->m->n;
+    double *acc = idx == 0 ? j->out : w->acc;
+    w->loss = 0.0;
+    w->correct = 0;
+    w->bad = -1;
+    w->st = w->own;
+    if (j->want_grad) memset(acc, 0, (size_t)n * sizeof *acc);
+    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
+         c0 += (int64_t)e->nworkers * j->chunk) {
+        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
+        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, j->scale, &w->loss, &w->correct);
+        if (bad >= 0) {
+            w->bad = c0 + bad;
+            return;
+        }
+        if (j->want_grad) nn_backward_chunk(e, w, B, acc);
+    }
+}
+
 int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
                     int64_t *correct) {
     if (!e || !loss) return hesse_error(HESSE_EINVAL, "hesse_loss_grad: NULL argument");
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    const int64_t dim = hesse_samples_dim(s);
-    const double scale = loss_scale(e, s->n);
+    const int64_t n = e->m->n;
+    if (grad && (rc = ensure_acc(e, n)) != HESSE_OK)
+        return hesse_error(rc, "engine: no memory for the workers' gradients");
+    loss_job j = {s, nn_loss_scale(e, s->n), nn_chunk_size(e, s->n), grad != NULL, grad};
+    nn_run(e, loss_grad_job, &j);
+    int64_t bad = first_bad(e);
+    if (bad >= 0) return nonfinite_loss(s, bad);
     double sum = 0.0;
-    if (correct) *correct = 0;
-    if (grad) memset(grad, 0, (size_t)e->m->n * sizeof *grad);
-    for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
-        int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        nn_forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, B, s->y + c0, scale, &sum, correct);
-        if (bad >= 0) return nonfinite_loss(s, c0 + bad);
-        if (grad) nn_backward_chunk(e, B, grad);
+    int64_t right = 0;
+    for (int i = 0; i < e->nworkers; i++) {
+        sum += e->w[i].loss;
+        right += e->w[i].correct;
     }
-    *loss = sum * scale;
+    if (grad) reduce_acc(e, grad, n);
+    *loss = sum * j.scale;
+    if (correct) *correct = right;
     return HESSE_OK;
+}
+
+typedef struct {
+    const hesse_samples *s;
+    hesse_curv_kind kind;
+    int k, chunk;
+    const double *V;
+    double *Y;
+    double scale;
+    int cached; /* 0: own scratch; 1: build the cache; 2: reuse it */
+} curv_job;
+
+static void curv_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+    curv_job *j = arg;
+    const int64_t dim = hesse_samples_dim(j->s), n = e->m->n;
+    const int second_order = j->kind == HESSE_CURV_HESSIAN || j->kind == HESSE_CURV_RESIDUAL;
+    double *Y = idx == 0 ? j->Y : w->acc;
+    w->bad = -1;
+    memset(Y, 0, (size_t)(n * j->k) * sizeof *Y);
+    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
+         c0 += (int64_t)e->nworkers * j->chunk) {
+        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
+        const double *x = j->s->x + c0 * dim;
+        w->st = j->cached ? e->cache.chunks[c0 / j->chunk] : w->own;
+        if (j->cached == 2) {
+            nn_restore_pointers(e, w, x);
+        } else {
+            double sum = 0.0;
+            nn_forward_chunk(e, w, B, x);
+            int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, j->scale, &sum, NULL);
+            if (bad >= 0) {
+                w->bad = c0 + bad;
+                return;
+            }
+            /* a cache serves every later kind of product, so it always holds the backward */
+            if (second_order || j->cached) nn_backward_chunk(e, w, B, NULL);
+        }
+        for (int j0 = 0; j0 < j->k; j0 += e->max_block) {
+            int kk = j->k - j0 < e->max_block ? j->k - j0 : e->max_block;
+            nn_rforward_chunk(e, w, B, kk, j->V + j0 * n);
+            nn_rbackward_chunk(e, w, B, kk, j->V + j0 * n, Y + j0 * n, j->scale, j->s->n, j->kind);
+        }
+    }
 }
 
 int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind, int k,
@@ -610,36 +557,54 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
         return hesse_error(HESSE_EINVAL, "hesse_curv_product: unknown curvature %d", (int)kind);
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    const int64_t dim = hesse_samples_dim(s), n = e->m->n;
-    const double scale = loss_scale(e, s->n);
-    const int second_order = kind == HESSE_CURV_HESSIAN || kind == HESSE_CURV_RESIDUAL;
-    memset(Y, 0, (size_t)(n * k) * sizeof *Y);
-    for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
-        int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        double sum = 0.0;
-        nn_forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, B, s->y + c0, scale, &sum, NULL);
-        if (bad >= 0) return nonfinite_loss(s, c0 + bad);
-        if (second_order) nn_backward_chunk(e, B, NULL);
-        for (int j0 = 0; j0 < k; j0 += e->max_block) {
-            int kk = k - j0 < e->max_block ? k - j0 : e->max_block;
-            rforward_chunk(e, B, kk, V + j0 * n);
-            rbackward_chunk(e, B, kk, V + j0 * n, Y + j0 * n, scale, s->n, kind);
+    if (k == 0) return HESSE_OK;
+    const int64_t n = e->m->n;
+    if ((rc = ensure_acc(e, n * k)) != HESSE_OK)
+        return hesse_error(rc, "engine: no memory for the workers' products (%d vectors)", k);
+    curv_job j = {s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, s->n), 0};
+    uint64_t key = 0;
+    if (e->cache.budget > 0) {
+        key = cache_key(e, s, j.chunk);
+        if (key == e->cache.key && e->cache.chunk == j.chunk) {
+            j.cached = 2;
+            e->cache.hits++;
+        } else if (cache_prepare(e, s, j.chunk)) {
+            j.cached = 1;
+            e->cache.key = 0; /* valid only once the pass completes */
         }
     }
+    nn_run(e, curv_job_run, &j);
+    int64_t bad = first_bad(e);
+    if (bad >= 0) return nonfinite_loss(s, bad);
+    if (j.cached == 1) e->cache.key = key;
+    reduce_acc(e, Y, n * k);
     return HESSE_OK;
+}
+
+typedef struct {
+    const hesse_samples *s;
+    int chunk;
+    double *out;
+} forward_job;
+
+static void forward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+    forward_job *j = arg;
+    const int64_t dim = hesse_samples_dim(j->s);
+    w->st = w->own;
+    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
+         c0 += (int64_t)e->nworkers * j->chunk) {
+        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
+        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
+        memcpy(j->out + c0 * e->C, w->a[e->L], (size_t)B * e->C * sizeof *j->out);
+    }
 }
 
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
     if (!e || !out) return hesse_error(HESSE_EINVAL, "hesse_forward: NULL argument");
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    const int64_t dim = hesse_samples_dim(s);
-    for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
-        int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        nn_forward_chunk(e, B, s->x + c0 * dim);
-        memcpy(out + c0 * e->C, e->a[e->L], (size_t)B * e->C * sizeof *out);
-    }
+    forward_job j = {s, nn_chunk_size(e, s->n), out};
+    nn_run(e, forward_job_run, &j);
     return HESSE_OK;
 }
 

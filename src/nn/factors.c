@@ -7,26 +7,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    const hesse_samples *s;
+    hesse_logit_grad_fn fn;
+    void *ctx;
+    int chunk;
+    double *out;
+} backward_job;
+
+static void backward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+    backward_job *j = arg;
+    const int64_t dim = hesse_samples_dim(j->s);
+    double *acc = idx == 0 ? j->out : w->acc;
+    w->bad = -1;
+    w->st = w->own;
+    memset(acc, 0, (size_t)e->m->n * sizeof *acc);
+    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
+         c0 += (int64_t)e->nworkers * j->chunk) {
+        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
+        double sum = 0.0;
+        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, 1.0, &sum, NULL); /* fills probs */
+        if (bad >= 0) {
+            w->bad = c0 + bad;
+            return;
+        }
+        /* the loss gradient in g[L] is replaced by the caller's */
+        j->fn(j->ctx, c0, B, w->a[e->L], w->st.probs, j->s->y + c0, w->st.grad[e->L]);
+        w->g[e->L] = w->st.grad[e->L];
+        nn_backward_chunk(e, w, B, acc);
+    }
+}
+
+/* The first non-finite sample over the workers, as an error; HESSE_OK when none. */
+static int check_bad(const hesse_engine *e, const hesse_samples *s) {
+    int64_t bad = -1;
+    for (int i = 0; i < e->nworkers; i++)
+        if (e->w[i].bad >= 0 && (bad < 0 || e->w[i].bad < bad)) bad = e->w[i].bad;
+    if (bad < 0) return HESSE_OK;
+    return hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite",
+                       (long long)(s->source ? s->source[bad] : bad));
+}
+
 int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_grad_fn fn, void *ctx,
                         double *grad) {
     if (!e || !fn || !grad) return hesse_error(HESSE_EINVAL, "hesse_backward_with: NULL argument");
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    const int64_t dim = hesse_samples_dim(s);
-    memset(grad, 0, (size_t)e->m->n * sizeof *grad);
-    for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
-        int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        double sum = 0.0;
-        nn_forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, B, s->y + c0, 1.0, &sum, NULL); /* fills probs */
-        if (bad >= 0)
-            return hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite",
-                               (long long)(s->source ? s->source[c0 + bad] : c0 + bad));
-        /* the loss gradient in g[L] is replaced by the caller's */
-        fn(ctx, c0, B, e->a[e->L], e->probs, s->y + c0, e->grad[e->L]);
-        e->g[e->L] = e->grad[e->L];
-        nn_backward_chunk(e, B, grad);
+    const int64_t n = e->m->n;
+    for (int i = 1; i < e->nworkers; i++) {
+        nn_work *w = &e->w[i];
+        if (w->acc_cap >= n) continue;
+        hesse_free(w->acc);
+        w->acc = hesse_alloc((size_t)n * sizeof(double));
+        w->acc_cap = w->acc ? n : 0;
+        if (!w->acc) return hesse_error(HESSE_ENOMEM, "backward: no memory for the workers");
     }
+    backward_job j = {s, fn, ctx, nn_chunk_size(e, s->n), grad};
+    nn_run(e, backward_job_run, &j);
+    if ((rc = check_bad(e, s)) != HESSE_OK) return rc;
+    for (int i = 1; i < e->nworkers; i++)
+        for (int64_t k = 0; k < n; k++) grad[k] += e->w[i].acc[k];
     return HESSE_OK;
 }
 
@@ -73,6 +114,128 @@ static void add_outer(const hesse_layer *L, int B, const double *g, const double
                 Co);
 }
 
+/* One worker's accumulators for the factors: per layer xx and M, and scratch. */
+typedef struct {
+    double **xx, **M; /* [nf] */
+    double **q;       /* CE: sum_c p_c J_c rows of the chunk, [B, out size] */
+    double *tmp, *qm, *pc;
+    int rc;
+} factor_acc;
+
+typedef struct {
+    const hesse_samples *s;
+    const hesse_layer_factors *f; /* the layers, their sizes */
+    int nf, chunk;
+    int64_t max_tmp, max_out;
+} factor_job;
+
+static void factor_acc_free(factor_acc *a, int nf) {
+    if (!a) return;
+    for (int i = 0; i < nf; i++) {
+        if (a->xx) hesse_free(a->xx[i]);
+        if (a->M) hesse_free(a->M[i]);
+        if (a->q) hesse_free(a->q[i]);
+    }
+    free(a->xx);
+    free(a->M);
+    free(a->q);
+    hesse_free(a->tmp);
+    hesse_free(a->qm);
+    hesse_free(a->pc);
+    free(a);
+}
+
+static factor_acc *factor_acc_alloc(const hesse_engine *e, const factor_job *j) {
+    factor_acc *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    const int nf = j->nf;
+    a->xx = calloc((size_t)nf, sizeof *a->xx);
+    a->M = calloc((size_t)nf, sizeof *a->M);
+    a->q = calloc((size_t)nf, sizeof *a->q);
+    a->tmp = hesse_alloc((size_t)j->chunk * (size_t)j->max_tmp * sizeof(double));
+    a->qm = hesse_alloc((size_t)(j->max_out * j->max_out) * sizeof(double));
+    a->pc = hesse_alloc((size_t)j->chunk * sizeof(double));
+    int ok = a->xx && a->M && a->q && a->tmp && a->qm && a->pc;
+    for (int i = 0; ok && i < nf; i++) {
+        a->xx[i] = hesse_calloc((size_t)(j->f[i].in * j->f[i].in), sizeof(double));
+        a->M[i] = hesse_calloc((size_t)(j->f[i].out * j->f[i].out), sizeof(double));
+        a->q[i] =
+            hesse_alloc((size_t)j->chunk * (size_t)e->size[j->f[i].layer + 1] * sizeof(double));
+        ok = a->xx[i] && a->M[i] && a->q[i];
+    }
+    if (!ok) {
+        factor_acc_free(a, nf);
+        return NULL;
+    }
+    return a;
+}
+
+static void factor_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+    factor_job *j = arg;
+    factor_acc *a = w->extra;
+    const hesse_model *m = e->m;
+    const int C = e->C, L = e->L, nf = j->nf;
+    const int64_t dim = hesse_samples_dim(j->s);
+    const int ce = m->loss == HESSE_LOSS_CROSS_ENTROPY;
+    const hesse_layer_factors *f = j->f;
+    w->bad = -1;
+    w->st = w->own;
+    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
+         c0 += (int64_t)e->nworkers * j->chunk) {
+        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
+        double sum = 0.0;
+        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, 1.0, &sum, NULL);
+        if (bad >= 0) {
+            w->bad = c0 + bad;
+            return;
+        }
+        /* Inputs: xx += x^T x (linear) or cols cols^T (conv; patches of every position). */
+        for (int i = 0; i < nf; i++) {
+            const hesse_layer *Ly = &m->layers[f[i].layer];
+            if (Ly->kind == HESSE_LAYER_CONV2D)
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f[i].in,
+                            (int)(B * f[i].positions), 1.0, w->st.cols[f[i].layer],
+                            (int)(B * f[i].positions), 1.0, a->xx[i], (int)f[i].in);
+            else
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f[i].in, B, 1.0,
+                            w->a[f[i].layer], (int)f[i].in, 1.0, a->xx[i], (int)f[i].in);
+            memset(a->q[i], 0, (size_t)B * (size_t)e->size[f[i].layer + 1] * sizeof(double));
+        }
+        /* Outputs: one backward pass per logit c gives J_c = d f_c / d z for every layer.
+         * Cross-entropy: A = diag(p) - p p^T, so M = sum_c p_c J_c^T J_c - q^T q with
+         * q = sum_c p_c J_c. MSE (mean over C outputs): A = (2/C) I. */
+        for (int c = 0; c < C; c++) {
+            double *gz = w->st.grad[L];
+            memset(gz, 0, (size_t)B * C * sizeof *gz);
+            for (int b = 0; b < B; b++) {
+                gz[(int64_t)b * C + c] = 1.0;
+                a->pc[b] = ce ? w->st.probs[(int64_t)b * C + c] : 2.0 / C;
+            }
+            w->g[L] = gz;
+            nn_backward_chunk(e, w, B, NULL);
+            for (int i = 0; i < nf; i++) {
+                const hesse_layer *Ly = &m->layers[f[i].layer];
+                const double *g = w->g[f[i].layer + 1];
+                add_outer(Ly, B, g, a->pc, a->tmp, a->M[i]);
+                if (!ce) continue;
+                const int64_t sz = e->size[f[i].layer + 1];
+                for (int b = 0; b < B; b++)
+                    cblas_daxpy((int)sz, a->pc[b], g + b * sz, 1, a->q[i] + b * sz, 1);
+            }
+        }
+        if (ce)
+            for (int i = 0; i < nf; i++) {
+                /* M -= q^T q: the same outer products, into scratch, subtracted */
+                const hesse_layer *Ly = &m->layers[f[i].layer];
+                const int64_t oo = f[i].out * f[i].out;
+                memset(a->qm, 0, (size_t)oo * sizeof *a->qm);
+                add_outer(Ly, B, a->q[i], NULL, a->tmp, a->qm);
+                for (int64_t k = 0; k < oo; k++) a->M[i][k] -= a->qm[k];
+            }
+    }
+}
+
 int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_layer_factors **out,
                                 int *count) {
     if (!e || !out || !count)
@@ -82,106 +245,49 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const hesse_model *m = e->m;
-    const int C = e->C, L = e->L;
-    const int64_t dim = hesse_samples_dim(s);
+    const int L = e->L;
     int nf = 0;
     for (int l = 0; l < L; l++) nf += m->layers[l].weight_count > 0;
     hesse_layer_factors *f = calloc((size_t)nf, sizeof *f);
-    double **q = calloc((size_t)nf, sizeof *q); /* CE: sum_c p_c J_c rows, [B, out size] */
-    double *tmp = NULL, *qm = NULL, *pc = hesse_alloc((size_t)e->chunk * sizeof(double));
-    int64_t max_tmp = 0, max_out = 0;
-    if (!f || !q || !pc) {
-        rc = hesse_error(HESSE_ENOMEM, "layer factors: out of memory");
-        goto cleanup;
-    }
+    factor_job j = {s, f, nf, nn_chunk_size(e, s->n), 0, 0};
+    if (!f) return hesse_error(HESSE_ENOMEM, "layer factors: out of memory");
     for (int l = 0, i = 0; l < L; l++) {
         const hesse_layer *Ly = &m->layers[l];
         if (!Ly->weight_count) continue;
-        hesse_layer_factors *fi = &f[i];
         int conv = Ly->kind == HESSE_LAYER_CONV2D;
-        fi->layer = l;
-        fi->in = conv ? nn_conv_k(Ly) : Ly->in_c;
-        fi->out = Ly->out_c;
-        fi->positions = conv ? nn_conv_p(Ly) : 1;
-        fi->M_exact = linear_after(m, l);
-        fi->xx = hesse_calloc((size_t)(fi->in * fi->in), sizeof(double));
-        fi->M = hesse_calloc((size_t)(fi->out * fi->out), sizeof(double));
-        q[i] = hesse_alloc((size_t)e->chunk * (size_t)e->size[l + 1] * sizeof(double));
-        if (!fi->xx || !fi->M || !q[i]) {
-            rc = hesse_error(HESSE_ENOMEM, "layer factors: out of memory for layer %d", Ly->index);
-            goto cleanup;
-        }
-        if (e->size[l + 1] > max_tmp) max_tmp = e->size[l + 1];
-        if (fi->out > max_out) max_out = fi->out;
+        f[i].layer = l;
+        f[i].in = conv ? nn_conv_k(Ly) : Ly->in_c;
+        f[i].out = Ly->out_c;
+        f[i].positions = conv ? nn_conv_p(Ly) : 1;
+        f[i].M_exact = linear_after(m, l);
+        if (e->size[l + 1] > j.max_tmp) j.max_tmp = e->size[l + 1];
+        if (f[i].out > j.max_out) j.max_out = f[i].out;
         i++;
     }
-    tmp = hesse_alloc((size_t)e->chunk * (size_t)max_tmp * sizeof(double));
-    qm = hesse_alloc((size_t)(max_out * max_out) * sizeof(double));
-    if (!tmp || !qm) {
-        rc = HESSE_ENOMEM;
-        goto cleanup;
-    }
-    const int ce = m->loss == HESSE_LOSS_CROSS_ENTROPY;
-    for (int64_t c0 = 0; c0 < s->n; c0 += e->chunk) {
-        int B = (int)(s->n - c0 < e->chunk ? s->n - c0 : e->chunk);
-        double sum = 0.0;
-        nn_forward_chunk(e, B, s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, B, s->y + c0, 1.0, &sum, NULL);
-        if (bad >= 0) {
-            rc = hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite",
-                             (long long)(s->source ? s->source[c0 + bad] : c0 + bad));
+    for (int i = 0; i < e->nworkers; i++) {
+        e->w[i].extra = factor_acc_alloc(e, &j);
+        if (!e->w[i].extra) {
+            rc = hesse_error(HESSE_ENOMEM, "layer factors: out of memory for worker %d", i);
             goto cleanup;
         }
-        /* Inputs: xx += x^T x (linear) or cols cols^T (conv; patches of every position). */
-        for (int i = 0; i < nf; i++) {
-            const hesse_layer *Ly = &m->layers[f[i].layer];
-            if (Ly->kind == HESSE_LAYER_CONV2D)
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f[i].in,
-                            (int)(B * f[i].positions), 1.0, e->cols[f[i].layer],
-                            (int)(B * f[i].positions), 1.0, f[i].xx, (int)f[i].in);
-            else
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f[i].in, B, 1.0,
-                            e->a[f[i].layer], (int)f[i].in, 1.0, f[i].xx, (int)f[i].in);
-            memset(q[i], 0, (size_t)B * (size_t)e->size[f[i].layer + 1] * sizeof(double));
-        }
-        /* Outputs: one backward pass per logit c gives J_c = d f_c / d z for every layer.
-         * Cross-entropy: A = diag(p) - p p^T, so M = sum_c p_c J_c^T J_c - q^T q with
-         * q = sum_c p_c J_c. MSE (mean over C outputs): A = (2/C) I. */
-        for (int c = 0; c < C; c++) {
-            double *gz = e->grad[L];
-            memset(gz, 0, (size_t)B * C * sizeof *gz);
-            for (int b = 0; b < B; b++) {
-                gz[(int64_t)b * C + c] = 1.0;
-                pc[b] = ce ? e->probs[(int64_t)b * C + c] : 2.0 / C;
-            }
-            e->g[L] = gz;
-            nn_backward_chunk(e, B, NULL);
-            for (int i = 0; i < nf; i++) {
-                const hesse_layer *Ly = &m->layers[f[i].layer];
-                const double *g = e->g[f[i].layer + 1];
-                add_outer(Ly, B, g, pc, tmp, f[i].M);
-                if (!ce) continue;
-                const int64_t sz = e->size[f[i].layer + 1];
-                for (int b = 0; b < B; b++)
-                    cblas_daxpy((int)sz, pc[b], g + b * sz, 1, q[i] + b * sz, 1);
-            }
-        }
-        if (ce)
-            for (int i = 0; i < nf; i++) {
-                /* M -= q^T q: the same outer products, into scratch, subtracted */
-                const hesse_layer *Ly = &m->layers[f[i].layer];
-                const int64_t oo = f[i].out * f[i].out;
-                memset(qm, 0, (size_t)oo * sizeof *qm);
-                add_outer(Ly, B, q[i], NULL, tmp, qm);
-                for (int64_t k = 0; k < oo; k++) f[i].M[k] -= qm[k];
-            }
     }
-    /* Means, and the lower triangles from the upper ones. */
+    nn_run(e, factor_job_run, &j);
+    if ((rc = check_bad(e, s)) != HESSE_OK) goto cleanup;
+    /* Reduce in worker order, take means, and fill the lower triangles from the upper ones. */
     for (int i = 0; i < nf; i++) {
+        factor_acc *a0 = e->w[0].extra;
+        f[i].xx = a0->xx[i];
+        f[i].M = a0->M[i];
+        a0->xx[i] = a0->M[i] = NULL;
+        const int64_t ia = f[i].in, o = f[i].out;
+        for (int t = 1; t < e->nworkers; t++) {
+            factor_acc *at = e->w[t].extra;
+            for (int64_t k = 0; k < ia * ia; k++) f[i].xx[k] += at->xx[i][k];
+            for (int64_t k = 0; k < o * o; k++) f[i].M[k] += at->M[i][k];
+        }
         double sx = 1.0 / ((double)s->n * (double)f[i].positions), sm = 1.0 / (double)s->n;
-        int64_t a = f[i].in, o = f[i].out;
-        for (int64_t r = 0; r < a; r++)
-            for (int64_t c = r; c < a; c++) f[i].xx[c * a + r] = f[i].xx[r * a + c] *= sx;
+        for (int64_t r = 0; r < ia; r++)
+            for (int64_t c = r; c < ia; c++) f[i].xx[c * ia + r] = f[i].xx[r * ia + c] *= sx;
         for (int64_t r = 0; r < o; r++)
             for (int64_t c = r; c < o; c++) f[i].M[c * o + r] = f[i].M[r * o + c] *= sm;
     }
@@ -189,11 +295,10 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     *count = nf;
     f = NULL;
 cleanup:
-    for (int i = 0; q && i < nf; i++) hesse_free(q[i]);
-    free(q);
-    hesse_free(tmp);
-    hesse_free(qm);
-    hesse_free(pc);
+    for (int i = 0; i < e->nworkers; i++) {
+        factor_acc_free(e->w[i].extra, nf);
+        e->w[i].extra = NULL;
+    }
     hesse_layer_factors_free(f, nf);
     return rc;
 }
