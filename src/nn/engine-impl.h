@@ -37,7 +37,9 @@ typedef struct {
     double *tmp;    /* conv: [max(k*Cout, Cout), k * chunk * P] */
     double *gcols;  /* conv: [K, k * chunk * P] */
     double *gyp;    /* conv: output gradient as [Cout, chunk * P] */
-    double *vstack; /* conv: the k weight directions stacked, [k * Cout, K] */
+    double *vstack; /* the k weight directions stacked, [k * weights] */
+    double *wbuf;   /* stacked weight-shaped GEMM results, [k * weights] */
+    double *perm;   /* linear: [B, k * features] interleavings */
     /* pointers for the current chunk: flatten makes its output an alias of its input */
     const double **a;
     double **g, **ra;

@@ -36,6 +36,7 @@ static int64_t state_per_sample(const hesse_engine *e) {
 static void rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed) {
     const hesse_model *m = e->m;
     int64_t ps = 0, max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
+    int64_t max_lin = 0;
     for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
         ps += (int64_t)k * e->size[l + 1]; /* ract */
@@ -46,12 +47,16 @@ static void rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_
             if (K * P * k > max_gcols) max_gcols = K * P * k;
             if ((int64_t)L->out_c * P * k > max_tmp) max_tmp = (int64_t)L->out_c * P * k;
             if ((int64_t)L->out_c * P > max_gyp) max_gyp = (int64_t)L->out_c * P;
-            if (L->weight_count > max_w) max_w = L->weight_count;
+        }
+        if (L->weight_count > max_w) max_w = L->weight_count;
+        if (L->kind == HESSE_LAYER_LINEAR) {
+            int64_t d = L->in_c > L->out_c ? L->in_c : L->out_c;
+            if (d > max_lin) max_lin = d;
         }
     }
-    ps += 2 * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp;
+    ps += 2 * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp + (int64_t)k * max_lin;
     *per_sample = ps;
-    *fixed = (int64_t)k * max_w;
+    *fixed = 2 * (int64_t)k * max_w; /* vstack, wbuf */
 }
 
 /* ---- Chunk states --------------------------------------------------------------------------- */
@@ -110,6 +115,8 @@ static void work_free(const hesse_engine *e, nn_work *w) {
     hesse_free(w->gcols);
     hesse_free(w->gyp);
     hesse_free(w->vstack);
+    hesse_free(w->wbuf);
+    hesse_free(w->perm);
     hesse_free(w->acc);
     free(w->a);
     free(w->g);
@@ -132,7 +139,7 @@ static int work_alloc(hesse_engine *e, nn_work *w) {
     if (!block) goto nomem;
     state_layout(e, B, block, &w->own);
     e->bytes += (size_t)state * sizeof(double);
-    int64_t max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
+    int64_t max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0, max_lin = 0;
 #define ALLOC(ptr, count)                                                                          \
     do {                                                                                           \
         size_t bytes_ = (size_t)(count) * sizeof *(ptr);                                           \
@@ -151,7 +158,11 @@ static int work_alloc(hesse_engine *e, nn_work *w) {
             if (K * P * k > max_gcols) max_gcols = K * P * k;
             if ((int64_t)Ly->out_c * P * k > max_tmp) max_tmp = (int64_t)Ly->out_c * P * k;
             if ((int64_t)Ly->out_c * P > max_gyp) max_gyp = (int64_t)Ly->out_c * P;
-            if (Ly->weight_count > max_w) max_w = Ly->weight_count;
+        }
+        if (Ly->weight_count > max_w) max_w = Ly->weight_count;
+        if (Ly->kind == HESSE_LAYER_LINEAR) {
+            int64_t d = Ly->in_c > Ly->out_c ? Ly->in_c : Ly->out_c;
+            if (d > max_lin) max_lin = d;
         }
     }
     ALLOC(w->rg[0], (int64_t)k * B * max_size);
@@ -160,6 +171,8 @@ static int work_alloc(hesse_engine *e, nn_work *w) {
     ALLOC(w->gcols, max_gcols > 0 ? (int64_t)B * max_gcols : 1);
     ALLOC(w->gyp, max_gyp > 0 ? (int64_t)B * max_gyp : 1);
     ALLOC(w->vstack, max_w > 0 ? (int64_t)k * max_w : 1);
+    ALLOC(w->wbuf, max_w > 0 ? (int64_t)k * max_w : 1);
+    ALLOC(w->perm, max_lin > 0 ? (int64_t)k * B * max_lin : 1);
 #undef ALLOC
     return rc;
 nomem:
@@ -365,18 +378,33 @@ int64_t hesse_engine_cache_hits(const hesse_engine *e) {
 
 /* ---- The cache ------------------------------------------------------------------------------- */
 
-/* A 64-bit checksum of a byte range (multiply-xorshift over 8-byte words). */
+/* A 64-bit checksum of a byte range: four independent multiply-xorshift lanes over 8-byte
+ * words (so that the chain of dependent multiplies does not limit its speed), then folded. */
 static uint64_t checksum(uint64_t h, const void *data, size_t bytes) {
     const unsigned char *p = data;
-    size_t words = bytes / 8;
-    for (size_t i = 0; i < words; i++) {
+    uint64_t lane[4] = {h, h ^ 0x6a09e667f3bcc909ull, h ^ 0xbb67ae8584caa73bull,
+                        h ^ 0x3c6ef372fe94f82bull};
+    size_t words = bytes / 8, i = 0;
+    for (; i + 4 <= words; i += 4)
+        for (int q = 0; q < 4; q++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * (i + (size_t)q), 8);
+            lane[q] = (lane[q] ^ v) * 0x9e3779b97f4a7c15ull;
+            lane[q] ^= lane[q] >> 29;
+        }
+    for (; i < words; i++) {
         uint64_t v;
         memcpy(&v, p + 8 * i, 8);
-        h = (h ^ v) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
+        lane[0] = (lane[0] ^ v) * 0x9e3779b97f4a7c15ull;
+        lane[0] ^= lane[0] >> 29;
     }
-    for (size_t i = words * 8; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h ? h : 1;
+    for (size_t t = words * 8; t < bytes; t++) lane[1] = (lane[1] ^ p[t]) * 0x100000001b3ull;
+    uint64_t r = lane[0];
+    for (int q = 1; q < 4; q++) {
+        r = (r ^ lane[q]) * 0x9e3779b97f4a7c15ull;
+        r ^= r >> 31;
+    }
+    return r ? r : 1;
 }
 
 static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chunk) {

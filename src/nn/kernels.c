@@ -37,6 +37,16 @@ void nn_linear_backward_params(int B, int in, int out, const double *x, const do
         }
 }
 
+/* The output columns ox whose input column ox * sw - pw + kj lies inside [0, W): [lo, hi). */
+static void valid_range(int Wo, int W, int sw, int pw, int kj, int *lo, int *hi) {
+    int first = pw - kj; /* ox * sw >= first */
+    *lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+    int last = W - 1 + pw - kj; /* ox * sw <= last */
+    *hi = last < 0 ? 0 : last / sw + 1;
+    if (*hi > Wo) *hi = Wo;
+    if (*lo > *hi) *lo = *hi;
+}
+
 void nn_im2col(const hesse_layer *L, int B, const double *x, double *cols) {
     const int C = L->in_c, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
     const int64_t P = (int64_t)Ho * Wo, BP = (int64_t)B * P, HW = (int64_t)H * W;
@@ -44,6 +54,8 @@ void nn_im2col(const hesse_layer *L, int B, const double *x, double *cols) {
         for (int ki = 0; ki < L->kh; ki++)
             for (int kj = 0; kj < L->kw; kj++) {
                 double *row = cols + ((int64_t)(c * L->kh + ki) * L->kw + kj) * BP;
+                int lo, hi;
+                valid_range(Wo, W, L->sw, L->pw, kj, &lo, &hi);
                 for (int b = 0; b < B; b++) {
                     const double *plane = x + ((int64_t)b * C + c) * HW;
                     double *dst = row + b * P;
@@ -54,11 +66,15 @@ void nn_im2col(const hesse_layer *L, int B, const double *x, double *cols) {
                             memset(d, 0, (size_t)Wo * sizeof *d);
                             continue;
                         }
+                        /* input column of ox: ox * sw - pw + kj, inside [0, W) for lo..hi */
                         const double *src = plane + (int64_t)iy * W;
-                        for (int ox = 0; ox < Wo; ox++) {
-                            int ix = ox * L->sw - L->pw + kj;
-                            d[ox] = (ix >= 0 && ix < W) ? src[ix] : 0.0;
-                        }
+                        const int shift = kj - L->pw;
+                        for (int ox = 0; ox < lo; ox++) d[ox] = 0.0;
+                        if (L->sw == 1 && hi > lo)
+                            memcpy(d + lo, src + lo + shift, (size_t)(hi - lo) * sizeof *d);
+                        else
+                            for (int ox = lo; ox < hi; ox++) d[ox] = src[ox * L->sw + shift];
+                        for (int ox = hi; ox < Wo; ox++) d[ox] = 0.0;
                     }
                 }
             }
@@ -71,6 +87,8 @@ void nn_col2im(const hesse_layer *L, int B, const double *gcols, double *gx) {
         for (int ki = 0; ki < L->kh; ki++)
             for (int kj = 0; kj < L->kw; kj++) {
                 const double *row = gcols + ((int64_t)(c * L->kh + ki) * L->kw + kj) * BP;
+                int lo, hi;
+                valid_range(Wo, W, L->sw, L->pw, kj, &lo, &hi);
                 for (int b = 0; b < B; b++) {
                     double *plane = gx + ((int64_t)b * C + c) * HW;
                     const double *src = row + b * P;
@@ -78,11 +96,12 @@ void nn_col2im(const hesse_layer *L, int B, const double *gcols, double *gx) {
                         int iy = oy * L->sh - L->ph + ki;
                         if (iy < 0 || iy >= H) continue;
                         double *dst = plane + (int64_t)iy * W;
-                        const double *s = src + (int64_t)oy * Wo;
-                        for (int ox = 0; ox < Wo; ox++) {
-                            int ix = ox * L->sw - L->pw + kj;
-                            if (ix >= 0 && ix < W) dst[ix] += s[ox];
-                        }
+                        const double *sv = src + (int64_t)oy * Wo;
+                        const int shift = kj - L->pw;
+                        if (L->sw == 1)
+                            for (int ox = lo; ox < hi; ox++) dst[ox + shift] += sv[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++) dst[ox * L->sw + shift] += sv[ox];
                     }
                 }
             }
@@ -109,7 +128,45 @@ void nn_cbp_to_bcp(int B, int C, int P, const double *src, int accumulate, doubl
         }
 }
 
+/* Max pooling without padding: every window lies inside the input (the output size rounds
+ * down), so the scan needs no bounds checks. Same first-maximum and NaN rules. */
+static void maxpool_unpadded(const hesse_layer *L, int B, const double *x, double *y,
+                             int32_t *idx) {
+    const int C = L->in_c, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
+    const int kh = L->kh, kw = L->kw, sh = L->sh, sw = L->sw;
+    const int64_t HW = (int64_t)H * W, P = (int64_t)Ho * Wo;
+    for (int64_t bc = 0; bc < (int64_t)B * C; bc++) {
+        const double *plane = x + bc * HW;
+        const int32_t base = (int32_t)((bc % C) * HW); /* index within the sample */
+        double *yo = y + bc * P;
+        int32_t *io = idx + bc * P;
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++) {
+                int32_t at = (int32_t)(oy * sh * W + ox * sw);
+                double best = plane[at];
+                for (int ki = 0; ki < kh; ki++) {
+                    const double *row = plane + (int64_t)(oy * sh + ki) * W + ox * sw;
+                    const int32_t row_at = (int32_t)((oy * sh + ki) * W + ox * sw);
+                    for (int kj = ki == 0 ? 1 : 0; kj < kw; kj++) {
+                        /* as the general scan, without branches (the comparison outcome is
+                         * data-dependent and mispredicts half the time) */
+                        double v = row[kj];
+                        int take = (v > best) | (v != v);
+                        best = take ? v : best;
+                        at = take ? row_at + kj : at;
+                    }
+                }
+                yo[(int64_t)oy * Wo + ox] = best;
+                io[(int64_t)oy * Wo + ox] = base + at;
+            }
+    }
+}
+
 void nn_maxpool_forward(const hesse_layer *L, int B, const double *x, double *y, int32_t *idx) {
+    if (L->ph == 0 && L->pw == 0) {
+        maxpool_unpadded(L, B, x, y, idx);
+        return;
+    }
     const int C = L->in_c, H = L->in_h, W = L->in_w, Ho = L->out_h, Wo = L->out_w;
     const int64_t in = (int64_t)C * H * W, out = (int64_t)C * Ho * Wo;
     for (int b = 0; b < B; b++) {

@@ -18,6 +18,12 @@
 #include <math.h>
 #include <string.h>
 
+/* 1 when layer l is a ReLU feeding a max pool: every pass treats the pair as one step. */
+static int relu_then_maxpool(const hesse_model *m, int l) {
+    return m->layers[l].kind == HESSE_LAYER_RELU && l + 1 < m->num_layers &&
+           m->layers[l + 1].kind == HESSE_LAYER_MAXPOOL2D;
+}
+
 void nn_forward_chunk(const hesse_engine *e, nn_work *w, int B, const double *x) {
     const hesse_model *m = e->m;
     const double *theta = m->params;
@@ -57,6 +63,20 @@ void nn_forward_chunk(const hesse_engine *e, nn_work *w, int B, const double *x)
             w->a[l + 1] = in;
             continue;
         default:
+            if (relu_then_maxpool(m, l)) {
+                /* max pooling commutes with ReLU (both monotone): pool the ReLU's input, then
+                 * clip the pooled values. The arg-max can differ from pooling the ReLU's output
+                 * only where the window's maximum is <= 0, where ReLU's derivative is 0 either
+                 * way, so every derivative is unchanged. The ReLU's own output is not formed. */
+                double *pooled = w->st.act[l + 2];
+                nn_maxpool_forward(&m->layers[l + 1], B, in, pooled, w->st.argmax[l + 1]);
+                for (int64_t i = 0; i < (int64_t)B * e->size[l + 2]; i++)
+                    if (!(pooled[i] > 0.0) && !isnan(pooled[i])) pooled[i] = 0.0;
+                w->a[l + 1] = NULL;
+                w->a[l + 2] = pooled;
+                l++;
+                continue;
+            }
             nn_activation_forward(Ly->kind, (int64_t)B * e->size[l + 1], in, out);
             break;
         }
@@ -151,6 +171,25 @@ void nn_backward_chunk(const hesse_engine *e, nn_work *w, int B, double *pgrad) 
             break;
         }
         case HESSE_LAYER_MAXPOOL2D:
+            if (l - 1 > e->first_param && relu_then_maxpool(m, l - 1)) {
+                /* back through the pool and the ReLU before it at once (see the forward) */
+                const double *xr = w->a[l - 1];
+                const int32_t *idx = w->st.argmax[l];
+                const int64_t in = e->size[l], out = e->size[l + 1];
+                double *gr = w->st.grad[l - 1];
+                memset(gr, 0, (size_t)(B * in) * sizeof *gr);
+                for (int b = 0; b < B; b++) {
+                    const double *xb = xr + (int64_t)b * in, *gb = gy + (int64_t)b * out;
+                    const int32_t *ib = idx + (int64_t)b * out;
+                    double *d = gr + (int64_t)b * in;
+                    for (int64_t o = 0; o < out; o++)
+                        if (xb[ib[o]] > 0.0) d[ib[o]] += gb[o];
+                }
+                w->g[l] = NULL; /* the ReLU's output gradient is not formed */
+                w->g[l - 1] = gr;
+                l--;
+                continue;
+            }
             memset(gx, 0, (size_t)(B * e->size[l]) * sizeof *gx);
             nn_maxpool_scatter(Ly, B, gy, w->st.argmax[l], gx);
             break;
@@ -170,6 +209,43 @@ void nn_backward_chunk(const hesse_engine *e, nn_work *w, int B, double *pgrad) 
 }
 
 /* R-forward for k directions V (column j at V + j*n): ra[l+1] for l >= first_param. */
+/* ---- Block helpers: the k vectors' terms as single wide GEMMs -------------------------- */
+
+/* Y_j[off + r * cols + c] += T[j * sj + r * sr + c * sc] for j < k, r < rows, c < cols:
+ * adds the blocks of a stacked GEMM result into the k output columns. */
+static void add_blocks(int k, int64_t rows, int64_t cols, const double *T, int64_t sj, int64_t sr,
+                       int64_t sc, double *Y, int64_t n, int64_t off) {
+    for (int j = 0; j < k; j++)
+        for (int64_t r = 0; r < rows; r++) {
+            double *y = Y + j * n + off + r * cols;
+            const double *t = T + j * sj + r * sr;
+            if (sc == 1)
+                for (int64_t c = 0; c < cols; c++) y[c] += t[c];
+            else
+                for (int64_t c = 0; c < cols; c++) y[c] += t[c * sc];
+        }
+}
+
+/* [k][B][d] -> [B][k * d]: the k vectors of each sample side by side. */
+static void interleave(int k, int B, int64_t d, const double *src, double *dst) {
+    for (int j = 0; j < k; j++)
+        for (int b = 0; b < B; b++)
+            memcpy(dst + ((int64_t)b * k + j) * d, src + ((int64_t)j * B + b) * d,
+                   (size_t)d * sizeof *dst);
+}
+
+/* The k weight directions VW_j ([rows, cols] each, at V + j*n + off) stacked as rows
+ * [(j, r), c] (transposed = 0) or side by side [r, (j, c)] (transposed = 1). */
+static void stack_weights(int k, int64_t rows, int64_t cols, const double *V, int64_t n,
+                          int64_t off, int side_by_side, double *dst) {
+    for (int j = 0; j < k; j++)
+        for (int64_t r = 0; r < rows; r++) {
+            const double *v = V + j * n + off + r * cols;
+            double *d = side_by_side ? dst + (r * k + j) * cols : dst + (j * rows + r) * cols;
+            memcpy(d, v, (size_t)cols * sizeof *d);
+        }
+}
+
 void nn_rforward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const double *V) {
     const hesse_model *m = e->m;
     const double *theta = m->params;
@@ -182,16 +258,31 @@ void nn_rforward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const do
         const int64_t in = e->size[l], out = e->size[l + 1];
         const double *W = theta + Ly->weight_offset;
         switch (Ly->kind) {
-        case HESSE_LAYER_LINEAR:
-            /* Ry_j = Rx_j W^T + x VW_j^T + Vb_j; the first term for all j in one GEMM. */
-            if (!rx_zero) nn_linear_forward(k * B, Ly->in_c, Ly->out_c, Rx, W, NULL, 0.0, Ry);
+        case HESSE_LAYER_LINEAR: {
+            /* Ry_j = Rx_j W^T + x VW_j^T + Vb_j; each term for all j in one GEMM */
+            const int ni = Ly->in_c, no = Ly->out_c;
+            if (!rx_zero) nn_linear_forward(k * B, ni, no, Rx, W, NULL, 0.0, Ry);
+            if (k == 1) {
+                nn_linear_forward(B, ni, no, x, V + Ly->weight_offset,
+                                  Ly->bias_count ? V + Ly->bias_offset : NULL, rx_zero ? 0.0 : 1.0,
+                                  Ry);
+                break;
+            }
+            /* T [B, k*out] = x [B, in] [VW_1; ...; VW_k]^T */
+            stack_weights(k, no, ni, V, n, Ly->weight_offset, 0, w->vstack);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, k * no, ni, 1.0, x, ni,
+                        w->vstack, ni, 0.0, w->perm, k * no);
             for (int j = 0; j < k; j++) {
-                const double *Vj = V + j * n;
-                nn_linear_forward(B, Ly->in_c, Ly->out_c, x, Vj + Ly->weight_offset,
-                                  Ly->bias_count ? Vj + Ly->bias_offset : NULL, rx_zero ? 0.0 : 1.0,
-                                  Ry + j * B * out);
+                const double *vb = Ly->bias_count ? V + j * n + Ly->bias_offset : NULL;
+                for (int b = 0; b < B; b++) {
+                    double *ry = Ry + ((int64_t)j * B + b) * no;
+                    const double *t = w->perm + ((int64_t)b * k + j) * no;
+                    for (int o = 0; o < no; o++)
+                        ry[o] = (rx_zero ? 0.0 : ry[o]) + t[o] + (vb ? vb[o] : 0.0);
+                }
             }
             break;
+        }
         case HESSE_LAYER_CONV2D: {
             const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P;
             const int Co = Ly->out_c;
@@ -233,6 +324,25 @@ void nn_rforward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const do
             w->ra[l + 1] = (double *)Rx;
             continue;
         default:
+            if (relu_then_maxpool(m, l)) {
+                /* ReLU then max pooling: only the pooled positions are ever read, so the pool's
+                 * R-output is gathered straight from the ReLU's R-input */
+                const int64_t po = e->size[l + 2];
+                const int32_t *idx = w->st.argmax[l + 1];
+                double *Rp = w->ract[l + 2];
+                for (int j = 0; j < k; j++)
+                    for (int b = 0; b < B; b++) {
+                        const double *xb = x + (int64_t)b * in,
+                                     *rb = Rx + ((int64_t)j * B + b) * in;
+                        const int32_t *ib = idx + (int64_t)b * po;
+                        double *d = Rp + ((int64_t)j * B + b) * po;
+                        for (int64_t o = 0; o < po; o++) d[o] = xb[ib[o]] > 0.0 ? rb[ib[o]] : 0.0;
+                    }
+                w->ra[l + 1] = NULL; /* the ReLU's own R-output is never formed */
+                w->ra[l + 2] = Rp;
+                l++;
+                continue;
+            }
             for (int j = 0; j < k; j++)
                 nn_activation_jvp(Ly->kind, B * out, x, w->a[l + 1], Rx + j * B * in,
                                   Ry + j * B * out);
@@ -292,64 +402,127 @@ void nn_rbackward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const d
         switch (Ly->kind) {
         case HESSE_LAYER_LINEAR: {
             const int ni = Ly->in_c, no = Ly->out_c;
-            for (int j = 0; j < k; j++) {
-                double *Yj = Y + j * n;
-                /* HW_j += Rgy_j^T x (+ gy^T Rx_j);  Hb_j += sum_b Rgy_j */
-                nn_linear_backward_params(B, ni, no, x, Rgy + j * B * out, Yj + Ly->weight_offset,
-                                          Ly->bias_count ? Yj + Ly->bias_offset : NULL);
-                if (hessian && !rx_zero)
-                    nn_linear_backward_params(B, ni, no, Rx + j * B * in, gy,
-                                              Yj + Ly->weight_offset, NULL);
+            const int64_t wo = Ly->weight_offset;
+            if (k == 1) {
+                /* HW += Rgy^T x (+ gy^T Rx);  Hb += sum_b Rgy */
+                nn_linear_backward_params(B, ni, no, x, Rgy, Y + wo,
+                                          Ly->bias_count ? Y + Ly->bias_offset : NULL);
+                if (hessian && !rx_zero) nn_linear_backward_params(B, ni, no, Rx, gy, Y + wo, NULL);
+                if (need_rgx) {
+                    /* Rgx = Rgy W (+ gy VW) */
+                    nn_linear_backward_input(B, ni, no, Rgy, W, 0.0, Rgx);
+                    if (hessian) nn_linear_backward_input(B, ni, no, gy, V + wo, 1.0, Rgx);
+                }
+                break;
+            }
+            /* HW_j += Rgy_j^T x for all j: [B, k*out]^T [B, in] -> [(j, o), in] */
+            interleave(k, B, no, Rgy, w->perm);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k * no, ni, B, 1.0, w->perm,
+                        k * no, x, ni, 0.0, w->wbuf, ni);
+            add_blocks(k, no, ni, w->wbuf, (int64_t)no * ni, ni, 1, Y, n, wo);
+            if (Ly->bias_count)
+                for (int j = 0; j < k; j++) {
+                    double *Hb = Y + j * n + Ly->bias_offset;
+                    for (int b = 0; b < B; b++) {
+                        const double *r = Rgy + ((int64_t)j * B + b) * no;
+                        for (int o = 0; o < no; o++) Hb[o] += r[o];
+                    }
+                }
+            if (hessian && !rx_zero) {
+                /* HW_j += gy^T Rx_j: [out, B] [B, k*in] -> [out, (j, i)] */
+                interleave(k, B, ni, Rx, w->perm);
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, k * ni, B, 1.0, gy, no,
+                            w->perm, k * ni, 0.0, w->wbuf, k * ni);
+                add_blocks(k, no, ni, w->wbuf, ni, (int64_t)k * ni, 1, Y, n, wo);
             }
             if (need_rgx) {
-                /* Rgx_j = Rgy_j W (+ gy VW_j) */
+                /* Rgx_j = Rgy_j W for all j in one GEMM; + gy VW_j: [B, out] [out, (j, i)] */
                 nn_linear_backward_input(k * B, ni, no, Rgy, W, 0.0, Rgx);
-                if (hessian)
+                if (hessian) {
+                    stack_weights(k, no, ni, V, n, wo, 1, w->vstack);
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, k * ni, no, 1.0, gy,
+                                no, w->vstack, k * ni, 0.0, w->perm, k * ni);
                     for (int j = 0; j < k; j++)
-                        nn_linear_backward_input(B, ni, no, gy, V + j * n + Ly->weight_offset, 1.0,
-                                                 Rgx + j * B * in);
+                        for (int b = 0; b < B; b++) {
+                            double *r = Rgx + ((int64_t)j * B + b) * ni;
+                            const double *t = w->perm + ((int64_t)b * k + j) * ni;
+                            for (int i = 0; i < ni; i++) r[i] += t[i];
+                        }
+                }
             }
             break;
         }
         case HESSE_LAYER_CONV2D: {
             const int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly), BP = B * P, kBP = k * BP;
             const int Co = Ly->out_c;
-            double *Rgyp = w->tmp; /* [Cout, k*B*P] */
-            nn_bcp_to_cbp(k * B, Co, (int)P, Rgy, Rgyp);
+            const int64_t wo = Ly->weight_offset;
+            /* RgyJ [(j, c), B*P]: each vector's output gradient as [Cout, B*P] */
+            double *RgyJ = w->tmp;
+            for (int j = 0; j < k; j++)
+                nn_bcp_to_cbp(B, Co, (int)P, Rgy + j * B * out, RgyJ + (int64_t)j * Co * BP);
             if (hessian) nn_bcp_to_cbp(B, Co, (int)P, gy, w->gyp);
-            for (int j = 0; j < k; j++) {
-                double *HW = Y + j * n + Ly->weight_offset;
-                /* HW_j += Rgy_j [Cout, B*P] cols^T (+ gy [Cout, B*P] Rcols_j^T) */
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)K, (int)BP, 1.0,
-                            Rgyp + j * BP, (int)kBP, w->st.cols[l], (int)BP, 1.0, HW, (int)K);
-                if (hessian && !rx_zero)
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)K, (int)BP, 1.0,
-                                w->gyp, (int)BP, w->rcols[l] + j * BP, (int)kBP, 1.0, HW, (int)K);
-                if (Ly->bias_count) {
+            /* HW_j += Rgy_j cols^T for all j: [(j, c), BP] [BP, K]; cols read once */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k * Co, (int)K, (int)BP, 1.0, RgyJ,
+                        (int)BP, w->st.cols[l], (int)BP, 0.0, w->wbuf, (int)K);
+            add_blocks(k, Co, K, w->wbuf, (int64_t)Co * K, K, 1, Y, n, wo);
+            if (Ly->bias_count)
+                for (int j = 0; j < k; j++) {
                     double *Hb = Y + j * n + Ly->bias_offset;
                     for (int c = 0; c < Co; c++) {
-                        const double *r = Rgyp + c * kBP + j * BP;
-                        double s = 0.0;
-                        for (int64_t i = 0; i < BP; i++) s += r[i];
-                        Hb[c] += s;
+                        const double *r = RgyJ + ((int64_t)j * Co + c) * BP;
+                        double sum = 0.0;
+                        for (int64_t i = 0; i < BP; i++) sum += r[i];
+                        Hb[c] += sum;
                     }
                 }
+            if (hessian && !rx_zero) {
+                /* HW_j += gy Rcols_j^T: Rcols [K, k*B*P] is [(kk, j), BP], so one GEMM gives
+                 * [Cout, (kk, j)] */
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, (int)(K * k), (int)BP, 1.0,
+                            w->gyp, (int)BP, w->rcols[l], (int)BP, 0.0, w->wbuf, (int)(K * k));
+                add_blocks(k, Co, K, w->wbuf, 1, K * k, k, Y, n, wo);
             }
             if (need_rgx) {
-                /* gcols [K, k*B*P] = W^T Rgy (+ VW_j^T gy per block j), then col2im */
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)kBP, Co, 1.0, W,
-                            (int)K, Rgyp, (int)kBP, 0.0, w->gcols, (int)kBP);
-                if (hessian)
+                /* gcols [K, k*B*P] = [(kk, j), BP]: W^T Rgy_j per block j, + VW_j^T gy for all
+                 * j in one GEMM with the directions stacked as [(kk, j), Cout]; then col2im */
+                for (int j = 0; j < k; j++)
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, Co, 1.0,
+                                W, (int)K, RgyJ + (int64_t)j * Co * BP, (int)BP, 0.0,
+                                w->gcols + j * BP, (int)kBP);
+                if (hessian) {
+                    double *A = w->wbuf;
                     for (int j = 0; j < k; j++)
-                        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, Co,
-                                    1.0, V + j * n + Ly->weight_offset, (int)K, w->gyp, (int)BP,
-                                    1.0, w->gcols + j * BP, (int)kBP);
+                        for (int c = 0; c < Co; c++)
+                            for (int64_t kk = 0; kk < K; kk++)
+                                A[(kk * k + j) * Co + c] = V[j * n + wo + c * K + kk];
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(K * k), (int)BP,
+                                Co, 1.0, A, Co, w->gyp, (int)BP, 1.0, w->gcols, (int)BP);
+                }
                 memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
                 nn_col2im(Ly, k * B, w->gcols, Rgx);
             }
             break;
         }
         case HESSE_LAYER_MAXPOOL2D:
+            if (l >= 1 && relu_then_maxpool(m, l - 1)) {
+                /* back through the pool and the ReLU before it at once: scatter to the arg-max
+                 * positions whose ReLU input is positive (ReLU has no second-order term) */
+                const double *xr = w->a[l - 1]; /* the ReLU's input, same shape as its output */
+                const int32_t *idx = w->st.argmax[l];
+                memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
+                for (int j = 0; j < k; j++)
+                    for (int b = 0; b < B; b++) {
+                        const double *xb = xr + (int64_t)b * in,
+                                     *rg = Rgy + ((int64_t)j * B + b) * out;
+                        const int32_t *ib = idx + (int64_t)b * out;
+                        double *d = Rgx + ((int64_t)j * B + b) * in;
+                        for (int64_t o = 0; o < out; o++)
+                            if (xb[ib[o]] > 0.0) d[ib[o]] += rg[o];
+                    }
+                Rgy = Rgx;
+                l--; /* the ReLU is done */
+                continue;
+            }
             memset(Rgx, 0, (size_t)(k * B * in) * sizeof *Rgx);
             for (int j = 0; j < k; j++)
                 nn_maxpool_scatter(Ly, B, Rgy + j * B * out, w->st.argmax[l], Rgx + j * B * in);
