@@ -121,6 +121,40 @@ int main(void) {
     CHECK(memcmp(H1, Ht, (size_t)n * sizeof *Ht) == 0);
 
     hesse_engine_free(small);
+
+    /* Single precision: the same products to float rounding. A product sums over chunks of
+     * samples and GEMM inner dimensions of a few hundred terms: with unit roundoff 6e-8,
+     * 1e-5 relative to the largest entry is a safe bound; the loss and logits likewise. */
+    hesse_engine_params p32 = hesse_engine_defaults();
+    p32.chunk = 5;
+    p32.max_block = 2;
+    p32.threads = 2;
+    p32.precision = HESSE_PRECISION_F32;
+    hesse_engine *e32 = NULL;
+    REQUIRE(hesse_engine_create(m, &p32, &e32) == HESSE_OK);
+    CHECK(hesse_engine_precision(e32) == HESSE_PRECISION_F32);
+    for (int kind = HESSE_CURV_HESSIAN; kind <= HESSE_CURV_EFISHER; kind++) {
+        REQUIRE(hesse_curv_product(eu, &s, (hesse_curv_kind)kind, 3, V, H1) == HESSE_OK);
+        for (int rep = 0; rep < 2; rep++) { /* builds the cache, then reuses it */
+            REQUIRE(hesse_curv_product(e32, &s, (hesse_curv_kind)kind, 3, V, Ht) == HESSE_OK);
+            CHECK_MSG(rel(H1, Ht, 3 * n) < 1e-5, "f32 kind %d: %.3g", kind, rel(H1, Ht, 3 * n));
+        }
+    }
+    CHECK(hesse_engine_cache_hits(e32) >= 4);
+    double loss32;
+    int64_t c32;
+    REQUIRE(hesse_loss_grad(e32, &s, &loss32, gt, &c32) == HESSE_OK);
+    REQUIRE(hesse_loss_grad(eu, &s, &loss1, g1, &c1) == HESSE_OK);
+    CHECK_CLOSE(loss32, loss1, 1e-5, 1e-300);
+    CHECK_MSG(rel(g1, gt, n) < 1e-5, "f32 gradient: %.3g", rel(g1, gt, n));
+    REQUIRE(hesse_forward(e32, &s, Zt) == HESSE_OK);
+    REQUIRE(hesse_forward(eu, &s, Z1) == HESSE_OK);
+    CHECK(rel(Z1, Zt, NS * 3) < 1e-5);
+    hesse_layer_factors *lf = NULL;
+    int nlf = 0;
+    CHECK(hesse_layer_factors_compute(e32, &s, &lf, &nlf) == HESSE_EINVAL && lf == NULL);
+    CHECK(strstr(hesse_last_error(), "double precision") != NULL);
+    hesse_engine_free(e32);
     hesse_samples_free(&copy);
     hesse_engine_free(ec);
     hesse_engine_free(eu);

@@ -97,14 +97,19 @@ const char *hesse_layer_kind_name(hesse_layer_kind kind);
  * for curvature products, so that repeated products with the same parameters and samples
  * (every iteration of an eigensolver) skip the forward and backward passes. It is keyed by
  * checksums of the parameters and the samples and rebuilt when they change. */
+typedef enum { HESSE_PRECISION_F64 = 0, HESSE_PRECISION_F32 = 1 } hesse_precision;
+
 typedef struct {
-    int chunk;            /* samples per chunk; 0: chosen from the memory budget */
-    int max_block;        /* vectors per R-pass; 0: 1 */
-    size_t memory_budget; /* bytes of scratch for all workers when chunk = 0; 0: 512 MiB */
-    int threads;          /* workers; 0: OpenBLAS's thread count */
-    int cache;            /* 1 (default): cache the forward/backward state for products */
-    size_t cache_budget;  /* bytes the cache may use; 0: a quarter of the available memory,
-                             at most 4 GiB. Sample sets that need more run uncached. */
+    int chunk;                 /* samples per chunk; 0: chosen from the memory budget */
+    int max_block;             /* vectors per R-pass; 0: 1 (reduced when the budget would otherwise
+                                  force chunks of fewer than 32 samples: see hesse_engine_max_block) */
+    size_t memory_budget;      /* bytes of scratch for all workers when chunk = 0; 0: 512 MiB */
+    int threads;               /* workers; 0: OpenBLAS's thread count */
+    int cache;                 /* 1 (default): cache the forward/backward state for products */
+    size_t cache_budget;       /* bytes the cache may use; 0: a quarter of the available memory,
+                                  at most 4 GiB. Sample sets that need more run uncached. */
+    hesse_precision precision; /* F64 (default), or F32: passes in single precision, while
+                                  every vector in or out and every sum over chunks is double */
 } hesse_engine_params;
 hesse_engine_params hesse_engine_defaults(void);
 
@@ -116,6 +121,7 @@ int hesse_engine_max_block(const hesse_engine *e);
 size_t hesse_engine_bytes(const hesse_engine *e);
 int64_t hesse_engine_num_params(const hesse_engine *e);
 int hesse_engine_threads(const hesse_engine *e);
+hesse_precision hesse_engine_precision(const hesse_engine *e);
 /* Bytes the cache holds now, and how many passes reused it. */
 size_t hesse_engine_cache_bytes(const hesse_engine *e);
 int64_t hesse_engine_cache_hits(const hesse_engine *e);

@@ -169,6 +169,7 @@ typedef struct {
     const char *layer;         /* NULL: all parameters */
     int block;                 /* vectors per pass (engine max_block) */
     int chunk;                 /* samples per pass (0: from memory) */
+    const char *precision;     /* "f64" (default) or "f32": the precision of the products */
 } cli_curv_opts;
 
 typedef struct {

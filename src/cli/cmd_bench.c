@@ -29,9 +29,10 @@ static double median(double *v, int n) {
 
 static int run_case(int which, int batch, int repeat, int block, int threads, cJSON *cases) {
     hesse_model *m = NULL;
-    hesse_engine *e = NULL, *ec = NULL;
+    hesse_engine *e = NULL, *ec = NULL, *e32 = NULL, *eb = NULL, *eb32 = NULL;
     hesse_samples s = {0};
     double *g = NULL, *V = NULL, *Y = NULL, *tg = NULL, *th = NULL, *tb = NULL, *tc = NULL;
+    double *tf = NULL, *tbf = NULL;
     int rc;
     HESSE_CHECK(
         hesse_model_create(bench_cases[which].arch, 1, 28, 28, HESSE_LOSS_CROSS_ENTROPY, &m));
@@ -44,12 +45,20 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
     const int64_t n = hesse_model_num_params(m);
     const int kmax = block > 1 ? block : 1;
     hesse_engine_params ep = hesse_engine_defaults();
-    ep.max_block = kmax;
     ep.threads = threads;
     ep.cache = 0; /* cold products: forward, backward and R-passes every time */
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
     ep.cache = 1; /* repeated products on one batch, as in an eigensolver */
     HESSE_CHECK(hesse_engine_create(m, &ep, &ec));
+    ep.cache = 0;
+    ep.precision = HESSE_PRECISION_F32; /* cold products in single precision */
+    HESSE_CHECK(hesse_engine_create(m, &ep, &e32));
+    if (block > 1) { /* engines made for blocks: scratch for kmax vectors at once */
+        ep.max_block = kmax;
+        HESSE_CHECK(hesse_engine_create(m, &ep, &eb32));
+        ep.precision = HESSE_PRECISION_F64;
+        HESSE_CHECK(hesse_engine_create(m, &ep, &eb));
+    }
     g = hesse_alloc((size_t)n * sizeof *g);
     V = hesse_alloc((size_t)n * kmax * sizeof *V);
     Y = hesse_alloc((size_t)n * kmax * sizeof *Y);
@@ -57,7 +66,9 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
     th = calloc((size_t)repeat, sizeof *th);
     tb = calloc((size_t)repeat, sizeof *tb);
     tc = calloc((size_t)repeat, sizeof *tc);
-    if (!g || !V || !Y || !tg || !th || !tb || !tc) {
+    tf = calloc((size_t)repeat, sizeof *tf);
+    tbf = calloc((size_t)repeat, sizeof *tbf);
+    if (!g || !V || !Y || !tg || !th || !tb || !tc || !tf || !tbf) {
         rc = hesse_error(HESSE_ENOMEM, "bench: out of memory");
         goto cleanup;
     }
@@ -67,6 +78,11 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
     HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
     HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
     HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y)); /* fills the cache */
+    HESSE_CHECK(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+    if (block > 1) {
+        HESSE_CHECK(hesse_curv_product(eb, &s, HESSE_CURV_HESSIAN, block, V, Y));
+        HESSE_CHECK(hesse_curv_product(eb32, &s, HESSE_CURV_HESSIAN, block, V, Y));
+    }
     for (int r = 0; r < repeat; r++) {
         double t0 = hesse_now();
         HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
@@ -78,9 +94,15 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
         HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y));
         double t3 = hesse_now();
         tc[r] = 1e3 * (t3 - t2);
+        HESSE_CHECK(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        double t4 = hesse_now();
+        tf[r] = 1e3 * (t4 - t3);
         if (block > 1) {
-            HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, block, V, Y));
-            tb[r] = 1e3 * (hesse_now() - t3);
+            HESSE_CHECK(hesse_curv_product(eb, &s, HESSE_CURV_HESSIAN, block, V, Y));
+            double t5 = hesse_now();
+            tb[r] = 1e3 * (t5 - t4);
+            HESSE_CHECK(hesse_curv_product(eb32, &s, HESSE_CURV_HESSIAN, block, V, Y));
+            tbf[r] = 1e3 * (hesse_now() - t5);
         }
         hesse_progress p = {bench_cases[which].name, r + 1, repeat, 0, "", r + 1 == repeat};
         hesse_report_progress(&p);
@@ -100,26 +122,37 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
     cJSON_AddNumberToObject(row, "threads", hesse_engine_threads(e));
     cJSON_AddNumberToObject(row, "chunk", hesse_engine_chunk(e));
     cJSON_AddNumberToObject(row, "cache_bytes", (double)hesse_engine_cache_bytes(ec));
+    double mf = median(tf, repeat);
+    cJSON_AddNumberToObject(row, "hvp_f32_ms", mf);
+    cJSON_AddNumberToObject(row, "f32_speedup", mh / mf);
     if (block > 1) {
-        double mb = median(tb, repeat);
+        double mb = median(tb, repeat), mbf = median(tbf, repeat);
         cJSON_AddNumberToObject(row, "block", block);
+        cJSON_AddNumberToObject(row, "block_per_pass", hesse_engine_max_block(eb));
         cJSON_AddNumberToObject(row, "hvp_block_ms", mb);
         cJSON_AddNumberToObject(row, "block_cost_in_hvps", mb / mh);
+        cJSON_AddNumberToObject(row, "hvp_block_f32_ms", mbf);
+        cJSON_AddNumberToObject(row, "block_f32_cost_in_hvps", mbf / mf);
     }
     cJSON_AddItemToArray(cases, row);
-    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms   hvp cached %9.3f ms",
-             bench_cases[which].name, (long long)n, mg, mh, mc);
+    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms   cached %9.3f ms   f32 %9.3f ms",
+             bench_cases[which].name, (long long)n, mg, mh, mc, mf);
 cleanup:
     free(tg);
     free(th);
     free(tb);
     free(tc);
+    free(tf);
+    free(tbf);
     hesse_free(g);
     hesse_free(V);
     hesse_free(Y);
     hesse_samples_free(&s);
     hesse_engine_free(e);
     hesse_engine_free(ec);
+    hesse_engine_free(e32);
+    hesse_engine_free(eb);
+    hesse_engine_free(eb32);
     hesse_model_free(m);
     return rc;
 }

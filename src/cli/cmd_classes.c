@@ -88,7 +88,7 @@ static int write_svg(const char *path, cJSON *res) {
 int cmd_classes(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 8, 0};
+    cli_curv_opts co = {"hessian", NULL, 8, 0, "f64"};
     const char *out = NULL, *svg = NULL;
     int threads = 0, quiet = 0, top = 0, probes = 99, no_residual = 0;
     double tol = 1e-8;

@@ -33,7 +33,7 @@ static int write_plots(const char *svg, const hesse_density *dn, const char *wha
 int cmd_density(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0};
+    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
     const char *out = NULL, *method = "slq", *svg = NULL, *probe = "rademacher";
     const char *ckpt = NULL, *resume = NULL;
     double ckpt_every = 300;

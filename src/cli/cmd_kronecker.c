@@ -119,7 +119,7 @@ cleanup:
 int cmd_kronecker(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 8, 0};
+    cli_curv_opts co = {"hessian", NULL, 8, 0, "f64"};
     cli_list models = {0, NULL};
     const char *out = NULL;
     int threads = 0, quiet = 0, k = 20;

@@ -201,7 +201,7 @@ static const char *const model_only[] = {
 int cmd_powerlaw(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0};
+    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
     const char *out = NULL, *eigfile = NULL, *svg = NULL, *ckpt = NULL, *resume = NULL;
     int threads = 0, quiet = 0, top = 1000, basis = 0, max_restarts = 0, no_verify = 0;
     double tol = 1e-6, ckpt_every = 300, memory_gib = 0;

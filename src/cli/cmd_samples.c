@@ -115,7 +115,7 @@ static int write_svgs(const char *svg, cJSON *runs) {
 int cmd_samples(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 10, 0};
+    cli_curv_opts co = {"hessian", NULL, 10, 0, "f64"};
     const char *out = NULL, *svg = NULL, *sizes_text = NULL;
     int threads = 0, quiet = 0, top = 0, probes = 10, steps = 80;
     int64_t min_n = 100, max_n = 3200;
@@ -143,6 +143,9 @@ int cmd_samples(int argc, char **argv) {
          0},
         {"chunk", 0, OPT_INT, &co.chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
          0},
+        {"precision", 0, OPT_STRING, &co.precision, "P",
+         "f64 (default) or f32: products in single precision, solvers still in double",
+         CLI_NO_RANGE, 0},
         CLI_COMMON_OPTIONS(out, threads, quiet),
     };
     cli_command_doc doc = {

@@ -79,7 +79,7 @@ cleanup:
 int cmd_spectrum(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0};
+    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
     const char *out = NULL, *method = "lanczos", *vectors = NULL, *svg = NULL;
     const char *ckpt = NULL, *resume = NULL, *residuals = "explicit";
     int threads = 0, quiet = 0, top = 0, bottom = 0, basis = 0, max_restarts = 0, no_verify = 0;

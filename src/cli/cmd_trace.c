@@ -6,7 +6,7 @@
 int cmd_trace(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
     cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0};
+    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
     const char *out = NULL, *method = "hutchpp", *probe = "rademacher";
     int threads = 0, quiet = 0, probes = 0;
     uint64_t solver_seed = 0;

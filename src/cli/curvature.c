@@ -17,6 +17,13 @@ int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_cu
     hesse_engine_params ep = hesse_engine_defaults();
     ep.max_block = co->block > 0 ? co->block : 1;
     ep.chunk = co->chunk;
+    if (co->precision && strcmp(co->precision, "f32") == 0) {
+        ep.precision = HESSE_PRECISION_F32;
+    } else if (co->precision && strcmp(co->precision, "f64") != 0) {
+        rc = hesse_error(HESSE_EINVAL, "option --precision: expected f64 or f32, got '%s'",
+                         co->precision);
+        goto cleanup;
+    }
     HESSE_CHECK(hesse_engine_create(c->model, &ep, &c->engine));
     HESSE_CHECK(hesse_op_curvature(c->engine, &c->data.samples, c->kind, &c->full));
     c->op = c->full;
@@ -70,6 +77,10 @@ void cli_curv_describe(cJSON *doc, const cli_curv *c, const char *model_path) {
     cli_describe_model(doc, c->model, model_path);
     cli_describe_data(doc, &c->data);
     cJSON_AddStringToObject(doc, "operator", hesse_curv_name(c->kind));
+    cJSON_AddStringToObject(
+        doc, "precision", hesse_engine_precision(c->engine) == HESSE_PRECISION_F32 ? "f32" : "f64");
+    cJSON_AddNumberToObject(doc, "engine_threads", hesse_engine_threads(c->engine));
+    cJSON_AddNumberToObject(doc, "engine_chunk", hesse_engine_chunk(c->engine));
     cJSON_AddNumberToObject(doc, "dimension", (double)c->op.n);
     cJSON *t = cJSON_AddArrayToObject(doc, "tensors");
     for (int i = 0; i < c->ntensors; i++)

@@ -1,8 +1,12 @@
 /* Internals of the engine shared by its files:
- *   engine.c   creation, worker threads, the forward/backward cache, the public passes
- *   passes.c   the passes over one chunk of samples (forward, loss, backward, R-forward,
- *              R-backward)
- *   factors.c  backward passes with given output gradients, and Kronecker factors
+ *   engine.c         creation, the worker pool, the cache key, the public passes
+ *   engine_typed.inc per-precision worker scratch, cache layout, and the pass jobs
+ *   passes.inc       the passes over one chunk of samples (forward, loss, backward,
+ *                    R-forward, R-backward)
+ *   factors.c        backward passes with given output gradients, and Kronecker factors
+ * The .inc files are compiled once for double (*_f64) and once for float (*_f32): an engine
+ * of single precision runs its products in float while every vector it takes or returns,
+ * and every sum over chunks, stays double.
  *
  * Parallelism: the engine owns `nworkers` workers, each with its own scratch for one chunk of
  * samples; a pass hands chunk c to worker c mod nworkers (worker 0 is the calling thread), and
@@ -15,56 +19,57 @@
 
 #include <pthread.h>
 
-/* The state of the forward and backward passes over one chunk: activations, conv patches,
- * max-pool arg-maxes, softmax, and output gradients. Either a worker's scratch or a chunk of
- * the engine's cache. */
-typedef struct {
-    double **act;     /* act[l], l = 1..L: [B, size[l]] */
-    double **grad;    /* grad[l], l = 1..L: dL/d act[l] */
-    double **cols;    /* conv layers: im2col of the input, [K, B * P] */
-    int32_t **argmax; /* max-pool layers: [B, out size] */
-    double *probs;    /* softmax of the logits, [B, C] */
-} nn_state;
-
-/* One worker: scratch for a chunk of up to e->chunk samples and blocks of up to max_block
- * vectors, and its accumulators for the pass under way. */
-typedef struct {
-    nn_state own;   /* this worker's forward/backward buffers */
-    nn_state st;    /* the buffers of the current chunk: own, or a chunk of the cache */
-    double **ract;  /* ract[l], l = 1..L: [k, chunk, size[l]] */
-    double *rg[2];  /* R-backward ping-pong: [k, chunk, max size] */
-    double **rcols; /* conv layers: im2col of the R-input, [K, k * chunk * P] */
-    double *tmp;    /* conv: [max(k*Cout, Cout), k * chunk * P] */
-    double *gcols;  /* conv: [K, k * chunk * P] */
-    double *gyp;    /* conv: output gradient as [Cout, chunk * P] */
-    double *vstack; /* the k weight directions stacked, [k * weights] */
-    double *wbuf;   /* stacked weight-shaped GEMM results, [k * weights] */
-    double *perm;   /* linear: [B, k * features] interleavings */
-    /* pointers for the current chunk: flatten makes its output an alias of its input */
-    const double **a;
-    double **g, **ra;
-    /* accumulators of a pass */
-    double *acc;     /* gradient or products of workers 1..: worker 0 writes the output */
-    int64_t acc_cap; /* doubles acc holds */
-    double loss;     /* sum of per-sample losses */
-    int64_t correct; /* arg-max predictions equal to the label */
-    int64_t bad;     /* first sample (in the pass's numbering) with a non-finite loss, or -1 */
-    void *extra;     /* per-pass data of a caller (factors.c) */
-} nn_work;
+/* The state of the forward and backward passes over one chunk (activations, conv patches,
+ * max-pool arg-maxes, softmax, output gradients): a worker's own scratch, or a chunk of the
+ * engine's cache. A worker's per-pass scratch for block R-passes, its pointers for the
+ * current chunk (flatten aliases its input), and its accumulators. */
+#define NN_TYPES(real, S)                                                                          \
+    typedef struct {                                                                               \
+        real **act;       /* act[l], l = 1..L: [B, size[l]] */                                     \
+        real **grad;      /* grad[l], l = 1..L: dL/d act[l] */                                     \
+        real **cols;      /* conv layers: im2col of the input, [K, B * P] */                       \
+        int32_t **argmax; /* max-pool layers: [B, out size] */                                     \
+        real *probs;      /* softmax of the logits, [B, C] */                                      \
+    } nn_state_##S;                                                                                \
+    typedef struct {                                                                               \
+        nn_state_##S own, st;                                                                      \
+        real **ract;  /* ract[l], l = 1..L: [k, chunk, size[l]] */                                 \
+        real *rg[2];  /* R-backward ping-pong: [k, chunk, max size] */                             \
+        real **rcols; /* conv layers: im2col of the R-input, [K, k * chunk * P] */                 \
+        real *tmp;    /* conv: [max(k*Cout, Cout), k * chunk * P] */                               \
+        real *gcols;  /* conv: [K, k * chunk * P] */                                               \
+        real *gyp;    /* conv: output gradient as [Cout, chunk * P] */                             \
+        real *vstack; /* the k weight directions stacked, [k * weights] */                         \
+        real *wbuf;   /* stacked weight-shaped GEMM results, [k * weights] */                      \
+        real *perm;   /* linear: [B, k * features] interleavings */                                \
+        real *xbuf;   /* single precision: the chunk's inputs, [chunk, size[0]] */                 \
+        real *ybuf;   /* single precision: one chunk's products or gradient, [n * k] */            \
+        int64_t ybuf_cap;                                                                          \
+        const real **a;                                                                            \
+        real **g, **ra;                                                                            \
+        double *acc; /* gradient or products of workers 1..: worker 0 writes the output */         \
+        int64_t acc_cap;                                                                           \
+        double loss;     /* sum of per-sample losses */                                            \
+        int64_t correct; /* arg-max predictions equal to the label */                              \
+        int64_t bad;     /* first sample with a non-finite loss (pass numbering), or -1 */         \
+        void *extra;     /* per-pass data of a caller (factors.c) */                               \
+    } nn_work_##S;
+NN_TYPES(double, f64)
+NN_TYPES(float, f32)
 
 /* A cache of the forward and backward state of every chunk of one sample set, valid while the
  * parameters and the samples are those it was built from (compared by checksum). */
 typedef struct {
     size_t budget; /* bytes it may use; 0: off */
     int nchunks, chunk;
-    nn_state *chunks; /* [nchunks], NULL when empty */
-    void *block;      /* one allocation for all chunks */
+    void *chunks; /* [nchunks] nn_state_f64 or nn_state_f32, NULL when empty */
+    void *block;  /* one allocation for all chunks */
     size_t bytes;
     uint64_t key; /* checksum of parameters and samples it holds; 0: empty */
     int64_t hits; /* passes that reused it */
 } nn_cache;
 
-typedef void (*nn_job_fn)(hesse_engine *e, nn_work *w, int worker, void *arg);
+typedef void (*nn_job_fn)(hesse_engine *e, int worker, void *arg);
 
 struct hesse_engine {
     const hesse_model *m;
@@ -73,10 +78,14 @@ struct hesse_engine {
     int C;           /* outputs */
     int first_param; /* first layer with parameters: nothing before it is differentiated */
     int64_t *size;   /* size[l]: values per sample of activation l, l = 0..L */
+    int f32;         /* products in single precision */
     int nworkers;
-    nn_work *w;
+    void *w; /* [nworkers] nn_work_f64 or nn_work_f32 */
     nn_cache cache;
     size_t bytes;
+    float *params32; /* single precision: the parameters, converted at every pass */
+    float *v32;      /* single precision: the directions of a product, [n * k] */
+    int64_t v32_cap;
     /* the pool: workers 1 .. nworkers-1 wait for a new generation, run job, count down */
     pthread_t *threads;
     pthread_mutex_t mu;
@@ -94,30 +103,68 @@ void nn_run(hesse_engine *e, nn_job_fn fn, void *arg);
  * c mod nworkers. */
 int nn_chunk_size(const hesse_engine *e, int64_t n);
 
-/* ---- Passes over one chunk of B samples (passes.c) -------------------------------------- */
-
-/* Forward through every layer (inputs x, [B, size[0]]) into w->st. */
-void nn_forward_chunk(const hesse_engine *e, nn_work *w, int B, const double *x);
-/* Loss of each sample from the logits; fills w->st.probs (cross-entropy) and
- * g[L] = scale * dl/dz. Returns the index of the first sample with a non-finite loss, or -1;
- * adds the losses to *sum and the correct predictions to *correct (may be NULL). */
-int64_t nn_loss_chunk(const hesse_engine *e, nn_work *w, int B, const int32_t *y, double scale,
-                      double *sum, int64_t *correct);
-/* Back-propagates g[L] to every layer output g[l], l > first_param, adding the parameter
- * gradient to pgrad when it is not NULL. */
-void nn_backward_chunk(const hesse_engine *e, nn_work *w, int B, double *pgrad);
-/* Sets the pass pointers (a, g) of w to its chunk state without computing (after a cache
- * hit): flatten aliases as a forward and backward pass would have left them. */
-void nn_restore_pointers(const hesse_engine *e, nn_work *w, const double *x);
-/* R-forward for k directions V (column j at V + j*n). */
-void nn_rforward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const double *V);
-/* R-backward: Y[:, j] += (C V)_j for the chunk, C as `kind`, N the samples of the pass. */
-void nn_rbackward_chunk(const hesse_engine *e, nn_work *w, int B, int k, const double *V, double *Y,
-                        double scale, int64_t N, hesse_curv_kind kind);
+/* Elements of a chunk's forward/backward state per sample; of R-pass scratch per sample and
+ * fixed, for block k. */
+int64_t nn_state_per_sample(const hesse_engine *e);
+void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed);
 
 /* HESSE_EINPUT when the samples' shape or labels do not fit the model. */
 int nn_check_samples(const hesse_engine *e, const hesse_samples *s);
 /* The scale of the mean loss: 1/N (cross-entropy), 1/(N C) (MSE, mean over all outputs). */
 double nn_loss_scale(const hesse_engine *e, int64_t n);
+/* Grows workers 1..'s double accumulators to `count` values. */
+int nn_ensure_acc(hesse_engine *e, int64_t count);
+
+/* Jobs of the public passes (engine_typed.inc). */
+typedef struct {
+    const hesse_samples *s;
+    double scale;
+    int chunk;
+    int want_grad;
+    double *out; /* worker 0's accumulator */
+} nn_loss_job;
+
+typedef struct {
+    const hesse_samples *s;
+    hesse_curv_kind kind;
+    int k, chunk;
+    const double *V;
+    double *Y;
+    double scale;
+    int cached; /* 0: own scratch; 1: build the cache; 2: reuse it */
+} nn_curv_job;
+
+typedef struct {
+    const hesse_samples *s;
+    int chunk;
+    double *out;
+} nn_forward_job;
+
+/* The per-precision parts (engine_typed.inc and passes.inc). */
+#define NN_TYPED(real, S)                                                                          \
+    int nn_work_alloc_##S(hesse_engine *e, nn_work_##S *w);                                        \
+    void nn_work_free_##S(const hesse_engine *e, nn_work_##S *w);                                  \
+    int nn_cache_layout_##S(hesse_engine *e, const hesse_samples *s, int chunk, size_t need);      \
+    void nn_cache_clear_##S(hesse_engine *e);                                                      \
+    void nn_loss_grad_job_##S(hesse_engine *e, int idx, void *arg);                                \
+    void nn_curv_job_##S(hesse_engine *e, int idx, void *arg);                                     \
+    void nn_forward_job_##S(hesse_engine *e, int idx, void *arg);                                  \
+    void nn_forward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, const real *x);        \
+    int64_t nn_loss_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, const int32_t *y,      \
+                              double scale, double *sum, int64_t *correct);                        \
+    void nn_backward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, real *pgrad);         \
+    void nn_restore_pointers_##S(const hesse_engine *e, nn_work_##S *w, const real *x);            \
+    void nn_rforward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,                \
+                               const real *V);                                                     \
+    void nn_rbackward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,               \
+                                const real *V, real *Y, double scale, int64_t N,                   \
+                                hesse_curv_kind kind);
+NN_TYPED(double, f64)
+NN_TYPED(float, f32)
+
+/* The double-precision worker i (factors.c). */
+static inline nn_work_f64 *nn_work64(hesse_engine *e, int i) {
+    return (nn_work_f64 *)e->w + i;
+}
 
 #endif

@@ -1,6 +1,6 @@
-/* The engine: scratch for data-parallel workers, the worker pool, the forward/backward cache,
- * and the public passes (loss and gradient, curvature products, logits). The passes over one
- * chunk are in passes.c; the design is in engine-impl.h. */
+/* The engine: creation, the worker pool, the forward/backward cache, and the public passes
+ * (loss and gradient, curvature products, logits). The per-precision parts are in
+ * engine_typed.inc, the passes over one chunk in passes.inc; the design is in engine-impl.h. */
 #include "nn/engine-impl.h"
 
 #include <stdlib.h>
@@ -11,29 +11,28 @@ int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
 #define MAX_CHUNK 128 /* larger chunks gain little in GEMM speed and lose cache locality */
+#define MIN_CHUNK 32  /* smaller chunks make narrow, slow GEMMs */
 
 hesse_engine_params hesse_engine_defaults(void) {
-    hesse_engine_params p = {0, 1, (size_t)512 << 20, 0, 1, 0};
+    hesse_engine_params p = {0, 1, (size_t)512 << 20, 0, 1, 0, HESSE_PRECISION_F64};
     return p;
 }
 
-/* ---- Sizes -------------------------------------------------------------------------------- */
+/* ---- Sizes (in elements of the engine's precision) -------------------------------------- */
 
-/* Doubles of a chunk's forward/backward state per sample (act, grad, cols, arg-max, probs). */
-static int64_t state_per_sample(const hesse_engine *e) {
+int64_t nn_state_per_sample(const hesse_engine *e) {
     const hesse_model *m = e->m;
     int64_t ps = e->C;
     for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
         ps += 2 * e->size[l + 1];
         if (L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
-        if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += (e->size[l + 1] + 1) / 2; /* int32 */
+        if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += e->size[l + 1]; /* int32, rounded up */
     }
     return ps;
 }
 
-/* Doubles of R-pass scratch per sample of a chunk for block k, and independent of the chunk. */
-static void rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed) {
+void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed) {
     const hesse_model *m = e->m;
     int64_t ps = 0, max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
     int64_t max_lin = 0;
@@ -55,129 +54,12 @@ static void rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_
         }
     }
     ps += 2 * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp + (int64_t)k * max_lin;
-    *per_sample = ps;
-    *fixed = 2 * (int64_t)k * max_w; /* vstack, wbuf */
+    *per_sample = ps + (e->f32 ? e->size[0] : 0); /* xbuf */
+    *fixed = 2 * (int64_t)k * max_w;              /* vstack, wbuf */
 }
 
-/* ---- Chunk states --------------------------------------------------------------------------- */
-
-/* Points st's arrays into `mem` (which holds B * state_per_sample doubles), or measures when
- * mem is NULL. Returns the doubles used. */
-static int64_t state_layout(const hesse_engine *e, int B, double *mem, nn_state *st) {
-    const hesse_model *m = e->m;
-    int64_t at = 0;
-#define TAKE(count) (mem ? mem + at : NULL), at += (count)
-    for (int l = 0; l < e->L; l++) {
-        const hesse_layer *L = &m->layers[l];
-        st->act[l + 1] = TAKE((int64_t)B * e->size[l + 1]);
-        st->grad[l + 1] = TAKE((int64_t)B * e->size[l + 1]);
-        st->cols[l] = NULL;
-        st->argmax[l] = NULL;
-        if (L->kind == HESSE_LAYER_CONV2D)
-            st->cols[l] = TAKE((int64_t)B * nn_conv_k(L) * nn_conv_p(L));
-        if (L->kind == HESSE_LAYER_MAXPOOL2D) {
-            st->argmax[l] = mem ? (int32_t *)(mem + at) : NULL;
-            at += ((int64_t)B * e->size[l + 1] + 1) / 2;
-        }
-    }
-    st->probs = TAKE((int64_t)B * e->C);
-#undef TAKE
-    return at;
-}
-
-static int state_arrays(const hesse_engine *e, nn_state *st) {
-    st->act = calloc((size_t)e->L + 1, sizeof *st->act);
-    st->grad = calloc((size_t)e->L + 1, sizeof *st->grad);
-    st->cols = calloc((size_t)e->L, sizeof *st->cols);
-    st->argmax = calloc((size_t)e->L, sizeof *st->argmax);
-    return st->act && st->grad && st->cols && st->argmax ? HESSE_OK : HESSE_ENOMEM;
-}
-
-static void state_free_arrays(nn_state *st) {
-    free(st->act);
-    free(st->grad);
-    free(st->cols);
-    free(st->argmax);
-}
-
-/* ---- Workers ------------------------------------------------------------------------------- */
-
-static void work_free(const hesse_engine *e, nn_work *w) {
-    if (w->own.act) hesse_free(w->own.act[1]); /* the block holding the whole state */
-    state_free_arrays(&w->own);
-    for (int l = 0; w->ract && l <= e->L; l++) hesse_free(w->ract[l]);
-    for (int l = 0; w->rcols && l < e->L; l++) hesse_free(w->rcols[l]);
-    free(w->ract);
-    free(w->rcols);
-    hesse_free(w->rg[0]);
-    hesse_free(w->rg[1]);
-    hesse_free(w->tmp);
-    hesse_free(w->gcols);
-    hesse_free(w->gyp);
-    hesse_free(w->vstack);
-    hesse_free(w->wbuf);
-    hesse_free(w->perm);
-    hesse_free(w->acc);
-    free(w->a);
-    free(w->g);
-    free(w->ra);
-}
-
-static int work_alloc(hesse_engine *e, nn_work *w) {
-    const hesse_model *m = e->m;
-    const int B = e->chunk, k = e->max_block, L = e->L;
-    int rc = HESSE_OK;
-    if (state_arrays(e, &w->own)) goto nomem; /* st only ever borrows own's or the cache's */
-    w->ract = calloc((size_t)L + 1, sizeof *w->ract);
-    w->rcols = calloc((size_t)L, sizeof *w->rcols);
-    w->a = calloc((size_t)L + 1, sizeof *w->a);
-    w->g = calloc((size_t)L + 1, sizeof *w->g);
-    w->ra = calloc((size_t)L + 1, sizeof *w->ra);
-    if (!w->ract || !w->rcols || !w->a || !w->g || !w->ra) goto nomem;
-    int64_t state = state_layout(e, B, NULL, &w->own);
-    double *block = hesse_alloc((size_t)state * sizeof(double));
-    if (!block) goto nomem;
-    state_layout(e, B, block, &w->own);
-    e->bytes += (size_t)state * sizeof(double);
-    int64_t max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0, max_lin = 0;
-#define ALLOC(ptr, count)                                                                          \
-    do {                                                                                           \
-        size_t bytes_ = (size_t)(count) * sizeof *(ptr);                                           \
-        (ptr) = hesse_alloc(bytes_);                                                               \
-        if (!(ptr)) goto nomem;                                                                    \
-        e->bytes += bytes_;                                                                        \
-    } while (0)
-    for (int l = 0; l < L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        int64_t sz = e->size[l + 1];
-        if (sz > max_size) max_size = sz;
-        ALLOC(w->ract[l + 1], (int64_t)k * B * sz);
-        if (Ly->kind == HESSE_LAYER_CONV2D) {
-            int64_t K = nn_conv_k(Ly), P = nn_conv_p(Ly);
-            ALLOC(w->rcols[l], K * k * B * P);
-            if (K * P * k > max_gcols) max_gcols = K * P * k;
-            if ((int64_t)Ly->out_c * P * k > max_tmp) max_tmp = (int64_t)Ly->out_c * P * k;
-            if ((int64_t)Ly->out_c * P > max_gyp) max_gyp = (int64_t)Ly->out_c * P;
-        }
-        if (Ly->weight_count > max_w) max_w = Ly->weight_count;
-        if (Ly->kind == HESSE_LAYER_LINEAR) {
-            int64_t d = Ly->in_c > Ly->out_c ? Ly->in_c : Ly->out_c;
-            if (d > max_lin) max_lin = d;
-        }
-    }
-    ALLOC(w->rg[0], (int64_t)k * B * max_size);
-    ALLOC(w->rg[1], (int64_t)k * B * max_size);
-    ALLOC(w->tmp, max_tmp > 0 ? (int64_t)B * max_tmp : 1);
-    ALLOC(w->gcols, max_gcols > 0 ? (int64_t)B * max_gcols : 1);
-    ALLOC(w->gyp, max_gyp > 0 ? (int64_t)B * max_gyp : 1);
-    ALLOC(w->vstack, max_w > 0 ? (int64_t)k * max_w : 1);
-    ALLOC(w->wbuf, max_w > 0 ? (int64_t)k * max_w : 1);
-    ALLOC(w->perm, max_lin > 0 ? (int64_t)k * B * max_lin : 1);
-#undef ALLOC
-    return rc;
-nomem:
-    return hesse_error(
-        HESSE_ENOMEM, "engine: cannot allocate the scratch of a worker (chunk %d, block %d)", B, k);
+static size_t elem_size(const hesse_engine *e) {
+    return e->f32 ? sizeof(float) : sizeof(double);
 }
 
 /* ---- The pool ------------------------------------------------------------------------------ */
@@ -201,7 +83,7 @@ static void *pool_main(void *p) {
         nn_job_fn job = e->job;
         void *arg = e->job_arg;
         pthread_mutex_unlock(&e->mu);
-        job(e, &e->w[idx], idx, arg);
+        job(e, idx, arg);
         pthread_mutex_lock(&e->mu);
         if (--e->pending == 0) pthread_cond_signal(&e->done);
     }
@@ -211,7 +93,7 @@ static void *pool_main(void *p) {
 
 void nn_run(hesse_engine *e, nn_job_fn fn, void *arg) {
     if (e->nworkers == 1) {
-        fn(e, &e->w[0], 0, arg);
+        fn(e, 0, arg);
         return;
     }
     /* the workers' GEMMs run in their own threads: OpenBLAS stays single-threaded meanwhile */
@@ -224,7 +106,7 @@ void nn_run(hesse_engine *e, nn_job_fn fn, void *arg) {
     e->generation++;
     pthread_cond_broadcast(&e->wake);
     pthread_mutex_unlock(&e->mu);
-    fn(e, &e->w[0], 0, arg);
+    fn(e, 0, arg);
     pthread_mutex_lock(&e->mu);
     while (e->pending > 0) pthread_cond_wait(&e->done, &e->mu);
     pthread_mutex_unlock(&e->mu);
@@ -236,7 +118,14 @@ int nn_chunk_size(const hesse_engine *e, int64_t n) {
     return (int)(per < e->chunk ? (per > 0 ? per : 1) : e->chunk);
 }
 
-/* ---- Creation -------------------------------------------------------------------------------- */
+/* ---- Creation ----------------------------------------------------------------------------- */
+
+static void cache_clear(hesse_engine *e) {
+    if (e->f32)
+        nn_cache_clear_f32(e);
+    else
+        nn_cache_clear_f64(e);
+}
 
 int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hesse_engine **out) {
     if (!m || !out) return hesse_error(HESSE_EINVAL, "hesse_engine_create: NULL argument");
@@ -247,6 +136,8 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     if (d.chunk < 0 || d.threads < 0)
         return hesse_error(HESSE_EINVAL, "engine: chunk %d and threads %d must not be negative",
                            d.chunk, d.threads);
+    if (d.precision != HESSE_PRECISION_F64 && d.precision != HESSE_PRECISION_F32)
+        return hesse_error(HESSE_EINVAL, "engine: unknown precision %d", (int)d.precision);
     hesse_engine *e = calloc(1, sizeof *e);
     if (!e) return hesse_error(HESSE_ENOMEM, "engine: out of memory");
     int rc = HESSE_OK;
@@ -255,6 +146,7 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     e->L = L;
     e->C = hesse_model_num_outputs(m);
     e->max_block = d.max_block;
+    e->f32 = d.precision == HESSE_PRECISION_F32;
     e->nworkers = d.threads > 0 ? d.threads : openblas_get_num_threads();
     if (e->nworkers < 1) e->nworkers = 1;
     if (e->nworkers > 256) e->nworkers = 256;
@@ -269,10 +161,18 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     e->size[0] = nn_in_size(&m->layers[0]);
     for (int l = 0; l < L; l++) e->size[l + 1] = nn_out_size(&m->layers[l]);
     if (d.chunk == 0) {
-        int64_t per, fixed;
-        rpass_size(e, e->max_block, &per, &fixed);
-        per += state_per_sample(e);
-        int64_t fit = ((int64_t)(d.memory_budget / sizeof(double)) / e->nworkers - fixed) / per;
+        /* The largest chunk the budget allows; when a block of max_block vectors would leave
+         * chunks of fewer than MIN_CHUNK samples (slow, narrow GEMMs), take fewer vectors per
+         * pass instead: larger blocks are then done in several passes. */
+        int64_t fit;
+        for (;;) {
+            int64_t per, fixed;
+            nn_rpass_size(e, e->max_block, &per, &fixed);
+            per += nn_state_per_sample(e);
+            fit = ((int64_t)(d.memory_budget / elem_size(e)) / e->nworkers - fixed) / per;
+            if (fit >= MIN_CHUNK || e->max_block == 1) break;
+            e->max_block = (e->max_block + 1) / 2;
+        }
         d.chunk = (int)(fit > MAX_CHUNK ? MAX_CHUNK : fit < 1 ? 1 : fit);
     }
     e->chunk = d.chunk;
@@ -281,12 +181,21 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
         size_t avail = (size_t)hesse_mem_available() / 4, cap = (size_t)4 << 30;
         e->cache.budget = d.cache_budget ? d.cache_budget : (avail && avail < cap ? avail : cap);
     }
-    e->w = calloc((size_t)e->nworkers, sizeof *e->w);
+    if (e->f32) {
+        e->params32 = hesse_alloc((size_t)m->n * sizeof(float));
+        if (!e->params32) {
+            rc = hesse_error(HESSE_ENOMEM, "engine: out of memory for single-precision weights");
+            goto cleanup;
+        }
+    }
+    e->w = calloc((size_t)e->nworkers, e->f32 ? sizeof(nn_work_f32) : sizeof(nn_work_f64));
     if (!e->w) {
         rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
         goto cleanup;
     }
-    for (int i = 0; i < e->nworkers; i++) HESSE_CHECK(work_alloc(e, &e->w[i]));
+    for (int i = 0; i < e->nworkers; i++)
+        HESSE_CHECK(e->f32 ? nn_work_alloc_f32(e, (nn_work_f32 *)e->w + i)
+                           : nn_work_alloc_f64(e, (nn_work_f64 *)e->w + i));
     if (e->nworkers > 1) {
         e->threads = calloc((size_t)e->nworkers, sizeof *e->threads);
         if (!e->threads || pthread_mutex_init(&e->mu, NULL) || pthread_cond_init(&e->wake, NULL) ||
@@ -313,17 +222,6 @@ cleanup:
     return rc;
 }
 
-static void cache_clear(nn_cache *c) {
-    for (int i = 0; c->chunks && i < c->nchunks; i++) state_free_arrays(&c->chunks[i]);
-    free(c->chunks);
-    hesse_free(c->block);
-    c->chunks = NULL;
-    c->block = NULL;
-    c->nchunks = 0;
-    c->bytes = 0;
-    c->key = 0;
-}
-
 void hesse_engine_free(hesse_engine *e) {
     if (!e) return;
     if (e->pool_ready) {
@@ -337,9 +235,16 @@ void hesse_engine_free(hesse_engine *e) {
         pthread_cond_destroy(&e->done);
     }
     free(e->threads);
-    for (int i = 0; e->w && i < e->nworkers; i++) work_free(e, &e->w[i]);
+    for (int i = 0; e->w && i < e->nworkers; i++) {
+        if (e->f32)
+            nn_work_free_f32(e, (nn_work_f32 *)e->w + i);
+        else
+            nn_work_free_f64(e, (nn_work_f64 *)e->w + i);
+    }
     free(e->w);
-    cache_clear(&e->cache);
+    cache_clear(e);
+    hesse_free(e->params32);
+    hesse_free(e->v32);
     free(e->size);
     free(e);
 }
@@ -368,6 +273,10 @@ int hesse_engine_threads(const hesse_engine *e) {
     return e->nworkers;
 }
 
+hesse_precision hesse_engine_precision(const hesse_engine *e) {
+    return e->f32 ? HESSE_PRECISION_F32 : HESSE_PRECISION_F64;
+}
+
 size_t hesse_engine_cache_bytes(const hesse_engine *e) {
     return e->cache.bytes;
 }
@@ -376,7 +285,7 @@ int64_t hesse_engine_cache_hits(const hesse_engine *e) {
     return e->cache.hits;
 }
 
-/* ---- The cache ------------------------------------------------------------------------------- */
+/* ---- The cache ---------------------------------------------------------------------------- */
 
 /* A 64-bit checksum of a byte range: four independent multiply-xorshift lanes over 8-byte
  * words (so that the chain of dependent multiplies does not limit its speed), then folded. */
@@ -416,35 +325,39 @@ static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chu
 
 /* Lays out the cache for s in chunks of `chunk` samples; 0 when it does not fit the budget. */
 static int cache_prepare(hesse_engine *e, const hesse_samples *s, int chunk) {
-    nn_cache *c = &e->cache;
     int nchunks = (int)((s->n + chunk - 1) / chunk);
-    double need = (double)s->n * (double)state_per_sample(e) * sizeof(double);
-    if (need > (double)c->budget) return 0;
-    if (c->chunks && c->nchunks == nchunks && c->chunk == chunk) return 1; /* same layout */
-    cache_clear(c);
-    c->chunks = calloc((size_t)nchunks, sizeof *c->chunks);
-    c->block = hesse_alloc((size_t)need);
-    if (!c->chunks || !c->block) {
-        cache_clear(c);
-        hesse_clear_error();
-        return 0; /* run uncached */
-    }
-    double *at = c->block;
-    for (int i = 0; i < nchunks; i++) {
-        int B = (int)(s->n - (int64_t)i * chunk < chunk ? s->n - (int64_t)i * chunk : chunk);
-        if (state_arrays(e, &c->chunks[i]) != HESSE_OK) {
-            cache_clear(c);
-            return 0;
-        }
-        at += state_layout(e, B, at, &c->chunks[i]);
-    }
-    c->nchunks = nchunks;
-    c->chunk = chunk;
-    c->bytes = (size_t)need;
-    return 1;
+    /* each chunk is rounded up by at most one element per rounded array: allow 64 per chunk */
+    double need =
+        ((double)s->n * (double)nn_state_per_sample(e) + 64.0 * nchunks) * (double)elem_size(e);
+    if (need > (double)e->cache.budget) return 0;
+    return e->f32 ? nn_cache_layout_f32(e, s, chunk, (size_t)need)
+                  : nn_cache_layout_f64(e, s, chunk, (size_t)need);
 }
 
-/* ---- Public passes ----------------------------------------------------------------------- */
+/* ---- Public passes ---------------------------------------------------------------------- */
+
+int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
+    int c, h, w;
+    hesse_model_input_shape(e->m, &c, &h, &w);
+    if (!s || s->n <= 0 || !s->x || !s->y) return hesse_error(HESSE_EINVAL, "no samples given");
+    if (s->c != c || s->h != h || s->w != w)
+        return hesse_error(HESSE_EINPUT,
+                           "samples are %dx%dx%d but the model \"%s\" expects input %dx%dx%d", s->c,
+                           s->h, s->w, hesse_model_arch(e->m), c, h, w);
+    for (int64_t i = 0; i < s->n; i++)
+        if (s->y[i] < 0 || s->y[i] >= e->C)
+            return hesse_error(HESSE_EINPUT,
+                               "sample %lld has label %d but the model has %d outputs (labels "
+                               "must lie in [0, %d))",
+                               (long long)(s->source ? s->source[i] : i), (int)s->y[i], e->C, e->C);
+    return HESSE_OK;
+}
+
+double nn_loss_scale(const hesse_engine *e, int64_t n) {
+    /* PyTorch's reduction='mean': over samples for cross-entropy, over all n*C elements for
+     * MSE. */
+    return e->m->loss == HESSE_LOSS_MSE ? 1.0 / ((double)n * e->C) : 1.0 / (double)n;
+}
 
 static int nonfinite_loss(const hesse_samples *s, int64_t i) {
     return hesse_error(HESSE_ENUMERIC,
@@ -455,59 +368,62 @@ static int nonfinite_loss(const hesse_samples *s, int64_t i) {
 /* The first non-finite sample over the workers (-1: none). */
 static int64_t first_bad(const hesse_engine *e) {
     int64_t bad = -1;
-    for (int i = 0; i < e->nworkers; i++)
-        if (e->w[i].bad >= 0 && (bad < 0 || e->w[i].bad < bad)) bad = e->w[i].bad;
+    for (int i = 0; i < e->nworkers; i++) {
+        int64_t b = e->f32 ? ((nn_work_f32 *)e->w)[i].bad : ((nn_work_f64 *)e->w)[i].bad;
+        if (b >= 0 && (bad < 0 || b < bad)) bad = b;
+    }
     return bad;
 }
 
-/* Gives every worker an accumulator of at least `count` doubles (worker 0 may use the
- * caller's output instead). */
-static int ensure_acc(hesse_engine *e, int64_t count) {
-    for (int i = 1; i < e->nworkers; i++) {
-        nn_work *w = &e->w[i];
-        if (w->acc_cap >= count) continue;
-        hesse_free(w->acc);
-        w->acc = hesse_alloc((size_t)count * sizeof(double));
-        w->acc_cap = w->acc ? count : 0;
-        if (!w->acc) return HESSE_ENOMEM;
+/* The accumulators of worker i (double, both precisions). */
+static double **acc_of(hesse_engine *e, int i, int64_t **cap) {
+    if (e->f32) {
+        nn_work_f32 *w = (nn_work_f32 *)e->w + i;
+        *cap = &w->acc_cap;
+        return &w->acc;
+    }
+    nn_work_f64 *w = (nn_work_f64 *)e->w + i;
+    *cap = &w->acc_cap;
+    return &w->acc;
+}
+
+int nn_ensure_acc(hesse_engine *e, int64_t count) {
+    for (int i = 0; i < e->nworkers; i++) {
+        int64_t *cap;
+        double **acc = acc_of(e, i, &cap);
+        if (i > 0 && *cap < count) {
+            hesse_free(*acc);
+            *acc = hesse_alloc((size_t)count * sizeof(double));
+            *cap = *acc ? count : 0;
+            if (!*acc) return HESSE_ENOMEM;
+        }
+        if (e->f32) { /* the float buffer a chunk accumulates in */
+            nn_work_f32 *w = (nn_work_f32 *)e->w + i;
+            if (w->ybuf_cap < count) {
+                hesse_free(w->ybuf);
+                w->ybuf = hesse_alloc((size_t)count * sizeof(float));
+                w->ybuf_cap = w->ybuf ? count : 0;
+                if (!w->ybuf) return HESSE_ENOMEM;
+            }
+        }
     }
     return HESSE_OK;
 }
 
 /* out += the accumulators of workers 1.. in order (worker 0 wrote into out). */
-static void reduce_acc(const hesse_engine *e, double *out, int64_t count) {
-    for (int i = 1; i < e->nworkers; i++)
-        for (int64_t j = 0; j < count; j++) out[j] += e->w[i].acc[j];
+static void reduce_acc(hesse_engine *e, double *out, int64_t count) {
+    for (int i = 1; i < e->nworkers; i++) {
+        int64_t *cap;
+        const double *acc = *acc_of(e, i, &cap);
+        for (int64_t j = 0; j < count; j++) out[j] += acc[j];
+    }
 }
 
-typedef struct {
-    const hesse_samples *s;
-    double scale;
-    int chunk;
-    int want_grad;
-    double *out; /* worker 0's accumulator */
-} loss_job;
-
-static void loss_grad_job(hesse_engine *e, nn_work *w, int idx, void *arg) {
-    loss_job *j = arg;
-    const int64_t dim = hesse_samples_dim(j->s), n = e->m->n;
-    double *acc = idx == 0 ? j->out : w->acc;
-    w->loss = 0.0;
-    w->correct = 0;
-    w->bad = -1;
-    w->st = w->own;
-    if (j->want_grad) memset(acc, 0, (size_t)n * sizeof *acc);
-    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
-         c0 += (int64_t)e->nworkers * j->chunk) {
-        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
-        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, j->scale, &w->loss, &w->correct);
-        if (bad >= 0) {
-            w->bad = c0 + bad;
-            return;
-        }
-        if (j->want_grad) nn_backward_chunk(e, w, B, acc);
-    }
+/* Single precision: the parameters as floats, for this pass. */
+static void refresh_params32(hesse_engine *e) {
+    if (!e->f32) return;
+    const double *p = e->m->params;
+    for (int64_t i = 0; i < e->m->n; i++) e->params32[i] = (float)p[i];
 }
 
 int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
@@ -516,65 +432,23 @@ int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t n = e->m->n;
-    if (grad && (rc = ensure_acc(e, n)) != HESSE_OK)
+    if (grad && (rc = nn_ensure_acc(e, n)) != HESSE_OK)
         return hesse_error(rc, "engine: no memory for the workers' gradients");
-    loss_job j = {s, nn_loss_scale(e, s->n), nn_chunk_size(e, s->n), grad != NULL, grad};
-    nn_run(e, loss_grad_job, &j);
+    refresh_params32(e);
+    nn_loss_job j = {s, nn_loss_scale(e, s->n), nn_chunk_size(e, s->n), grad != NULL, grad};
+    nn_run(e, e->f32 ? nn_loss_grad_job_f32 : nn_loss_grad_job_f64, &j);
     int64_t bad = first_bad(e);
     if (bad >= 0) return nonfinite_loss(s, bad);
     double sum = 0.0;
     int64_t right = 0;
     for (int i = 0; i < e->nworkers; i++) {
-        sum += e->w[i].loss;
-        right += e->w[i].correct;
+        sum += e->f32 ? ((nn_work_f32 *)e->w)[i].loss : ((nn_work_f64 *)e->w)[i].loss;
+        right += e->f32 ? ((nn_work_f32 *)e->w)[i].correct : ((nn_work_f64 *)e->w)[i].correct;
     }
     if (grad) reduce_acc(e, grad, n);
     *loss = sum * j.scale;
     if (correct) *correct = right;
     return HESSE_OK;
-}
-
-typedef struct {
-    const hesse_samples *s;
-    hesse_curv_kind kind;
-    int k, chunk;
-    const double *V;
-    double *Y;
-    double scale;
-    int cached; /* 0: own scratch; 1: build the cache; 2: reuse it */
-} curv_job;
-
-static void curv_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
-    curv_job *j = arg;
-    const int64_t dim = hesse_samples_dim(j->s), n = e->m->n;
-    const int second_order = j->kind == HESSE_CURV_HESSIAN || j->kind == HESSE_CURV_RESIDUAL;
-    double *Y = idx == 0 ? j->Y : w->acc;
-    w->bad = -1;
-    memset(Y, 0, (size_t)(n * j->k) * sizeof *Y);
-    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
-         c0 += (int64_t)e->nworkers * j->chunk) {
-        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
-        const double *x = j->s->x + c0 * dim;
-        w->st = j->cached ? e->cache.chunks[c0 / j->chunk] : w->own;
-        if (j->cached == 2) {
-            nn_restore_pointers(e, w, x);
-        } else {
-            double sum = 0.0;
-            nn_forward_chunk(e, w, B, x);
-            int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, j->scale, &sum, NULL);
-            if (bad >= 0) {
-                w->bad = c0 + bad;
-                return;
-            }
-            /* a cache serves every later kind of product, so it always holds the backward */
-            if (second_order || j->cached) nn_backward_chunk(e, w, B, NULL);
-        }
-        for (int j0 = 0; j0 < j->k; j0 += e->max_block) {
-            int kk = j->k - j0 < e->max_block ? j->k - j0 : e->max_block;
-            nn_rforward_chunk(e, w, B, kk, j->V + j0 * n);
-            nn_rbackward_chunk(e, w, B, kk, j->V + j0 * n, Y + j0 * n, j->scale, j->s->n, j->kind);
-        }
-    }
 }
 
 int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind, int k,
@@ -587,9 +461,19 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     if (rc != HESSE_OK) return rc;
     if (k == 0) return HESSE_OK;
     const int64_t n = e->m->n;
-    if ((rc = ensure_acc(e, n * k)) != HESSE_OK)
+    if ((rc = nn_ensure_acc(e, n * k)) != HESSE_OK)
         return hesse_error(rc, "engine: no memory for the workers' products (%d vectors)", k);
-    curv_job j = {s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, s->n), 0};
+    if (e->f32) {
+        if (e->v32_cap < n * k) {
+            hesse_free(e->v32);
+            e->v32 = hesse_alloc((size_t)(n * k) * sizeof(float));
+            e->v32_cap = e->v32 ? n * k : 0;
+            if (!e->v32) return hesse_error(HESSE_ENOMEM, "engine: no memory for %d directions", k);
+        }
+        for (int64_t i = 0; i < n * k; i++) e->v32[i] = (float)V[i];
+    }
+    refresh_params32(e);
+    nn_curv_job j = {s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, s->n), 0};
     uint64_t key = 0;
     if (e->cache.budget > 0) {
         key = cache_key(e, s, j.chunk);
@@ -601,7 +485,7 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
             e->cache.key = 0; /* valid only once the pass completes */
         }
     }
-    nn_run(e, curv_job_run, &j);
+    nn_run(e, e->f32 ? nn_curv_job_f32 : nn_curv_job_f64, &j);
     int64_t bad = first_bad(e);
     if (bad >= 0) return nonfinite_loss(s, bad);
     if (j.cached == 1) e->cache.key = key;
@@ -609,30 +493,13 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     return HESSE_OK;
 }
 
-typedef struct {
-    const hesse_samples *s;
-    int chunk;
-    double *out;
-} forward_job;
-
-static void forward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
-    forward_job *j = arg;
-    const int64_t dim = hesse_samples_dim(j->s);
-    w->st = w->own;
-    for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
-         c0 += (int64_t)e->nworkers * j->chunk) {
-        int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
-        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
-        memcpy(j->out + c0 * e->C, w->a[e->L], (size_t)B * e->C * sizeof *j->out);
-    }
-}
-
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
     if (!e || !out) return hesse_error(HESSE_EINVAL, "hesse_forward: NULL argument");
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    forward_job j = {s, nn_chunk_size(e, s->n), out};
-    nn_run(e, forward_job_run, &j);
+    refresh_params32(e);
+    nn_forward_job j = {s, nn_chunk_size(e, s->n), out};
+    nn_run(e, e->f32 ? nn_forward_job_f32 : nn_forward_job_f64, &j);
     return HESSE_OK;
 }
 

@@ -15,8 +15,9 @@ typedef struct {
     double *out;
 } backward_job;
 
-static void backward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+static void backward_job_run(hesse_engine *e, int idx, void *arg) {
     backward_job *j = arg;
+    nn_work_f64 *w = nn_work64(e, idx);
     const int64_t dim = hesse_samples_dim(j->s);
     double *acc = idx == 0 ? j->out : w->acc;
     w->bad = -1;
@@ -26,8 +27,8 @@ static void backward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
          c0 += (int64_t)e->nworkers * j->chunk) {
         int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
         double sum = 0.0;
-        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, 1.0, &sum, NULL); /* fills probs */
+        nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, 1.0, &sum, NULL); /* fills probs */
         if (bad >= 0) {
             w->bad = c0 + bad;
             return;
@@ -35,15 +36,17 @@ static void backward_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
         /* the loss gradient in g[L] is replaced by the caller's */
         j->fn(j->ctx, c0, B, w->a[e->L], w->st.probs, j->s->y + c0, w->st.grad[e->L]);
         w->g[e->L] = w->st.grad[e->L];
-        nn_backward_chunk(e, w, B, acc);
+        nn_backward_chunk_f64(e, w, B, acc);
     }
 }
 
 /* The first non-finite sample over the workers, as an error; HESSE_OK when none. */
-static int check_bad(const hesse_engine *e, const hesse_samples *s) {
+static int check_bad(hesse_engine *e, const hesse_samples *s) {
     int64_t bad = -1;
-    for (int i = 0; i < e->nworkers; i++)
-        if (e->w[i].bad >= 0 && (bad < 0 || e->w[i].bad < bad)) bad = e->w[i].bad;
+    for (int i = 0; i < e->nworkers; i++) {
+        int64_t b = nn_work64(e, i)->bad;
+        if (b >= 0 && (bad < 0 || b < bad)) bad = b;
+    }
     if (bad < 0) return HESSE_OK;
     return hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite",
                        (long long)(s->source ? s->source[bad] : bad));
@@ -55,19 +58,16 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t n = e->m->n;
-    for (int i = 1; i < e->nworkers; i++) {
-        nn_work *w = &e->w[i];
-        if (w->acc_cap >= n) continue;
-        hesse_free(w->acc);
-        w->acc = hesse_alloc((size_t)n * sizeof(double));
-        w->acc_cap = w->acc ? n : 0;
-        if (!w->acc) return hesse_error(HESSE_ENOMEM, "backward: no memory for the workers");
-    }
+    if (e->f32)
+        return hesse_error(HESSE_EINVAL, "backward passes with given gradients need an engine of "
+                                         "double precision");
+    if (nn_ensure_acc(e, n) != HESSE_OK)
+        return hesse_error(HESSE_ENOMEM, "backward: no memory for the workers");
     backward_job j = {s, fn, ctx, nn_chunk_size(e, s->n), grad};
     nn_run(e, backward_job_run, &j);
     if ((rc = check_bad(e, s)) != HESSE_OK) return rc;
     for (int i = 1; i < e->nworkers; i++)
-        for (int64_t k = 0; k < n; k++) grad[k] += e->w[i].acc[k];
+        for (int64_t k = 0; k < n; k++) grad[k] += nn_work64(e, i)->acc[k];
     return HESSE_OK;
 }
 
@@ -102,7 +102,7 @@ static void add_outer(const hesse_layer *L, int B, const double *g, const double
         for (int b = 0; b < B; b++)
             for (int c = 0; c < Co; c++) tmp[c * BP + b] = g[(int64_t)b * Co + c];
     } else {
-        nn_bcp_to_cbp(B, Co, (int)P, g, tmp);
+        nn_bcp_to_cbp_f64(B, Co, (int)P, g, tmp);
     }
     if (w)
         for (int c = 0; c < Co; c++)
@@ -170,8 +170,9 @@ static factor_acc *factor_acc_alloc(const hesse_engine *e, const factor_job *j) 
     return a;
 }
 
-static void factor_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
+static void factor_job_run(hesse_engine *e, int idx, void *arg) {
     factor_job *j = arg;
+    nn_work_f64 *w = nn_work64(e, idx);
     factor_acc *a = w->extra;
     const hesse_model *m = e->m;
     const int C = e->C, L = e->L, nf = j->nf;
@@ -184,8 +185,8 @@ static void factor_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
          c0 += (int64_t)e->nworkers * j->chunk) {
         int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
         double sum = 0.0;
-        nn_forward_chunk(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk(e, w, B, j->s->y + c0, 1.0, &sum, NULL);
+        nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
+        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, 1.0, &sum, NULL);
         if (bad >= 0) {
             w->bad = c0 + bad;
             return;
@@ -213,7 +214,7 @@ static void factor_job_run(hesse_engine *e, nn_work *w, int idx, void *arg) {
                 a->pc[b] = ce ? w->st.probs[(int64_t)b * C + c] : 2.0 / C;
             }
             w->g[L] = gz;
-            nn_backward_chunk(e, w, B, NULL);
+            nn_backward_chunk_f64(e, w, B, NULL);
             for (int i = 0; i < nf; i++) {
                 const hesse_layer *Ly = &m->layers[f[i].layer];
                 const double *g = w->g[f[i].layer + 1];
@@ -244,6 +245,8 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     *count = 0;
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
+    if (e->f32)
+        return hesse_error(HESSE_EINVAL, "layer factors need an engine of double precision");
     const hesse_model *m = e->m;
     const int L = e->L;
     int nf = 0;
@@ -265,8 +268,8 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
         i++;
     }
     for (int i = 0; i < e->nworkers; i++) {
-        e->w[i].extra = factor_acc_alloc(e, &j);
-        if (!e->w[i].extra) {
+        nn_work64(e, i)->extra = factor_acc_alloc(e, &j);
+        if (!nn_work64(e, i)->extra) {
             rc = hesse_error(HESSE_ENOMEM, "layer factors: out of memory for worker %d", i);
             goto cleanup;
         }
@@ -275,13 +278,13 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     if ((rc = check_bad(e, s)) != HESSE_OK) goto cleanup;
     /* Reduce in worker order, take means, and fill the lower triangles from the upper ones. */
     for (int i = 0; i < nf; i++) {
-        factor_acc *a0 = e->w[0].extra;
+        factor_acc *a0 = nn_work64(e, 0)->extra;
         f[i].xx = a0->xx[i];
         f[i].M = a0->M[i];
         a0->xx[i] = a0->M[i] = NULL;
         const int64_t ia = f[i].in, o = f[i].out;
         for (int t = 1; t < e->nworkers; t++) {
-            factor_acc *at = e->w[t].extra;
+            factor_acc *at = nn_work64(e, t)->extra;
             for (int64_t k = 0; k < ia * ia; k++) f[i].xx[k] += at->xx[i][k];
             for (int64_t k = 0; k < o * o; k++) f[i].M[k] += at->M[i][k];
         }
@@ -296,8 +299,8 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     f = NULL;
 cleanup:
     for (int i = 0; i < e->nworkers; i++) {
-        factor_acc_free(e->w[i].extra, nf);
-        e->w[i].extra = NULL;
+        factor_acc_free(nn_work64(e, i)->extra, nf);
+        nn_work64(e, i)->extra = NULL;
     }
     hesse_layer_factors_free(f, nf);
     return rc;

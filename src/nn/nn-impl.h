@@ -37,51 +37,54 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
     return (int64_t)L->out_h * L->out_w;
 }
 
-/* ---- Kernels (nn/kernels.c). Row-major; B is the number of samples. Kernels assume valid
- * shapes. "+=" kernels accumulate so that callers choose when to zero. ---- */
-
-/* x: [B, in], W: [out, in], b: [out] or NULL -> y: [B, out] = x W^T + b  (beta: 0 overwrite,
- * 1 accumulate; the bias is added in both cases) */
-void nn_linear_forward(int B, int in, int out, const double *x, const double *W, const double *b,
-                       double beta, double *y);
-/* gy: [B, out], W: [out, in] -> gx: [B, in] = gy W (+ beta gx) */
-void nn_linear_backward_input(int B, int in, int out, const double *gy, const double *W,
-                              double beta, double *gx);
-/* gW: [out, in] += gy^T x;  gb: [out] += sum_b gy (gb may be NULL) */
-void nn_linear_backward_params(int B, int in, int out, const double *x, const double *gy,
-                               double *gW, double *gb);
-
-/* im2col over B samples of L's input: x [B, Cin, H, W] -> cols [K, B*P] with K = Cin*kh*kw
- * (row order matches W's [Cout, Cin, kh, kw]) and P = Ho*Wo; padding reads as zero. */
-void nn_im2col(const hesse_layer *L, int B, const double *x, double *cols);
-/* The adjoint: gx [B, Cin, H, W] += col2im(gcols [K, B*P]). */
-void nn_col2im(const hesse_layer *L, int B, const double *gcols, double *gx);
-/* [B, C, P] -> [C, B*P] and back; the inverse adds into dst when accumulate is set. */
-void nn_bcp_to_cbp(int B, int C, int P, const double *src, double *dst);
-void nn_cbp_to_bcp(int B, int C, int P, const double *src, int accumulate, double *dst);
-
-/* Pooling over [B, C, H, W] -> [B, C, Ho, Wo]. Max pooling records the arg-max (index into
- * the sample's input, first maximum in scan order as PyTorch) in idx [B, C*Ho*Wo]. */
-void nn_maxpool_forward(const hesse_layer *L, int B, const double *x, double *y, int32_t *idx);
-/* y [B, out] = x gathered at idx (the R-forward of max pooling). */
-void nn_maxpool_gather(const hesse_layer *L, int B, const double *x, const int32_t *idx, double *y);
-/* gx [B, in] += scatter of gy by idx (gx zeroed by the caller). */
-void nn_maxpool_scatter(const hesse_layer *L, int B, const double *gy, const int32_t *idx,
-                        double *gx);
-/* Average pooling with count_include_pad = True (PyTorch's default). */
-void nn_avgpool_forward(const hesse_layer *L, int B, const double *x, double *y);
-/* gx [B, in] += adjoint of average pooling applied to gy (gx zeroed by the caller). */
-void nn_avgpool_backward(const hesse_layer *L, int B, const double *gy, double *gx);
-
-/* Element-wise activations over count values, given the input x and output y = f(x):
- * y = f(x);  out = f'(x) * v (the backward and the R-forward);
- * rgx = f'(x) * rgy + f''(x) * rx * gy (the R-backward; drop the second term for the GGN by
- * passing rx = NULL). */
-void nn_activation_forward(hesse_layer_kind kind, int64_t count, const double *x, double *y);
-void nn_activation_jvp(hesse_layer_kind kind, int64_t count, const double *x, const double *y,
-                       const double *v, double *out);
-void nn_activation_rback(hesse_layer_kind kind, int64_t count, const double *x, const double *y,
-                         const double *gy, const double *rx, const double *rgy, double *rgx);
+/* ---- Kernels (nn/kernels.inc, compiled for double as *_f64 and for float as *_f32).
+ * Row-major; B is the number of samples. Kernels assume valid shapes. "+=" kernels
+ * accumulate so that callers choose when to zero.
+ *
+ * linear_forward         x: [B, in], W: [out, in], b: [out] or NULL -> y: [B, out] = x W^T + b
+ *                        (beta: 0 overwrite, 1 accumulate; the bias is added in both cases)
+ * linear_backward_input  gy: [B, out], W: [out, in] -> gx: [B, in] = gy W (+ beta gx)
+ * linear_backward_params gW: [out, in] += gy^T x;  gb: [out] += sum_b gy (gb may be NULL)
+ * im2col                 x [B, Cin, H, W] -> cols [K, B*P], K = Cin*kh*kw (row order matches
+ *                        W's [Cout, Cin, kh, kw]), P = Ho*Wo; padding reads as zero
+ * col2im                 the adjoint: gx [B, Cin, H, W] += col2im(gcols [K, B*P])
+ * bcp_to_cbp, cbp_to_bcp [B, C, P] <-> [C, B*P]; the inverse adds into dst when accumulate
+ * maxpool_forward        [B, C, H, W] -> [B, C, Ho, Wo] and the arg-max (index into the
+ *                        sample's input, first maximum in scan order as PyTorch) in idx
+ * maxpool_gather         y [B, out] = x at idx (the R-forward of max pooling)
+ * maxpool_scatter        gx [B, in] += gy scattered by idx (gx zeroed by the caller)
+ * avgpool_forward/_backward  count_include_pad = True (PyTorch's default); backward adds
+ * activation_forward     y = f(x) over count values
+ * activation_jvp         out = f'(x) * v (the backward and the R-forward), given x and y = f(x)
+ * activation_rback       rgx = f'(x) * rgy + f''(x) * rx * gy (the R-backward; rx = NULL drops
+ *                        the second-order term, for the GGN) */
+#define NN_KERNELS(real, S)                                                                        \
+    void nn_linear_forward_##S(int B, int in, int out, const real *x, const real *W,               \
+                               const real *b, real beta, real *y);                                 \
+    void nn_linear_backward_input_##S(int B, int in, int out, const real *gy, const real *W,       \
+                                      real beta, real *gx);                                        \
+    void nn_linear_backward_params_##S(int B, int in, int out, const real *x, const real *gy,      \
+                                       real *gW, real *gb);                                        \
+    void nn_im2col_##S(const hesse_layer *L, int B, const real *x, real *cols);                    \
+    void nn_col2im_##S(const hesse_layer *L, int B, const real *gcols, real *gx);                  \
+    void nn_bcp_to_cbp_##S(int B, int C, int P, const real *src, real *dst);                       \
+    void nn_cbp_to_bcp_##S(int B, int C, int P, const real *src, int accumulate, real *dst);       \
+    void nn_maxpool_forward_##S(const hesse_layer *L, int B, const real *x, real *y,               \
+                                int32_t *idx);                                                     \
+    void nn_maxpool_gather_##S(const hesse_layer *L, int B, const real *x, const int32_t *idx,     \
+                               real *y);                                                           \
+    void nn_maxpool_scatter_##S(const hesse_layer *L, int B, const real *gy, const int32_t *idx,   \
+                                real *gx);                                                         \
+    void nn_avgpool_forward_##S(const hesse_layer *L, int B, const real *x, real *y);              \
+    void nn_avgpool_backward_##S(const hesse_layer *L, int B, const real *gy, real *gx);           \
+    void nn_activation_forward_##S(hesse_layer_kind kind, int64_t count, const real *x, real *y);  \
+    void nn_activation_jvp_##S(hesse_layer_kind kind, int64_t count, const real *x, const real *y, \
+                               const real *v, real *out);                                          \
+    void nn_activation_rback_##S(hesse_layer_kind kind, int64_t count, const real *x,              \
+                                 const real *y, const real *gy, const real *rx, const real *rgy,   \
+                                 real *rgx);
+NN_KERNELS(double, f64)
+NN_KERNELS(float, f32)
 
 static inline int nn_is_activation(hesse_layer_kind kind) {
     return kind == HESSE_LAYER_RELU || kind == HESSE_LAYER_TANH || kind == HESSE_LAYER_SIGMOID ||

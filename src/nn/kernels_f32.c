@@ -1,0 +1,9 @@
+/* The layer kernels in single precision (kernels.inc). */
+#define HESSE_REAL_F32
+#include "nn/real.h"
+
+#include "nn/nn-impl.h"
+
+#include <string.h>
+
+#include "nn/kernels.inc"

@@ -1,0 +1,8 @@
+/* The passes over one chunk in double precision (passes.inc). */
+#include "nn/real.h"
+
+#include "nn/engine-impl.h"
+
+#include <string.h>
+
+#include "nn/passes.inc"
