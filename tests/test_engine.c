@@ -33,6 +33,13 @@ static hesse_engine *engine(const hesse_model *m, int threads, int cache) {
     return e;
 }
 
+/* A stand-in for MPI_Allreduce over two ranks that hold the same shard: doubles every sum. */
+static int twice(void *ctx, double *data, int64_t count) {
+    (*(int *)ctx)++;
+    for (int64_t i = 0; i < count; i++) data[i] *= 2.0;
+    return HESSE_OK;
+}
+
 int main(void) {
     hesse_model *m = NULL;
     REQUIRE(hesse_model_create(ARCH, 2, 6, 6, HESSE_LOSS_CROSS_ENTROPY, &m) == HESSE_OK);
@@ -155,6 +162,22 @@ int main(void) {
     CHECK(hesse_layer_factors_compute(e32, &s, &lf, &nlf) == HESSE_EINVAL && lf == NULL);
     CHECK(strstr(hesse_last_error(), "double precision") != NULL);
     hesse_engine_free(e32);
+
+    /* Distributed plumbing: two "ranks" with identical shards of NS samples each (total
+     * 2 NS) give exactly the single-process mean loss, gradient and products over NS. */
+    hesse_engine *ed = engine(m, 2, 1);
+    int calls = 0;
+    hesse_engine_set_reduce(ed, twice, &calls);
+    hesse_samples shard = s;
+    shard.total = 2 * NS;
+    REQUIRE(hesse_loss_grad(eu, &s, &loss1, g1, &c1) == HESSE_OK);
+    REQUIRE(hesse_loss_grad(ed, &shard, &loss_t, gt, &ct) == HESSE_OK);
+    CHECK(loss_t == loss1 && ct == 2 * c1 && memcmp(g1, gt, (size_t)n * sizeof *gt) == 0);
+    REQUIRE(hesse_curv_product(eu, &s, HESSE_CURV_EFISHER, 2, V, H1) == HESSE_OK);
+    REQUIRE(hesse_curv_product(ed, &shard, HESSE_CURV_EFISHER, 2, V, Ht) == HESSE_OK);
+    CHECK(memcmp(H1, Ht, (size_t)(2 * n) * sizeof *Ht) == 0); /* scaling by 2 is exact */
+    CHECK(calls == 3 + 2); /* loss: status, sums, gradient; product: status, products */
+    hesse_engine_free(ed);
     hesse_samples_free(&copy);
     hesse_engine_free(ec);
     hesse_engine_free(eu);

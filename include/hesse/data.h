@@ -24,10 +24,14 @@ typedef struct {
     int32_t *y;      /* n labels */
     int64_t *source; /* each sample's index in its dataset split (may be NULL) */
     int owns;        /* 1 when x, y, source belong to this struct (hesse_samples_free) */
+    int64_t total;   /* samples over all shards when these are one rank's shard of a
+                        distributed run (the mean loss divides by it); 0: n */
 } hesse_samples;
 
 /* Values per sample, c*h*w. */
 int64_t hesse_samples_dim(const hesse_samples *s);
+/* The samples a mean runs over: s->total when set, else s->n. */
+int64_t hesse_samples_total(const hesse_samples *s);
 /* A view of samples [begin, begin + count) that shares memory with s (owns = 0); the range is
  * clamped to [0, s->n). */
 hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);

@@ -121,6 +121,14 @@ int hesse_engine_max_block(const hesse_engine *e);
 size_t hesse_engine_bytes(const hesse_engine *e);
 int64_t hesse_engine_num_params(const hesse_engine *e);
 int hesse_engine_threads(const hesse_engine *e);
+
+/* Distributed runs: a reduction fn(ctx, data, count) that sums `count` doubles in place
+ * over all ranks (MPI_Allreduce; dist.h provides one). With it, every pass sums its result
+ * over the ranks' shards (loss, gradient, products, backward sums, layer factors) and every
+ * rank gets the total; the mean divides by hesse_samples_total. A rank whose own samples fail
+ * (a non-finite loss) still joins the reductions, so that every rank fails alike. */
+typedef int (*hesse_reduce_fn)(void *ctx, double *data, int64_t count);
+void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx);
 hesse_precision hesse_engine_precision(const hesse_engine *e);
 /* Bytes the cache holds now, and how many passes reused it. */
 size_t hesse_engine_cache_bytes(const hesse_engine *e);

@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+int64_t hesse_samples_total(const hesse_samples *s) {
+    return s->total > 0 ? s->total : s->n;
+}
+
 int64_t hesse_samples_dim(const hesse_samples *s) {
     return (int64_t)s->c * s->h * s->w;
 }
@@ -20,6 +24,7 @@ hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t
     v.y = s->y ? s->y + begin : NULL;
     v.source = s->source ? s->source + begin : NULL;
     v.owns = 0;
+    v.total = 0; /* a slice is a set of its own (a minibatch), not a shard */
     return v;
 }
 

@@ -94,7 +94,15 @@ struct hesse_engine {
     int pending, quit, pool_ready, started;
     nn_job_fn job;
     void *job_arg;
+    /* distributed runs: the sum over ranks, or NULL */
+    hesse_reduce_fn reduce;
+    void *reduce_ctx;
 };
+
+/* Distributed runs: 1 when any rank failed (every rank calls it, failed or not); the sum over
+ * ranks of count doubles in place. Without a reduction: `failed`, and nothing. */
+int nn_any_failed(hesse_engine *e, int failed);
+int nn_reduce(hesse_engine *e, double *data, int64_t count);
 
 /* Runs fn on every worker (worker 0 in the calling thread) and waits for all. */
 void nn_run(hesse_engine *e, nn_job_fn fn, void *arg);
@@ -103,9 +111,10 @@ void nn_run(hesse_engine *e, nn_job_fn fn, void *arg);
  * c mod nworkers. */
 int nn_chunk_size(const hesse_engine *e, int64_t n);
 
-/* Elements of a chunk's forward/backward state per sample; of R-pass scratch per sample and
- * fixed, for block k. */
-int64_t nn_state_per_sample(const hesse_engine *e);
+/* Elements of a chunk's forward/backward state per sample (with or without the im2col
+ * patches, which the cache does not keep); of R-pass scratch per sample and fixed, for
+ * block k. */
+int64_t nn_state_per_sample(const hesse_engine *e, int with_cols);
 void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed);
 
 /* HESSE_EINPUT when the samples' shape or labels do not fit the model. */
@@ -153,7 +162,7 @@ typedef struct {
     int64_t nn_loss_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, const int32_t *y,      \
                               double scale, double *sum, int64_t *correct);                        \
     void nn_backward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, real *pgrad);         \
-    void nn_restore_pointers_##S(const hesse_engine *e, nn_work_##S *w, const real *x);            \
+    void nn_restore_pointers_##S(const hesse_engine *e, nn_work_##S *w, int B, const real *x);     \
     void nn_rforward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,                \
                                const real *V);                                                     \
     void nn_rbackward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,               \

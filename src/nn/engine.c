@@ -20,13 +20,13 @@ hesse_engine_params hesse_engine_defaults(void) {
 
 /* ---- Sizes (in elements of the engine's precision) -------------------------------------- */
 
-int64_t nn_state_per_sample(const hesse_engine *e) {
+int64_t nn_state_per_sample(const hesse_engine *e, int with_cols) {
     const hesse_model *m = e->m;
     int64_t ps = e->C;
     for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
         ps += 2 * e->size[l + 1];
-        if (L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
+        if (with_cols && L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
         if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += e->size[l + 1]; /* int32, rounded up */
     }
     return ps;
@@ -168,7 +168,7 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
         for (;;) {
             int64_t per, fixed;
             nn_rpass_size(e, e->max_block, &per, &fixed);
-            per += nn_state_per_sample(e);
+            per += nn_state_per_sample(e, 1);
             fit = ((int64_t)(d.memory_budget / elem_size(e)) / e->nworkers - fixed) / per;
             if (fit >= MIN_CHUNK || e->max_block == 1) break;
             e->max_block = (e->max_block + 1) / 2;
@@ -249,6 +249,37 @@ void hesse_engine_free(hesse_engine *e) {
     free(e);
 }
 
+void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx) {
+    e->reduce = fn;
+    e->reduce_ctx = ctx;
+}
+
+int nn_any_failed(hesse_engine *e, int failed) {
+    if (!e->reduce) return failed;
+    double v = failed ? 1.0 : 0.0;
+    if (e->reduce(e->reduce_ctx, &v, 1) != HESSE_OK) return 1;
+    return v > 0.0;
+}
+
+int nn_reduce(hesse_engine *e, double *data, int64_t count) {
+    if (!e->reduce || count == 0) return HESSE_OK;
+    int rc = e->reduce(e->reduce_ctx, data, count);
+    if (rc != HESSE_OK && hesse_last_error()[0] == '\0')
+        hesse_error(rc, "the reduction over ranks failed");
+    return rc;
+}
+
+/* The error of a pass that failed on some rank: this rank's own non-finite sample, or
+ * another rank's. */
+static int failed_pass(const hesse_samples *s, int64_t bad) {
+    if (bad >= 0)
+        return hesse_error(HESSE_ENUMERIC,
+                           "the loss of sample %lld is not finite (check the weights and inputs)",
+                           (long long)(s->source ? s->source[bad] : bad));
+    if (hesse_last_error()[0] != '\0') return HESSE_ENUMERIC;
+    return hesse_error(HESSE_ENUMERIC, "a sample on another rank has a non-finite loss");
+}
+
 int hesse_engine_chunk(const hesse_engine *e) {
     return e->chunk;
 }
@@ -317,7 +348,8 @@ static uint64_t checksum(uint64_t h, const void *data, size_t bytes) {
 }
 
 static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chunk) {
-    uint64_t h = 0x243f6a8885a308d3ull ^ (uint64_t)s->n ^ ((uint64_t)chunk << 40);
+    uint64_t h = 0x243f6a8885a308d3ull ^ (uint64_t)s->n ^ ((uint64_t)chunk << 40) ^
+                 ((uint64_t)hesse_samples_total(s) << 20);
     h = checksum(h, e->m->params, (size_t)e->m->n * sizeof(double));
     h = checksum(h, s->x, (size_t)(s->n * hesse_samples_dim(s)) * sizeof(double));
     return checksum(h, s->y, (size_t)s->n * sizeof(int32_t));
@@ -328,7 +360,7 @@ static int cache_prepare(hesse_engine *e, const hesse_samples *s, int chunk) {
     int nchunks = (int)((s->n + chunk - 1) / chunk);
     /* each chunk is rounded up by at most one element per rounded array: allow 64 per chunk */
     double need =
-        ((double)s->n * (double)nn_state_per_sample(e) + 64.0 * nchunks) * (double)elem_size(e);
+        ((double)s->n * (double)nn_state_per_sample(e, 0) + 64.0 * nchunks) * (double)elem_size(e);
     if (need > (double)e->cache.budget) return 0;
     return e->f32 ? nn_cache_layout_f32(e, s, chunk, (size_t)need)
                   : nn_cache_layout_f64(e, s, chunk, (size_t)need);
@@ -357,12 +389,6 @@ double nn_loss_scale(const hesse_engine *e, int64_t n) {
     /* PyTorch's reduction='mean': over samples for cross-entropy, over all n*C elements for
      * MSE. */
     return e->m->loss == HESSE_LOSS_MSE ? 1.0 / ((double)n * e->C) : 1.0 / (double)n;
-}
-
-static int nonfinite_loss(const hesse_samples *s, int64_t i) {
-    return hesse_error(HESSE_ENUMERIC,
-                       "the loss of sample %lld is not finite (check the weights and inputs)",
-                       (long long)(s->source ? s->source[i] : i));
 }
 
 /* The first non-finite sample over the workers (-1: none). */
@@ -435,19 +461,22 @@ int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     if (grad && (rc = nn_ensure_acc(e, n)) != HESSE_OK)
         return hesse_error(rc, "engine: no memory for the workers' gradients");
     refresh_params32(e);
-    nn_loss_job j = {s, nn_loss_scale(e, s->n), nn_chunk_size(e, s->n), grad != NULL, grad};
+    nn_loss_job j = {s, nn_loss_scale(e, hesse_samples_total(s)), nn_chunk_size(e, s->n),
+                     grad != NULL, grad};
     nn_run(e, e->f32 ? nn_loss_grad_job_f32 : nn_loss_grad_job_f64, &j);
     int64_t bad = first_bad(e);
-    if (bad >= 0) return nonfinite_loss(s, bad);
-    double sum = 0.0;
-    int64_t right = 0;
+    if (nn_any_failed(e, bad >= 0)) return failed_pass(s, bad);
+    double tot[2] = {0.0, 0.0}; /* loss sum, correct predictions */
     for (int i = 0; i < e->nworkers; i++) {
-        sum += e->f32 ? ((nn_work_f32 *)e->w)[i].loss : ((nn_work_f64 *)e->w)[i].loss;
-        right += e->f32 ? ((nn_work_f32 *)e->w)[i].correct : ((nn_work_f64 *)e->w)[i].correct;
+        tot[0] += e->f32 ? ((nn_work_f32 *)e->w)[i].loss : ((nn_work_f64 *)e->w)[i].loss;
+        tot[1] +=
+            (double)(e->f32 ? ((nn_work_f32 *)e->w)[i].correct : ((nn_work_f64 *)e->w)[i].correct);
     }
     if (grad) reduce_acc(e, grad, n);
-    *loss = sum * j.scale;
-    if (correct) *correct = right;
+    if ((rc = nn_reduce(e, tot, 2)) != HESSE_OK) return rc;
+    if (grad && (rc = nn_reduce(e, grad, n)) != HESSE_OK) return rc;
+    *loss = tot[0] * j.scale;
+    if (correct) *correct = (int64_t)tot[1];
     return HESSE_OK;
 }
 
@@ -473,7 +502,8 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
         for (int64_t i = 0; i < n * k; i++) e->v32[i] = (float)V[i];
     }
     refresh_params32(e);
-    nn_curv_job j = {s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, s->n), 0};
+    nn_curv_job j = {
+        s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, hesse_samples_total(s)), 0};
     uint64_t key = 0;
     if (e->cache.budget > 0) {
         key = cache_key(e, s, j.chunk);
@@ -487,10 +517,10 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     }
     nn_run(e, e->f32 ? nn_curv_job_f32 : nn_curv_job_f64, &j);
     int64_t bad = first_bad(e);
-    if (bad >= 0) return nonfinite_loss(s, bad);
+    if (nn_any_failed(e, bad >= 0)) return failed_pass(s, bad);
     if (j.cached == 1) e->cache.key = key;
     reduce_acc(e, Y, n * k);
-    return HESSE_OK;
+    return nn_reduce(e, Y, n * k);
 }
 
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {

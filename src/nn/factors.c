@@ -47,7 +47,9 @@ static int check_bad(hesse_engine *e, const hesse_samples *s) {
         int64_t b = nn_work64(e, i)->bad;
         if (b >= 0 && (bad < 0 || b < bad)) bad = b;
     }
-    if (bad < 0) return HESSE_OK;
+    if (!nn_any_failed(e, bad >= 0)) return HESSE_OK; /* every rank asks, failed or not */
+    if (bad < 0)
+        return hesse_error(HESSE_ENUMERIC, "a sample on another rank has a non-finite loss");
     return hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite",
                        (long long)(s->source ? s->source[bad] : bad));
 }
@@ -68,7 +70,7 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
     if ((rc = check_bad(e, s)) != HESSE_OK) return rc;
     for (int i = 1; i < e->nworkers; i++)
         for (int64_t k = 0; k < n; k++) grad[k] += nn_work64(e, i)->acc[k];
-    return HESSE_OK;
+    return nn_reduce(e, grad, n);
 }
 
 /* 1 when every layer after l is piecewise linear in its input (so that the logits are
@@ -288,7 +290,10 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
             for (int64_t k = 0; k < ia * ia; k++) f[i].xx[k] += at->xx[i][k];
             for (int64_t k = 0; k < o * o; k++) f[i].M[k] += at->M[i][k];
         }
-        double sx = 1.0 / ((double)s->n * (double)f[i].positions), sm = 1.0 / (double)s->n;
+        if ((rc = nn_reduce(e, f[i].xx, ia * ia)) != HESSE_OK) goto cleanup;
+        if ((rc = nn_reduce(e, f[i].M, o * o)) != HESSE_OK) goto cleanup;
+        const double total = (double)hesse_samples_total(s);
+        double sx = 1.0 / (total * (double)f[i].positions), sm = 1.0 / total;
         for (int64_t r = 0; r < ia; r++)
             for (int64_t c = r; c < ia; c++) f[i].xx[c * ia + r] = f[i].xx[r * ia + c] *= sx;
         for (int64_t r = 0; r < o; r++)
