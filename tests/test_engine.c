@@ -178,6 +178,36 @@ int main(void) {
     CHECK(memcmp(H1, Ht, (size_t)(2 * n) * sizeof *Ht) == 0); /* scaling by 2 is exact */
     CHECK(calls == 3 + 2); /* loss: status, sums, gradient; product: status, products */
     hesse_engine_free(ed);
+
+    /* Numerical faults name their origin: a parameter, a direction, or the layer, pass and
+     * sample where a value first stops being finite. */
+    hesse_engine *ef = engine(m, 2, 1);
+    double keep = hesse_model_params(m)[hesse_model_find_tensor(m, "3.weight")->offset + 4];
+    hesse_model_params(m)[hesse_model_find_tensor(m, "3.weight")->offset + 4] = NAN;
+    CHECK(hesse_loss_grad(ef, &s, &loss_t, gt, NULL) == HESSE_ENUMERIC);
+    CHECK_MSG(strstr(hesse_last_error(), "parameter 3.weight[4] is not finite") != NULL, "%s",
+              hesse_last_error());
+    hesse_model_params(m)[hesse_model_find_tensor(m, "3.weight")->offset + 4] = keep;
+    double xkeep = s.x[17 * 72 + 5];
+    s.x[17 * 72 + 5] = INFINITY; /* sample 17's input */
+    CHECK(hesse_loss_grad(ef, &s, &loss_t, NULL, NULL) == HESSE_ENUMERIC);
+    CHECK_MSG(strstr(hesse_last_error(), "sample 17") &&
+                  strstr(hesse_last_error(), "forward pass: layer 0 (conv2d)"),
+              "%s", hesse_last_error());
+    s.x[17 * 72 + 5] = xkeep;
+    V[7] = NAN;
+    CHECK(hesse_curv_product(ef, &s, HESSE_CURV_HESSIAN, 1, V, Ht) == HESSE_ENUMERIC);
+    CHECK_MSG(strstr(hesse_last_error(), "direction 0 has a non-finite entry at 7") != NULL, "%s",
+              hesse_last_error());
+    V[7] = 0.5;
+    /* a direction so large that the R-forward overflows after the second convolution */
+    const hesse_tensor_info *t3 = hesse_model_find_tensor(m, "3.weight");
+    for (int64_t i = 0; i < t3->count; i++) V[t3->offset + i] = 1.7e308;
+    CHECK(hesse_curv_product(ef, &s, HESSE_CURV_HESSIAN, 1, V, Ht) == HESSE_ENUMERIC);
+    CHECK_MSG(strstr(hesse_last_error(), "R-forward pass: layer") &&
+                  strstr(hesse_last_error(), "for sample"),
+              "%s", hesse_last_error());
+    hesse_engine_free(ef);
     hesse_samples_free(&copy);
     hesse_engine_free(ec);
     hesse_engine_free(eu);

@@ -113,7 +113,8 @@ int hesse_dataset_select(const hesse_dataset *ds, const hesse_selection *sel,
  * src->source[idx[i]] (or idx[i] when src has none). */
 void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
                           hesse_samples *dst);
-/* Allocates an owning, uninitialised set of n samples of the given shape. */
+/* Allocates an owning set of n samples of the given shape: x and y uninitialised, source
+ * 0 .. n-1. */
 int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes, hesse_samples *out);
 
 /* A short description of a selection for results: "first 1000", "balanced 1000",

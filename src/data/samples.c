@@ -57,6 +57,7 @@ int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes, hesse_s
         return hesse_error(HESSE_ENOMEM, "cannot allocate %lld samples of %lld values",
                            (long long)n, (long long)dim);
     }
+    for (int64_t i = 0; i < n; i++) out->source[i] = i; /* until a gather says otherwise */
     out->n = n;
     out->c = c;
     out->h = h;

@@ -53,6 +53,9 @@
         int64_t correct; /* arg-max predictions equal to the label */                              \
         int64_t bad;     /* first sample with a non-finite loss (pass numbering), or -1 */         \
         void *extra;     /* per-pass data of a caller (factors.c) */                               \
+        /* diagnosis: with check set, a pass stops at the first non-finite layer output */         \
+        int check, diag_layer, diag_pass, diag_vector;                                             \
+        int64_t diag_sample; /* in the chunk; -1 when the layer's sum over samples failed */       \
     } nn_work_##S;
 NN_TYPES(double, f64)
 NN_TYPES(float, f32)
@@ -167,9 +170,20 @@ typedef struct {
                                const real *V);                                                     \
     void nn_rbackward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,               \
                                 const real *V, real *Y, double scale, int64_t N,                   \
-                                hesse_curv_kind kind);
+                                hesse_curv_kind kind);                                             \
+    int nn_diagnose_##S(hesse_engine *e, const hesse_samples *s, int kind, int k, const double *V, \
+                        char *msg, size_t cap);
 NN_TYPED(double, f64)
 NN_TYPED(float, f32)
+
+/* The passes a diagnosis names. */
+enum { NN_PASS_FORWARD = 0, NN_PASS_BACKWARD, NN_PASS_RFORWARD, NN_PASS_RBACKWARD, NN_PASS_SUM };
+
+/* After a non-finite loss or product: finds the first layer output that is not finite, by
+ * re-running the passes chunk by chunk with checks (kind < 0: forward and loss only), and
+ * writes a one-line description into msg. Returns 1 when it found the culprit. */
+int nn_diagnose(hesse_engine *e, const hesse_samples *s, int kind, int k, const double *V,
+                char *msg, size_t cap);
 
 /* The double-precision worker i (factors.c). */
 static inline nn_work_f64 *nn_work64(hesse_engine *e, int i) {

@@ -3,6 +3,8 @@
  * engine_typed.inc, the passes over one chunk in passes.inc; the design is in engine-impl.h. */
 #include "nn/engine-impl.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,13 +271,39 @@ int nn_reduce(hesse_engine *e, double *data, int64_t count) {
     return rc;
 }
 
-/* The error of a pass that failed on some rank: this rank's own non-finite sample, or
- * another rank's. */
-static int failed_pass(const hesse_samples *s, int64_t bad) {
-    if (bad >= 0)
+int nn_diagnose(hesse_engine *e, const hesse_samples *s, int kind, int k, const double *V,
+                char *msg, size_t cap) {
+    /* first the inputs a user controls: the parameters and the directions */
+    const hesse_model *m = e->m;
+    for (int t = 0; t < m->num_tensors; t++)
+        for (int64_t i = 0; i < m->tensors[t].count; i++)
+            if (!isfinite(m->params[m->tensors[t].offset + i])) {
+                snprintf(msg, cap, "parameter %s[%lld] is not finite", m->tensors[t].name,
+                         (long long)i);
+                return 1;
+            }
+    for (int64_t i = 0; kind >= 0 && i < m->n * k; i++)
+        if (!isfinite(V[i])) {
+            snprintf(msg, cap, "direction %lld has a non-finite entry at %lld",
+                     (long long)(i / m->n), (long long)(i % m->n));
+            return 1;
+        }
+    return e->f32 ? nn_diagnose_f32(e, s, kind, k, V, msg, cap)
+                  : nn_diagnose_f64(e, s, kind, k, V, msg, cap);
+}
+
+/* The error of a pass that failed on some rank: this rank's own non-finite sample (with the
+ * layer that produced it), or another rank's. */
+static int failed_pass(hesse_engine *e, const hesse_samples *s, int64_t bad) {
+    if (bad >= 0) {
+        char why[256];
+        if (nn_diagnose(e, s, -1, 0, NULL, why, sizeof why))
+            return hesse_error(HESSE_ENUMERIC, "the loss of sample %lld is not finite: %s",
+                               (long long)(s->source ? s->source[bad] : bad), why);
         return hesse_error(HESSE_ENUMERIC,
                            "the loss of sample %lld is not finite (check the weights and inputs)",
                            (long long)(s->source ? s->source[bad] : bad));
+    }
     if (hesse_last_error()[0] != '\0') return HESSE_ENUMERIC;
     return hesse_error(HESSE_ENUMERIC, "a sample on another rank has a non-finite loss");
 }
@@ -465,7 +493,7 @@ int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, doubl
                      grad != NULL, grad};
     nn_run(e, e->f32 ? nn_loss_grad_job_f32 : nn_loss_grad_job_f64, &j);
     int64_t bad = first_bad(e);
-    if (nn_any_failed(e, bad >= 0)) return failed_pass(s, bad);
+    if (nn_any_failed(e, bad >= 0)) return failed_pass(e, s, bad);
     double tot[2] = {0.0, 0.0}; /* loss sum, correct predictions */
     for (int i = 0; i < e->nworkers; i++) {
         tot[0] += e->f32 ? ((nn_work_f32 *)e->w)[i].loss : ((nn_work_f64 *)e->w)[i].loss;
@@ -517,10 +545,25 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     }
     nn_run(e, e->f32 ? nn_curv_job_f32 : nn_curv_job_f64, &j);
     int64_t bad = first_bad(e);
-    if (nn_any_failed(e, bad >= 0)) return failed_pass(s, bad);
+    if (nn_any_failed(e, bad >= 0)) return failed_pass(e, s, bad);
     if (j.cached == 1) e->cache.key = key;
     reduce_acc(e, Y, n * k);
-    return nn_reduce(e, Y, n * k);
+    if ((rc = nn_reduce(e, Y, n * k)) != HESSE_OK) return rc;
+    int64_t nonfinite = -1;
+    for (int64_t i = 0; i < n * k && nonfinite < 0; i++)
+        if (!isfinite(Y[i])) nonfinite = i;
+    if (nonfinite >= 0) {
+        char why[256];
+        if (nn_diagnose(e, s, kind, k, V, why, sizeof why))
+            return hesse_error(HESSE_ENUMERIC, "the %s product is not finite: %s",
+                               hesse_curv_name(kind), why);
+        return hesse_error(HESSE_ENUMERIC,
+                           "the %s product is not finite (entry %lld of vector %lld) although "
+                           "every layer's values are",
+                           hesse_curv_name(kind), (long long)(nonfinite % n),
+                           (long long)(nonfinite / n));
+    }
+    return HESSE_OK;
 }
 
 int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
