@@ -1,7 +1,8 @@
 /* Thick-restart Lanczos against operators with known spectra (Q D Q^T with Householder
  * reflections, n = 10^4): top and bottom eigenvalues, residuals recomputed here, orthonormal
  * vectors, repeated eigenvalues with their multiplicity, invariant subspaces, small n, argument
- * errors, and checkpoint -> resume giving the uninterrupted run bit for bit. */
+ * errors, and checkpoint -> resume (at restart boundaries and between two products) giving the
+ * uninterrupted run bit for bit. */
 #include <hesse/core.h>
 #include <hesse/curv.h>
 #include <hesse/spectral.h>
@@ -54,6 +55,9 @@ static void check_case(const char *name, void (*spec)(int, double *), int kt, in
     CHECK(r.anorm <= anorm * (1 + 1e-12) && r.anorm >= 0.99 * anorm);
     double oe = orth_error(N, kt + kb, r.vectors);
     CHECK_MSG(oe <= 1e-12, "%s: |V^T V - I| = %g", name, oe);
+    /* the reported orthogonality is the same measure (summed in another order) */
+    CHECK_MSG(r.orthogonality > 0.0 && fabs(r.orthogonality - oe) <= 1e-14,
+              "%s: reported orthogonality %g, measured here %g", name, r.orthogonality, oe);
     CHECK(r.products > 0 && r.seconds >= r.seconds_products);
     fprintf(stderr,
             "  %-12s top %2d bottom %2d: %5lld products, %3d restarts, %d fresh starts, %d "
@@ -242,6 +246,19 @@ static int store_blob(void *ctx, const hesse_blob_part *parts, int nparts, size_
 
 static volatile sig_atomic_t stop_flag;
 
+/* An operator that raises the stop flag at its `at`-th product (inside an expansion). */
+typedef struct {
+    const hesse_op *inner;
+    int64_t count, at;
+} stopping_op;
+
+static int stopping_apply(void *ctx, int k, const double *X, double *Y) {
+    stopping_op *s = ctx;
+    s->count += k;
+    if (s->count == s->at) stop_flag = 1;
+    return s->inner->apply(s->inner->ctx, k, X, Y);
+}
+
 static void stop_after(void *ctx, const hesse_eig_progress *pr) {
     if (pr->iteration >= *(const int *)ctx) stop_flag = 1; /* as a SIGINT handler would */
 }
@@ -288,20 +305,52 @@ static void test_checkpoint(void) {
     CHECK_MSG(same_result(&ref, &r), "resumed run differs from the uninterrupted one");
     hesse_eigs_free(&r);
 
-    /* a checkpoint at every restart does not change the run; resuming from the second one
-     * (mid-run, a different state) gives the same bits again */
-    store s2 = {NULL, 0, 0, 5};
+    /* stopped between two products of an expansion (product 27: inside the second cycle of a
+     * basis of 20): the checkpoint holds the partial expansion and resumes it bit for bit */
+    stopping_op so = {&op, 0, 27};
+    hesse_op sop = {op.n, stopping_apply, &so, 0, NULL};
+    store s3 = {NULL, 0, 0, 0};
+    hesse_lanczos_params pm = p;
+    pm.checkpoint = store_blob;
+    pm.checkpoint_ctx = &s3;
+    pm.checkpoint_interval = -1;
+    pm.stop = &stop_flag;
+    stop_flag = 0;
+    CHECK(hesse_lanczos_eigs(&sop, &pm, &r) == HESSE_EINTR);
+    CHECK(strstr(hesse_last_error(), "after 27 products") != NULL);
+    CHECK(s3.calls == 1);
+    stop_flag = 0;
+    REQUIRE(hesse_lanczos_resume(&op, &p, s3.blob, s3.size, &r) == HESSE_OK);
+    CHECK_MSG(same_result(&ref, &r), "run resumed inside an expansion differs");
+    hesse_eigs_free(&r);
+    free(s3.blob);
+
+    /* a checkpoint after every product (interval 0) does not change the run; resuming from
+     * any of them (inside an expansion, at a restart boundary, before and after a fresh start)
+     * gives the same bits again */
     hesse_lanczos_params pc = p;
-    pc.checkpoint = store_blob;
-    pc.checkpoint_ctx = &s2;
     pc.checkpoint_interval = 0;
+    pc.checkpoint = store_blob;
+    store s2 = {NULL, 0, 0, 0};
+    pc.checkpoint_ctx = &s2;
     REQUIRE(hesse_lanczos_eigs(&op, &pc, &r) == HESSE_OK);
     CHECK(same_result(&ref, &r));
-    CHECK(s2.calls == ref.restarts);
+    int ncalls = s2.calls;
+    CHECK(ncalls > ref.restarts && ncalls < ref.products);
     hesse_eigs_free(&r);
-    REQUIRE(hesse_lanczos_resume(&op, &p, s2.blob, s2.size, &r) == HESSE_OK);
-    CHECK(same_result(&ref, &r));
-    hesse_eigs_free(&r);
+    free(s2.blob);
+    int keeps[] = {1, 5, 19, 20, ncalls / 2, ncalls - 1, ncalls};
+    for (size_t i = 0; i < sizeof keeps / sizeof keeps[0]; i++) {
+        s2 = (store){NULL, 0, 0, keeps[i]};
+        REQUIRE(hesse_lanczos_eigs(&op, &pc, &r) == HESSE_OK);
+        hesse_eigs_free(&r);
+        REQUIRE(s2.blob != NULL);
+        REQUIRE(hesse_lanczos_resume(&op, &p, s2.blob, s2.size, &r) == HESSE_OK);
+        CHECK_MSG(same_result(&ref, &r), "resumed from checkpoint %d of %d: differs", keeps[i],
+                  ncalls);
+        hesse_eigs_free(&r);
+        free(s2.blob);
+    }
 
     /* a blob that does not match the problem is refused with a clear reason */
     hesse_lanczos_params bad = p;
@@ -350,7 +399,6 @@ static void test_checkpoint(void) {
     stop_flag = 0;
 
     free(s.blob);
-    free(s2.blob);
     hesse_eigs_free(&ref);
     hesse_op_free(&op);
     free(d);
@@ -400,6 +448,7 @@ static void test_determinism(void) {
     p.want_vectors = 0;
     REQUIRE(hesse_lanczos_eigs(&op, &p, &b) == HESSE_OK);
     CHECK(b.vectors == NULL && b.residuals_explicit == 1);
+    CHECK(b.orthogonality > 0.0 && b.orthogonality <= 1e-12); /* measured without vectors too */
     /* both within tol = 1e-8 of the truth: 1e-8 * ||A|| / |lambda| <= 1e-8 / 0.1 relative */
     for (int i = 0; i < 10; i++) CHECK_CLOSE(a.values[i], b.values[i], 2e-7, 0.0);
     hesse_eigs_free(&a);

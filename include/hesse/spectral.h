@@ -81,6 +81,8 @@ typedef struct {
     double seconds_ortho;      /* reorthogonalisation and the three-term recurrence */
     double seconds_restart;    /* Rayleigh-Ritz, basis rotation, locking, final residuals */
     double seconds_checkpoint; /* serialising state and the checkpoint callback */
+    double orthogonality;      /* max |X^T X - I| over the k Ritz vectors X (Lanczos; 0 for
+                                  power iteration): loss of orthogonality shows here */
 } hesse_eigs;
 void hesse_eigs_free(hesse_eigs *r);
 

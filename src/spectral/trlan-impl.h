@@ -27,9 +27,11 @@ typedef struct {
     int verify;
     int check_every; /* steps between convergence checks inside a cycle */
 
-    /* the state at a restart boundary (what a checkpoint holds) */
+    /* the state at a restart boundary or between two products (what a checkpoint holds) */
     int p;        /* locked vectors */
     int l;        /* active vectors kept; the next expansion starts at active index l */
+    int next;     /* 0 at a restart boundary; inside an expansion (a checkpoint taken between
+                     two products), the active index of the next product, > l */
     int fresh;    /* 1 while nothing was locked since the active space last started from a
                      fresh random vector: only then can it show that nothing is missed */
     int complete; /* the basis spans the whole space (n small): Ritz pairs are exact */

@@ -91,6 +91,33 @@ static int trl_early_exit(hesse_trl_work *w, int j, double beta, int *stop) {
     return rc;
 }
 
+/* At a restart boundary (next = 0) or between two products of an expansion (next = the active
+ * index of the coming product): checkpoint when the interval has passed or a stop was asked;
+ * HESSE_EINTR after a stop. A first cycle of a large basis can take an hour, so neither the
+ * checkpoint interval nor a stop waits for its end. */
+static int trl_boundary(hesse_trl_work *w, int next) {
+    const hesse_lanczos_params *prm = w->prm;
+    int stop = prm->stop && *prm->stop;
+    int due =
+        prm->checkpoint && (stop || (prm->checkpoint_interval >= 0 &&
+                                     elapsed_since(w->last_ckpt) >= prm->checkpoint_interval));
+    if (due) {
+        double t = hesse_now();
+        hesse_trl_sync(w);
+        w->st->next = next;
+        int rc = hesse_trl_checkpoint(w->st, prm);
+        w->st->next = 0;
+        w->st->seconds_checkpoint += elapsed_since(t);
+        w->last_ckpt = hesse_now();
+        if (rc != HESSE_OK) return rc;
+    }
+    if (stop)
+        return hesse_error(HESSE_EINTR, "Lanczos stopped after %lld products%s",
+                           (long long)(w->base_products + w->ops.products),
+                           prm->checkpoint ? " (state checkpointed)" : " (no checkpoint callback)");
+    return HESSE_OK;
+}
+
 /* ---- Expansion ---------------------------------------------------------------------------- */
 
 /* Lanczos steps j = l .. ma-1 of the active space (ma = m - p). Column j of T gets alpha_j on
@@ -102,7 +129,9 @@ static int trl_expand(hesse_trl_work *w) {
     double *V = st->V, *T = st->T;
     w->ma = ma;
     w->beta_last = 0.0;
-    for (int j = st->l; j < ma; j++) {
+    int j0 = st->next > 0 ? st->next : st->l; /* resumed between two products: go on there */
+    st->next = 0;
+    for (int j = j0; j < ma; j++) {
         int c = p + j;
         double *v = V + (size_t)c * n, *x = V + (size_t)(c + 1) * n;
         int rc = hesse_op_apply(w->op, 1, v, x, &w->ops);
@@ -154,6 +183,7 @@ static int trl_expand(hesse_trl_work *w) {
             if (rc2 != HESSE_OK) return rc2;
             if (stop) return HESSE_OK;
         }
+        if (j + 1 < ma && (rc = trl_boundary(w, j + 1)) != HESSE_OK) return rc;
     }
     return HESSE_OK;
 }
@@ -199,29 +229,6 @@ static void trl_work_free(hesse_trl_work *w) {
     hesse_free(w->mon_res);
 }
 
-/* At a restart boundary: checkpoint when the interval has passed or a stop was asked;
- * HESSE_EINTR after a stop. */
-static int trl_boundary(hesse_trl_work *w) {
-    const hesse_lanczos_params *prm = w->prm;
-    int stop = prm->stop && *prm->stop;
-    int due =
-        prm->checkpoint && (stop || (prm->checkpoint_interval >= 0 &&
-                                     elapsed_since(w->last_ckpt) >= prm->checkpoint_interval));
-    if (due) {
-        double t = hesse_now();
-        hesse_trl_sync(w);
-        int rc = hesse_trl_checkpoint(w->st, prm);
-        w->st->seconds_checkpoint += elapsed_since(t);
-        w->last_ckpt = hesse_now();
-        if (rc != HESSE_OK) return rc;
-    }
-    if (stop)
-        return hesse_error(HESSE_EINTR, "Lanczos stopped after %lld products%s",
-                           (long long)(w->base_products + w->ops.products),
-                           prm->checkpoint ? " (state checkpointed)" : " (no checkpoint callback)");
-    return HESSE_OK;
-}
-
 /* Cycles from a restart boundary until the wanted pairs are locked (and verified), or the
  * restart limit. */
 static int trl_run(hesse_trl_work *w, hesse_eigs *out) {
@@ -257,7 +264,7 @@ static int trl_run(hesse_trl_work *w, hesse_eigs *out) {
             hesse_trl_restart(w, dc.nlock, dc.nlock + nkeep);
         }
         st->seconds_restart += elapsed_since(t);
-        if ((rc = trl_boundary(w)) != HESSE_OK) return rc;
+        if ((rc = trl_boundary(w, 0)) != HESSE_OK) return rc;
     }
 }
 

@@ -1,11 +1,13 @@
-/* Checkpoint format of thick-restart Lanczos: everything a restart boundary needs to continue
- * bit for bit (trlan-impl.h). Native byte order, checked by a marker: a checkpoint is resumed
- * on the machine type that wrote it.
+/* Checkpoint format of thick-restart Lanczos: everything a restart boundary, or an expansion
+ * between two products, needs to continue bit for bit (trlan-impl.h). Native byte order,
+ * checked by a marker: a checkpoint is resumed on the machine type that wrote it.
  *
- *   header   magic "HESSETRL", version, byte-order marker, the problem (n, top, bottom, basis,
- *            tol, breakdown_tol, seed, verify, check_every), the state scalars (p, l, flags, anorm,
- * RNG, counters, seconds) arrays   lock_val[p], lock_res[p], lock_side[p] (int32), T[0..l, 0..l]
- * (column-major) basis    V[:, 0 .. p + l] (n doubles per column)
+ *   header  magic "HESSETRL", version, byte-order marker, the problem (n, top, bottom, basis,
+ *           tol, breakdown_tol, seed, verify, check_every), the state scalars (p, l, next,
+ *           flags, anorm, RNG, counters, seconds)
+ *   arrays  lock_val[p], lock_res[p], lock_side[p] (int32), T[0..J, 0..J] (column-major),
+ *           J = next if inside an expansion, else l
+ *   basis   V[:, 0 .. p + J] (n doubles per column)
  *
  * The first two go in one buffer (part 0), the basis is handed over in place (part 1). */
 #include "trlan-impl.h"
@@ -13,7 +15,7 @@
 #include <string.h>
 
 #define CKPT_MAGIC   "HESSETRL"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 int hesse_trl_alloc(hesse_trl_state *st) {
     size_t n = (size_t)st->n, m = (size_t)st->m;
@@ -43,6 +45,11 @@ void hesse_trl_free(hesse_trl_state *st) {
 
 /* ---- Writing ---------------------------------------------------------------------------- */
 
+/* The last active index in use: l at a boundary, next inside an expansion. */
+static int extent(const hesse_trl_state *st) {
+    return st->next > 0 ? st->next : st->l;
+}
+
 /* Everything but the basis; with w->p NULL only measures. */
 static void write_head(hesse_sp_writer *w, const hesse_trl_state *st) {
     hesse_sp_put_magic(w, CKPT_MAGIC, CKPT_VERSION);
@@ -57,6 +64,7 @@ static void write_head(hesse_sp_writer *w, const hesse_trl_state *st) {
     hesse_sp_put_u64(w, st->seed);
     hesse_sp_put_i32(w, st->p);
     hesse_sp_put_i32(w, st->l);
+    hesse_sp_put_i32(w, st->next);
     hesse_sp_put_i32(w, st->fresh);
     hesse_sp_put_i32(w, st->complete);
     hesse_sp_put_f64(w, st->anorm);
@@ -77,7 +85,7 @@ static void write_head(hesse_sp_writer *w, const hesse_trl_state *st) {
     hesse_sp_put_doubles(w, st->lock_val, (size_t)st->p);
     hesse_sp_put_doubles(w, st->lock_res, (size_t)st->p);
     for (int q = 0; q < st->p; q++) hesse_sp_put_i32(w, w->p ? st->lock_side[q] : 0);
-    int l1 = st->l + 1;
+    int l1 = extent(st) + 1;
     for (int j = 0; j < l1; j++)
         hesse_sp_put_doubles(w, w->p ? st->T + (size_t)j * st->m : NULL, (size_t)l1);
 }
@@ -90,7 +98,7 @@ int hesse_trl_checkpoint(const hesse_trl_state *st, const hesse_lanczos_params *
     if (!w.p) return HESSE_ENOMEM;
     w.used = 0;
     write_head(&w, st);
-    size_t basis = sizeof(double) * (size_t)st->n * (size_t)(st->p + st->l + 1);
+    size_t basis = sizeof(double) * (size_t)st->n * (size_t)(st->p + extent(st) + 1);
     hesse_blob_part parts[2] = {{w.p, head}, {st->V, basis}};
     int rc = p->checkpoint(p->checkpoint_ctx, parts, 2, head + basis);
     hesse_free(w.p);
@@ -137,25 +145,34 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     if (m < 1 || m > n || m < top + bottom)
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has an invalid basis size %d",
                            m);
+    if (check_every < 1) /* a divisor in the expansion */
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint has an invalid check interval %d",
+                           check_every);
     st->m = m;
     st->check_every = check_every;
 
-    int p = hesse_sp_get_i32(&r), l = hesse_sp_get_i32(&r);
+    int p = hesse_sp_get_i32(&r), l = hesse_sp_get_i32(&r), next = hesse_sp_get_i32(&r);
     int fresh = hesse_sp_get_i32(&r), complete = hesse_sp_get_i32(&r);
-    if (r.short_read || p < 0 || l < 0 || p + l + 1 > m + 1 || p > m)
+    if (r.short_read || p < 0 || l < 0 || p > m || l > m - p - 1 ||
+        (next != 0 && (next <= l || next >= m - p)))
         return hesse_error(HESSE_EINPUT,
                            "Lanczos resume: checkpoint state is inconsistent (locked %d, kept %d, "
-                           "basis %d)",
-                           p, l, m);
-    /* The exact size follows from the header: refuse a truncated or padded blob. */
+                           "next step %d, basis %d)",
+                           p, l, next, m);
+    /* Above: the kept vectors and the residual direction leave room for one more step
+     * (l < m - p), as every restart keeps them; T holds (l + 1)^2 of its m x m entries.
+     * The exact size follows from the header: refuse a truncated or padded blob. */
     hesse_trl_state shape;
     memset(&shape, 0, sizeof shape);
     shape.p = p;
     shape.l = l;
+    shape.next = next;
     hesse_sp_writer meas = {NULL, 0};
     write_head(&meas, &shape);
     size_t head = meas.used;
-    size_t expect = head + sizeof(double) * (size_t)n * (size_t)(p + l + 1);
+    int J = extent(&shape);
+    size_t expect = head + sizeof(double) * (size_t)n * (size_t)(p + J + 1);
     if (size != expect)
         return hesse_error(HESSE_EINPUT,
                            "Lanczos resume: checkpoint has %zu bytes, its header implies %zu "
@@ -165,6 +182,7 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     if (rc != HESSE_OK) return rc;
     st->p = p;
     st->l = l;
+    st->next = next;
     st->fresh = fresh;
     st->complete = complete;
     st->anorm = hesse_sp_get_f64(&r);
@@ -185,12 +203,18 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     hesse_sp_get(&r, st->lock_val, sizeof(double) * (size_t)p);
     hesse_sp_get(&r, st->lock_res, sizeof(double) * (size_t)p);
     for (int q = 0; q < p; q++) st->lock_side[q] = hesse_sp_get_i32(&r);
-    for (int j = 0; j <= l; j++)
-        hesse_sp_get(&r, st->T + (size_t)j * m, sizeof(double) * (size_t)(l + 1));
-    hesse_sp_get(&r, st->V, sizeof(double) * (size_t)n * (size_t)(p + l + 1));
+    for (int j = 0; j <= J; j++)
+        hesse_sp_get(&r, st->T + (size_t)j * m, sizeof(double) * (size_t)(J + 1));
+    hesse_sp_get(&r, st->V, sizeof(double) * (size_t)n * (size_t)(p + J + 1));
     if (r.short_read || r.at != size) {
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
+    }
+    /* Counters only grow from 0; a negative restart count would outlast max_restarts. */
+    if (st->products < 0 || st->iterations < 0 || st->restarts < 0 || st->breakdowns < 0 ||
+        st->fresh_starts < 0 || st->cycles < 0) {
+        hesse_trl_free(st);
+        return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has a negative counter");
     }
     for (int q = 0; q < p; q++)
         if (st->lock_side[q] != 1 && st->lock_side[q] != -1) {

@@ -391,6 +391,20 @@ int hesse_trl_finish(hesse_trl_work *w, hesse_eigs *out) {
         }
         out->residuals_explicit = 1;
     }
+    if (k > 0) {
+        /* the returned vectors' orthogonality, measured: max |X^T X - I| (one k x k Gram) */
+        double *G = hesse_alloc(sizeof(double) * (size_t)k * (size_t)k);
+        if (!G) {
+            rc = HESSE_ENOMEM;
+            goto cleanup;
+        }
+        cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, k, n, 1.0, X, n, 0.0, G, k);
+        double dev = 0.0;
+        for (int c = 0; c < k; c++)
+            for (int r = 0; r <= c; r++) dev = fmax(dev, fabs(G[(size_t)c * k + r] - (r == c)));
+        out->orthogonality = dev;
+        hesse_free(G);
+    }
     if (prm->want_vectors) {
         out->vectors = X;
         X = NULL;

@@ -22,6 +22,15 @@ for op in hessian ggn; do
 done
 check_py "$T/lz-hessian.json" "all(k in d for k in ('top','bottom','residuals_top','residuals_bottom','products','seconds'))" \
     "spectrum keys"
+check_py "$T/lz-hessian.json" "0 <= d['orthogonality'] <= 1e-12" "Ritz vectors orthonormal to 1e-12"
+
+# Progress in a log (stderr not a terminal): plain lines at the given interval, no redraws
+HESSE_PROGRESS_INTERVAL=0 "$HESSE" spectrum --model "$T/m.safetensors" --samples 300 --top 2 \
+    -o "$T/prog.json" 2>"$T/prog.err" || fail "progress run"
+checks=$((checks + 1))
+grep -q "^spectrum .*[0-9] products, [0-9]/2 converged" "$T/prog.err" ||
+    fail "no progress lines in the log: $(head -c 300 "$T/prog.err")"
+grep -q "$(printf '\r')" "$T/prog.err" && fail "carriage returns in a log"
 
 # Power iteration (PyHessian's parity mode) and the dense route
 "$HESSE" spectrum $common --top 3 --method power -o "$T/power.json" || fail "power"
