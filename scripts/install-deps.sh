@@ -5,20 +5,27 @@
 #   scripts/install-deps.sh            build and run dependencies (make, make demo)
 #   scripts/install-deps.sh --test     also what the tests need (make test)
 #   scripts/install-deps.sh --bench    also PyTorch, for bench/ and tests/make_fixtures.py
+#   scripts/install-deps.sh --fuzz     also clang and libFuzzer (make fuzz; make test uses them
+#                                      when present)
+#   scripts/install-deps.sh --lint     also cppcheck and clang-tidy (make lint)
 set -eu
 
 packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist python3"
 for arg in "$@"; do
     case "$arg" in
     # chromium: tests/cli/report.sh loads the HTML report in it headless (about 120 MB).
-    --test) packages="$packages chromium" ;;
+    # openmpi: distributed runs (a build with MPI) and tests/mpi/dist.sh, which starts mpirun.
+    --test) packages="$packages chromium openmpi-bin libopenmpi-dev" ;;
     --bench) packages="$packages python3-torch" ;;
+    # libFuzzer and the sanitizer runtimes for clang live in libclang-rt-<version>-dev.
+    --fuzz) packages="$packages clang libclang-rt-dev" ;;
+    --lint) packages="$packages cppcheck clang-tidy" ;;
     -h | --help)
-        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "install-deps.sh: unknown option '$arg' (expected --test, --bench or --help)" >&2
+        echo "install-deps.sh: unknown option '$arg' (expected --test, --bench, --fuzz, --lint or --help)" >&2
         exit 1
         ;;
     esac

@@ -129,6 +129,9 @@ int hesse_engine_threads(const hesse_engine *e);
  * (a non-finite loss) still joins the reductions, so that every rank fails alike. */
 typedef int (*hesse_reduce_fn)(void *ctx, double *data, int64_t count);
 void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx);
+/* Sums count doubles in place with the installed reduction (collective: every rank calls it
+ * alike); nothing to do without one. */
+int hesse_engine_reduce(hesse_engine *e, double *data, int64_t count);
 hesse_precision hesse_engine_precision(const hesse_engine *e);
 /* Bytes the cache holds now, and how many passes reused it. */
 size_t hesse_engine_cache_bytes(const hesse_engine *e);

@@ -35,6 +35,16 @@ static void delta_grad(void *ctx, int64_t i0, int B, const double *z, const doub
     }
 }
 
+/* Logit gradients of zero: a pass that adds nothing to the sum (see join_pass). */
+static void zero_grad(void *ctx, int64_t i0, int B, const double *z, const double *p,
+                      const int32_t *y, double *gz) {
+    (void)i0;
+    (void)z;
+    (void)p;
+    (void)y;
+    memset(gz, 0, (size_t)B * sizeof(double) * (size_t)((const delta_ctx *)ctx)->C);
+}
+
 void hesse_class_means_free(hesse_class_means *cm) {
     if (!cm) return;
     free(cm->counts);
@@ -43,12 +53,28 @@ void hesse_class_means_free(hesse_class_means *cm) {
     memset(cm, 0, sizeof *cm);
 }
 
+/* When s is one rank's shard of a distributed run (total > n), the engine sums every pass over
+ * the ranks, but a rank may hold no sample of some class, and the engine takes no empty sample
+ * set. Such a rank still joins every pass of that class, with one of its own samples whose
+ * logit gradients are zero (they add nothing to the sum). The class sizes are summed over the
+ * ranks with the engine's reduction (nothing to do in a serial run). */
+static int count_classes(hesse_engine *e, const hesse_samples *s, int C, int64_t *counts) {
+    double *cnt = calloc((size_t)C, sizeof *cnt);
+    if (!cnt) return hesse_error(HESSE_ENOMEM, "class means: out of memory");
+    for (int64_t i = 0; i < s->n; i++) cnt[s->y[i]] += 1.0;
+    int rc = hesse_engine_reduce(e, cnt, C);
+    for (int c = 0; rc == HESSE_OK && c < C; c++) counts[c] = llround(cnt[c]);
+    free(cnt);
+    return rc;
+}
+
 int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out) {
     if (!e || !s || !out) return hesse_error(HESSE_EINVAL, "class means: NULL argument");
     memset(out, 0, sizeof *out);
     const hesse_model *m = hesse_engine_model(e);
     const int C = hesse_model_num_outputs(m);
     const int64_t n = hesse_model_num_params(m);
+    const int64_t N = hesse_samples_total(s);
     int rc = HESSE_OK;
     hesse_samples sub = {0};
     int64_t *idx = NULL;
@@ -57,33 +83,38 @@ int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_cla
     out->counts = calloc((size_t)C, sizeof *out->counts);
     out->pi = calloc((size_t)C, sizeof *out->pi);
     out->delta = hesse_calloc((size_t)n * (size_t)C * (size_t)C, sizeof(double));
-    idx = malloc((size_t)s->n * sizeof *idx);
+    idx = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *idx);
     if (!out->counts || !out->pi || !out->delta || !idx) {
         rc = hesse_error(HESSE_ENOMEM, "class means: cannot hold %d x %d means of %lld parameters",
                          C, C, (long long)n);
         goto cleanup;
     }
-    for (int64_t i = 0; i < s->n; i++) {
+    if (s->n <= 0 || !s->y) {
+        rc = hesse_error(HESSE_EINVAL, "class means: no samples given");
+        goto cleanup;
+    }
+    for (int64_t i = 0; i < s->n; i++)
         if (s->y[i] < 0 || s->y[i] >= C) {
             rc = hesse_error(HESSE_EINPUT, "sample %lld has label %d; the model has %d outputs",
                              (long long)i, (int)s->y[i], C);
             goto cleanup;
         }
-        out->counts[s->y[i]]++;
-    }
+    HESSE_CHECK(count_classes(e, s, C, out->counts));
     for (int c = 0; c < C; c++) {
-        int64_t nc = 0;
+        int64_t nc = 0; /* on this rank */
         for (int64_t i = 0; i < s->n; i++)
             if (s->y[i] == c) idx[nc++] = i;
-        out->pi[c] = (double)nc / (double)s->n;
-        if (nc == 0) continue; /* an absent class contributes nothing (pi_c = 0) */
-        HESSE_CHECK(hesse_samples_alloc(nc, s->c, s->h, s->w, s->num_classes, &sub));
-        hesse_samples_gather(s, idx, nc, &sub);
+        out->pi[c] = (double)out->counts[c] / (double)N;
+        /* A class absent everywhere contributes nothing (pi_c = 0); every rank agrees. */
+        if (out->counts[c] == 0) continue;
+        const int64_t stand_in = 0;
+        HESSE_CHECK(hesse_samples_alloc(nc > 0 ? nc : 1, s->c, s->h, s->w, s->num_classes, &sub));
+        hesse_samples_gather(s, nc > 0 ? idx : &stand_in, nc > 0 ? nc : 1, &sub);
         for (int c1 = 0; c1 < C; c1++) {
             delta_ctx d = {C, c1, hesse_model_loss(m)};
             double *col = out->delta + (int64_t)(c * C + c1) * n;
-            HESSE_CHECK(hesse_backward_with(e, &sub, delta_grad, &d, col));
-            cblas_dscal((int)n, 1.0 / (double)nc, col, 1);
+            HESSE_CHECK(hesse_backward_with(e, &sub, nc > 0 ? delta_grad : zero_grad, &d, col));
+            cblas_dscal((int)n, 1.0 / (double)out->counts[c], col, 1);
             out->passes++;
         }
         hesse_samples_free(&sub);

@@ -79,7 +79,7 @@ static int set_value(cli_opt *o, const char *value) {
 static int parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,
                  char **positional, int *npositional) {
     int only_positional = 0;
-    if (npositional) *npositional = 0;
+    if (positional) *npositional = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (positional && (only_positional || arg[0] != '-' || arg[1] == '\0')) {

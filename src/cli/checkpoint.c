@@ -1,17 +1,22 @@
 /* Interruption (SIGINT, SIGTERM) and checkpoint files for resumable runs. */
 #include "cli/cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 volatile sig_atomic_t cli_stop;
+static volatile sig_atomic_t stop_by_reduction; /* distributed: cli_stop follows the ranks */
 
 static void on_signal(int sig) {
     (void)sig;
-    cli_stop = 1;
+    cli_signal = 1;
+    if (!stop_by_reduction) cli_stop = 1;
 }
 
 void cli_signals_install(void) {
+    stop_by_reduction = cli_distributed();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -25,7 +30,25 @@ static const char magic[8] = {'H', 'E', 'S', 'S', 'E', 'C', 'K', '1'};
 
 int cli_checkpoint_write(const char *path, const cJSON *header, const void *const *parts,
                          const size_t *sizes, int nparts) {
-    char *text = cJSON_PrintUnformatted(header);
+    /* Rank 0 writes: the solver state is the same on every rank. No rank waits for it, so the
+     * ranks may checkpoint at different boundaries (the interval is measured on each). */
+    if (!cli_root) return HESSE_OK;
+    /* The header also records the solver state's size and CRC-32, so that a truncated or
+     * damaged file is refused by name before the solver reads it. */
+    cJSON *full = cJSON_Duplicate(header, 1);
+    if (!full) return hesse_error(HESSE_ENOMEM, "checkpoint: cannot format the header");
+    uint64_t bytes = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < nparts; i++) {
+        bytes += sizes[i];
+        crc = crc32_z(crc, parts[i], sizes[i]);
+    }
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
+    cJSON_AddNumberToObject(full, "blob_bytes", (double)bytes);
+    cJSON_AddStringToObject(full, "blob_crc32", hex);
+    char *text = cJSON_PrintUnformatted(full);
+    cJSON_Delete(full);
     if (!text) return hesse_error(HESSE_ENOMEM, "checkpoint: cannot format the header");
     size_t hl = strlen(text);
     unsigned char len[8];
@@ -78,7 +101,8 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
     }
     memcpy(text, p + 16, hl);
     text[hl] = '\0';
-    *header = cJSON_Parse(text);
+    /* The whole header is one JSON object: nothing after it, no NUL inside. */
+    *header = strlen(text) == hl ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
     free(text);
     if (!cJSON_IsObject(*header)) {
         rc = hesse_error(HESSE_EINPUT, "%s: checkpoint header is not a JSON object", path);
@@ -86,6 +110,28 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
     }
     *blob = p + 16 + hl;
     *blob_size = len - 16 - hl;
+    /* Files written before the header carried these have neither. */
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(*header, "blob_bytes");
+    const cJSON *crc = cJSON_GetObjectItemCaseSensitive(*header, "blob_crc32");
+    if (bytes && (!cJSON_IsNumber(bytes) || bytes->valuedouble != (double)*blob_size)) {
+        rc = hesse_error(HESSE_EINPUT,
+                         "%s: checkpoint is truncated or damaged: %zu bytes of solver state, its "
+                         "header says %.17g",
+                         path, *blob_size, cJSON_IsNumber(bytes) ? bytes->valuedouble : -1.0);
+        goto fail;
+    }
+    if (crc) {
+        char hex[16];
+        uLong sum = crc32_z(crc32(0L, Z_NULL, 0), *blob, *blob_size);
+        snprintf(hex, sizeof hex, "%08lx", (unsigned long)sum);
+        if (!cJSON_IsString(crc) || strcmp(hex, crc->valuestring) != 0) {
+            rc = hesse_error(HESSE_EINPUT,
+                             "%s: checkpoint is damaged: its solver state has CRC-32 %s, its "
+                             "header says %.16s",
+                             path, hex, cJSON_IsString(crc) ? crc->valuestring : "(not a string)");
+            goto fail;
+        }
+    }
     return HESSE_OK;
 fail:
     cJSON_Delete(*header);

@@ -157,8 +157,25 @@ int cli_check_output(const char *path);
 /* Reports an error for a command on stderr in one line and returns the exit code. */
 int cli_fail(const char *command, int status);
 
-/* Progress display on stderr when it is a terminal (and --quiet is not given). */
+/* Progress on stderr unless --quiet: a line redrawn in place on a terminal, otherwise (a log)
+ * a plain line every HESSE_PROGRESS_INTERVAL seconds (default 60) during long work. */
 void cli_progress_install(int quiet);
+
+/* Progress of an eigensolver run: products as the operator takes them, and the current
+ * estimates at each Rayleigh-Ritz step. cli_eig_watch_start returns the operator to hand
+ * the solver (it counts and reports, then calls `inner`); cli_eig_monitor is the solver's
+ * monitor, with the watch as its context. */
+typedef struct {
+    const char *task;
+    double t0;
+    const hesse_op *inner;
+    int64_t products;
+    int nconverged, nwanted;
+    char estimates[96];
+} cli_eig_watch;
+hesse_op cli_eig_watch_start(cli_eig_watch *w, const char *task, const hesse_op *inner,
+                             int nwanted);
+void cli_eig_monitor(void *ctx, const hesse_eig_progress *p);
 /* A line on stderr unless --quiet. */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int cli_quiet;
@@ -244,6 +261,32 @@ int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_
 cJSON *cli_run_header(const char *command, const cli_curv *c);
 /* The message for a run stopped by a signal (status HESSE_EINTR). */
 int cli_stopped(const cli_checkpoint_ctx *cc);
+
+/* ---- Distributed runs (distributed.c) ---------------------------------------------------------
+ * Under mpirun or srun, the commands that make products shard the selected samples by rank and
+ * sum every pass over the ranks; everything else is replicated. Rank 0 alone writes files,
+ * prints and draws progress. */
+/* 1 on rank 0 and in a serial run. */
+extern int cli_root;
+/* Set by SIGINT / SIGTERM on this rank. In a distributed run cli_stop follows it only through
+ * the reductions, so that every rank stops at the same solver boundary. */
+extern volatile sig_atomic_t cli_signal;
+/* Starts the MPI runtime when an MPI launcher started hesse (main, before the command). */
+int cli_dist_start(int *argc, char ***argv);
+/* 1 when more than one rank runs. */
+int cli_distributed(void);
+/* Ends the run on every rank and returns the job's exit code (main, after the command). */
+int cli_dist_end(int code);
+/* Prints a command's failure line (rank 0), or keeps it for cli_dist_end (other ranks). */
+void cli_fail_message(const char *line);
+/* Makes d's samples this rank's shard (a contiguous block of the selection, whose size becomes
+ * samples.total) and installs the reduction over ranks on e; checks first that every rank has
+ * the same model and samples. No-op with one rank. */
+int cli_distribute(cli_data *d, const hesse_model *m, hesse_engine *e);
+/* --threads when not given: the node's cores shared among its ranks (0: leave the default). */
+int cli_default_threads(void);
+/* Adds "distributed" (backend, ranks) to a result when more than one rank runs. */
+void cli_describe_ranks(cJSON *doc);
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 int cmd_info(int argc, char **argv);

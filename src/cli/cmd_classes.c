@@ -215,7 +215,7 @@ int cmd_classes(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "backward_passes", (double)cm.passes);
     cJSON_AddNumberToObject(res, "products", (double)products);
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
-    if (svg) {
+    if (svg && cli_root) { /* rank 0 writes */
         HESSE_CHECK(write_svg(svg, res));
         cJSON_AddStringToObject(res, "svg", svg);
     }

@@ -58,6 +58,8 @@ int cmd_dense(int argc, char **argv) {
     hesse_engine_params ep = hesse_engine_defaults();
     ep.max_block = block;
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
+    HESSE_CHECK(cli_distribute(&data, m, e)); /* this rank's shard */
+    const int64_t N = hesse_samples_total(&data.samples);
     HESSE_CHECK(hesse_op_curvature(e, &data.samples, kind, &op));
     A = hesse_alloc((size_t)n * (size_t)n * sizeof *A);
     ev = hesse_alloc((size_t)n * sizeof *ev);
@@ -93,9 +95,10 @@ int cmd_dense(int argc, char **argv) {
     cli_describe_model(res, m, mo.model);
     cli_describe_data(res, &data);
     cJSON_AddStringToObject(res, "operator", op_name);
-    cJSON_AddNumberToObject(res, "samples", (double)data.samples.n);
+    cli_describe_ranks(res);
+    cJSON_AddNumberToObject(res, "samples", (double)N);
     cJSON_AddNumberToObject(res, "loss", loss);
-    cJSON_AddNumberToObject(res, "accuracy", (double)correct / (double)data.samples.n);
+    cJSON_AddNumberToObject(res, "accuracy", (double)correct / (double)N);
     cJSON_AddNumberToObject(res, "trace", trace);
     cJSON_AddNumberToObject(res, "frobenius", frob);
     cJSON_AddNumberToObject(res, "max", ev[n - 1]);
@@ -108,7 +111,7 @@ int cmd_dense(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "eigensolver_seconds", eig_seconds);
     cJSON_AddNumberToObject(res, "seconds", seconds);
     hesse_json_add_doubles(res, "eigenvalues", ev, n);
-    if (csv) {
+    if (csv && cli_root) { /* rank 0 writes */
         size_t cap = (size_t)n * 26 + 32, len = 0;
         char *text = malloc(cap);
         if (!text) {

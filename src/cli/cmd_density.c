@@ -136,8 +136,12 @@ int cmd_density(int argc, char **argv) {
         lp.top = deflate;
         lp.seed = solver_seed;
         lp.stop = &cli_stop;
+        cli_eig_watch watch;
+        hesse_op watched = cli_eig_watch_start(&watch, "deflation", &c.op, deflate);
+        lp.monitor = cli_eig_monitor;
+        lp.monitor_ctx = &watch;
         cli_note("density: finding the top %d eigenvectors to deflate", deflate);
-        HESSE_CHECK(hesse_lanczos_eigs(&c.op, &lp, &outliers));
+        HESSE_CHECK(hesse_lanczos_eigs(&watched, &lp, &outliers));
         HESSE_CHECK(hesse_op_deflate(&c.op, deflate, outliers.vectors, &deflated));
         op = &deflated;
         products += outliers.products;
@@ -226,7 +230,7 @@ int cmd_density(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "products", (double)products);
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
     cJSON_AddNumberToObject(res, "product_seconds", dn.seconds_products);
-    if (svg) {
+    if (svg && cli_root) { /* rank 0 writes */
         HESSE_CHECK(write_plots(svg, &dn, hesse_curv_name(c.kind)));
         cJSON_AddStringToObject(res, "svg", svg);
     }

@@ -38,6 +38,8 @@ int cmd_eval(int argc, char **argv) {
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = chunk;
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
+    HESSE_CHECK(cli_distribute(&data, m, e)); /* this rank's shard */
+    const int64_t N = hesse_samples_total(&data.samples);
     const int64_t n = hesse_model_num_params(m);
     grad = hesse_alloc((size_t)n * sizeof *grad);
     if (!grad) {
@@ -54,16 +56,17 @@ int cmd_eval(int argc, char **argv) {
     res = hesse_result_new("eval", argc, argv);
     cli_describe_model(res, m, mo.model);
     cli_describe_data(res, &data);
-    cJSON_AddNumberToObject(res, "samples", (double)data.samples.n);
+    cli_describe_ranks(res);
+    cJSON_AddNumberToObject(res, "samples", (double)N);
     cJSON_AddNumberToObject(res, "loss", loss);
-    cJSON_AddNumberToObject(res, "accuracy", (double)correct / (double)data.samples.n);
+    cJSON_AddNumberToObject(res, "accuracy", (double)correct / (double)N);
     cJSON_AddNumberToObject(res, "correct", (double)correct);
     cJSON_AddNumberToObject(res, "grad_norm", gn);
     cJSON_AddNumberToObject(res, "seconds", seconds);
     HESSE_CHECK(cli_emit(res, out));
     cli_note("eval: %s: loss %.6g, accuracy %.2f%%, |grad| %.4g (%lld samples, %.2fs)",
-             data.description, loss, 100.0 * (double)correct / (double)data.samples.n, gn,
-             (long long)data.samples.n, seconds);
+             data.description, loss, 100.0 * (double)correct / (double)N, gn, (long long)N,
+             seconds);
 cleanup:
     cJSON_Delete(res);
     hesse_free(grad);

@@ -1,6 +1,8 @@
 /* hesse info: what this build runs on. */
 #include "cli/cli.h"
 
+#include <hesse/dist.h>
+
 #include <stdio.h>
 
 int cmd_info(int argc, char **argv) {
@@ -23,6 +25,10 @@ int cmd_info(int argc, char **argv) {
     if (json || out) {
         cJSON *doc_json = hesse_result_new("info", argc, argv);
         cJSON_AddNumberToObject(doc_json, "memory_available_bytes", (double)hesse_mem_available());
+        cJSON *dist = cJSON_AddObjectToObject(doc_json, "distributed");
+        cJSON_AddStringToObject(dist, "backend", hesse_dist_backend());
+        cJSON_AddStringToObject(dist, "library", hesse_dist_library());
+        cJSON_AddNumberToObject(dist, "ranks", hesse_dist_size());
         rc = cli_emit(doc_json, out);
         cJSON_Delete(doc_json);
         return rc == HESSE_OK ? 0 : cli_fail("info", rc);
@@ -40,5 +46,8 @@ int cmd_info(int argc, char **argv) {
         printf("detected by OpenBLAS");
     printf(")\nblas threads: %d\n", b.threads);
     printf("memory:       %.1f GiB available\n", (double)hesse_mem_available() / 1073741824.0);
+    printf("distributed:  %s, %d rank%s (%s%s)\n", hesse_dist_backend(), hesse_dist_size(),
+           hesse_dist_size() == 1 ? "" : "s",
+           hesse_dist_library()[0] ? "built with " : "built without MPI", hesse_dist_library());
     return 0;
 }

@@ -8,18 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void monitor(void *ctx, const hesse_eig_progress *p) {
-    double *t0 = ctx;
-    char detail[200];
-    int at = snprintf(detail, sizeof detail, "%s: %lld products, %d/%d converged", p->method,
-                      (long long)p->products, p->nconverged, p->nwanted);
-    for (int i = 0; i < p->nvalues && i < 4 && at < (int)sizeof detail - 16; i++)
-        at += snprintf(detail + at, sizeof detail - (size_t)at, "%s%.5g", i ? " " : " | ",
-                       p->values[i]);
-    hesse_progress pr = {"powerlaw", p->nconverged, p->nwanted, hesse_now() - *t0, detail, 0};
-    hesse_report_progress(&pr);
-}
-
 static int descending(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
@@ -323,6 +311,8 @@ int cmd_powerlaw(int argc, char **argv) {
         cc.header = header;
 
         double t0 = hesse_now();
+        cli_eig_watch watch;
+        hesse_op watched = cli_eig_watch_start(&watch, "powerlaw", &c.op, wanted);
         cli_note("powerlaw: %s of %lld parameters on %s: top %d by lanczos",
                  hesse_curv_name(c.kind), (long long)c.op.n, c.data.description, wanted);
         hesse_lanczos_params p = hesse_lanczos_defaults();
@@ -335,8 +325,8 @@ int cmd_powerlaw(int argc, char **argv) {
         p.verify = !no_verify;
         p.want_vectors = 0;
         p.explicit_residuals = 1;
-        p.monitor = monitor;
-        p.monitor_ctx = &t0;
+        p.monitor = cli_eig_monitor;
+        p.monitor_ctx = &watch;
         p.stop = &cli_stop;
         if (ckpt) {
             p.checkpoint = cli_checkpoint_fn;
@@ -348,9 +338,9 @@ int cmd_powerlaw(int argc, char **argv) {
             size_t blob_size;
             HESSE_CHECK(
                 cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
-            rc = hesse_lanczos_resume(&c.op, &p, blob, blob_size, &r);
+            rc = hesse_lanczos_resume(&watched, &p, blob, blob_size, &r);
         } else {
-            rc = hesse_lanczos_eigs(&c.op, &p, &r);
+            rc = hesse_lanczos_eigs(&watched, &p, &r);
         }
         if (rc == HESSE_EINTR) {
             rc = cli_stopped(&cc);
@@ -384,6 +374,7 @@ int cmd_powerlaw(int argc, char **argv) {
         cJSON_AddNumberToObject(res, "converged", r.nconverged);
         cJSON_AddNumberToObject(res, "anorm", r.anorm);
         cJSON_AddBoolToObject(res, "residuals_explicit", r.residuals_explicit);
+        cJSON_AddNumberToObject(res, "orthogonality", r.orthogonality);
         cJSON_AddNumberToObject(res, "products", (double)r.products);
         cJSON_AddNumberToObject(res, "seconds", r.seconds);
     }
@@ -429,7 +420,7 @@ int cmd_powerlaw(int argc, char **argv) {
         hesse_json_add_doubles(res, "residuals", r.residuals, fit.K);
     add_fit(res, &fit);
     cJSON_AddStringToObject(res, "source", eigfile ? eigfile : "lanczos");
-    if (svg) {
+    if (svg && cli_root) { /* rank 0 writes */
         HESSE_CHECK(write_svg(svg, desc, &fit, eigfile ? NULL : hesse_curv_name(c.kind)));
         cJSON_AddStringToObject(res, "svg", svg);
     }

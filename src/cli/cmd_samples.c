@@ -200,7 +200,7 @@ int cmd_samples(int argc, char **argv) {
         }
         if (rc == HESSE_OK) {
             cli_note("samples: N = %lld: top %d eigenvalues, then the bulk density",
-                     (long long)c.data.samples.n, k);
+                     (long long)hesse_samples_total(&c.data.samples), k);
             hesse_lanczos_params p = hesse_lanczos_defaults();
             p.top = k;
             p.tol = tol;
@@ -219,7 +219,7 @@ int cmd_samples(int argc, char **argv) {
         }
         if (rc == HESSE_OK) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "samples", (double)c.data.samples.n);
+            cJSON_AddNumberToObject(o, "samples", (double)hesse_samples_total(&c.data.samples));
             hesse_json_add_doubles(o, "outliers", e.values, e.ntop);
             hesse_json_add_doubles(o, "residuals", e.residuals, e.ntop);
             cJSON_AddNumberToObject(o, "bulk_edge", e.values[C]);
@@ -231,7 +231,8 @@ int cmd_samples(int argc, char **argv) {
             hesse_json_add_doubles(o, "log10_density", dn.log10_density, dn.points);
             cJSON_AddNumberToObject(o, "products", (double)(e.products + dn.products));
             cJSON_AddItemToArray(runs, o);
-            cJSON_AddItemToArray(sz, cJSON_CreateNumber((double)c.data.samples.n));
+            cJSON_AddItemToArray(sz,
+                                 cJSON_CreateNumber((double)hesse_samples_total(&c.data.samples)));
             products += e.products + dn.products;
             cli_note("  lambda_1 %.6g, lambda_C %.6g, bulk edge %.6g", e.values[0], e.values[C - 1],
                      e.values[C]);
@@ -244,7 +245,7 @@ int cmd_samples(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(res, "products", (double)products);
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
-    if (svg) {
+    if (svg && cli_root) { /* rank 0 writes */
         HESSE_CHECK(write_svgs(svg, runs));
         cJSON_AddStringToObject(res, "svg", svg);
     }

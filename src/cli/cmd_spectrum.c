@@ -7,18 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void monitor(void *ctx, const hesse_eig_progress *p) {
-    double *t0 = ctx;
-    char detail[200];
-    int at = snprintf(detail, sizeof detail, "%s: %lld products, %d/%d converged", p->method,
-                      (long long)p->products, p->nconverged, p->nwanted);
-    for (int i = 0; i < p->nvalues && i < 4 && at < (int)sizeof detail - 16; i++)
-        at += snprintf(detail + at, sizeof detail - (size_t)at, "%s%.5g", i ? " " : " | ",
-                       p->values[i]);
-    hesse_progress pr = {"spectrum", p->nconverged, p->nwanted, hesse_now() - *t0, detail, 0};
-    hesse_report_progress(&pr);
-}
-
 /* Dense route for small operators: every eigenpair from LAPACK, the wanted ones kept. */
 static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors, hesse_eigs *out) {
     const int64_t n = op->n;
@@ -192,6 +180,8 @@ int cmd_spectrum(int argc, char **argv) {
     cc.header = header;
 
     double t0 = hesse_now();
+    cli_eig_watch watch;
+    hesse_op watched = cli_eig_watch_start(&watch, "spectrum", &c.op, top + bottom);
     cli_note("spectrum: %s of %lld parameters on %s: top %d, bottom %d by %s",
              hesse_curv_name(c.kind), (long long)c.op.n, c.data.description, top, bottom, method);
     cJSON *solver = cJSON_AddObjectToObject(res, "solver");
@@ -208,8 +198,8 @@ int cmd_spectrum(int argc, char **argv) {
         p.verify = !no_verify;
         p.explicit_residuals = strcmp(residuals, "explicit") == 0;
         p.want_vectors = 1;
-        p.monitor = monitor;
-        p.monitor_ctx = &t0;
+        p.monitor = cli_eig_monitor;
+        p.monitor_ctx = &watch;
         p.stop = &cli_stop;
         if (ckpt) {
             p.checkpoint = cli_checkpoint_fn;
@@ -221,9 +211,9 @@ int cmd_spectrum(int argc, char **argv) {
             size_t blob_size;
             HESSE_CHECK(
                 cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
-            rc = hesse_lanczos_resume(&c.op, &p, blob, blob_size, &r);
+            rc = hesse_lanczos_resume(&watched, &p, blob, blob_size, &r);
         } else {
-            rc = hesse_lanczos_eigs(&c.op, &p, &r);
+            rc = hesse_lanczos_eigs(&watched, &p, &r);
         }
         if (rc == HESSE_EINTR) {
             rc = cli_stopped(&cc);
@@ -244,9 +234,9 @@ int cmd_spectrum(int argc, char **argv) {
         if (tol >= 0) p.tol = tol;
         if (max_iter > 0) p.max_iter = max_iter;
         p.seed = solver_seed;
-        p.monitor = monitor;
-        p.monitor_ctx = &t0;
-        HESSE_CHECK(hesse_power_eigs(&c.op, &p, &r));
+        p.monitor = cli_eig_monitor;
+        p.monitor_ctx = &watch;
+        HESSE_CHECK(hesse_power_eigs(&watched, &p, &r));
         cJSON_AddNumberToObject(solver, "tol", p.tol);
         cJSON_AddNumberToObject(solver, "max_iter", p.max_iter);
         cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
@@ -260,6 +250,7 @@ int cmd_spectrum(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "converged", r.nconverged);
     cJSON_AddNumberToObject(res, "anorm", r.anorm);
     cJSON_AddBoolToObject(res, "residuals_explicit", r.residuals_explicit);
+    if (is_lanczos) cJSON_AddNumberToObject(res, "orthogonality", r.orthogonality);
     hesse_json_add_doubles(res, "top", r.values, r.ntop);
     hesse_json_add_doubles(res, "bottom", r.values + r.ntop, r.nbottom);
     hesse_json_add_doubles(res, "residuals_top", r.residuals, r.ntop);
@@ -283,7 +274,7 @@ int cmd_spectrum(int argc, char **argv) {
                                       "top then bottom"));
         cJSON_AddStringToObject(res, "vectors", vectors);
     }
-    if (svg) {
+    if (svg && cli_root) { /* rank 0 writes */
         int k = r.ntop > r.nbottom ? r.ntop : r.nbottom;
         double *idx = malloc((size_t)k * sizeof *idx);
         if (!idx) {

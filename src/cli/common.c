@@ -1,6 +1,8 @@
 /* Set-up shared by the commands: data, models, result documents, errors, progress. */
 #include "cli/cli.h"
 
+#include <hesse/dist.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +12,9 @@
 int cli_quiet;
 
 void cli_apply_common(int threads, int quiet) {
+    if (threads <= 0) threads = cli_default_threads();
     if (threads > 0) hesse_blas_set_threads(threads);
-    cli_progress_install(quiet);
+    cli_progress_install(quiet || !cli_root); /* rank 0 alone reports */
 }
 
 int cli_parse_split(const char *split, hesse_split *out) {
@@ -158,18 +161,19 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cJSON_AddStringToObject(da, "dataset", hesse_dataset_name(d->dataset));
     const char *modes[] = {"first", "balanced", "random"};
     cJSON_AddStringToObject(da, "select", modes[d->selection.mode]);
-    cJSON_AddNumberToObject(da, "samples", (double)d->samples.n);
+    cJSON_AddNumberToObject(da, "samples", (double)hesse_samples_total(&d->samples));
     cJSON_AddNumberToObject(da, "seed", (double)d->selection.seed);
     cJSON_AddStringToObject(da, "description", d->description);
     cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
 }
 
 int cli_check_output(const char *path) {
-    if (!path || strcmp(path, "-") == 0) return HESSE_OK;
+    if (!path || strcmp(path, "-") == 0 || !cli_root) return HESSE_OK; /* rank 0 writes */
     return hesse_check_writable(path);
 }
 
 int cli_emit(const cJSON *doc, const char *path) {
+    if (!cli_root) return HESSE_OK; /* rank 0 writes */
     if (path && strcmp(path, "-") != 0) return hesse_json_write(doc, path);
     char *text = NULL;
     int rc = hesse_json_print(doc, &text);
@@ -181,8 +185,12 @@ int cli_emit(const cJSON *doc, const char *path) {
 
 int cli_fail(const char *command, int status) {
     const char *detail = hesse_last_error();
-    fprintf(stderr, "hesse %s: %s%s%s\n", command, hesse_strerror(status), detail[0] ? ": " : "",
-            detail);
+    char line[1200], where[48] = "";
+    if (cli_distributed())
+        snprintf(where, sizeof where, "rank %d of %d: ", hesse_dist_rank(), hesse_dist_size());
+    snprintf(line, sizeof line, "hesse %s: %s%s%s%s\n", command, cli_root ? "" : where,
+             hesse_strerror(status), detail[0] ? ": " : "", detail);
+    cli_fail_message(line);
     return hesse_exit_code(status);
 }
 
@@ -212,10 +220,17 @@ static void format_seconds(double s, char *buf, size_t cap) {
         snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+static double progress_interval = 60.0; /* seconds between lines when stderr is not a tty */
+
 static void progress_draw(void *ctx, const hesse_progress *p) {
     (void)ctx;
     double now = hesse_now();
-    if (!p->finished && now - progress_last < 0.2) return; /* at most 5 redraws a second */
+    if (!progress_tty) {
+        /* a log: a plain line a minute on long work, nothing on short work */
+        if (p->finished || now - progress_last < progress_interval) return;
+    } else if (!p->finished && now - progress_last < 0.2) {
+        return; /* at most 5 redraws a second */
+    }
     progress_last = now;
     char line[256], el[16], eta[32] = "";
     format_seconds(p->elapsed, el, sizeof el);
@@ -231,6 +246,11 @@ static void progress_draw(void *ctx, const hesse_progress *p) {
     else
         n = snprintf(line, sizeof line, "%s [%s] %s", p->task, el, p->detail ? p->detail : "");
     size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (!progress_tty) {
+        fprintf(stderr, "%s\n", line);
+        fflush(stderr);
+        return;
+    }
     fprintf(stderr, "\r%s", line);
     for (size_t i = len; i < progress_width; i++) fputc(' ', stderr); /* erase the longer line */
     progress_width = len;
@@ -244,8 +264,52 @@ static void progress_draw(void *ctx, const hesse_progress *p) {
 void cli_progress_install(int quiet) {
     cli_quiet = quiet;
     progress_tty = isatty(STDERR_FILENO);
-    if (progress_tty && !quiet)
-        hesse_set_progress(progress_draw, NULL);
-    else
-        hesse_set_progress(NULL, NULL);
+    progress_last = hesse_now(); /* a log's first line comes an interval in */
+    const char *every = getenv("HESSE_PROGRESS_INTERVAL");
+    if (every && *every) {
+        char *end;
+        double v = strtod(every, &end);
+        if (*end == '\0' && v >= 0) progress_interval = v;
+    }
+    hesse_set_progress(quiet ? NULL : progress_draw, NULL);
+}
+
+/* ---- Eigensolver progress ------------------------------------------------------------------ */
+
+static void eig_watch_report(const cli_eig_watch *w) {
+    char detail[200];
+    snprintf(detail, sizeof detail, "%lld products, %d/%d converged%s", (long long)w->products,
+             w->nconverged, w->nwanted, w->estimates);
+    hesse_progress pr = {w->task, w->nconverged, w->nwanted, hesse_now() - w->t0, detail, 0};
+    hesse_report_progress(&pr);
+}
+
+static int eig_watch_apply(void *ctx, int k, const double *X, double *Y) {
+    cli_eig_watch *w = ctx;
+    int rc = w->inner->apply(w->inner->ctx, k, X, Y);
+    w->products += k;
+    eig_watch_report(w);
+    return rc;
+}
+
+hesse_op cli_eig_watch_start(cli_eig_watch *w, const char *task, const hesse_op *inner,
+                             int nwanted) {
+    memset(w, 0, sizeof *w);
+    w->task = task;
+    w->t0 = hesse_now();
+    w->inner = inner;
+    w->nwanted = nwanted;
+    hesse_op op = {inner->n, eig_watch_apply, w, inner->max_block, NULL};
+    return op;
+}
+
+void cli_eig_monitor(void *ctx, const hesse_eig_progress *p) {
+    cli_eig_watch *w = ctx;
+    w->products = p->products; /* totals over resumed runs */
+    w->nconverged = p->nconverged;
+    w->nwanted = p->nwanted;
+    int at = snprintf(w->estimates, sizeof w->estimates, "%s", p->nvalues > 0 ? " |" : "");
+    for (int i = 0; i < p->nvalues && i < 4 && at < (int)sizeof w->estimates - 16; i++)
+        at += snprintf(w->estimates + at, sizeof w->estimates - (size_t)at, " %.5g", p->values[i]);
+    eig_watch_report(w);
 }

@@ -25,6 +25,7 @@ int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_cu
         goto cleanup;
     }
     HESSE_CHECK(hesse_engine_create(c->model, &ep, &c->engine));
+    HESSE_CHECK(cli_distribute(&c->data, c->model, c->engine)); /* this rank's shard */
     HESSE_CHECK(hesse_op_curvature(c->engine, &c->data.samples, c->kind, &c->full));
     c->op = c->full;
     c->ntensors = hesse_model_num_tensors(c->model);
@@ -87,6 +88,7 @@ void cli_curv_describe(cJSON *doc, const cli_curv *c, const char *model_path) {
         cJSON_AddItemToArray(t,
                              cJSON_CreateString(hesse_model_tensor(c->model, c->tensors[i])->name));
     if (c->layer) cJSON_AddStringToObject(doc, "layer", c->layer);
+    cli_describe_ranks(doc);
 }
 
 int cli_curv_loss(cli_curv *c, cJSON *doc) {
@@ -95,12 +97,14 @@ int cli_curv_loss(cli_curv *c, cJSON *doc) {
     int rc = hesse_loss_grad(c->engine, &c->data.samples, &loss, NULL, &correct);
     if (rc != HESSE_OK) return rc;
     cJSON_AddNumberToObject(doc, "loss", loss);
-    cJSON_AddNumberToObject(doc, "accuracy", (double)correct / (double)c->data.samples.n);
+    cJSON_AddNumberToObject(doc, "accuracy",
+                            (double)correct / (double)hesse_samples_total(&c->data.samples));
     return HESSE_OK;
 }
 
 int cli_write_vectors(const cli_curv *c, const char *path, int k, const double *V,
                       const double *values, const char *which) {
+    if (!cli_root) return HESSE_OK; /* rank 0 writes */
     /* Each selected tensor becomes [k, its shape...]: row j is eigenvector j's piece, so
      * {name: t[j]} is a state_dict-shaped vector. */
     hesse_st_writer *w = NULL;

@@ -8,26 +8,28 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int distributed; /* runs data-parallel under mpirun / srun */
 } commands[] = {
-    {"info", cmd_info, "version, BLAS library and core, threads, CPU features"},
-    {"train", cmd_train, "train a network (SGD or Adam) and save it as safetensors"},
-    {"eval", cmd_eval, "loss, accuracy and gradient norm of a model on data"},
-    {"dense", cmd_dense, "the exact full spectrum of the Hessian or GGN (small networks)"},
-    {"spectrum", cmd_spectrum, "extreme eigenvalues: Lanczos, power iteration or dense"},
-    {"density", cmd_density, "spectral density: stochastic Lanczos quadrature or KPM"},
-    {"trace", cmd_trace, "trace: exact, Hutchinson or Hutch++"},
-    {"powerlaw", cmd_powerlaw, "power-law fit and KS test of the top eigenvalues (Xie et al.)"},
-    {"classes", cmd_classes, "class-mean hierarchy of the outliers (Papyan 2019)"},
-    {"samples", cmd_samples, "outliers and bulk against the number of samples (Papyan 2018)"},
-    {"kronecker", cmd_kronecker, "layer Hessians vs the Kronecker decoupling (Wu et al.)"},
-    {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases"},
-    {"report", cmd_report, "one self-contained HTML page from result documents"},
+    {"info", cmd_info, "version, BLAS library and core, threads, CPU features", 1},
+    {"train", cmd_train, "train a network (SGD or Adam) and save it as safetensors", 0},
+    {"eval", cmd_eval, "loss, accuracy and gradient norm of a model on data", 1},
+    {"dense", cmd_dense, "the exact full spectrum of the Hessian or GGN (small networks)", 1},
+    {"spectrum", cmd_spectrum, "extreme eigenvalues: Lanczos, power iteration or dense", 1},
+    {"density", cmd_density, "spectral density: stochastic Lanczos quadrature or KPM", 1},
+    {"trace", cmd_trace, "trace: exact, Hutchinson or Hutch++", 1},
+    {"powerlaw", cmd_powerlaw, "power-law fit and KS test of the top eigenvalues (Xie et al.)", 1},
+    {"classes", cmd_classes, "class-mean hierarchy of the outliers (Papyan 2019)", 1},
+    {"samples", cmd_samples, "outliers and bulk against the number of samples (Papyan 2018)", 1},
+    {"kronecker", cmd_kronecker, "layer Hessians vs the Kronecker decoupling (Wu et al.)", 1},
+    {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases", 0},
+    {"report", cmd_report, "one self-contained HTML page from result documents", 0},
 };
 #define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static void log_to_stderr(void *ctx, int level, const char *message) {
     (void)ctx;
     if (level < HESSE_LOG_INFO) return;
+    if (!cli_root && level < HESSE_LOG_ERROR) return; /* rank 0 says the same */
     if (level == HESSE_LOG_INFO && cli_quiet) return;
     const char *tag = level >= HESSE_LOG_ERROR  ? "error: "
                       : level == HESSE_LOG_WARN ? "warning: "
@@ -47,12 +49,9 @@ static void usage(FILE *f) {
                "4 resource (memory, I/O).\n");
 }
 
-int main(int argc, char **argv) {
-    /* Before any BLAS call: choose OpenBLAS's kernel core for this CPU (may re-execute). */
-    hesse_blas_prepare(argc, argv);
-    hesse_set_log(log_to_stderr, NULL);
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        if (cli_root) usage(stderr);
         return 1;
     }
     const char *cmd = argv[1];
@@ -64,8 +63,31 @@ int main(int argc, char **argv) {
         printf("hesse %s\n", hesse_version());
         return 0;
     }
-    for (int i = 0; i < NUM_COMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "hesse: unknown command '%s' (see hesse --help)\n", cmd);
+    for (int i = 0; i < NUM_COMMANDS; i++) {
+        if (strcmp(cmd, commands[i].name) != 0) continue;
+        if (!commands[i].distributed && cli_distributed()) {
+            if (cli_root)
+                fprintf(stderr,
+                        "hesse %s: runs on one process: start it without mpirun or srun (the "
+                        "data-parallel commands are eval, dense, spectrum, density, trace, "
+                        "powerlaw, classes, samples and kronecker)\n",
+                        cmd);
+            return 1;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    if (cli_root) fprintf(stderr, "hesse: unknown command '%s' (see hesse --help)\n", cmd);
     return 1;
+}
+
+int main(int argc, char **argv) {
+    /* Before any BLAS call: choose OpenBLAS's kernel core for this CPU (may re-execute). */
+    hesse_blas_prepare(argc, argv);
+    hesse_set_log(log_to_stderr, NULL);
+    int rc = cli_dist_start(&argc, &argv);
+    if (rc != HESSE_OK) {
+        fprintf(stderr, "hesse: %s: %s\n", hesse_strerror(rc), hesse_last_error());
+        return cli_dist_end(hesse_exit_code(rc));
+    }
+    return cli_dist_end(dispatch(argc, argv));
 }

@@ -271,6 +271,11 @@ int nn_reduce(hesse_engine *e, double *data, int64_t count) {
     return rc;
 }
 
+int hesse_engine_reduce(hesse_engine *e, double *data, int64_t count) {
+    if (!e || (count > 0 && !data)) return hesse_error(HESSE_EINVAL, "reduce: NULL argument");
+    return nn_reduce(e, data, count);
+}
+
 int nn_diagnose(hesse_engine *e, const hesse_samples *s, int kind, int k, const double *V,
                 char *msg, size_t cap) {
     /* first the inputs a user controls: the parameters and the directions */
