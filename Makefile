@@ -3,8 +3,13 @@
 JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+# Fuzzing (fuzz/README.md): clang's libFuzzer build, and how long `make fuzz` runs each harness.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+LINT_BUILD ?= build-lint
 
-.PHONY: all build deps test test-fast test-asan demo bench format clean
+.PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint
 
 all: build
 
@@ -15,17 +20,48 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Release build: every test. Sanitizer build (ASan + UBSan): the tests labelled `asan`.
+# Release build: every test. Sanitizer build (ASan + UBSan, with LeakSanitizer): the tests
+# labelled `asan`, which include the command-line tests and the fuzz harnesses' smoke runs
+# (standalone drivers). Then the same smoke runs under libFuzzer when clang has it.
 test: build
 	@scripts/install-deps.sh --test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz
 
 test-asan: deps
 	@scripts/install-deps.sh --test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHESSE_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L asan --timeout 900
+
+# libFuzzer smoke runs of every harness (a few seconds each over its seed corpus and a few
+# thousand generated inputs); skipped with a note when clang or libFuzzer is missing.
+test-fuzz: deps
+	@if fuzz/have_libfuzzer.sh $(FUZZ_CC); then \
+		$(MAKE) --no-print-directory fuzz-build && \
+		cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz --timeout 300; \
+	else \
+		echo "test-fuzz: $(FUZZ_CC) cannot build libFuzzer targets (scripts/install-deps.sh --fuzz);" \
+			"the standalone fuzz drivers ran in the builds above"; \
+	fi
+
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=$(FUZZ_CC) -DCMAKE_BUILD_TYPE=Release \
+		-DHESSE_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-harnesses
+
+# Every harness for FUZZ_SECONDS (default 60) at nice 19; FUZZ_JOBS harnesses at a time.
+fuzz: deps
+	@scripts/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# cppcheck and clang-tidy over src/ and fuzz/ with the checks of .clang-tidy and
+# scripts/lint.sh; CI runs it after make test.
+lint:
+	@scripts/install-deps.sh --lint
+	@scripts/lint.sh $(LINT_BUILD)
 
 demo: build
 	@scripts/demo.sh
@@ -38,4 +74,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(LINT_BUILD)

@@ -6,11 +6,12 @@
  * label (20 superclasses) and then the fine label (100 classes), and hesse uses the fine one. */
 #include "data-impl.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CIFAR_SIDE   32
-#define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
+#define CIFAR_PIXELS ((size_t)3 * CIFAR_SIDE * CIFAR_SIDE)
 
 typedef struct {
     int version;     /* 10 or 100 */
@@ -39,13 +40,13 @@ static int cifar_append(const char *path, const cifar_format *fmt, hesse_dataset
     int64_t m = (int64_t)(len / record), n = ds->n;
     uint8_t *bytes = realloc(ds->bytes, (size_t)(n + m) * CIFAR_PIXELS);
     if (!bytes) {
-        rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %lld images", path, (long long)(n + m));
+        rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %" PRId64 " images", path, n + m);
         goto cleanup;
     }
     ds->bytes = bytes;
     int32_t *labels = realloc(ds->labels, (size_t)(n + m) * sizeof *labels);
     if (!labels) {
-        rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %lld labels", path, (long long)(n + m));
+        rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %" PRId64 " labels", path, n + m);
         goto cleanup;
     }
     ds->labels = labels;

@@ -83,6 +83,9 @@ int hesse_data_file_read(hesse_data_file *f, void *buf, size_t len, size_t *got)
         if (r < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
             if (errnum == Z_ERRNO)
                 return hesse_error(HESSE_EIO, "%s: read failed (%s)", f->path, strerror(errno));
+            /* zlib prefixes the name it knows, "<fd:3>" for gzdopen: ours is better. */
+            if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ">: "))
+                msg = strstr(msg, ">: ") + 3;
             return hesse_error(HESSE_EINPUT, "%s: corrupt gzip data (%s)", f->path, msg);
         }
         *got += (size_t)r;

@@ -33,7 +33,7 @@ static int idx_header(hesse_data_file *f, int ndims, const char *what, uint32_t 
         return hesse_error(HESSE_EINPUT,
                            "%s: truncated IDX %s header (expected %zu bytes, got %zu)", f->path,
                            what, len, got);
-    for (int d = 0; d < ndims; d++) dims[d] = be32(hdr + 4 + 4 * d);
+    for (int d = 0; d < ndims; d++) dims[d] = be32(hdr + 4 + 4 * (size_t)d);
     if (dims[0] == 0) return hesse_error(HESSE_EINPUT, "%s: holds no %s", f->path, what);
     if (dims[0] > IDX_MAX_COUNT)
         return hesse_error(HESSE_EINPUT, "%s: header declares %u %s (at most %d supported)",
@@ -45,7 +45,7 @@ static int idx_header(hesse_data_file *f, int ndims, const char *what, uint32_t 
 static int idx_read_images(const char *path, int64_t *n, int *h, int *w, uint8_t **pixels) {
     int rc = HESSE_OK;
     hesse_data_file f;
-    uint32_t dims[3];
+    uint32_t dims[3] = {0, 0, 0};
     HESSE_CHECK(hesse_data_file_open(&f, path));
     HESSE_CHECK(idx_header(&f, 3, "images", dims));
     if (dims[1] == 0 || dims[2] == 0 || dims[1] > IDX_MAX_SIDE || dims[2] > IDX_MAX_SIDE) {
@@ -67,11 +67,12 @@ cleanup:
 static int idx_read_labels(const char *path, int64_t *n, int32_t **labels, int *max_label) {
     int rc = HESSE_OK;
     hesse_data_file f;
-    uint32_t dims[1];
+    uint32_t dims[1] = {0};
     uint8_t *raw = NULL;
     HESSE_CHECK(hesse_data_file_open(&f, path));
     HESSE_CHECK(idx_header(&f, 1, "labels", dims));
     HESSE_CHECK(hesse_data_file_read_exact(&f, dims[0], 8, &raw));
+    /* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): idx_header refused 0 labels */
     *labels = malloc((size_t)dims[0] * sizeof **labels);
     if (!*labels) {
         rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %u labels", path, dims[0]);

@@ -92,7 +92,8 @@ void hesse_iobuf_json_string(hesse_iobuf *b, const char *s) {
             esc[1] = 'f';
             break;
         default:
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
         }

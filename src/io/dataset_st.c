@@ -109,7 +109,7 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out) {
         for (int d = 0; d < y->ndim && strlen(got) < 40; d++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%" PRId64, d ? ", " : "",
                      y->shape[d]);
-        strcat(got, "]");
+        snprintf(got + strlen(got), sizeof got - strlen(got), "]");
         rc = hesse_error(HESSE_EINPUT,
                          "%s: tensor 'y' has shape %s, expected [%" PRId64 "] (one label per "
                          "sample of 'x')",

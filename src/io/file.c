@@ -28,10 +28,11 @@ static mode_t current_umask(void) {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return mask;
     char line[128];
-    unsigned int m;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Umask: %o", &m) == 1) {
-            mask = (mode_t)m;
+        if (strncmp(line, "Umask:", 6) == 0) {
+            char *end;
+            unsigned long m = strtoul(line + 6, &end, 8);
+            if (end != line + 6 && m <= 0777) mask = (mode_t)m;
             break;
         }
     fclose(f);

@@ -359,7 +359,7 @@ int hesse_report_files(const char *const *paths, int count, const char *title, c
     *html = NULL;
     if (!paths || count < 1)
         return hesse_error(HESSE_EINVAL, "hesse_report_files: no documents to report on");
-    cJSON **docs = calloc((size_t)count, sizeof *docs);
+    cJSON **docs = calloc((size_t)count, sizeof(cJSON *));
     if (!docs) return hesse_error(HESSE_ENOMEM, "out of memory for a %d-document report", count);
     int rc = HESSE_OK;
     for (int i = 0; i < count && rc == HESSE_OK; i++) {

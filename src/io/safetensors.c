@@ -16,7 +16,7 @@
 
 /* A header larger than this is refused before parsing: real headers are kilobytes, and a
  * hostile length must not make us parse (or allocate for) gigabytes of JSON. */
-#define ST_MAX_HEADER (100u * 1024u * 1024u)
+#define ST_MAX_HEADER 104857600u /* 100 MiB */
 /* JSON numbers are doubles: integers above 2^53 cannot be told apart, so are refused. */
 #define ST_MAX_INT 9007199254740992.0
 

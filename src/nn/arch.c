@@ -16,6 +16,12 @@
 #include <strings.h>
 
 #define MAX_ARGS 8
+/* Values per sample of any activation (the input included): kernels index a sample's values
+ * with int. A larger request is a corrupt or hostile string, and refusing it here keeps every
+ * shape computation below free of overflow. */
+#define MAX_VALUES 2147483647LL
+/* Parameters of the whole network: offsets and counts are int64, and stay exact as doubles. */
+#define MAX_PARAMS (1LL << 50)
 
 typedef struct {
     char key[32]; /* "" for a positional argument */
@@ -89,7 +95,8 @@ static int parse_value(const char *arch, const char **p, arch_arg *arg) {
         return HESSE_OK;
     }
     /* identifier or quoted word */
-    char quote = (**p == '\'' || **p == '"') ? **p : 0;
+    char quote = '\0';
+    if (**p == '\'' || **p == '"') quote = **p;
     if (quote) (*p)++;
     size_t n = 0;
     while (isalnum((unsigned char)**p) || **p == '_') {
@@ -417,23 +424,39 @@ static int resolve_shape(const char *arch, int index, hesse_layer *L, int c, int
                                "input there is %s (\"%s\")",
                                index, L->in_c, in_desc, arch);
         if (L->kind != HESSE_LAYER_CONV2D) L->in_c = L->out_c = c;
-        oh = (h + 2 * L->ph - L->kh) / L->sh + 1;
-        ow = (w + 2 * L->pw - L->kw) / L->sw + 1;
-        if (h + 2 * L->ph < L->kh || w + 2 * L->pw < L->kw || oh < 1 || ow < 1)
+        /* In 64 bits: padding may be up to 1e9 on each side. */
+        int64_t ph = (int64_t)h + 2 * (int64_t)L->ph, pw = (int64_t)w + 2 * (int64_t)L->pw;
+        if (ph < L->kh || pw < L->kw)
             return hesse_error(HESSE_EINPUT,
                                "architecture: layer %d %s with kernel %dx%d does not fit its "
                                "input %s (\"%s\")",
                                index, hesse_layer_kind_name(L->kind), L->kh, L->kw, in_desc, arch);
+        int64_t oh64 = (ph - L->kh) / L->sh + 1, ow64 = (pw - L->kw) / L->sw + 1;
+        if (oh64 > MAX_VALUES || ow64 > MAX_VALUES)
+            return hesse_error(HESSE_EINPUT,
+                               "architecture: layer %d %s gives an output of %lldx%lld, larger "
+                               "than %lld values a side (\"%s\")",
+                               index, hesse_layer_kind_name(L->kind), (long long)oh64,
+                               (long long)ow64, MAX_VALUES, arch);
+        oh = (int)oh64;
+        ow = (int)ow64;
         oc = L->out_c;
         break;
     }
     case HESSE_LAYER_FLATTEN:
-        oc = c * h * w;
+        oc = c * h * w; /* at most MAX_VALUES: the input's size, checked below */
         oh = ow = 1;
         break;
     default:
         break;
     }
+    /* Each factor is below 2^31, so the first product cannot overflow 64 bits. */
+    int64_t values = (int64_t)oc * oh;
+    if (values > MAX_VALUES || values * ow > MAX_VALUES)
+        return hesse_error(HESSE_EINPUT,
+                           "architecture: layer %d %s gives %dx%dx%d values per sample, more than "
+                           "%lld (\"%s\")",
+                           index, hesse_layer_kind_name(L->kind), oc, oh, ow, MAX_VALUES, arch);
     L->in_c = L->kind == HESSE_LAYER_LINEAR || L->kind == HESSE_LAYER_CONV2D ? L->in_c : c;
     L->in_h = h;
     L->in_w = w;
@@ -443,9 +466,13 @@ static int resolve_shape(const char *arch, int index, hesse_layer *L, int c, int
     return HESSE_OK;
 }
 
+/* The longest canonical text of one layer: conv2d with ten-digit numbers everywhere is 127
+ * characters. */
+#define LAYER_TEXT 192
+
 /* Appends the canonical text of one layer to buf. */
 static void describe_layer(const hesse_layer *L, char *buf, size_t cap) {
-    char k[32], st[32] = "", pd[32] = "", bias[16] = "";
+    char k[48], st[48] = "", pd[48] = "", bias[16] = "";
     if (L->kh == L->kw)
         snprintf(k, sizeof k, "%d", L->kh);
     else
@@ -480,6 +507,22 @@ static void describe_layer(const hesse_layer *L, char *buf, size_t cap) {
     }
 }
 
+/* Adds the layer's parameters to *total, refusing more than MAX_PARAMS in all (so that the
+ * model's tensor counts and offsets cannot overflow). */
+static int count_params(const char *arch, int index, const hesse_layer *L, int64_t *total) {
+    if (L->kind != HESSE_LAYER_LINEAR && L->kind != HESSE_LAYER_CONV2D) return HESSE_OK;
+    int64_t k = L->kind == HESSE_LAYER_CONV2D ? (int64_t)L->kh * L->kw : 1, n;
+    if (__builtin_mul_overflow((int64_t)L->out_c, (int64_t)L->in_c, &n) ||
+        __builtin_mul_overflow(n, k, &n) || n > MAX_PARAMS - L->out_c ||
+        *total > MAX_PARAMS - n - L->out_c)
+        return hesse_error(HESSE_EINPUT,
+                           "architecture: the network has more than %lld parameters at layer %d "
+                           "(\"%s\")",
+                           MAX_PARAMS, index, arch);
+    *total += n + (L->has_bias ? L->out_c : 0);
+    return HESSE_OK;
+}
+
 int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers_out, int *count_out,
                   char **canonical_out) {
     *layers_out = NULL;
@@ -489,11 +532,17 @@ int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers_ou
     if (c < 1 || h < 1 || w < 1)
         return hesse_error(HESSE_EINVAL, "architecture: input shape %dx%dx%d is not positive", c, h,
                            w);
+    if ((int64_t)c * h > MAX_VALUES || (int64_t)c * h * w > MAX_VALUES)
+        return hesse_error(HESSE_EINPUT,
+                           "architecture: input shape %dx%dx%d has more than %lld values per "
+                           "sample",
+                           c, h, w, MAX_VALUES);
     arch_item *items = NULL;
     int count = 0, rc;
     if ((rc = tokenize(arch, &items, &count)) != HESSE_OK) return rc;
-    hesse_layer *layers = calloc((size_t)count, sizeof *layers);
-    size_t cap = (size_t)count * 64 + 1;
+    hesse_layer *layers = calloc(count > 0 ? (size_t)count : 1, sizeof *layers);
+    size_t cap = (size_t)count * LAYER_TEXT + 1;
+    int64_t params = 0;
     char *canon = calloc(cap, 1);
     if (!layers || !canon) {
         rc = hesse_error(HESSE_ENOMEM, "architecture: out of memory");
@@ -509,10 +558,11 @@ int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers_ou
         }
         HESSE_CHECK(configure(arch, &items[i], i, L));
         HESSE_CHECK(resolve_shape(arch, i, L, c, h, w));
+        HESSE_CHECK(count_params(arch, i, L, &params));
         c = L->out_c;
         h = L->out_h;
         w = L->out_w;
-        char one[64];
+        char one[LAYER_TEXT];
         describe_layer(L, one, sizeof one);
         len += (size_t)snprintf(canon + len, cap - len, "%s%s", i ? "," : "", one);
     }

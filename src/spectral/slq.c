@@ -85,9 +85,10 @@ static int slq_alloc(slq_state *st, hesse_density *out) {
     out->probes = st->probes;
     out->steps = st->m;
     if (!st->basis || !st->X || !st->Y || !st->h || !st->h2 || !st->alpha || !st->beta ||
-        !st->done || !st->scale || !out->nodes || !out->weights || !out->nsteps)
-        return hesse_error(HESSE_ENOMEM, "SLQ: cannot allocate %d probe bases of n = %d", st->g,
-                           st->n);
+        !st->done || !st->scale || !out->nodes || !out->weights || !out->nsteps) {
+        hesse_error(HESSE_ENOMEM, "SLQ: cannot allocate %d probe bases of n = %d", st->g, st->n);
+        return HESSE_ENOMEM; /* spelled out: the static analyzer cannot see hesse_error's value */
+    }
     return HESSE_OK;
 }
 
@@ -267,8 +268,8 @@ static int slq_restore(slq_state *st, hesse_density *out, const void *blob, size
     st->products = hesse_sp_get_i64(&r);
     st->seconds = hesse_sp_get_f64(&r);
     st->seconds_products = hesse_sp_get_f64(&r);
-    if (r.short_read || st->r0 < 0 || st->r0 >= probes || st->j < 0 || st->j > m ||
-        !(st->lo < st->hi))
+    if (r.short_read || st->r0 < 0 || st->r0 >= probes || st->r0 % g != 0 || st->j < 0 ||
+        st->j > m || !(st->lo < st->hi) || !isfinite(st->hi - st->lo))
         return hesse_error(HESSE_EINPUT, "SLQ resume: checkpoint state is inconsistent");
     hesse_sp_writer meas = {NULL, 0};
     slq_write(&meas, st, out);
@@ -291,6 +292,40 @@ static int slq_restore(slq_state *st, hesse_density *out, const void *blob, size
         hesse_sp_get(&r, probe_col(st, q, 0), sizeof(double) * (size_t)cols * (size_t)n);
     if (r.short_read || r.at != size)
         return hesse_error(HESSE_EINPUT, "SLQ resume: checkpoint is truncated");
+    /* Step counts index the quadratures and the tridiagonal matrices: a finished probe took 1
+     * to m steps, a later one none yet; a probe of the current block finished after at most j
+     * steps (0: still running), and after step m - 1 every one has finished. */
+    int gg = block_size(st);
+    for (int q = 0; q < probes; q++)
+        if (q < st->r0 ? out->nsteps[q] < 1 || out->nsteps[q] > m : out->nsteps[q] != 0)
+            return hesse_error(HESSE_EINPUT,
+                               "SLQ resume: checkpoint has %d steps for probe %d (expected %s)",
+                               out->nsteps[q], q, q < st->r0 ? "1 to the step count" : "0");
+    /* The density is a sum of these: each finished probe's quadrature has finite nodes and
+     * weights >= 0 that sum to 1 (the squared first components of an orthonormal basis). */
+    for (int q = 0; q < st->r0; q++) {
+        double sum = 0;
+        for (int k = 0; k < out->nsteps[q]; k++) {
+            double x = out->nodes[(size_t)q * m + k], w = out->weights[(size_t)q * m + k];
+            if (!isfinite(x) || !(w >= 0 && w <= 1))
+                return hesse_error(HESSE_EINPUT,
+                                   "SLQ resume: checkpoint has node %g with weight %g for probe %d "
+                                   "(expected a finite node, a weight in [0, 1])",
+                                   x, w, q);
+            sum += w;
+        }
+        if (!(fabs(sum - 1) <= 1e-9))
+            return hesse_error(HESSE_EINPUT,
+                               "SLQ resume: checkpoint has weights summing to %.17g for probe %d "
+                               "(expected 1)",
+                               sum, q);
+    }
+    for (int q = 0; q < gg; q++)
+        if (st->done[q] < 0 || st->done[q] > st->j || (st->j == m && st->done[q] == 0))
+            return hesse_error(HESSE_EINPUT,
+                               "SLQ resume: checkpoint has probe %d of its block finished after "
+                               "%d steps, at step %d",
+                               st->r0 + q, st->done[q], st->j);
     return HESSE_OK;
 }
 

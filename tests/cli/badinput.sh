@@ -1,0 +1,313 @@
+# The bad-input table (docs/errors.md): every row, by its ID. Each case must give one line on
+# stderr naming the culprit (the pattern), the exit code the table documents (read from the
+# table, so the two cannot drift apart), and no output file; the sanitizer build runs this
+# with LeakSanitizer, so no case may leak either. The table and this script must list the
+# same IDs.
+. "$(dirname "$0")/lib.inc"
+: "${HESSE_SOURCE:?HESSE_SOURCE must name the source tree}"
+DOC="$HESSE_SOURCE/docs/errors.md"
+FM=/usr/share/datasets/fashion-mnist
+tested=""
+skipped=""
+
+# The exit code the table gives for a row.
+doc_code() {
+    awk -F'|' -v id="$1" '{ gsub(/ /, "", $2); if ($2 == id) { gsub(/ /, "", $6); print $6 } }' "$DOC"
+}
+
+# row ID PATTERN -- command...: expect_error with the table's exit code.
+row() {
+    id=$1
+    shift
+    code=$(doc_code "$id")
+    case "$code" in
+    [0-9]*) ;;
+    *)
+        fail "$id: no exit code for this row in docs/errors.md"
+        return
+        ;;
+    esac
+    tested="$tested $id "
+    expect_error "$code" "$@"
+}
+
+# no_file PATH...: none of the paths, nor a temporary file beside them, exists.
+no_file() {
+    checks=$((checks + 1))
+    for f in "$@"; do
+        if ls "$f" "$f".tmp.* >/dev/null 2>&1; then fail "a (partial) file was left: $(ls -d "$f"*)"; fi
+    done
+}
+
+# A small model, and the bad files made from it or written from scratch.
+arch='avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)'
+"$HESSE" train -q --arch "$arch" --samples 200 --epochs 1 --no-test -o "$T/m.safetensors" ||
+    fail "training the fixture model"
+"$HESSE" spectrum -q --model "$T/m.safetensors" --samples 300 --top 3 --basis 8 --max-restarts 2 \
+    --checkpoint "$T/lz.ckpt" --checkpoint-every 0 -o "$T/lz.json" 2>/dev/null ||
+    fail "the fixture checkpoint"
+"$HESSE" density -q --model "$T/m.safetensors" --samples 300 --probes 2 --steps 6 \
+    --checkpoint "$T/slq.ckpt" --checkpoint-every 0 -o "$T/slq.json" || fail "the SLQ checkpoint"
+"$PY" - "$T" "$FM" <<'PY' || fail "making the bad files"
+import copy, gzip, json, os, struct, sys
+t, fm = sys.argv[1], sys.argv[2]
+def path(name): return os.path.join(t, name)
+
+def st_write(name, header, blob):
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    open(path(name), "wb").write(struct.pack("<Q", len(h)) + h + blob)
+
+def st(name, tensors):
+    header, blob = {}, b""
+    for k, (dtype, shape, data) in tensors.items():
+        header[k] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + len(data)]}
+        blob += data
+    st_write(name, header, blob)
+
+# Model files derived from the fixture model.
+raw = open(path("m.safetensors"), "rb").read()
+hl = struct.unpack("<Q", raw[:8])[0]
+head, data = json.loads(raw[8:8 + hl]), raw[8 + hl:]
+open(path("empty.safetensors"), "wb").write(b"")
+open(path("garbage.safetensors"), "wb").write(b"hello, not a safetensors file")
+open(path("truncated.safetensors"), "wb").write(raw[:-100])
+open(path("badjson.safetensors"), "wb").write(raw[:8] + raw[8:8 + hl].replace(b":", b";", 1) + data)
+h = copy.deepcopy(head); del h["4.bias"]; st_write("missing.safetensors", h, data)
+h = copy.deepcopy(head)
+h["5.weight"] = {"dtype": "F64", "shape": [1], "data_offsets": [len(data), len(data) + 8]}
+st_write("extra.safetensors", h, data + bytes(8))
+h = copy.deepcopy(head); h["2.weight"]["shape"] = [49, 6]; st_write("misshaped.safetensors", h, data)
+h = copy.deepcopy(head); h["4.bias"]["dtype"] = "I64"; st_write("dtype.safetensors", h, data)
+b = bytearray(data)
+at = head["2.weight"]["data_offsets"][0] + 8 * (3 * 49 + 10)
+b[at:at + 8] = struct.pack("<d", float("nan"))
+st_write("nan.safetensors", head, bytes(b))
+h = copy.deepcopy(head); h["4.bias"]["data_offsets"] = [0, 80]; st_write("overlap.safetensors", h, data)
+h = copy.deepcopy(head); h["4.bias"]["shape"] = [2 ** 32] * 3; st_write("dims.safetensors", h, data)
+
+# Datasets: safetensors, IDX (raw and gzip), CIFAR-10.
+st("labels12.safetensors", {"x": ("U8", [4, 1, 28, 28], bytes(4 * 784)),
+                            "y": ("I64", [4], struct.pack("<4q", 1, 2, 12, 3))})
+st("small8.safetensors", {"x": ("U8", [4, 1, 8, 8], bytes(4 * 64)),
+                          "y": ("I64", [4], struct.pack("<4q", 1, 2, 3, 4))})
+vals = [0.5] * 1568
+vals[1000] = float("nan")
+st("xnan.safetensors", {"x": ("F64", [2, 1, 28, 28], struct.pack("<1568d", *vals)),
+                        "y": ("I64", [2], struct.pack("<2q", 1, 2))})
+st("xint.safetensors", {"x": ("I32", [2, 1, 28, 28], bytes(4 * 1568)),
+                        "y": ("I64", [2], struct.pack("<2q", 1, 2))})
+st("noy.safetensors", {"x": ("U8", [2, 1, 28, 28], bytes(1568))})
+img = gzip.open(os.path.join(fm, "train-images-idx3-ubyte.gz")).read(16 + 784 * 100)
+img = img[:4] + struct.pack(">I", 100) + img[8:]
+lab = gzip.open(os.path.join(fm, "train-labels-idx1-ubyte.gz")).read(8 + 100)
+lab = lab[:4] + struct.pack(">I", 100) + lab[8:]
+def idx_dir(name, images, labels, gz=False):
+    os.makedirs(path(name))
+    ext = ".gz" if gz else ""
+    open(path(name + "/train-images-idx3-ubyte" + ext), "wb").write(images)
+    open(path(name + "/train-labels-idx1-ubyte" + ext), "wb").write(labels)
+idx_dir("badmagic", b"\0\0\x08\x04" + img[4:], lab)
+idx_dir("truncraw", img[:-500], lab)
+g = gzip.compress(img, mtime=0)
+idx_dir("truncgz", g[:len(g) // 2], gzip.compress(lab, mtime=0), gz=True)
+bad = bytearray(g)
+for i in range(200, 260): bad[i] ^= 0xa5
+idx_dir("corruptgz", bytes(bad), gzip.compress(lab, mtime=0), gz=True)
+idx_dir("count", img, lab[:4] + struct.pack(">I", 99) + lab[8:-1])
+os.makedirs(path("cifarsize"))
+open(path("cifarsize/test_batch.bin"), "wb").write(bytes([3]) + bytes(3000))
+os.makedirs(path("cifarlabel"))
+open(path("cifarlabel/test_batch.bin"), "wb").write(bytes([3]) + bytes(3072) + bytes([10]) + bytes(3072))
+
+# Checkpoints derived from a real one.
+ck = open(path("lz.ckpt"), "rb").read()
+open(path("badmagic.ckpt"), "wb").write(b"HESSECK9" + ck[8:])
+open(path("truncated.ckpt"), "wb").write(ck[:-64])
+b = bytearray(ck); b[-100] ^= 1
+open(path("flipped.ckpt"), "wb").write(bytes(b))
+chl = struct.unpack("<Q", ck[8:16])[0]
+open(path("badjson.ckpt"), "wb").write(ck[:16] + ck[16:16 + chl].replace(b":", b";", 1) + ck[16 + chl:])
+
+# Documents for hesse report and hesse powerlaw.
+open(path("notjson.json"), "w").write("not JSON at all")
+open(path("empty.json"), "w").write("")
+open(path("eig.txt"), "w").write("3.5\n2\nabc\n")
+PY
+
+o="$T/out.json"
+m="--model $T/m.safetensors"
+s="--model $T/m.safetensors --samples 300 -q"
+
+# ---- Files: a model --------------------------------------------------------------------------
+row E01 "nope\.safetensors: cannot open: No such file" -- "$HESSE" eval --model "$T/nope.safetensors" -o "$o"
+row E02 "empty\.safetensors: 0 bytes, too short for a safetensors file" -- "$HESSE" eval --model "$T/empty.safetensors" -o "$o"
+row E03 "garbage\.safetensors: header length [0-9]+ is over the [0-9]+-byte limit; not a safetensors file" -- \
+    "$HESSE" eval --model "$T/garbage.safetensors" -o "$o"
+row E04 "truncated\.safetensors: tensor '4\.weight': data_offsets \[[0-9]+, [0-9]+\) reach beyond the data block" -- \
+    "$HESSE" eval --model "$T/truncated.safetensors" -o "$o"
+row E05 "badjson\.safetensors: header is not valid JSON" -- "$HESSE" eval --model "$T/badjson.safetensors" -o "$o"
+row E06 "missing\.safetensors: tensor '4\.bias' is missing; linear\(6,10\) needs it with shape \[10\]" -- \
+    "$HESSE" eval --model "$T/missing.safetensors" -o "$o"
+row E07 "extra\.safetensors: tensor '5\.weight' is not a parameter of the architecture" -- \
+    "$HESSE" eval --model "$T/extra.safetensors" -o "$o"
+row E08 "misshaped\.safetensors: tensor '2\.weight' has shape \[49, 6\], expected \[6, 49\] for linear\(49,6\)" -- \
+    "$HESSE" eval --model "$T/misshaped.safetensors" -o "$o"
+row E09 "dtype\.safetensors: tensor '4\.bias' has dtype I64, expected a floating type" -- \
+    "$HESSE" eval --model "$T/dtype.safetensors" -o "$o"
+row E10 "nan\.safetensors: tensor '2\.weight' holds a non-finite value \(nan\) at \[3, 10\]" -- \
+    "$HESSE" eval --model "$T/nan.safetensors" -o "$o"
+row E11 "overlap\.safetensors: tensors '4\.bias' \[0, 80\) and '2\.weight' \[0, [0-9]+\) overlap" -- \
+    "$HESSE" eval --model "$T/overlap.safetensors" -o "$o"
+row E12 "dims\.safetensors: tensor '4\.bias': shape has more elements than fit in 64 bits" -- \
+    "$HESSE" eval --model "$T/dims.safetensors" -o "$o"
+
+# ---- Files: data -----------------------------------------------------------------------------
+row E13 "badmagic/train-images-idx3-ubyte: wrong magic 0x00000804 \(expected 0x00000803 for IDX images\)" -- \
+    "$HESSE" eval $m --data "$T/badmagic" --samples 10 -o "$o"
+row E14 "truncraw/train-images-idx3-ubyte: truncated file \(expected 78416 bytes, got 77916\)" -- \
+    "$HESSE" eval $m --data "$T/truncraw" --samples 10 -o "$o"
+row E15 "truncgz/train-images-idx3-ubyte\.gz: truncated gzip stream" -- \
+    "$HESSE" eval $m --data "$T/truncgz" --samples 10 -o "$o"
+row E16 "corruptgz/train-images-idx3-ubyte\.gz: corrupt gzip data \([a-z]" -- \
+    "$HESSE" eval $m --data "$T/corruptgz" --samples 10 -o "$o"
+row E17 "count/train-labels-idx1-ubyte: 99 labels, but .*count/train-images-idx3-ubyte holds 100 images" -- \
+    "$HESSE" eval $m --data "$T/count" -o "$o"
+row E18 "cifarsize/test_batch\.bin: size 3001 bytes is not a positive multiple of the 3073-byte CIFAR-10 record" -- \
+    "$HESSE" eval $m --data "cifar10:$T/cifarsize" --split test -o "$o"
+row E19 "cifarlabel/test_batch\.bin: record 1 has label 10 \(expected 0 to 9 for CIFAR-10\)" -- \
+    "$HESSE" eval $m --data "cifar10:$T/cifarlabel" --split test -o "$o"
+row E20 "sample 2 has label 12 but the model has 10 outputs \(labels must lie in \[0, 10\)\)" -- \
+    "$HESSE" eval $m --data "$T/labels12.safetensors" -o "$o"
+row E21 "xnan\.safetensors: tensor 'x': sample 1 holds a non-finite value \(nan\) at position 216" -- \
+    "$HESSE" eval $m --data "$T/xnan.safetensors" -o "$o"
+row E22 "xint\.safetensors: tensor 'x' has dtype I32, expected U8" -- \
+    "$HESSE" eval $m --data "$T/xint.safetensors" -o "$o"
+row E23 "noy\.safetensors: no tensor 'y'" -- "$HESSE" eval $m --data "$T/noy.safetensors" -o "$o"
+row E24 "m\.safetensors: the model takes input 1,28,28 \(hesse\.input_shape\), not 1,8,8" -- "$HESSE" eval $m --data "$T/small8.safetensors" -o "$o"
+row E25 "nodata: not a dataset directory" -- "$HESSE" eval $m --data "$T/nodata" -o "$o"
+
+# ---- Architecture strings --------------------------------------------------------------------
+row E26 "unknown layer 'lienar' at index 1.*did you mean 'linear'" -- \
+    "$HESSE" train --arch 'flatten,lienar(784,10)' --samples 10 -o "$T/out.safetensors"
+row E27 "architecture: expected ',' or '\)' at character 22 of \"flatten,linear\(784,10\"" -- \
+    "$HESSE" train --arch 'flatten,linear(784,10' --samples 10 -o "$T/out.safetensors"
+row E28 "layer 1 linear has no argument 'biass'" -- \
+    "$HESSE" train --arch 'flatten,linear(784,10,biass=True)' --samples 10 -o "$T/out.safetensors"
+row E29 "layer 1 linear\(700,10\) expects 700 input features, the layers before it give 784" -- \
+    "$HESSE" train --arch 'flatten,linear(700,10)' --samples 10 -o "$T/out.safetensors"
+row E30 "layer 0 conv2d gives 1x2000000028x2000000028 values per sample, more than 2147483647" -- \
+    "$HESSE" train --arch 'conv2d(1,1,1,padding=1000000000),flatten,linear(4,10)' --samples 10 -o "$T/out.safetensors"
+
+# ---- Options ---------------------------------------------------------------------------------
+row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
+row E32 "option --samples: expected an integer, got 'abc'" -- "$HESSE" eval $m --samples abc -o "$o"
+row E33 "option --probes: 0 is outside \[1, 1e\+06\]" -- "$HESSE" density $s --probes 0 -o "$o"
+row E34 "option --lr: expected a finite number, got 'nan'" -- "$HESSE" train --arch "$arch" --lr nan -o "$T/out.safetensors"
+row E35 "asked for 400 eigenvalues of an operator of dimension 370" -- "$HESSE" spectrum $s --top 400 -o "$o"
+row E36 "cannot select 1000000000 samples, the split has 60000" -- "$HESSE" eval $m --samples 1000000000 -o "$o"
+
+# ---- Checkpoints -----------------------------------------------------------------------------
+row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
+row E38 "badmagic\.ckpt: not a hesse checkpoint" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/badmagic.ckpt" -o "$o"
+row E39 "truncated\.ckpt: checkpoint is truncated or damaged: [0-9]+ bytes of solver state, its header says [0-9]+" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/truncated.ckpt" -o "$o"
+row E40 "flipped\.ckpt: checkpoint is damaged: its solver state has CRC-32 [0-9a-f]{8}, its header says [0-9a-f]{8}" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/flipped.ckpt" -o "$o"
+row E41 "badjson\.ckpt: checkpoint header is not a JSON object" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/badjson.ckpt" -o "$o"
+row E42 "slq\.ckpt: the checkpoint is of another run: command is \"density\" there, \"spectrum\" now" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/slq.ckpt" -o "$o"
+
+# ---- Documents -------------------------------------------------------------------------------
+row E43 "notjson\.json: not JSON \(syntax error at line 1, column 1\)" -- "$HESSE" report "$T/notjson.json" -o "$T/out.html"
+row E44 "empty\.json: empty file \(expected a hesse result document" -- "$HESSE" report "$T/empty.json" -o "$T/out.html"
+row E45 "eig\.txt:3: expected a number, got 'abc'" -- "$HESSE" powerlaw --eigenvalues "$T/eig.txt" -o "$o"
+
+# ---- Resources -------------------------------------------------------------------------------
+row E46 "nodir/out\.json: directory '.*nodir' is not usable: No such file or directory" -- \
+    "$HESSE" eval $s -o "$T/nodir/out.json"
+row E47 "is a directory, expected a file name" -- "$HESSE" eval $s -o "$T"
+
+# Not writable: a read-only file system (root, in a private mount namespace), or a directory
+# without write permission (anyone else; root ignores permissions).
+mkdir "$T/ro"
+if [ "$(id -u)" -ne 0 ]; then
+    chmod 555 "$T/ro"
+    row E48 "ro/out\.json: directory '.*ro' is not writable: Permission denied" -- "$HESSE" eval $s -o "$T/ro/out.json"
+    no_file "$T/ro/out.json"
+    chmod 755 "$T/ro"
+elif unshare -m true 2>/dev/null; then
+    tested="$tested E48 "
+    checks=$((checks + 1))
+    # shellcheck disable=SC2016
+    unshare -m sh -c 'mount -t tmpfs -o ro tmpfs "$1/ro" && shift && exec "$@"' sh "$T" \
+        "$HESSE" eval $s -o "$T/ro/out.json" >"$T/stdout" 2>"$T/stderr"
+    got=$?
+    [ "$got" -eq "$(doc_code E48)" ] || fail "E48: exit $got: $(cat "$T/stderr")"
+    [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "E48: stderr is not one line: $(cat "$T/stderr")"
+    grep -Eq "ro/out\.json: directory '.*ro' is not writable: Read-only file system" "$T/stderr" ||
+        fail "E48: $(cat "$T/stderr")"
+else
+    skipped="$skipped E48"
+fi
+
+# Disk full, 1: the file-size limit (RLIMIT_FSIZE; SIGXFSZ ignored, so writes fail with EFBIG):
+# the result document, a model, and a checkpoint; nothing is left behind.
+for what in eval train spectrum; do
+    case $what in
+    eval) set -- eval $s -o "$T/big.json" ;;
+    train) set -- train --arch "$arch" --samples 100 --epochs 1 --no-test -q -o "$T/big.safetensors" ;;
+    spectrum) set -- spectrum $s -q --top 3 --checkpoint "$T/big.ckpt" --checkpoint-every 0 -o "$T/big2.json" ;;
+    esac
+    tested="$tested E49 "
+    checks=$((checks + 1))
+    (
+        trap '' XFSZ
+        ulimit -f 1
+        exec "$HESSE" "$@"
+    ) >"$T/stdout" 2>"$T/stderr"
+    got=$?
+    [ "$got" -eq "$(doc_code E49)" ] || fail "E49 ($what): exit $got: $(cat "$T/stderr")"
+    [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "E49 ($what): stderr is not one line: $(cat "$T/stderr")"
+    grep -Eq "big[^ ]*: writing: File too large" "$T/stderr" || fail "E49 ($what): $(cat "$T/stderr")"
+done
+no_file "$T/big.json" "$T/big.safetensors" "$T/big.ckpt" "$T/big2.json"
+
+# Disk full, 2: no space left on a small tmpfs filled up first (root, private mount namespace).
+mkdir "$T/full"
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+    tested="$tested E50 "
+    checks=$((checks + 1))
+    # shellcheck disable=SC2016
+    unshare -m sh -c 'd=$1; shift; mount -t tmpfs -o size=64k tmpfs "$d/full" || exit 99
+        dd if=/dev/zero of="$d/full/fill" bs=1k 2>/dev/null
+        "$@"; code=$?; ls -A "$d/full" >"$d/full.ls"; exit $code' sh "$T" \
+        "$HESSE" eval $s -o "$T/full/out.json" >"$T/stdout" 2>"$T/stderr"
+    got=$?
+    [ "$got" -eq "$(doc_code E50)" ] || fail "E50: exit $got: $(cat "$T/stderr")"
+    [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "E50: stderr is not one line: $(cat "$T/stderr")"
+    grep -Eq "full/out\.json: writing: No space left on device" "$T/stderr" || fail "E50: $(cat "$T/stderr")"
+    [ "$(cat "$T/full.ls")" = fill ] || fail "E50: files left on the full disk: $(cat "$T/full.ls")"
+else
+    skipped="$skipped E50"
+fi
+
+row E51 "Lanczos: a basis for 360 eigenvalues of n = 370 needs [0-9]+ bytes, the budget is [0-9]+" -- \
+    "$HESSE" spectrum $s --top 360 --memory 0.001 -o "$o"
+row E52 "a dense 370 x 370 matrix needs .* GiB .*more than the .* GiB available" -- \
+    "$HESSE" dense $s --max-memory 0.001 -o "$o"
+
+# The table and this script list the same rows.
+checks=$((checks + 1))
+for id in $(awk -F'|' '$2 ~ /^ *E[0-9]+ *$/ { gsub(/ /, "", $2); print $2 }' "$DOC"); do
+    case "$tested $skipped" in
+    *" $id "* | *" $id") ;;
+    *) fail "$id is in docs/errors.md but no case here tests it" ;;
+    esac
+done
+for id in $tested; do
+    [ -n "$(doc_code "$id")" ] || fail "$id is tested here but not in docs/errors.md"
+done
+[ -z "$skipped" ] || echo "badinput.sh: skipped (needs root and unshare):$skipped" >&2
+finish
