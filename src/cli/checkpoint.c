@@ -182,6 +182,8 @@ cJSON *cli_run_header(const char *command, const cli_curv *c) {
     cJSON_AddStringToObject(h, "data", c->data.description);
     cJSON_AddStringToObject(h, "operator", hesse_curv_name(c->kind));
     cJSON_AddStringToObject(h, "layer", c->layer ? c->layer : "");
+    cJSON_AddStringToObject(
+        h, "precision", hesse_engine_precision(c->engine) == HESSE_PRECISION_F32 ? "f32" : "f64");
     return h;
 }
 

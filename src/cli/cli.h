@@ -211,9 +211,16 @@ typedef struct {
          OPT_STRING,   &(co).layer,                                                                 \
          "L",          "restrict to a layer block: an index (3) or tensor names (3.weight,3.bias)", \
          CLI_NO_RANGE, 0},                                                                          \
-    {                                                                                               \
-        "chunk", 0, OPT_INT, &(co).chunk, "B", "samples per pass (default: from memory)", 1,        \
-            1 << 20, 0                                                                              \
+        {"chunk", 0,       OPT_INT, &(co).chunk, "B", "samples per pass (default: from memory)",    \
+         1,       1 << 20, 0},                                                                      \
+        CLI_PRECISION_OPTION(co)
+
+/* --precision: f32 products (the solvers stay in double). */
+#define CLI_PRECISION_OPTION(co)                                                                   \
+    {                                                                                              \
+        "precision", 0, OPT_STRING, &(co).precision, "P",                                          \
+            "f64 (default) or f32: products in single precision, solvers still in double",         \
+            CLI_NO_RANGE, 0                                                                        \
     }
 
 int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_curv_opts *co,

@@ -107,6 +107,7 @@ int cmd_classes(int argc, char **argv) {
         {"svg", 0, OPT_STRING, &svg, "FILE", "plot the spectra side by side", CLI_NO_RANGE, 0},
         {"chunk", 0, OPT_INT, &co.chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
          0},
+        CLI_PRECISION_OPTION(co),
         CLI_COMMON_OPTIONS(out, threads, quiet),
     };
     cli_command_doc doc = {

@@ -133,6 +133,7 @@ int cmd_kronecker(int argc, char **argv) {
         {"tol", 0, OPT_DOUBLE, &tol, "T", "Lanczos tolerance (default 1e-8)", 1e-15, 1, 0},
         {"chunk", 0, OPT_INT, &co.chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
          0},
+        CLI_PRECISION_OPTION(co),
         CLI_COMMON_OPTIONS(out, threads, quiet),
     };
     cli_command_doc doc = {

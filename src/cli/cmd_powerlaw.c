@@ -180,11 +180,18 @@ static int write_svg(const char *path, const double *desc, const hesse_powerlaw 
 }
 
 /* Options that only make sense with --model. */
-static const char *const model_only[] = {
-    "arch",  "loss",   "data",         "split",       "samples",   "select",     "seed",
-    "mean",  "std",    "operator",     "layer",       "chunk",     "block",      "tol",
-    "basis", "memory", "max-restarts", "solver-seed", "no-verify", "checkpoint", "checkpoint-every",
-    "resume"};
+static const char *const model_only[] = {"arch",        "loss",
+                                         "data",        "split",
+                                         "samples",     "select",
+                                         "seed",        "mean",
+                                         "std",         "operator",
+                                         "layer",       "chunk",
+                                         "block",       "precision",
+                                         "tol",         "basis",
+                                         "memory",      "max-restarts",
+                                         "solver-seed", "no-verify",
+                                         "checkpoint",  "checkpoint-every",
+                                         "resume"};
 
 int cmd_powerlaw(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};

@@ -143,9 +143,7 @@ int cmd_samples(int argc, char **argv) {
          0},
         {"chunk", 0, OPT_INT, &co.chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
          0},
-        {"precision", 0, OPT_STRING, &co.precision, "P",
-         "f64 (default) or f32: products in single precision, solvers still in double",
-         CLI_NO_RANGE, 0},
+        CLI_PRECISION_OPTION(co),
         CLI_COMMON_OPTIONS(out, threads, quiet),
     };
     cli_command_doc doc = {
