@@ -37,7 +37,8 @@ core=$("$hesse" info --json | "$python" -c 'import json,sys; print(json.load(sys
 export OPENBLAS_CORETYPE="$core" OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
 echo "BLAS core $core, $threads threads, batch $batch, median of $repeat runs" >&2
 
-"$hesse" bench --batch "$batch" --repeat "$repeat" --threads "$threads" -q -o "$out/hesse.json"
+"$hesse" bench --batch "$batch" --repeat "$repeat" --threads "$threads" --block 16 -q \
+    -o "$out/hesse.json"
 "$python" "$here/bench/torch_hvp.py" --batch "$batch" --repeat "$repeat" --threads "$threads" \
     -o "$out/torch.json" 2>/dev/null
 
@@ -66,7 +67,30 @@ for name in ["mlp-small", "mlp-large", "lenet5"]:
                  "hvp_cached_ratio": rc})
 print("hvp: from scratch (forward, backward, both R-passes) in both; cached: hesse with its "
       "forward/backward cache vs PyTorch reusing one retained graph (double backward only)")
-doc = {"schema": "hesse.compare/1", "blas": hj["blas"], "cases": rows}
+print()
+dg = hj.get("dgemm")
+if dg:
+    # The reference: the better of one multiply on all threads and the threads x one-thread
+    # rate (what independent single-threaded GEMMs reach, as the engine's workers run them).
+    ref = max(dg["gflops"], dg["threads"] * dg["gflops_one_thread"])
+    print(f"DGEMM reference: C = A B, n = {dg['n']} (2 n^3 flops), same OpenBLAS: "
+          f"{dg['gflops']:.1f} GFLOP/s on {dg['threads']} threads, {dg['gflops_one_thread']:.1f} "
+          f"on 1 thread; reference {ref:.1f} GFLOP/s = max(all threads, threads x one thread)")
+    dg["reference_gflops"] = ref
+print(f"{'case':10s} | {'f64 ms':>8s} {'f32 ms':>8s} {'f32 x':>6s} | {'block16':>9s} {'in hvps':>7s} "
+      f"{'f32 in hvps':>11s} | {'hvp GFLOP':>9s} {'GFLOP/s':>8s} {'of DGEMM':>8s}")
+for r in rows:
+    a = h[r["case"]]
+    frac = a["hvp_gflops"] / dg["reference_gflops"] if dg else float("nan")
+    print(f"{r['case']:10s} | {a['hvp_ms']:8.2f} {a['hvp_f32_ms']:8.2f} {a['f32_speedup']:6.2f} | "
+          f"{a.get('hvp_block_ms', float('nan')):9.2f} {a.get('block_cost_in_hvps', float('nan')):7.2f} "
+          f"{a.get('block_f32_cost_in_hvps', float('nan')):11.2f} | {a['hvp_flops'] / 1e9:9.2f} "
+          f"{a['hvp_gflops']:8.1f} {100 * frac:7.1f}%")
+    r.update({"hesse_hvp_f32_ms": a["hvp_f32_ms"], "f32_speedup": a["f32_speedup"],
+              "block16_cost_in_hvps": a.get("block_cost_in_hvps"), "hvp_flops": a["hvp_flops"],
+              "hvp_gflops": a["hvp_gflops"], "hvp_fraction_of_dgemm": frac})
+print("hvp flops: " + hj["hvp_flops_formula"])
+doc = {"schema": "hesse.compare/1", "blas": hj["blas"], "dgemm": dg, "cases": rows}
 tmp = os.path.join(out, "compare.json.tmp")
 with open(tmp, "w") as f:
     json.dump(doc, f, indent=2)

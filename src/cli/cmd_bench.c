@@ -3,6 +3,8 @@
  * bench/torch_hvp.py beside it for the ratio. */
 #include "cli/cli.h"
 
+#include <cblas.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,85 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Multiply-adds of one Hessian-vector product on `batch` samples, counted over the GEMMs of
+ * the linear and conv2d layers (elementwise work, pooling and biases left out). A layer is a
+ * GEMM of m = batch x output positions rows, a = inputs per output (in_features, or
+ * in_channels kh kw) and b = outputs (out_features or out_channels); the product takes
+ * forward 2mab, R-forward 4mab (2mab for the first layer: its input has no R-part),
+ * backward to the input 2mab and R-backward 8mab (4mab to the weights, 4mab to the input);
+ * the first parametrised layer skips every input term: 6mab, every other one 16mab. */
+#define HVP_FLOPS_FORMULA                                                                          \
+    "sum over linear/conv2d layers of c*m*a*b; m = batch*output positions, a = inputs per "        \
+    "output (in_features or in_channels*kh*kw), b = outputs; c = 6 for the first layer "           \
+    "(forward 2, R-forward 2, R-backward to weights 2), 16 for the others (forward 2, "            \
+    "R-forward 4, backward to the input 2, R-backward 8)"
+
+static double hvp_flops(const hesse_model *m, int batch) {
+    double total = 0.0;
+    int first = 1;
+    for (int i = 0; i < hesse_model_num_layers(m); i++) {
+        const hesse_layer *l = hesse_model_layer(m, i);
+        if (l->kind != HESSE_LAYER_LINEAR && l->kind != HESSE_LAYER_CONV2D) continue;
+        const double rows = (double)batch * l->out_h * l->out_w;
+        const double a = l->kind == HESSE_LAYER_LINEAR ? (double)l->in_c * l->in_h * l->in_w
+                                                       : (double)l->in_c * l->kh * l->kw;
+        total += (first ? 6.0 : 16.0) * rows * a * (double)l->out_c;
+        first = 0;
+    }
+    return total;
+}
+
+/* The reference rate: C = A B with square n x n doubles, median of `repeat` runs. */
+static int dgemm_rate(int n, int repeat, cJSON *res) {
+    double *A = hesse_alloc((size_t)n * n * sizeof *A), *B = hesse_alloc((size_t)n * n * sizeof *B);
+    double *C = hesse_alloc((size_t)n * n * sizeof *C), *t = calloc((size_t)repeat, sizeof *t);
+    int rc = HESSE_OK;
+    if (!A || !B || !C || !t) {
+        rc = hesse_error(HESSE_ENOMEM, "bench: out of memory for the %d x %d DGEMM", n, n);
+        goto cleanup;
+    }
+    hesse_rng rng;
+    hesse_rng_seed(&rng, 2);
+    for (int64_t i = 0; i < (int64_t)n * n; i++) {
+        A[i] = hesse_rng_uniform(&rng);
+        B[i] = hesse_rng_uniform(&rng);
+    }
+    /* With the BLAS threads of the products, then with one thread: OpenBLAS's own threading
+     * of one multiply can fall short of what the cores reach on independent ones (the
+     * engine's workers each run single-threaded GEMMs). */
+    hesse_blas_info bi;
+    hesse_blas_get_info(&bi);
+    const double flops = 2.0 * n * (double)n * n;
+    double sec[2];
+    for (int pass = 0; pass < 2; pass++) {
+        hesse_blas_set_threads(pass == 0 ? bi.threads : 1);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, B, n, 0.0, C, n);
+        for (int r = 0; r < repeat; r++) {
+            double t0 = hesse_now();
+            cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, A, n, B, n, 0.0, C,
+                        n);
+            t[r] = hesse_now() - t0;
+        }
+        sec[pass] = median(t, repeat);
+    }
+    hesse_blas_set_threads(bi.threads);
+    cJSON *d = cJSON_AddObjectToObject(res, "dgemm");
+    cJSON_AddNumberToObject(d, "n", n);
+    cJSON_AddNumberToObject(d, "threads", bi.threads);
+    cJSON_AddNumberToObject(d, "ms", 1e3 * sec[0]);
+    cJSON_AddNumberToObject(d, "gflops", flops / sec[0] / 1e9);
+    cJSON_AddNumberToObject(d, "ms_one_thread", 1e3 * sec[1]);
+    cJSON_AddNumberToObject(d, "gflops_one_thread", flops / sec[1] / 1e9);
+    cli_note("dgemm      n=%-8d %9.3f ms   %.1f GFLOP/s (%d threads), %.1f GFLOP/s (1 thread)", n,
+             1e3 * sec[0], flops / sec[0] / 1e9, bi.threads, flops / sec[1] / 1e9);
+cleanup:
+    hesse_free(A);
+    hesse_free(B);
+    hesse_free(C);
+    free(t);
+    return rc;
 }
 
 static int run_case(int which, int batch, int repeat, int block, int threads, cJSON *cases) {
@@ -119,6 +200,9 @@ static int run_case(int which, int batch, int repeat, int block, int threads, cJ
     cJSON_AddNumberToObject(row, "grad_ms", mg);
     cJSON_AddNumberToObject(row, "hvp_ms", mh);
     cJSON_AddNumberToObject(row, "hvp_cached_ms", mc);
+    const double flops = hvp_flops(m, batch);
+    cJSON_AddNumberToObject(row, "hvp_flops", flops);
+    cJSON_AddNumberToObject(row, "hvp_gflops", flops / mh / 1e6);
     cJSON_AddNumberToObject(row, "threads", hesse_engine_threads(e));
     cJSON_AddNumberToObject(row, "chunk", hesse_engine_chunk(e));
     cJSON_AddNumberToObject(row, "cache_bytes", (double)hesse_engine_cache_bytes(ec));
@@ -159,7 +243,7 @@ cleanup:
 
 int cmd_bench(int argc, char **argv) {
     const char *which = NULL, *out = NULL;
-    int batch = 1000, repeat = 5, block = 1, threads = 0, quiet = 0;
+    int batch = 1000, repeat = 5, block = 1, threads = 0, quiet = 0, dgemm = 2048;
     cli_opt opts[] = {
         {"case", 0, OPT_STRING, &which, "C", "mlp-small, mlp-large or lenet5 (default: all)",
          CLI_NO_RANGE, 0},
@@ -168,6 +252,8 @@ int cmd_bench(int argc, char **argv) {
          10000, 0},
         {"block", 0, OPT_INT, &block, "K", "also time a block of K products (default: off)", 1,
          1024, 0},
+        {"dgemm", 0, OPT_INT, &dgemm, "N",
+         "the reference rate: a square N x N DGEMM (default 2048; 0: skip)", 0, 16384, 0},
         CLI_COMMON_OPTIONS(out, threads, quiet),
     };
     cli_command_doc doc = {
@@ -176,7 +262,8 @@ int cmd_bench(int argc, char **argv) {
         "[-o bench.json]",
         "Random weights (PyTorch's default init) and uniform random inputs of "
         "MNIST shape, 10 classes, cross-entropy, double precision. JSON keys per "
-        "case: grad_ms, hvp_ms (medians), n_params, batch."};
+        "case: grad_ms, hvp_ms (medians), n_params, batch, hvp_flops (counted as "
+        "hvp_flops_formula says) and hvp_gflops; dgemm: n, ms, gflops."};
     int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("bench", rc);
@@ -196,6 +283,8 @@ int cmd_bench(int argc, char **argv) {
     cJSON *res = hesse_result_new("bench", argc, argv);
     cJSON_AddStringToObject(res, "precision", "f64");
     cJSON_AddNumberToObject(res, "repeat", repeat);
+    cJSON_AddStringToObject(res, "hvp_flops_formula", HVP_FLOPS_FORMULA);
+    if (dgemm > 0) rc = dgemm_rate(dgemm, repeat, res);
     cJSON *cases = cJSON_AddArrayToObject(res, "cases");
     for (int i = first; i <= last && rc == HESSE_OK; i++)
         rc = run_case(i, batch, repeat, block, threads, cases);
