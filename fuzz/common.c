@@ -87,13 +87,9 @@ int64_t fuzz_arch_params(const char *arch, int c, int h, int w) {
     int count = 0;
     if (nn_parse_arch(arch, c, h, w, &layers, &count, &canon) != HESSE_OK) return -1;
     int64_t total = 0;
-    for (int i = 0; i < count; i++) {
-        const hesse_layer *L = &layers[i];
-        if (L->kind != HESSE_LAYER_LINEAR && L->kind != HESSE_LAYER_CONV2D) continue;
-        int64_t k = L->kind == HESSE_LAYER_CONV2D ? (int64_t)L->kh * L->kw : 1, wc;
-        if (__builtin_mul_overflow((int64_t)L->out_c, (int64_t)L->in_c, &wc) ||
-            __builtin_mul_overflow(wc, k, &wc) ||
-            __builtin_add_overflow(total, wc + (L->has_bias ? L->out_c : 0), &total)) {
+    for (int i = 0; i < count; i++) { /* the parser sizes every parametrised layer's views */
+        if (__builtin_add_overflow(total, layers[i].weight_count, &total) ||
+            __builtin_add_overflow(total, layers[i].bias_count, &total)) {
             total = INT64_MAX;
             break;
         }

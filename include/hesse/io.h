@@ -117,7 +117,9 @@ int hesse_st_add_meta(hesse_st_writer *w, const char *key, const char *value);
 int hesse_st_write(hesse_st_writer *w, const char *path);
 
 /* ---- Model files ------------------------------------------------------------------------
- * hesse writes F64 tensors named "{i}.weight"/"{i}.bias" and metadata keys
+ * hesse writes F64 tensors named "{module}.weight"/"{module}.bias" (module "{i}" for an
+ * unnamed item), batch norm's buffers ("{module}.running_mean", ".running_var" F64 and
+ * ".num_batches_tracked" I64 []) after their module's parameters, and metadata keys
  *   hesse.format = "1", hesse.arch, hesse.input_shape = "c,h,w", hesse.loss,
  *   hesse.preprocess (JSON), hesse.seed, hesse.history (JSON), hesse.data (JSON),
  *   hesse.version.
@@ -145,8 +147,10 @@ typedef struct {
 } hesse_load_options;
 hesse_load_options hesse_load_defaults(void);
 
-/* Loads a model file. Every tensor of the architecture must be present with its exact shape
- * (F64, F32, F16 or BF16; converted to double); an extra tensor is an error. Errors name the
+/* Loads a model file. Every tensor of the architecture, parameters and buffers, must be present
+ * with its exact shape (F64, F32, F16 or BF16; converted to double; num_batches_tracked may be
+ * any numeric type or absent, as evaluation mode does not use it); an extra tensor is an error.
+ * A running_var below zero is HESSE_EINPUT. Errors name the
  * file, the tensor, and the expected vs found shape or dtype. Non-finite weights are
  * HESSE_EINPUT naming the tensor and the index. A file with a hesse.format other than "1"
  * is refused. preprocess_json (may be NULL) receives a malloc'd copy of hesse.preprocess,

@@ -1,11 +1,16 @@
-/* hesse/nn.h: networks as PyTorch nn.Sequential chains over one contiguous parameter
- * buffer; forward, backward, and the R-operator passes that give exact Hessian-vector and
- * Gauss-Newton-vector products, in block form (k vectors per pass over the data).
+/* hesse/nn.h: networks as PyTorch nn.Sequential chains, with residual blocks, over one
+ * contiguous parameter buffer; forward, backward, and the R-operator passes that give exact
+ * Hessian-vector and Gauss-Newton-vector products, in block form (k vectors per pass).
  *
  * Architecture strings use PyTorch module names in nn.Sequential order, e.g.
  *   conv2d(1,6,5,padding=2),relu,maxpool2d(2),flatten,linear(1176,10)
  * Layer i's tensors are named "{i}.weight" and "{i}.bias" with PyTorch's shapes and
- * row-major layouts; the flattened parameter vector is those tensors in layer order. */
+ * row-major layouts; the flattened parameter vector is those tensors in layer order. An item
+ * may carry a module path, "layer1.0.conv1:conv2d(...)", which then names its tensors
+ * ("layer1.0.conv1.weight"); residual(<main> | <shortcut>) adds the two branches; presets
+ * (resnet18-cifar, vgg11-bn-cifar, lenet5, mlp(784,512,10)) expand to such strings. Batch
+ * norm runs in evaluation mode: its running statistics are buffers, loaded and saved with
+ * the model but not parameters. docs/architectures.md has the grammar and module layouts. */
 #ifndef HESSE_NN_H
 #define HESSE_NN_H
 
@@ -25,8 +30,26 @@ typedef enum {
     HESSE_LAYER_RELU,
     HESSE_LAYER_TANH,
     HESSE_LAYER_SIGMOID,
-    HESSE_LAYER_GELU
+    HESSE_LAYER_GELU,
+    HESSE_LAYER_BATCHNORM2D,       /* evaluation mode: running statistics, fixed */
+    HESSE_LAYER_BATCHNORM1D,       /* the same over flat features */
+    HESSE_LAYER_LAYERNORM,         /* over the trailing dimensions given (normalized_shape) */
+    HESSE_LAYER_ADAPTIVEAVGPOOL2D, /* PyTorch's windows: [floor(i H / Ho), ceil((i+1) H / Ho)) */
+    HESSE_LAYER_DROPOUT,           /* evaluation mode: the identity */
+    HESSE_LAYER_DROPOUT2D,         /* evaluation mode: the identity */
+    HESSE_LAYER_IDENTITY,
+    /* A residual block residual(main | shortcut) becomes RESIDUAL (its output is its input
+     * x), the main items, SHORTCUT (its output is x again), the shortcut items, and ADD
+     * (main output + shortcut output). Their block[] holds the three indices. */
+    HESSE_LAYER_RESIDUAL,
+    HESSE_LAYER_SHORTCUT,
+    HESSE_LAYER_ADD
 } hesse_layer_kind;
+
+/* The longest tensor name, terminator included: module paths have at most
+ * HESSE_MODULE_MAX - 1 characters, and ".num_batches_tracked" follows. */
+#define HESSE_MODULE_MAX 104
+#define HESSE_NAME_MAX   128
 
 typedef enum { HESSE_LOSS_CROSS_ENTROPY = 0, HESSE_LOSS_MSE = 1 } hesse_loss_kind;
 
@@ -34,36 +57,49 @@ typedef enum { HESSE_LOSS_CROSS_ENTROPY = 0, HESSE_LOSS_MSE = 1 } hesse_loss_kin
  * features have H = W = 1. */
 typedef struct {
     hesse_layer_kind kind;
-    int index;                           /* position in nn.Sequential: the tensor name prefix */
-    int in_c, in_h, in_w;                /* input shape */
-    int out_c, out_h, out_w;             /* output shape */
-    int kh, kw, sh, sw, ph, pw;          /* conv2d / pooling: kernel, stride, padding */
-    int has_bias;                        /* linear / conv2d */
+    int index;                    /* position of its top-level item (a residual's inner layers
+                                     share the residual's) */
+    char name[HESSE_MODULE_MAX];  /* module path, the tensor name prefix: "3", "layer1.0.conv1" */
+    int in_c, in_h, in_w;         /* input shape */
+    int out_c, out_h, out_w;      /* output shape */
+    int kh, kw, sh, sw, ph, pw;   /* conv2d / pooling: kernel, stride, padding */
+    int has_bias;                 /* linear / conv2d / batch norm (affine) / layer norm */
+    int has_weight;               /* batch norm (affine) / layer norm (elementwise_affine) */
+    double eps, momentum;         /* batch norm / layer norm (momentum: kept for the string) */
+    double p;                     /* dropout probability (unused: evaluation mode) */
+    int norm_ndim, norm_shape[3]; /* layer norm: normalized_shape */
+    int64_t group;                /* layer norm: values per normalised group */
+    int block[3];                 /* residual markers: RESIDUAL, SHORTCUT, ADD layer indices */
     int64_t weight_offset, weight_count; /* view into the parameter buffer (count 0: none) */
     int64_t bias_offset, bias_count;
+    int64_t buffer_offset; /* batch norm: running_mean, running_var (C each) and
+                              num_batches_tracked (1) at this offset of the buffer array */
 } hesse_layer;
 
-/* A named parameter tensor: a view into the parameter buffer. */
+/* A named tensor: a view into the parameter buffer, or (buffers) into the buffer array. */
 typedef struct {
-    char name[32]; /* "3.weight" */
-    int layer;     /* index into the model's layer list */
-    int ndim;
+    char name[HESSE_NAME_MAX]; /* "3.weight", "layer1.0.bn1.running_mean" */
+    int layer;                 /* index into the model's layer list */
+    int ndim;                  /* 0 for a scalar (num_batches_tracked) */
     int64_t shape[4];
     int64_t offset, count;
+    int integer; /* buffers: stored as I64 (num_batches_tracked) */
 } hesse_tensor_info;
 
 typedef struct hesse_model hesse_model;
 
-/* Parses `arch` and resolves every layer's shapes from the input shape (c, h, w). Errors
- * (HESSE_EINPUT) name the layer and the expected vs found size, or the unknown token and its
- * position. Parameters start zeroed; call hesse_model_init for PyTorch's default init. */
+/* Parses `arch` (or expands a preset) and resolves every layer's shapes from the input shape
+ * (c, h, w). Errors (HESSE_EINPUT) name the layer and the expected vs found size, or the
+ * unknown token and its position. Parameters start zeroed (buffers at PyTorch's initial
+ * values); call hesse_model_init for PyTorch's default init. */
 int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind loss,
                        hesse_model **out);
 void hesse_model_free(hesse_model *m);
 int hesse_model_clone(const hesse_model *m, hesse_model **out);
 
 /* PyTorch's default initialisation of Linear and Conv2d (kaiming-uniform with a = sqrt(5):
- * weights and biases uniform in +-1/sqrt(fan_in)), drawn from hesse's seeded generator. */
+ * weights and biases uniform in +-1/sqrt(fan_in)), drawn from hesse's seeded generator;
+ * batch and layer norm: weight 1, bias 0, running statistics 0 and 1. */
 void hesse_model_init(hesse_model *m, uint64_t seed);
 
 int64_t hesse_model_num_params(const hesse_model *m);
@@ -75,12 +111,27 @@ int hesse_model_num_tensors(const hesse_model *m);
 const hesse_tensor_info *hesse_model_tensor(const hesse_model *m, int i);
 /* NULL when no tensor has that name. */
 const hesse_tensor_info *hesse_model_find_tensor(const hesse_model *m, const char *name);
+/* Buffers: tensors of the state_dict that are not parameters (batch norm's running_mean,
+ * running_var, num_batches_tracked). They start at PyTorch's initial values (0, 1, 0), are
+ * read by the passes, and are never differentiated. */
+int hesse_model_num_buffers(const hesse_model *m);
+const hesse_tensor_info *hesse_model_buffer(const hesse_model *m, int i);
+const hesse_tensor_info *hesse_model_find_buffer(const hesse_model *m, const char *name);
+int64_t hesse_model_buffer_count(const hesse_model *m); /* values in all buffers */
+double *hesse_model_buffers(hesse_model *m);
+const double *hesse_model_buffers_const(const hesse_model *m);
+/* 1 when the network has layers whose training-mode behaviour differs from the evaluation
+ * mode hesse implements (batch norm, dropout); the name of the first in *what. */
+int hesse_model_has_eval_only(const hesse_model *m, const char **what);
+/* The canonical text of one layer's item, e.g. "batchnorm2d(128)" (markers: "residual",
+ * "shortcut", "add"). */
+void hesse_layer_describe(const hesse_layer *L, char *buf, size_t cap);
 /* The canonical architecture string (normalised spacing and names). */
 const char *hesse_model_arch(const hesse_model *m);
 hesse_loss_kind hesse_model_loss(const hesse_model *m);
 void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w);
 int hesse_model_num_outputs(const hesse_model *m);
-/* SHA-256 over the architecture string and the parameter bytes. */
+/* SHA-256 over the architecture string, the parameter bytes and the buffers' (if any). */
 void hesse_model_hash(const hesse_model *m, char hex[65]);
 /* "cross_entropy" / "mse", and the inverse (HESSE_EINPUT on an unknown name). */
 const char *hesse_loss_name(hesse_loss_kind loss);

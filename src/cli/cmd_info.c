@@ -1,25 +1,101 @@
-/* hesse info: what this build runs on. */
+/* hesse info: what this build runs on, or (--model) what a model file holds. */
 #include "cli/cli.h"
 
 #include <hesse/dist.h>
 
 #include <stdio.h>
+#include <string.h>
+
+static void shape_text(const hesse_tensor_info *t, char *buf, size_t cap) {
+    size_t at = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < t->ndim && at < cap; d++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    if (at < cap) snprintf(buf + at, cap - at, "]");
+}
+
+/* The model's parameters and buffers, as text or as JSON. */
+static int model_info(const cli_model_opts *mo, const char *input, int json, const char *out,
+                      int argc, char **argv) {
+    hesse_model *m = NULL;
+    cJSON *doc = NULL;
+    int rc = HESSE_OK;
+    hesse_load_options lo = hesse_load_defaults();
+    lo.arch = mo->arch;
+    if (input && sscanf(input, "%d,%d,%d", &lo.c, &lo.h, &lo.w) != 3) {
+        rc = hesse_error(HESSE_EINVAL, "option --input-shape: expected C,H,W, got '%s'", input);
+        goto cleanup;
+    }
+    HESSE_CHECK(hesse_model_load(mo->model, &lo, &m, NULL));
+    if (json || out) {
+        doc = hesse_result_new("info", argc, argv);
+        cli_describe_model(doc, m, mo->model);
+        cJSON *ts = cJSON_AddArrayToObject(doc, "tensors");
+        for (int pass = 0; pass < 2; pass++) {
+            int count = pass ? hesse_model_num_buffers(m) : hesse_model_num_tensors(m);
+            for (int i = 0; i < count; i++) {
+                const hesse_tensor_info *t =
+                    pass ? hesse_model_buffer(m, i) : hesse_model_tensor(m, i);
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "name", t->name);
+                cJSON_AddStringToObject(o, "kind", pass ? "buffer" : "parameter");
+                int shape[4];
+                for (int d = 0; d < t->ndim; d++) shape[d] = (int)t->shape[d];
+                cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, t->ndim));
+                cJSON_AddItemToArray(ts, o);
+            }
+        }
+        rc = cli_emit(doc, out);
+        goto cleanup;
+    }
+    int c, h, w;
+    hesse_model_input_shape(m, &c, &h, &w);
+    printf("model:      %s\narch:       %s\ninput:      %dx%dx%d\nparameters: %lld\n", mo->model,
+           hesse_model_arch(m), c, h, w, (long long)hesse_model_num_params(m));
+    char shape[96];
+    for (int i = 0; i < hesse_model_num_tensors(m); i++) {
+        const hesse_tensor_info *t = hesse_model_tensor(m, i);
+        shape_text(t, shape, sizeof shape);
+        printf("  parameter %-40s %s\n", t->name, shape);
+    }
+    for (int i = 0; i < hesse_model_num_buffers(m); i++) {
+        const hesse_tensor_info *t = hesse_model_buffer(m, i);
+        shape_text(t, shape, sizeof shape);
+        printf("  buffer    %-40s %s\n", t->name, shape);
+    }
+cleanup:
+    cJSON_Delete(doc);
+    hesse_model_free(m);
+    return rc;
+}
 
 int cmd_info(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *input = NULL;
     int json = 0;
+    cli_model_opts mo = {NULL, NULL, NULL};
     cli_opt opts[] = {
         {"json", 0, OPT_FLAG, &json, NULL, "print JSON instead of text", CLI_NO_RANGE, 0},
         {"output", 'o', OPT_STRING, &out, "FILE", "write the JSON to FILE", CLI_NO_RANGE, 0},
+        {"model", 'm', OPT_STRING, &mo.model, "FILE",
+         "list a model's parameters and buffers instead", CLI_NO_RANGE, 0},
+        {"arch", 0, OPT_STRING, &mo.arch, "A", "architecture of a PyTorch state_dict (--model)",
+         CLI_NO_RANGE, 0},
+        {"input-shape", 0, OPT_STRING, &input, "C,H,W",
+         "input shape of a PyTorch state_dict (--model)", CLI_NO_RANGE, 0},
     };
     cli_command_doc doc = {"info", "version, BLAS library and core, threads, CPU features",
-                           "[--json] [-o FILE]",
+                           "[--json] [-o FILE] [--model M [--arch A --input-shape C,H,W]]",
                            "The BLAS core is chosen from the CPU's features before OpenBLAS loads "
                            "(AVX-512F: SkylakeX, AVX2+FMA: Haswell); a value of OPENBLAS_CORETYPE "
-                           "set by the user is kept."};
-    int rc = cli_parse(&doc, argc, argv, opts, 2);
+                           "set by the user is kept. With --model: the model's architecture, its "
+                           "parameter tensors and its buffers (batch norm's running statistics, "
+                           "which are loaded and saved but are not parameters)."};
+    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("info", rc);
+    if (mo.model) {
+        rc = model_info(&mo, input, json, out, argc, argv);
+        return rc == HESSE_OK ? 0 : cli_fail("info", rc);
+    }
     hesse_blas_info b;
     hesse_blas_get_info(&b);
     if (json || out) {

@@ -10,8 +10,9 @@
 
 typedef struct {
     int layer;
-    int64_t dim;     /* weight count */
-    double *vectors; /* dim x k, the exact top eigenvectors */
+    char name[HESSE_NAME_MAX]; /* its weight tensor */
+    int64_t dim;               /* weight count */
+    double *vectors;           /* dim x k, the exact top eigenvectors */
 } layer_vectors;
 
 /* One model: every linear / conv layer's factors and exact block spectrum into `layers`
@@ -32,6 +33,21 @@ static int analyse_model(const cli_model_opts *mo, const cli_data_opts *d, cli_c
         cJSON_AddNumberToObject(res, "classes", hesse_model_num_outputs(c.model));
     }
     cli_note("kronecker: %s: factors of every layer on %s", mo->model, c.data.description);
+    /* Batch and layer norm have parameters but no Kronecker structure (no input covariance
+     * times output curvature): their blocks are left out, and said so. */
+    cJSON *skipped = first ? cJSON_AddArrayToObject(res, "skipped") : NULL;
+    for (int l = 0; l < hesse_model_num_layers(c.model); l++) {
+        const hesse_layer *L = hesse_model_layer(c.model, l);
+        if (L->weight_count + L->bias_count == 0 || L->kind == HESSE_LAYER_LINEAR ||
+            L->kind == HESSE_LAYER_CONV2D)
+            continue;
+        if (first) {
+            cli_note("kronecker: skipping %s (%s): only linear and conv layers have Kronecker "
+                     "factors",
+                     L->name, hesse_layer_kind_name(L->kind));
+            cJSON_AddItemToArray(skipped, cJSON_CreateString(L->name));
+        }
+    }
     HESSE_CHECK(hesse_layer_factors_compute(c.engine, &c.data.samples, &f, &nf));
     *keep = calloc((size_t)nf, sizeof **keep);
     if (!*keep) {
@@ -58,15 +74,15 @@ static int analyse_model(const cli_model_opts *mo, const cli_data_opts *d, cli_c
             p.top = kk;
             p.tol = tol;
             p.stop = &cli_stop;
-            cli_note("kronecker: layer %d (%s, %lld weights): top %d of the exact block", L->index,
+            cli_note("kronecker: layer %s (%s, %lld weights): top %d of the exact block", L->name,
                      hesse_layer_kind_name(L->kind), (long long)len, kk);
             rc = hesse_lanczos_eigs(&blk, &p, &r);
         }
         if (rc == HESSE_OK) {
             *products += r.products;
             cJSON *o = cJSON_CreateObject();
-            char name[32];
-            snprintf(name, sizeof name, "%d.weight", L->index);
+            char name[HESSE_NAME_MAX];
+            snprintf(name, sizeof name, "%s.weight", L->name);
             cJSON_AddStringToObject(o, "name", name);
             cJSON_AddStringToObject(o, "model", mo->model);
             cJSON_AddStringToObject(o, "kind", hesse_layer_kind_name(L->kind));
@@ -99,6 +115,7 @@ static int analyse_model(const cli_model_opts *mo, const cli_data_opts *d, cli_c
                      kk, ov, ro ? ro[0] : NAN, outl, C - 1, moutl);
             free(ro);
             (*keep)[i].layer = f[i].layer;
+            snprintf((*keep)[i].name, sizeof(*keep)[i].name, "%s", name);
             (*keep)[i].dim = len;
             (*keep)[i].vectors = r.vectors;
             r.vectors = NULL;
@@ -178,15 +195,13 @@ int cmd_kronecker(int argc, char **argv) {
         cJSON *cross = cJSON_AddArrayToObject(res, "cross_model_overlap");
         for (int i = 0; i < nkeep[0]; i++) {
             cJSON *o = cJSON_CreateObject();
-            char name[32]; /* a chain's layer index is its nn.Sequential index */
-            snprintf(name, sizeof name, "%d.weight", keep[0][i].layer);
-            cJSON_AddStringToObject(o, "name", name);
+            cJSON_AddStringToObject(o, "name", keep[0][i].name);
             cJSON *pairs = cJSON_AddArrayToObject(o, "pairs");
             for (int a = 0; a < nm; a++)
                 for (int b = a + 1; b < nm; b++) {
                     if (i >= nkeep[a] || i >= nkeep[b] || keep[a][i].dim != keep[b][i].dim) {
-                        rc = hesse_error(HESSE_EINPUT, "the models differ in layer %d's shape",
-                                         keep[0][i].layer);
+                        rc = hesse_error(HESSE_EINPUT, "the models differ in %s's shape",
+                                         keep[0][i].name);
                         cJSON_Delete(o);
                         goto cleanup;
                     }
@@ -198,8 +213,8 @@ int cmd_kronecker(int argc, char **argv) {
                     cJSON_AddNumberToObject(pr, "b", b);
                     cJSON_AddNumberToObject(pr, "overlap", ov);
                     cJSON_AddItemToArray(pairs, pr);
-                    cli_note("kronecker: layer %d, models %d and %d: top-%d overlap %.3f",
-                             keep[0][i].layer, a, b, kk, ov);
+                    cli_note("kronecker: %s, models %d and %d: top-%d overlap %.3f",
+                             keep[0][i].name, a, b, kk, ov);
                 }
             cJSON_AddItemToArray(cross, o);
         }

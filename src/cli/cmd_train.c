@@ -135,6 +135,20 @@ int cmd_train(int argc, char **argv) {
         HESSE_CHECK(hesse_model_create(arch, c, h, w, loss, &m));
         hesse_model_init(m, d.seed);
     }
+    const char *eval_only = NULL;
+    if (t.epochs > 0 && hesse_model_has_eval_only(m, &eval_only)) {
+        /* training would need batch statistics and running-statistic updates (batch norm) or
+         * random masks (dropout); hesse implements these layers in evaluation mode only */
+        rc = hesse_error(HESSE_EINPUT,
+                         "hesse train does not train networks with %s layers: hesse implements "
+                         "them in evaluation mode only (%s); train in PyTorch and load the "
+                         "state_dict with --model and --arch (--epochs 0 writes the initial model)",
+                         eval_only,
+                         strncmp(eval_only, "batchnorm", 9) == 0
+                             ? "running statistics fixed, no batch statistics"
+                             : "dropout is the identity");
+        goto cleanup;
+    }
     HESSE_CHECK(cli_data_select(&d, pre, &data));
     if (hesse_model_num_outputs(m) < hesse_dataset_num_classes(data.dataset)) {
         rc = hesse_error(HESSE_EINPUT, "the model has %d outputs but %s has %d classes",

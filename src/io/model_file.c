@@ -29,6 +29,7 @@ static int add_json_meta(hesse_st_writer *w, const char *key, const char *json, 
 int hesse_model_save(const hesse_model *m, const hesse_model_meta *meta, const char *path) {
     if (!m || !path) return hesse_error(HESSE_EINVAL, "hesse_model_save: NULL argument");
     hesse_st_writer *w = NULL;
+    int64_t *counts = NULL; /* num_batches_tracked as I64 */
     int rc;
     HESSE_CHECK(hesse_st_writer_create(&w));
     int c, h, wd;
@@ -47,14 +48,35 @@ int hesse_model_save(const hesse_model *m, const hesse_model_meta *meta, const c
         HESSE_CHECK(hesse_st_add_meta(w, "hesse.seed", buf));
     }
     HESSE_CHECK(hesse_st_add_meta(w, "hesse.version", hesse_version()));
-    const double *params = hesse_model_params_const(m);
-    for (int i = 0; i < hesse_model_num_tensors(m); i++) {
-        const hesse_tensor_info *t = hesse_model_tensor(m, i);
-        HESSE_CHECK(
-            hesse_st_add(w, t->name, HESSE_DTYPE_F64, t->ndim, t->shape, params + t->offset));
+    /* in state_dict order: each module's parameters, then its buffers */
+    const double *params = hesse_model_params_const(m), *bufs = hesse_model_buffers_const(m);
+    int nb = hesse_model_num_buffers(m), bi = 0;
+    if (nb > 0 && !(counts = malloc((size_t)nb * sizeof *counts))) {
+        rc = hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    for (int i = 0; i <= hesse_model_num_tensors(m); i++) {
+        const hesse_tensor_info *t = hesse_model_tensor(m, i); /* NULL after the last */
+        /* the buffers of the modules before this tensor's (all that are left, after the last) */
+        for (; bi < nb; bi++) {
+            const hesse_tensor_info *b = hesse_model_buffer(m, bi);
+            if (t && b->layer >= t->layer) break;
+            if (b->integer) {
+                counts[bi] = (int64_t)bufs[b->offset];
+                HESSE_CHECK(
+                    hesse_st_add(w, b->name, HESSE_DTYPE_I64, b->ndim, b->shape, &counts[bi]));
+            } else {
+                HESSE_CHECK(
+                    hesse_st_add(w, b->name, HESSE_DTYPE_F64, b->ndim, b->shape, bufs + b->offset));
+            }
+        }
+        if (t)
+            HESSE_CHECK(
+                hesse_st_add(w, t->name, HESSE_DTYPE_F64, t->ndim, t->shape, params + t->offset));
     }
     HESSE_CHECK(hesse_st_write(w, path));
 cleanup:
+    free(counts);
     hesse_st_writer_free(w);
     return rc;
 }
@@ -66,26 +88,25 @@ static void format_shape(char *out, size_t cap, const int64_t *shape, int ndim) 
     if (n < cap) snprintf(out + n, cap - n, "]");
 }
 
-/* The text of module `index` in the canonical architecture string, e.g. "linear(400,120)":
- * modules are separated by commas outside parentheses. */
-static void module_text(const hesse_model *m, int index, char *out, size_t cap) {
-    const char *p = hesse_model_arch(m);
-    int depth = 0, k = 0;
-    const char *start = p;
-    for (;; p++) {
-        if (*p == '(') depth++;
-        if (*p == ')') depth--;
-        if ((*p == ',' && depth == 0) || *p == '\0') {
-            if (k == index) {
-                snprintf(out, cap, "%.*s", (int)(p - start), start);
-                return;
-            }
-            if (*p == '\0') break;
-            k++;
-            start = p + 1;
-        }
-    }
-    snprintf(out, cap, "layer %d", index);
+/* The module a tensor belongs to, for messages: its item's text ("linear(400,120)"), and its
+ * path when that is not just its position ("batchnorm2d(128) (module layer2.0.shortcut.1)"). */
+static void module_text(const hesse_model *m, int layer, char *out, size_t cap) {
+    const hesse_layer *L = hesse_model_layer(m, layer);
+    char desc[200], pos[16];
+    hesse_layer_describe(L, desc, sizeof desc);
+    snprintf(pos, sizeof pos, "%d", L->index);
+    if (strcmp(pos, L->name) == 0)
+        snprintf(out, cap, "%s", desc);
+    else
+        snprintf(out, cap, "%s (module %s)", desc, L->name);
+}
+
+/* At most the first 160 characters of a string, for messages. */
+static void shorten(const char *s, char *out, size_t cap) {
+    if (strlen(s) < cap)
+        snprintf(out, cap, "%s", s);
+    else
+        snprintf(out, cap, "%.*s...", (int)cap - 4, s);
 }
 
 /* Strictly "c,h,w" with three positive integers. */
@@ -107,34 +128,42 @@ static int parse_input_shape(const char *s, int *c, int *h, int *w) {
     return 1;
 }
 
-/* Shape, dtype and value checks for one tensor, then its values into the model. */
-static int load_tensor(const hesse_st_file *f, hesse_model *m, const hesse_tensor_info *ti) {
+/* Shape, dtype and value checks for one tensor (a parameter, or a buffer), then its values
+ * into the model's parameters or buffers. */
+static int load_tensor(const hesse_st_file *f, hesse_model *m, const hesse_tensor_info *ti,
+                       int buffer) {
     const char *path = hesse_st_path(f);
-    char mod[96], want[64], got[HESSE_ST_MAX_DIMS * 22 + 8];
-    module_text(m, hesse_model_layer(m, ti->layer)->index, mod, sizeof mod);
+    char mod[HESSE_MODULE_MAX + 240], want[64], got[HESSE_ST_MAX_DIMS * 22 + 8];
+    module_text(m, ti->layer, mod, sizeof mod);
     format_shape(want, sizeof want, ti->shape, ti->ndim);
+    double *dst = (buffer ? hesse_model_buffers(m) : hesse_model_params(m)) + ti->offset;
     const hesse_st_tensor *t = hesse_st_find(f, ti->name);
+    if (!t && ti->integer) { /* num_batches_tracked: not used in evaluation mode */
+        *dst = 0.0;
+        return HESSE_OK;
+    }
     if (!t)
         return hesse_error(HESSE_EINPUT, "%s: tensor '%s' is missing; %s needs it with shape %s",
                            path, ti->name, mod, want);
-    if (t->dtype != HESSE_DTYPE_F64 && t->dtype != HESSE_DTYPE_F32 && t->dtype != HESSE_DTYPE_F16 &&
-        t->dtype != HESSE_DTYPE_BF16)
+    if (!ti->integer && t->dtype != HESSE_DTYPE_F64 && t->dtype != HESSE_DTYPE_F32 &&
+        t->dtype != HESSE_DTYPE_F16 && t->dtype != HESSE_DTYPE_BF16)
         return hesse_error(HESSE_EINPUT,
                            "%s: tensor '%s' has dtype %s, expected a floating type (F64, F32, "
                            "F16 or BF16)",
                            path, ti->name, hesse_dtype_name(t->dtype));
     int same = t->ndim == ti->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == ti->shape[d];
+    if (ti->integer && t->numel == 1) same = 1; /* a count stored as [1] is fine */
     if (!same) {
         format_shape(got, sizeof got, t->shape, t->ndim);
         return hesse_error(HESSE_EINPUT, "%s: tensor '%s' has shape %s, expected %s for %s", path,
                            ti->name, got, want, mod);
     }
-    double *dst = hesse_model_params(m) + ti->offset;
     int rc = hesse_st_read_f64(f, t, dst);
     if (rc != HESSE_OK) return rc;
+    const int var = buffer && strstr(ti->name, ".running_var") != NULL;
     for (int64_t i = 0; i < ti->count; i++) {
-        if (isfinite(dst[i])) continue;
+        if (isfinite(dst[i]) && !(var && dst[i] < 0.0) && !(ti->integer && dst[i] < 0.0)) continue;
         /* The row-major multi-index of the flat position, as PyTorch would print it. */
         int64_t idx[4], r = i;
         for (int d = ti->ndim - 1; d >= 0; d--) {
@@ -142,8 +171,8 @@ static int load_tensor(const hesse_st_file *f, hesse_model *m, const hesse_tenso
             r /= ti->shape[d];
         }
         format_shape(got, sizeof got, idx, ti->ndim);
-        return hesse_error(HESSE_EINPUT, "%s: tensor '%s' holds a non-finite value (%g) at %s",
-                           path, ti->name, dst[i], got);
+        return hesse_error(HESSE_EINPUT, "%s: tensor '%s' holds a %s value (%g) at %s", path,
+                           ti->name, isfinite(dst[i]) ? "negative" : "non-finite", dst[i], got);
     }
     return HESSE_OK;
 }
@@ -230,14 +259,18 @@ int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_mode
         goto cleanup;
     }
     for (int i = 0; i < hesse_model_num_tensors(m); i++)
-        HESSE_CHECK(load_tensor(f, m, hesse_model_tensor(m, i)));
+        HESSE_CHECK(load_tensor(f, m, hesse_model_tensor(m, i), 0));
+    for (int i = 0; i < hesse_model_num_buffers(m); i++)
+        HESSE_CHECK(load_tensor(f, m, hesse_model_buffer(m, i), 1));
     for (int i = 0; i < hesse_st_count(f); i++) {
         const hesse_st_tensor *t = hesse_st_at(f, i);
-        if (!hesse_model_find_tensor(m, t->name)) {
+        if (!hesse_model_find_tensor(m, t->name) && !hesse_model_find_buffer(m, t->name)) {
+            char shown[164];
+            shorten(hesse_model_arch(m), shown, sizeof shown);
             rc = hesse_error(HESSE_EINPUT,
                              "%s: tensor '%s' is not a parameter of the architecture (\"%s\" has "
                              "no such tensor)",
-                             path, t->name, hesse_model_arch(m));
+                             path, t->name, shown);
             goto cleanup;
         }
     }

@@ -22,7 +22,13 @@
 /* The state of the forward and backward passes over one chunk (activations, conv patches,
  * max-pool arg-maxes, softmax, output gradients): a worker's own scratch, or a chunk of the
  * engine's cache. A worker's per-pass scratch for block R-passes, its pointers for the
- * current chunk (flatten aliases its input), and its accumulators. */
+ * current chunk (flatten, identity and residual markers alias their input: nn_is_alias, and
+ * have no storage of their own), and its accumulators.
+ *
+ * Residual blocks run as a chain (nn.h): RESIDUAL passes its input x on, SHORTCUT passes x on
+ * again, ADD sums the main output (the SHORTCUT's input) and the shortcut's. Backward, ADD hands
+ * its gradient to both branches (the SHORTCUT hands it to the main branch), and RESIDUAL sums
+ * the two branches' gradients in x. */
 #define NN_TYPES(real, S)                                                                          \
     typedef struct {                                                                               \
         real **act;       /* act[l], l = 1..L: [B, size[l]] */                                     \
@@ -35,6 +41,8 @@
         nn_state_##S own, st;                                                                      \
         real **ract;  /* ract[l], l = 1..L: [k, chunk, size[l]] */                                 \
         real *rg[2];  /* R-backward ping-pong: [k, chunk, max size] */                             \
+        real *rsave;  /* residual nets: the R-gradient at a block's sum, for its main branch */    \
+        real *rshort; /* residual nets: the shortcut's R-gradient in the block's input */          \
         real **rcols; /* conv layers: im2col of the R-input, [K, k * chunk * P] */                 \
         real *tmp;    /* conv: [max(k*Cout, Cout), k * chunk * P] */                               \
         real *gcols;  /* conv: [K, k * chunk * P] */                                               \
@@ -80,6 +88,9 @@ struct hesse_engine {
     int L;           /* layers */
     int C;           /* outputs */
     int first_param; /* first layer with parameters: nothing before it is differentiated */
+    char *dep;       /* dep[l], l = 0..L: activation l depends on the parameters (else its
+                        gradient is not needed and its R-value is zero) */
+    int residual;    /* the network has residual blocks */
     int64_t *size;   /* size[l]: values per sample of activation l, l = 0..L */
     int f32;         /* products in single precision */
     int nworkers;

@@ -27,7 +27,7 @@ int64_t nn_state_per_sample(const hesse_engine *e, int with_cols) {
     int64_t ps = e->C;
     for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
-        ps += 2 * e->size[l + 1];
+        ps += (nn_is_alias(L->kind) ? 1 : 2) * e->size[l + 1]; /* act (none for an alias), grad */
         if (with_cols && L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
         if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += e->size[l + 1]; /* int32, rounded up */
     }
@@ -40,7 +40,7 @@ void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *f
     int64_t max_lin = 0;
     for (int l = 0; l < e->L; l++) {
         const hesse_layer *L = &m->layers[l];
-        ps += (int64_t)k * e->size[l + 1]; /* ract */
+        if (!nn_is_alias(L->kind)) ps += (int64_t)k * e->size[l + 1]; /* ract */
         if (e->size[l + 1] > max_size) max_size = e->size[l + 1];
         if (L->kind == HESSE_LAYER_CONV2D) {
             int64_t K = nn_conv_k(L), P = nn_conv_p(L);
@@ -55,7 +55,9 @@ void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *f
             if (d > max_lin) max_lin = d;
         }
     }
-    ps += 2 * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp + (int64_t)k * max_lin;
+    /* rg[2] (and rsave, rshort in residual nets), tmp, gcols, gyp, perm */
+    ps += (e->residual ? 4 : 2) * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp +
+          (int64_t)k * max_lin;
     *per_sample = ps + (e->f32 ? e->size[0] : 0); /* xbuf */
     *fixed = 2 * (int64_t)k * max_w;              /* vstack, wbuf */
 }
@@ -154,14 +156,28 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     if (e->nworkers > 256) e->nworkers = 256;
     e->first_param = L;
     for (int l = L - 1; l >= 0; l--)
-        if (m->layers[l].weight_count > 0) e->first_param = l;
+        if (m->layers[l].weight_count + m->layers[l].bias_count > 0) e->first_param = l;
     e->size = calloc((size_t)L + 1, sizeof *e->size);
-    if (!e->size) {
+    e->dep = calloc((size_t)L + 1, 1);
+    if (!e->size || !e->dep) {
         rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
         goto cleanup;
     }
     e->size[0] = nn_in_size(&m->layers[0]);
     for (int l = 0; l < L; l++) e->size[l + 1] = nn_out_size(&m->layers[l]);
+    /* Which activations depend on the parameters: a layer's output does when its input does
+     * or it has parameters; SHORTCUT's output is the block's input, ADD's depends on either
+     * branch. */
+    for (int l = 0; l < L; l++) {
+        const hesse_layer *Ly = &m->layers[l];
+        if (Ly->kind == HESSE_LAYER_SHORTCUT)
+            e->dep[l + 1] = e->dep[Ly->block[0]];
+        else if (Ly->kind == HESSE_LAYER_ADD)
+            e->dep[l + 1] = e->dep[Ly->block[1]] || e->dep[l];
+        else
+            e->dep[l + 1] = e->dep[l] || Ly->weight_count + Ly->bias_count > 0;
+        if (Ly->kind == HESSE_LAYER_RESIDUAL) e->residual = 1;
+    }
     if (d.chunk == 0) {
         /* The largest chunk the budget allows; when a block of max_block vectors would leave
          * chunks of fewer than MIN_CHUNK samples (slow, narrow GEMMs), take fewer vectors per
@@ -248,6 +264,7 @@ void hesse_engine_free(hesse_engine *e) {
     hesse_free(e->params32);
     hesse_free(e->v32);
     free(e->size);
+    free(e->dep);
     free(e);
 }
 
@@ -384,6 +401,7 @@ static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chu
     uint64_t h = 0x243f6a8885a308d3ull ^ (uint64_t)s->n ^ ((uint64_t)chunk << 40) ^
                  ((uint64_t)hesse_samples_total(s) << 20);
     h = checksum(h, e->m->params, (size_t)e->m->n * sizeof(double));
+    h = checksum(h, e->m->buffers, (size_t)e->m->nbuf * sizeof(double));
     h = checksum(h, s->x, (size_t)(s->n * hesse_samples_dim(s)) * sizeof(double));
     return checksum(h, s->y, (size_t)s->n * sizeof(int32_t));
 }

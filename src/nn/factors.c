@@ -74,14 +74,22 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
 }
 
 /* 1 when every layer after l is piecewise linear in its input (so that the logits are
- * piecewise linear in layer l's output and its output Hessian is J^T A J exactly). */
+ * piecewise linear in layer l's output and its output Hessian is J^T A J exactly). Batch norm
+ * in evaluation mode, pooling and residual sums are linear; layer norm is not. */
 static int linear_after(const hesse_model *m, int l) {
     for (int k = l + 1; k < m->num_layers; k++) {
         hesse_layer_kind kind = m->layers[k].kind;
-        if (kind == HESSE_LAYER_TANH || kind == HESSE_LAYER_SIGMOID || kind == HESSE_LAYER_GELU)
+        if (kind == HESSE_LAYER_TANH || kind == HESSE_LAYER_SIGMOID || kind == HESSE_LAYER_GELU ||
+            kind == HESSE_LAYER_LAYERNORM)
             return 0;
     }
     return 1;
+}
+
+/* Layers with Kronecker factors: linear and conv (batch and layer norm's parameters have
+ * none). */
+static int has_factors(const hesse_layer *L) {
+    return L->kind == HESSE_LAYER_LINEAR || L->kind == HESSE_LAYER_CONV2D;
 }
 
 void hesse_layer_factors_free(hesse_layer_factors *f, int count) {
@@ -252,13 +260,13 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     const hesse_model *m = e->m;
     const int L = e->L;
     int nf = 0;
-    for (int l = 0; l < L; l++) nf += m->layers[l].weight_count > 0;
-    hesse_layer_factors *f = calloc((size_t)nf, sizeof *f);
+    for (int l = 0; l < L; l++) nf += has_factors(&m->layers[l]);
+    hesse_layer_factors *f = calloc(nf ? (size_t)nf : 1, sizeof *f);
     factor_job j = {s, f, nf, nn_chunk_size(e, s->n), 0, 0};
     if (!f) return hesse_error(HESSE_ENOMEM, "layer factors: out of memory");
     for (int l = 0, i = 0; l < L; l++) {
         const hesse_layer *Ly = &m->layers[l];
-        if (!Ly->weight_count) continue;
+        if (!has_factors(Ly)) continue;
         int conv = Ly->kind == HESSE_LAYER_CONV2D;
         f[i].layer = l;
         f[i].in = conv ? nn_conv_k(Ly) : Ly->in_c;

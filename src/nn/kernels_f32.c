@@ -1,4 +1,4 @@
-/* The layer kernels in single precision (kernels.inc). */
+/* The layer kernels in single precision (kernels.inc, kernels_norm.inc). */
 #define HESSE_REAL_F32
 #include "nn/real.h"
 
@@ -7,3 +7,4 @@
 #include <string.h>
 
 #include "nn/kernels.inc"
+#include "nn/kernels_norm.inc"

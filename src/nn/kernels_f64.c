@@ -1,4 +1,4 @@
-/* The layer kernels in double precision (kernels.inc). */
+/* The layer kernels in double precision (kernels.inc, kernels_norm.inc). */
 #include "nn/real.h"
 
 #include "nn/nn-impl.h"
@@ -6,3 +6,4 @@
 #include <string.h>
 
 #include "nn/kernels.inc"
+#include "nn/kernels_norm.inc"

@@ -1,5 +1,6 @@
-/* The model: layers resolved from an architecture string, named tensor views, and one
- * contiguous parameter buffer in PyTorch's state_dict order. */
+/* The model: layers resolved from an architecture string, named tensor views, one contiguous
+ * parameter buffer in PyTorch's state_dict order, and the buffers (batch norm's running
+ * statistics) beside it. */
 #include "nn/nn-impl.h"
 
 #include <math.h>
@@ -7,56 +8,89 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lays out "{i}.weight" then "{i}.bias" for every layer with parameters, in layer order. */
+/* A tensor view named "<module>.<what>" with the given shape. */
+static void set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, const char *what,
+                       int ndim, const int64_t *shape, int64_t offset) {
+    snprintf(t->name, sizeof t->name, "%s.%s", L->name, what);
+    t->layer = layer;
+    t->ndim = ndim;
+    t->count = 1;
+    for (int d = 0; d < ndim; d++) t->count *= t->shape[d] = shape[d];
+    t->offset = offset;
+}
+
+/* Lays out "<module>.weight" then "<module>.bias" for every layer with parameters, in layer
+ * order, and the buffers "<module>.running_mean", ".running_var", ".num_batches_tracked" of
+ * every batch norm. */
 static int build_tensors(hesse_model *m) {
-    int count = 0;
+    int count = 0, nbuf = 0;
     for (int i = 0; i < m->num_layers; i++) {
-        hesse_layer_kind k = m->layers[i].kind;
-        if (k == HESSE_LAYER_LINEAR || k == HESSE_LAYER_CONV2D) count += 1 + m->layers[i].has_bias;
+        const hesse_layer *L = &m->layers[i];
+        count += (L->weight_count > 0) + (L->bias_count > 0);
+        if (nn_is_batchnorm(L->kind)) nbuf += 3;
     }
     m->tensors = calloc(count ? (size_t)count : 1, sizeof *m->tensors);
-    if (!m->tensors) return hesse_error(HESSE_ENOMEM, "model: out of memory");
-    int64_t offset = 0;
-    int t = 0;
+    m->buffer_info = calloc(nbuf ? (size_t)nbuf : 1, sizeof *m->buffer_info);
+    if (!m->tensors || !m->buffer_info) return hesse_error(HESSE_ENOMEM, "model: out of memory");
+    int64_t offset = 0, boff = 0;
+    int t = 0, bt = 0;
     for (int i = 0; i < m->num_layers; i++) {
         hesse_layer *L = &m->layers[i];
-        if (L->kind != HESSE_LAYER_LINEAR && L->kind != HESSE_LAYER_CONV2D) continue;
-        hesse_tensor_info *w = &m->tensors[t++];
-        snprintf(w->name, sizeof w->name, "%d.weight", L->index);
-        w->layer = i;
+        int64_t shape[4] = {L->out_c, L->in_c, L->kh, L->kw};
+        int ndim = 1;
         if (L->kind == HESSE_LAYER_LINEAR) {
-            w->ndim = 2;
-            w->shape[0] = L->out_c;
-            w->shape[1] = L->in_c;
-        } else {
-            w->ndim = 4;
-            w->shape[0] = L->out_c;
-            w->shape[1] = L->in_c;
-            w->shape[2] = L->kh;
-            w->shape[3] = L->kw;
+            ndim = 2;
+        } else if (L->kind == HESSE_LAYER_CONV2D) {
+            ndim = 4;
+        } else if (L->kind == HESSE_LAYER_LAYERNORM) {
+            ndim = L->norm_ndim;
+            for (int d = 0; d < ndim; d++) shape[d] = L->norm_shape[d];
+        } else if (nn_is_batchnorm(L->kind)) {
+            shape[0] = L->in_c;
         }
-        w->count = 1;
-        for (int d = 0; d < w->ndim; d++) w->count *= w->shape[d];
-        w->offset = offset;
-        L->weight_offset = offset;
-        L->weight_count = w->count;
-        offset += w->count;
-        if (L->has_bias) {
-            hesse_tensor_info *b = &m->tensors[t++];
-            snprintf(b->name, sizeof b->name, "%d.bias", L->index);
-            b->layer = i;
-            b->ndim = 1;
-            b->shape[0] = L->out_c;
-            b->count = L->out_c;
-            b->offset = offset;
+        if (L->weight_count > 0) {
+            set_tensor(&m->tensors[t++], L, i, "weight", ndim, shape, offset);
+            L->weight_offset = offset;
+            offset += L->weight_count;
+        }
+        if (L->bias_count > 0) {
+            /* linear / conv: [out]; the norms: the weight's shape */
+            int64_t bshape[4] = {shape[0], shape[1], shape[2], shape[3]};
+            int bdim = L->kind == HESSE_LAYER_LAYERNORM ? ndim : 1;
+            set_tensor(&m->tensors[t++], L, i, "bias", bdim, bshape, offset);
             L->bias_offset = offset;
-            L->bias_count = b->count;
-            offset += b->count;
+            offset += L->bias_count;
+        }
+        if (nn_is_batchnorm(L->kind)) {
+            int64_t c[1] = {L->in_c};
+            L->buffer_offset = boff;
+            set_tensor(&m->buffer_info[bt++], L, i, "running_mean", 1, c, boff);
+            set_tensor(&m->buffer_info[bt++], L, i, "running_var", 1, c, boff + L->in_c);
+            set_tensor(&m->buffer_info[bt], L, i, "num_batches_tracked", 0, NULL,
+                       boff + 2 * (int64_t)L->in_c);
+            m->buffer_info[bt++].integer = 1;
+            boff += 2 * (int64_t)L->in_c + 1;
         }
     }
     m->num_tensors = count;
     m->n = offset;
+    m->num_buffers = nbuf;
+    m->nbuf = boff;
     return HESSE_OK;
+}
+
+/* PyTorch's initial buffers: running_mean 0, running_var 1, num_batches_tracked 0. */
+static void reset_buffers(hesse_model *m) {
+    for (int i = 0; i < m->num_layers; i++) {
+        const hesse_layer *L = &m->layers[i];
+        if (!nn_is_batchnorm(L->kind)) continue;
+        double *b = m->buffers + L->buffer_offset;
+        for (int c = 0; c < L->in_c; c++) {
+            b[c] = 0.0;
+            b[L->in_c + c] = 1.0;
+        }
+        b[2 * L->in_c] = 0.0;
+    }
 }
 
 int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind loss,
@@ -79,10 +113,12 @@ int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind lo
         goto cleanup;
     }
     m->params = hesse_calloc((size_t)m->n, sizeof(double));
-    if (!m->params) {
+    m->buffers = hesse_calloc(m->nbuf ? (size_t)m->nbuf : 1, sizeof(double));
+    if (!m->params || !m->buffers) {
         rc = HESSE_ENOMEM;
         goto cleanup;
     }
+    reset_buffers(m);
     *out = m;
     return HESSE_OK;
 cleanup:
@@ -95,21 +131,33 @@ void hesse_model_free(hesse_model *m) {
     free(m->arch);
     free(m->layers);
     free(m->tensors);
+    free(m->buffer_info);
     hesse_free(m->params);
+    hesse_free(m->buffers);
     free(m);
 }
 
 int hesse_model_clone(const hesse_model *m, hesse_model **out) {
     int rc = hesse_model_create(m->arch, m->c, m->h, m->w, m->loss, out);
-    if (rc == HESSE_OK) memcpy((*out)->params, m->params, (size_t)m->n * sizeof(double));
+    if (rc == HESSE_OK) {
+        memcpy((*out)->params, m->params, (size_t)m->n * sizeof(double));
+        memcpy((*out)->buffers, m->buffers, (size_t)m->nbuf * sizeof(double));
+    }
     return rc;
 }
 
 void hesse_model_init(hesse_model *m, uint64_t seed) {
     hesse_rng rng;
     hesse_rng_seed(&rng, seed);
+    reset_buffers(m);
     for (int i = 0; i < m->num_layers; i++) {
         const hesse_layer *L = &m->layers[i];
+        if (L->kind == HESSE_LAYER_LAYERNORM || nn_is_batchnorm(L->kind)) {
+            /* weight 1, bias 0 (reset_parameters of BatchNorm and LayerNorm) */
+            for (int64_t j = 0; j < L->weight_count; j++) m->params[L->weight_offset + j] = 1.0;
+            for (int64_t j = 0; j < L->bias_count; j++) m->params[L->bias_offset + j] = 0.0;
+            continue;
+        }
         if (L->kind != HESSE_LAYER_LINEAR && L->kind != HESSE_LAYER_CONV2D) continue;
         /* kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
          * = 1 / sqrt(fan_in); PyTorch draws the bias from the same interval. */
@@ -158,6 +206,43 @@ const hesse_tensor_info *hesse_model_find_tensor(const hesse_model *m, const cha
     return NULL;
 }
 
+int hesse_model_num_buffers(const hesse_model *m) {
+    return m->num_buffers;
+}
+
+const hesse_tensor_info *hesse_model_buffer(const hesse_model *m, int i) {
+    return i >= 0 && i < m->num_buffers ? &m->buffer_info[i] : NULL;
+}
+
+const hesse_tensor_info *hesse_model_find_buffer(const hesse_model *m, const char *name) {
+    for (int i = 0; i < m->num_buffers; i++)
+        if (strcmp(m->buffer_info[i].name, name) == 0) return &m->buffer_info[i];
+    return NULL;
+}
+
+int64_t hesse_model_buffer_count(const hesse_model *m) {
+    return m->nbuf;
+}
+
+double *hesse_model_buffers(hesse_model *m) {
+    return m->buffers;
+}
+
+const double *hesse_model_buffers_const(const hesse_model *m) {
+    return m->buffers;
+}
+
+int hesse_model_has_eval_only(const hesse_model *m, const char **what) {
+    for (int i = 0; i < m->num_layers; i++) {
+        hesse_layer_kind k = m->layers[i].kind;
+        if (nn_is_batchnorm(k) || k == HESSE_LAYER_DROPOUT || k == HESSE_LAYER_DROPOUT2D) {
+            if (what) *what = hesse_layer_kind_name(k);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *hesse_model_arch(const hesse_model *m) {
     return m->arch;
 }
@@ -181,6 +266,7 @@ void hesse_model_hash(const hesse_model *m, char hex[65]) {
     hesse_sha256_init(&s);
     hesse_sha256_update(&s, m->arch, strlen(m->arch) + 1);
     hesse_sha256_update(&s, m->params, (size_t)m->n * sizeof(double));
+    if (m->nbuf) hesse_sha256_update(&s, m->buffers, (size_t)m->nbuf * sizeof(double));
     hesse_sha256_hex(&s, hex);
 }
 

@@ -14,12 +14,32 @@ struct hesse_model {
     hesse_tensor_info *tensors;
     int64_t n;
     double *params;
+    int num_buffers;
+    hesse_tensor_info *buffer_info; /* views into buffers */
+    int64_t nbuf;
+    double *buffers; /* batch norm's running statistics, num_batches_tracked as a double */
 };
 
-/* Parses an architecture string and resolves shapes from the input (c, h, w); parameter
- * offsets are left for the caller. */
+/* Parses an architecture string (or a preset) and resolves shapes from the input (c, h, w)
+ * and every layer's parameter counts; parameter and buffer offsets are left for the caller. */
 int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers, int *count,
                   char **canonical);
+
+/* The architecture string of a preset (presets.c): *out is malloc'd, or NULL when `arch` is
+ * not a preset name. HESSE_EINPUT for a preset with bad arguments. */
+int nn_expand_preset(const char *arch, char **out);
+
+/* Layers whose output is their input (or, SHORTCUT, the block's input): no storage of their
+ * own in any pass. */
+static inline int nn_is_alias(hesse_layer_kind kind) {
+    return kind == HESSE_LAYER_FLATTEN || kind == HESSE_LAYER_DROPOUT ||
+           kind == HESSE_LAYER_DROPOUT2D || kind == HESSE_LAYER_IDENTITY ||
+           kind == HESSE_LAYER_RESIDUAL || kind == HESSE_LAYER_SHORTCUT;
+}
+
+static inline int nn_is_batchnorm(hesse_layer_kind kind) {
+    return kind == HESSE_LAYER_BATCHNORM2D || kind == HESSE_LAYER_BATCHNORM1D;
+}
 
 /* Values per sample of a layer's input and output. */
 static inline int64_t nn_in_size(const hesse_layer *L) {
@@ -57,7 +77,24 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
  * activation_forward     y = f(x) over count values
  * activation_jvp         out = f'(x) * v (the backward and the R-forward), given x and y = f(x)
  * activation_rback       rgx = f'(x) * rgy + f''(x) * rx * gy (the R-backward; rx = NULL drops
- *                        the second-order term, for the GGN) */
+ *                        the second-order term, for the GGN)
+ * adaptive_forward/_backward  adaptive average pooling [B, C, H, W] -> [B, C, Ho, Wo] with
+ *                        PyTorch's windows; backward adds
+ * Batch norm in evaluation mode, x [B, C, P] (P = H*W, 1 for batchnorm1d), with mean and var
+ * the running statistics (double) and gamma, beta the affine parameters (NULL: none), so that
+ * y = gamma xh + beta, xh = (x - mean) / sqrt(var + eps):
+ * bn_forward             y
+ * bn_backward            gx = gamma / sqrt(var + eps) gy (gx may be NULL);
+ *                        ggamma += sum gy xh, gbeta += sum gy (either may be NULL)
+ * bn_rforward            Ry = gamma / sqrt(var + eps) Rx + Vgamma xh + Vbeta (Rx NULL: zero;
+ *                        Vgamma, Vbeta NULL: none)
+ * bn_rbackward           Rgx = gamma / sqrt(var + eps) Rgy + Vgamma / sqrt(var + eps) gy;
+ *                        Hgamma += sum Rgy xh + gy Rx / sqrt(var + eps); Hbeta += sum Rgy;
+ *                        gy = NULL drops the second-order terms (GGN), Rx = NULL: zero
+ * Layer norm over groups of G = L->group consecutive values, weight w and bias b of G values
+ * (NULL: none): y = w xh + b, xh = (x - mean) / sqrt(var + eps) per group (biased variance).
+ * ln_forward, ln_backward, ln_rforward, ln_rbackward as for batch norm; the R-backward adds the
+ * second-order term of xh in x (it is not linear in x), see kernels.inc */
 #define NN_KERNELS(real, S)                                                                        \
     void nn_linear_forward_##S(int B, int in, int out, const real *x, const real *W,               \
                                const real *b, real beta, real *y);                                 \
@@ -82,7 +119,30 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
                                const real *v, real *out);                                          \
     void nn_activation_rback_##S(hesse_layer_kind kind, int64_t count, const real *x,              \
                                  const real *y, const real *gy, const real *rx, const real *rgy,   \
-                                 real *rgx);
+                                 real *rgx);                                                       \
+    void nn_adaptive_forward_##S(const hesse_layer *L, int B, const real *x, real *y);             \
+    void nn_adaptive_backward_##S(const hesse_layer *L, int B, const real *gy, real *gx);          \
+    void nn_bn_forward_##S(const hesse_layer *L, int B, const real *x, const double *mean,         \
+                           const double *var, const real *gamma, const real *beta, real *y);       \
+    void nn_bn_backward_##S(const hesse_layer *L, int B, const real *x, const double *mean,        \
+                            const double *var, const real *gamma, const real *gy, real *gx,        \
+                            real *ggamma, real *gbeta);                                            \
+    void nn_bn_rforward_##S(const hesse_layer *L, int B, const real *x, const double *mean,        \
+                            const double *var, const real *gamma, const real *rx,                  \
+                            const real *vgamma, const real *vbeta, real *ry);                      \
+    void nn_bn_rbackward_##S(const hesse_layer *L, int B, const real *x, const double *mean,       \
+                             const double *var, const real *gamma, const real *gy, const real *rx, \
+                             const real *vgamma, const real *rgy, real *rgx, real *hgamma,         \
+                             real *hbeta);                                                         \
+    void nn_ln_forward_##S(const hesse_layer *L, int B, const real *x, const real *w,              \
+                           const real *b, real *y);                                                \
+    void nn_ln_backward_##S(const hesse_layer *L, int B, const real *x, const real *w,             \
+                            const real *gy, real *gx, real *gw, real *gb);                         \
+    void nn_ln_rforward_##S(const hesse_layer *L, int B, const real *x, const real *w,             \
+                            const real *rx, const real *vw, const real *vb, real *ry);             \
+    void nn_ln_rbackward_##S(const hesse_layer *L, int B, const real *x, const real *w,            \
+                             const real *gy, const real *rx, const real *vw, const real *rgy,      \
+                             real *rgx, real *hw, real *hb);
 NN_KERNELS(double, f64)
 NN_KERNELS(float, f32)
 
