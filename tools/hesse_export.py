@@ -1,0 +1,929 @@
+#!/usr/bin/python3
+"""Export a PyTorch nn.Module for hesse: a safetensors state_dict plus the architecture
+string hesse needs, or a clear refusal naming the module hesse cannot express.
+
+As a module:
+    import hesse_export
+    arch = hesse_export.export(model, "model.safetensors", input_shape=(3, 32, 32))
+    # then: hesse spectrum --model model.safetensors --data ... --top 5
+    arch, tensors = hesse_export.to_hesse(model, (3, 32, 32))   # without writing
+
+As a command (run with Debian's python3-torch):
+    /usr/bin/python3 tools/hesse_export.py resnet18-cifar -o resnet18.safetensors
+    /usr/bin/python3 tools/hesse_export.py mynet.py:Net --weights net.pt --input-shape 3,32,32 \\
+        -o net.safetensors
+  MODEL is a preset (resnet18-cifar, vgg11-bn-cifar, lenet5, mlp(784,512,512,10)), a
+  factory FILE.py:NAME or package.module:NAME (called with no arguments), or a .pt/.pth file
+  holding a whole pickled module. --weights loads a state_dict (.pt/.pth or .safetensors).
+  The arch string goes to stdout; exit 2 with a one-line message when the model cannot be
+  expressed.
+
+How: torch.fx traces the module's forward into a graph (custom modules such as residual
+blocks are traced through; nn layers stay whole). The graph must be a chain of supported
+layers and functions joined by additions: each addition out = a + b becomes
+residual(a-branch | b-branch) from the last point where both branches agree (the addition's
+immediate dominator). Everything else (concatenation, multiplication, slicing, attention,
+shared layers, grouped or dilated convolutions, train-mode batch norm, ...) is refused.
+The string is then checked: hesse's semantics, rebuilt in PyTorch from the string and the
+exported tensors (tools/hesse_arch.py), must reproduce the model's output.
+
+Batch norm is exported in evaluation mode: running statistics are fixed buffers, and the
+Hessian is with respect to the weights and the affine parameters only.
+"""
+import argparse
+import copy
+import json
+import math
+import operator
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import torch  # noqa: E402
+import torch.fx as fx  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import hesse_arch  # noqa: E402
+import hesse_st  # noqa: E402
+
+
+class ExportError(ValueError):
+    """The model cannot be expressed in hesse's architecture syntax; the message names the
+    module path and what is unsupported."""
+
+
+# Modules translated whole (exact types: a subclass may override forward and is traced).
+LEAVES = (nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
+          nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm,
+          nn.Dropout, nn.Dropout2d, nn.Identity)
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _where(scope):
+    path, cls = scope
+    return "module '%s' (%s)" % (path, cls) if path else "the model's forward (%s)" % cls
+
+
+class _Tracer(fx.Tracer):
+    """Traces through containers and custom modules; records on every node the module whose
+    forward created it (node.meta['hesse_scope'] = (path, class name))."""
+
+    def __init__(self, root):
+        super().__init__()
+        self.scope = [("", type(root).__name__)]
+
+    def is_leaf_module(self, m, qualname):
+        if type(m) in LEAVES:
+            return True
+        if type(m) in CONTAINERS:
+            return False
+        # other torch.nn layers stay whole so that the refusal names them; user modules
+        # (residual blocks, ...) are traced through
+        return type(m).__module__.startswith("torch.nn")
+
+    def call_module(self, m, forward, args, kwargs):
+        path = self.path_of_module(m)
+        self.scope.append((path, type(m).__name__))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        except Exception as e:
+            if not hasattr(e, "hesse_scope"):
+                e.hesse_scope = self.scope[-1]
+            raise
+        finally:
+            self.scope.pop()
+
+    def create_node(self, *args, **kwargs):
+        node = super().create_node(*args, **kwargs)
+        node.meta["hesse_scope"] = self.scope[-1]
+        return node
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the graph once, recording for every node whether it is a tensor and its shape."""
+
+    def run_node(self, n):
+        v = super().run_node(n)
+        n.meta["is_tensor"] = isinstance(v, torch.Tensor)
+        n.meta["shape"] = tuple(v.shape) if isinstance(v, torch.Tensor) else None
+        n.meta["type_name"] = type(v).__name__
+        return v
+
+
+def _pair(v):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(v)
+        return (int(v[0]), int(v[1]))
+    return (int(v), int(v))
+
+
+def _fmt_pair(p):
+    return str(p[0]) if p[0] == p[1] else "(%d,%d)" % p
+
+
+def _fmt_float(x):
+    return repr(float(x))
+
+
+def _bind(names, args, kwargs, defaults):
+    """Binds positional args and kwargs of a call to `names` (the first is the input)."""
+    out = dict(defaults)
+    for name, v in zip(names, args):
+        out[name] = v
+    out.update(kwargs)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# One node -> hesse items
+
+
+def _module_items(node, m, in_shape, out_shape):
+    """Items (text, has_tensors) for a call to a leaf module, or raises ExportError."""
+    where = _where((node.target, type(m).__name__))
+    if isinstance(m, nn.Linear):
+        if len(in_shape) != 2:
+            raise ExportError("%s: gets a %d-dimensional input %s; hesse's linear needs flat "
+                              "input [N, features] (flatten first)" %
+                              (where, len(in_shape), list(in_shape)))
+        bias = "" if m.bias is not None else ",bias=False"
+        return [("linear(%d,%d%s)" % (m.in_features, m.out_features, bias), True)]
+    if isinstance(m, nn.Conv2d):
+        if m.groups != 1:
+            raise ExportError("%s: groups=%d is not supported (hesse's conv2d has groups=1)" %
+                              (where, m.groups))
+        if _pair(m.dilation) != (1, 1):
+            raise ExportError("%s: dilation=%s is not supported (hesse's conv2d has "
+                              "dilation=1)" % (where, _fmt_pair(_pair(m.dilation))))
+        if m.padding_mode != "zeros":
+            raise ExportError("%s: padding_mode='%s' is not supported (zeros only)" %
+                              (where, m.padding_mode))
+        k = _pair(m.kernel_size)
+        if isinstance(m.padding, str):
+            if m.padding == "valid":
+                pad = (0, 0)
+            elif all(x % 2 == 1 for x in k):  # 'same' with stride 1: symmetric for odd k
+                pad = ((k[0] - 1) // 2, (k[1] - 1) // 2)
+            else:
+                raise ExportError("%s: padding='same' with an even kernel pads asymmetrically; "
+                                  "hesse pads symmetrically" % where)
+        else:
+            pad = _pair(m.padding)
+        text = "conv2d(%d,%d,%s" % (m.in_channels, m.out_channels, _fmt_pair(k))
+        if _pair(m.stride) != (1, 1):
+            text += ",stride=" + _fmt_pair(_pair(m.stride))
+        if pad != (0, 0):
+            text += ",padding=" + _fmt_pair(pad)
+        if m.bias is None:
+            text += ",bias=False"
+        return [(text + ")", True)]
+    if isinstance(m, nn.MaxPool2d):
+        return [(_pool_text(where, "maxpool2d", m.kernel_size, m.stride, m.padding,
+                            dilation=m.dilation, ceil_mode=m.ceil_mode,
+                            return_indices=m.return_indices), False)]
+    if isinstance(m, nn.AvgPool2d):
+        return [(_pool_text(where, "avgpool2d", m.kernel_size, m.stride, m.padding,
+                            ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad,
+                            divisor_override=m.divisor_override), False)]
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        return [(_adaptive_text(where, m.output_size, in_shape), False)]
+    if isinstance(m, nn.Flatten):
+        if _flat_shape(in_shape) != out_shape:
+            raise ExportError("%s: flattens dimensions %d..%d; hesse flattens everything but "
+                              "the batch (start_dim=1, end_dim=-1)" %
+                              (where, m.start_dim, m.end_dim))
+        return [("flatten", False)]
+    if isinstance(m, nn.ReLU):
+        return [("relu", False)]
+    if isinstance(m, nn.Tanh):
+        return [("tanh", False)]
+    if isinstance(m, nn.Sigmoid):
+        return [("sigmoid", False)]
+    if isinstance(m, nn.GELU):
+        if m.approximate != "none":
+            raise ExportError("%s: approximate='%s' is not supported (hesse's gelu is the exact "
+                              "erf form)" % (where, m.approximate))
+        return [("gelu", False)]
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        two = isinstance(m, nn.BatchNorm2d)
+        if m.training:
+            raise ExportError("%s: is in training mode; hesse's batch norm uses the running "
+                              "statistics (call model.eval() before exporting)" % where)
+        if not m.track_running_stats or m.running_mean is None:
+            raise ExportError("%s: track_running_stats=False normalises with batch statistics "
+                              "even in eval mode; hesse needs running statistics" % where)
+        if len(in_shape) != (4 if two else 2):
+            raise ExportError("%s: gets input %s; hesse's %s takes [N, %s]" %
+                              (where, list(in_shape), "batchnorm2d" if two else "batchnorm1d",
+                               "C, H, W" if two else "features"))
+        opts = "" if m.eps == 1e-5 else ",eps=" + _fmt_float(m.eps)
+        if not m.affine:
+            opts += ",affine=False"
+        return [("%s(%d%s)" % ("batchnorm2d" if two else "batchnorm1d", m.num_features, opts),
+                 True)]
+    if isinstance(m, nn.LayerNorm):
+        ns = tuple(m.normalized_shape)
+        if len(ns) == 0 or ns != tuple(in_shape[len(in_shape) - len(ns):]) or len(in_shape) > 4:
+            raise ExportError("%s: normalises over %s of an input %s; hesse's layernorm "
+                              "normalises trailing dimensions of [N, features] or "
+                              "[N, C, H, W]" % (where, list(ns), list(in_shape)))
+        text = "layernorm(%s" % ",".join(str(d) for d in ns)
+        if m.eps != 1e-5:
+            text += ",eps=" + _fmt_float(m.eps)
+        if not m.elementwise_affine:
+            text += ",elementwise_affine=False"
+        return [(text + ")", m.elementwise_affine)]
+    if isinstance(m, (nn.Dropout, nn.Dropout2d)):
+        if m.training and m.p > 0:
+            raise ExportError("%s: is in training mode (random); call model.eval() before "
+                              "exporting" % where)
+        return []
+    if isinstance(m, nn.Identity):
+        return []
+    raise ExportError("%s: layer type %s is not supported by hesse (supported: %s)" %
+                      (where, type(m).__name__, ", ".join(c.__name__ for c in LEAVES)))
+
+
+def _flat_shape(shape):
+    return (shape[0], math.prod(shape[1:]))
+
+
+def _pool_text(where, kind, kernel, stride, padding, dilation=1, ceil_mode=False,
+               return_indices=False, count_include_pad=True, divisor_override=None):
+    if _pair(dilation) != (1, 1):
+        raise ExportError("%s: dilation=%s is not supported" % (where, dilation))
+    if ceil_mode:
+        raise ExportError("%s: ceil_mode=True is not supported (hesse floors output sizes)" %
+                          where)
+    if return_indices:
+        raise ExportError("%s: return_indices=True is not supported" % where)
+    if divisor_override:
+        raise ExportError("%s: divisor_override is not supported" % where)
+    k = _pair(kernel)
+    s = _pair(stride) if stride not in (None, []) else k
+    p = _pair(padding)
+    if not count_include_pad and p != (0, 0):
+        raise ExportError("%s: count_include_pad=False with padding is not supported (hesse "
+                          "divides by the full window)" % where)
+    text = "%s(%s" % (kind, _fmt_pair(k))
+    if s != k:
+        text += ",stride=" + _fmt_pair(s)
+    if p != (0, 0):
+        text += ",padding=" + _fmt_pair(p)
+    return text + ")"
+
+
+def _adaptive_text(where, output_size, in_shape):
+    out = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    out = tuple(in_shape[2 + i] if o is None else int(o) for i, o in enumerate(out))
+    return "adaptiveavgpool2d(%s)" % _fmt_pair(out)  # PyTorch's windows, any output size
+
+
+_ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu_: "relu", torch.relu_: "relu",
+              torch.tanh: "tanh", F.tanh: "tanh", torch.sigmoid: "sigmoid",
+              F.sigmoid: "sigmoid"}
+_ACT_METHODS = {"relu": "relu", "relu_": "relu", "tanh": "tanh", "tanh_": "tanh",
+                "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}
+_ADDS = (operator.add, operator.iadd, torch.add)
+_ADD_METHODS = ("add", "add_", "__add__", "__iadd__", "__radd__")
+_FUNC_NAMES = {torch.cat: "torch.cat (concatenation)", torch.stack: "torch.stack",
+               torch.mul: "torch.mul", operator.mul: "multiplication (*)",
+               operator.matmul: "matrix multiplication (@)", torch.matmul: "torch.matmul",
+               torch.bmm: "torch.bmm", F.softmax: "F.softmax", torch.softmax: "torch.softmax",
+               F.conv2d: "F.conv2d on raw tensors", F.linear: "F.linear on raw tensors",
+               operator.getitem: "indexing/slicing a tensor", operator.sub: "subtraction",
+               operator.truediv: "division", torch.sub: "torch.sub"}
+
+
+def _func_name(target):
+    if target in _FUNC_NAMES:
+        return _FUNC_NAMES[target]
+    mod = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", repr(target))
+    return "%s.%s" % (mod, name) if mod else name
+
+
+def _classify(node, gm):
+    """Sets node.meta['hk'] (kind) and friends; raises ExportError for what hesse cannot do.
+
+    kinds: input, items (meta['items'], meta['src']), alias (meta['src']), add
+    (meta['operands']), meta (a non-tensor value such as x.size(0))."""
+    where = _where(node.meta.get("hesse_scope", ("", "?")))
+    op = node.op
+    if op == "placeholder":
+        node.meta["hk"] = "input"
+        return
+    if op == "output":
+        return
+    if op == "get_attr":
+        raise ExportError("%s: uses the tensor '%s' directly, outside a supported layer (hesse "
+                          "computes with its layers' own parameters only)" % (where, node.target))
+    tensor_args = [a for a in node.all_input_nodes if a.meta.get("is_tensor")]
+    if op == "call_module" and not node.meta.get("is_tensor"):
+        m = gm.get_submodule(node.target)
+        raise ExportError("%s: returns a %s, not one tensor; hesse's layers map a tensor to a "
+                          "tensor" % (_where((node.target, type(m).__name__)),
+                                      node.meta.get("type_name", "non-tensor value")))
+    if not node.meta.get("is_tensor"):
+        # shape arithmetic (x.size(0), x.shape, ...) is allowed: it only feeds view/reshape
+        node.meta["hk"] = "meta"
+        return
+    if op == "call_module":
+        m = gm.get_submodule(node.target)
+        if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
+            raise ExportError("%s: called with %d arguments; hesse's layers take one tensor" %
+                              (_where((node.target, type(m).__name__)),
+                               len(node.args) + len(node.kwargs)))
+        src = node.args[0]
+        items = _module_items(node, m, src.meta["shape"], node.meta["shape"])
+        _set_items(node, items, src)
+        return
+    if op == "call_function":
+        t = node.target
+        if t in _ADDS:
+            _set_add(node, where, node.args, node.kwargs)
+            return
+        if len(tensor_args) != 1:
+            raise ExportError("%s: %s is not supported by hesse (it expresses chains of layers "
+                              "and residual additions x + f(x))" % (where, _func_name(t)))
+        src = node.args[0] if node.args else None
+        if not isinstance(src, fx.Node) or src is not tensor_args[0]:
+            raise ExportError("%s: %s is not supported by hesse" % (where, _func_name(t)))
+        in_shape, out_shape = src.meta["shape"], node.meta["shape"]
+        if t in _ACT_FUNCS:
+            _set_items(node, [(_ACT_FUNCS[t], False)], src)
+        elif t is F.gelu:
+            a = _bind(["input", "approximate"], node.args, node.kwargs, {"approximate": "none"})
+            if a["approximate"] != "none":
+                raise ExportError("%s: F.gelu(approximate='%s') is not supported" %
+                                  (where, a["approximate"]))
+            _set_items(node, [("gelu", False)], src)
+        elif t is F.avg_pool2d:
+            a = _bind(["input", "kernel_size", "stride", "padding", "ceil_mode",
+                       "count_include_pad", "divisor_override"], node.args, node.kwargs,
+                      {"stride": None, "padding": 0, "ceil_mode": False,
+                       "count_include_pad": True, "divisor_override": None})
+            _set_items(node, [(_pool_text(where, "avgpool2d", a["kernel_size"], a["stride"],
+                                          a["padding"], ceil_mode=a["ceil_mode"],
+                                          count_include_pad=a["count_include_pad"],
+                                          divisor_override=a["divisor_override"]), False)], src)
+        elif t is F.max_pool2d:
+            a = _bind(["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                       "return_indices"], node.args, node.kwargs,
+                      {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+                       "return_indices": False})
+            _set_items(node, [(_pool_text(where, "maxpool2d", a["kernel_size"], a["stride"],
+                                          a["padding"], dilation=a["dilation"],
+                                          ceil_mode=a["ceil_mode"],
+                                          return_indices=a["return_indices"]), False)], src)
+        elif t is F.adaptive_avg_pool2d:
+            a = _bind(["input", "output_size"], node.args, node.kwargs, {})
+            _set_items(node, [(_adaptive_text(where, a["output_size"], in_shape), False)], src)
+        elif t is torch.flatten:
+            _set_reshape(node, where, "torch.flatten", in_shape, out_shape, src)
+        elif t in (F.dropout, F.dropout2d):
+            a = _bind(["input", "p", "training", "inplace"], node.args, node.kwargs,
+                      {"p": 0.5, "training": True})
+            if a["training"] and a["p"] > 0:
+                raise ExportError("%s: F.dropout with training=True (random); pass "
+                                  "training=self.training and call model.eval()" % where)
+            _set_alias(node, src)
+        elif t is torch.mean:
+            _set_mean(node, where, node.args[1:], node.kwargs, in_shape, src)
+        else:
+            raise ExportError("%s: %s is not supported by hesse (it expresses chains of layers "
+                              "and residual additions x + f(x))" % (where, _func_name(t)))
+        return
+    if op == "call_method":
+        name = node.target
+        self_node = node.args[0]
+        if name in _ADD_METHODS:
+            _set_add(node, where, node.args, node.kwargs)
+            return
+        if not isinstance(self_node, fx.Node) or tensor_args != [self_node]:
+            raise ExportError("%s: tensor method .%s() is not supported by hesse" %
+                              (where, name))
+        in_shape, out_shape = self_node.meta["shape"], node.meta["shape"]
+        if name in _ACT_METHODS:
+            _set_items(node, [(_ACT_METHODS[name], False)], self_node)
+        elif name in ("view", "reshape", "flatten"):
+            _set_reshape(node, where, ".%s()" % name, in_shape, out_shape, self_node)
+        elif name in ("contiguous", "clone"):
+            _set_alias(node, self_node)
+        elif name == "mean":
+            _set_mean(node, where, node.args[1:], node.kwargs, in_shape, self_node)
+        else:
+            raise ExportError("%s: tensor method .%s() is not supported by hesse (it expresses "
+                              "chains of layers and residual additions x + f(x))" % (where, name))
+        return
+    raise ExportError("%s: graph operation %s %s is not supported" % (where, op, node.target))
+
+
+def _set_items(node, items, src):
+    node.meta.update(hk="items", items=items, src=src)
+
+
+def _set_alias(node, src):
+    node.meta.update(hk="alias", src=src)
+
+
+def _set_reshape(node, where, what, in_shape, out_shape, src):
+    if out_shape == in_shape:
+        _set_alias(node, src)
+    elif len(in_shape) >= 2 and out_shape == _flat_shape(in_shape):
+        _set_items(node, [("flatten", False)], src)
+    else:
+        raise ExportError("%s: %s reshapes %s to %s; hesse only flattens each sample to "
+                          "[N, features]" % (where, what, list(in_shape), list(out_shape)))
+
+
+def _set_mean(node, where, rest, kwargs, in_shape, src):
+    a = _bind(["dim", "keepdim"], rest, kwargs, {"dim": None, "keepdim": False})
+    dims = a["dim"]
+    dims = [dims] if isinstance(dims, int) else list(dims or [])
+    dims = sorted(d % len(in_shape) for d in dims)
+    if len(in_shape) != 4 or dims != [2, 3]:
+        raise ExportError("%s: mean over dimensions %s of %s is not supported (only the global "
+                          "average over H, W of [N, C, H, W])" % (where, a["dim"], list(in_shape)))
+    items = [("adaptiveavgpool2d(1)", False)]
+    if not a["keepdim"]:
+        items.append(("flatten", False))
+    _set_items(node, items, src)
+
+
+def _set_add(node, where, args, kwargs):
+    operands = list(args[:2]) + [kwargs[k] for k in ("other",) if k in kwargs]
+    extra = {k: v for k, v in kwargs.items() if k != "other"}
+    if len(args) > 2 or (extra and extra.get("alpha", 1) != 1) or len(operands) != 2:
+        raise ExportError("%s: an addition with alpha or extra arguments is not supported" % where)
+    if not all(isinstance(o, fx.Node) and o.meta.get("is_tensor") for o in operands):
+        raise ExportError("%s: adds a constant to a tensor; hesse's additions join two branches "
+                          "(x + f(x))" % where)
+    a, b = operands
+    if a.meta["shape"] != b.meta["shape"] or node.meta["shape"] != a.meta["shape"]:
+        raise ExportError("%s: adds tensors of shapes %s and %s (broadcasting); hesse's residual "
+                          "needs both branches the same shape" %
+                          (where, list(a.meta["shape"]), list(b.meta["shape"])))
+    node.meta.update(hk="add", operands=(a, b))
+
+
+# ----------------------------------------------------------------------------------------
+# Graph -> chain with residual blocks
+
+
+def _resolve(n):
+    while n.meta.get("hk") == "alias":
+        n = n.meta["src"]
+    return n
+
+
+def _preds(n):
+    k = n.meta["hk"]
+    if k == "items":
+        return [_resolve(n.meta["src"])]
+    if k == "add":
+        return [_resolve(o) for o in n.meta["operands"]]
+    return []
+
+
+def _describe_node(n):
+    scope = n.meta.get("hesse_scope", ("", "?"))
+    if n.op == "call_module":
+        return "module '%s'" % n.target
+    return "%s (%s)" % (_where(scope), n.name)
+
+
+def _structure(graph, out):
+    """The output's computation as a nested list: ('items', node) and
+    ('residual', add_node, [a-branch], [b-branch])."""
+    order = [n for n in graph.nodes if n.meta.get("hk") in ("input", "items", "add")]
+    index = {n: i for i, n in enumerate(order)}
+    dom = {}
+    for n in order:
+        ps = _preds(n)
+        if not ps:
+            dom[n] = {n}
+        else:
+            common = set.intersection(*(dom[p] for p in ps))
+            dom[n] = common | {n}
+    claimed = set()
+
+    def claim(n):
+        if n in claimed:
+            raise ExportError("%s: its output feeds later layers in a way hesse cannot express "
+                              "(branches may only rejoin by adding to the tensor they forked "
+                              "from)" % _describe_node(n))
+        claimed.add(n)
+
+    def build(end, stop):
+        seq, cur = [], end
+        while cur is not stop:
+            k = cur.meta["hk"]
+            if k == "input":
+                raise ExportError("%s: a branch reaches the input without passing its fork "
+                                  "point (internal error)" % _describe_node(end))
+            claim(cur)
+            if k == "items":
+                seq.append(("items", cur))
+                cur = _preds(cur)[0]
+            else:
+                fork = max(dom[cur] - {cur}, key=index.get)
+                a, b = _preds(cur)
+                seq.append(("residual", cur, build(a, fork), build(b, fork)))
+                cur = fork
+        seq.reverse()
+        return seq
+
+    start = [n for n in order if n.meta["hk"] == "input"]
+    seq = build(out, start[0])
+    # every layer the output depends on must appear exactly once
+    todo, seen = [out], set()
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n.meta["hk"] != "input" and n not in claimed:
+            raise ExportError("%s: its output is used in a way hesse cannot express" %
+                              _describe_node(n))
+        todo.extend(_preds(n))
+    return seq
+
+
+def _params_in(seq):
+    out = []
+    for e in seq:
+        if e[0] == "items":
+            n = e[1]
+            if any(has for _, has in n.meta["items"]):
+                out.append(n.target)
+        else:
+            out += _params_in(e[2]) + _params_in(e[3])
+    return out
+
+
+def _common_prefix(paths):
+    parts = [p.split(".") for p in paths]
+    prefix = []
+    for group in zip(*parts):
+        if all(g == group[0] for g in group):
+            prefix.append(group[0])
+        else:
+            break
+    # a strict prefix of every path (the block is a container of its layers)
+    while prefix and any(len(p) == len(prefix) for p in parts):
+        prefix.pop()
+    return ".".join(prefix)
+
+
+def _relative(path, block, what):
+    if block is None:
+        return path
+    if not path.startswith(block + "."):
+        raise ExportError("%s: lies inside the residual block '%s' but is not one of its "
+                          "submodules; hesse names a block's tensors '<block>.<layer>'" %
+                          (what, block))
+    return path[len(block) + 1:]
+
+
+def _render(seq, block, shortcut=False):
+    """Item texts of one level; names omitted where hesse's positional default gives the
+    same tensor names."""
+    out = []
+    for e in seq:
+        if e[0] == "items":
+            n = e[1]
+            for text, has in n.meta["items"]:
+                if not has:
+                    out.append(text)
+                    continue
+                rel = _relative(n.target, block, "module '%s'" % n.target)
+                pos = len(out)
+                default = str(pos) if block is None else (
+                    "shortcut.%d" % pos if shortcut else str(pos))
+                # top level: the legacy positional names; inside blocks: always explicit
+                out.append(text if (block is None and rel == default) else "%s:%s" % (rel, text))
+            continue
+        _, add, a, b = e
+        scope = add.meta["hesse_scope"]
+        if block is not None:
+            raise ExportError("%s: a residual addition inside the residual block '%s'; hesse's "
+                              "residual blocks do not nest" % (_where(scope), block))
+        params = _params_in(a) + _params_in(b)
+        inside = block is None or (scope[0] + ".").startswith(block + ".") and scope[0] != block
+        if scope[0] and inside and all(p.startswith(scope[0] + ".") for p in params):
+            name = scope[0]
+        elif params:
+            name = _common_prefix(params)
+            if not name or (block is not None and not name.startswith(block + ".")):
+                raise ExportError("%s: the layers of this residual addition (%s) share no "
+                                  "enclosing module below %s; hesse names a block's tensors "
+                                  "'<block>.<layer>', so put the block in its own nn.Module" %
+                                  (_where(scope), ", ".join(params[:4]),
+                                   "the model" if block is None else "'%s'" % block))
+        else:
+            name = None
+        # the longer branch is the main path; an empty one is the identity shortcut
+        if len(b) > len(a):
+            a, b = b, a
+        main = _render(a, name if name is not None else block) or ["identity"]
+        short = _render(b, name if name is not None else block, shortcut=True)
+        text = "residual(%s%s)" % (",".join(main), "|" + ",".join(short) if short else "")
+        if name is not None:
+            text = "%s:%s" % (_relative(name, block, _where(scope)), text)
+        out.append(text)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Public API
+
+
+def hesse_input_shape(input_shape):
+    """hesse's (c, h, w) for a PyTorch per-sample shape: (D,) -> (D, 1, 1)."""
+    s = tuple(int(d) for d in input_shape)
+    if len(s) == 1:
+        return (s[0], 1, 1)
+    if len(s) == 3:
+        return s
+    raise ExportError("input shape %s: expected (C, H, W) or (features,)" % (list(s),))
+
+
+def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
+    """(arch string, {name: tensor}) for an nn.Module in eval mode, or raises ExportError.
+
+    input_shape: one sample's shape without the batch dimension, (C, H, W) or (features,).
+    dtype: 'keep' (F16/BF16 widened to F32), 'f64' or 'f32'. check: rebuild the string's
+    network in PyTorch and compare its output with the model's."""
+    if not isinstance(model, nn.Module):
+        raise ExportError("expected an nn.Module, got %s" % type(model).__name__)
+    hesse_input_shape(input_shape)
+    tracer = _Tracer(model)
+    try:
+        graph = tracer.trace(model)
+    except ExportError:
+        raise
+    except Exception as e:  # data-dependent control flow and the like
+        scope = getattr(e, "hesse_scope", ("", type(model).__name__))
+        hint = ""
+        if isinstance(e, fx.proxy.TraceError):
+            hint = "; hesse needs a forward without data-dependent control flow"
+        raise ExportError("%s: torch.fx cannot trace it (%s: %s)%s" %
+                          (_where(scope), type(e).__name__, str(e).split("\n")[0] or "no message",
+                           hint)) from None
+    gm = fx.GraphModule(tracer.root, graph)
+    seen_modules = {}
+    for n in graph.nodes:
+        if n.op == "call_module":
+            m = gm.get_submodule(n.target)
+            stateless = not any(True for _ in m.parameters()) and not any(True for _ in m.buffers())
+            if stateless:  # e.g. torchvision's blocks call one self.relu twice
+                continue
+            if n.target in seen_modules:
+                raise ExportError("module '%s' (%s): is called more than once; hesse gives every "
+                                  "layer its own parameters (shared layers are not supported)" %
+                                  (n.target, type(gm.get_submodule(n.target)).__name__))
+            seen_modules[n.target] = n
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if not placeholders:
+        raise ExportError("the model's forward takes no input")
+    fdtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.randn(3, *input_shape, dtype=fdtype)
+    try:
+        with torch.no_grad():
+            _ShapeRecorder(gm).run(x)
+    except Exception as e:
+        raise ExportError("the model does not run on an input of shape %s (%s: %s)" %
+                          ([3] + list(input_shape), type(e).__name__,
+                           str(e).split("\n")[0])) from None
+    for n in graph.nodes:
+        _classify(n, gm)
+    for p in placeholders[1:]:
+        if any(u.meta.get("hk") in ("items", "add", "alias") for u in p.users):
+            raise ExportError("the model's forward uses a second input '%s'; hesse feeds one "
+                              "tensor" % p.name)
+    outs = [n for n in graph.nodes if n.op == "output"]
+    res = outs[0].args[0]
+    if not isinstance(res, fx.Node) or not res.meta.get("is_tensor"):
+        raise ExportError("the model's forward returns %s, not one tensor" %
+                          type(res).__name__)
+    res = _resolve(res)
+    if res.meta["hk"] == "input":
+        raise ExportError("the model's forward returns its input")
+    if len(res.meta["shape"]) != 2:
+        raise ExportError("the model's output has shape %s; hesse needs logits [N, classes]" %
+                          ([None] + list(res.meta["shape"][1:]),))
+    seq = _structure(graph, res)
+    arch = ",".join(_render(seq, None))
+
+    tensors = {}
+    for path in _params_in(seq):
+        m = gm.get_submodule(path)
+        for k, t in m.state_dict().items():
+            tensors["%s.%s" % (path, k)] = _convert(t, dtype)
+    _check_unused(model, seen_modules, _params_in(seq), allow_unused)
+    if check:
+        _check_equal(model, arch, tensors, input_shape)
+    return arch, tensors
+
+
+def _convert(t, dtype):
+    t = t.detach().cpu()
+    if not t.is_floating_point():
+        return t.to(torch.int64)
+    if dtype == "f64":
+        return t.to(torch.float64)
+    if dtype == "f32" or t.dtype not in (torch.float64, torch.float32):
+        return t.to(torch.float32)
+    return t
+
+
+def _check_unused(model, seen_modules, used, allow_unused):
+    used_ids = set()
+    for path in used:
+        for t in list(model.get_submodule(path).parameters()) + list(
+                model.get_submodule(path).buffers()):
+            used_ids.add(id(t))
+    unused = [name for name, p in model.named_parameters() if id(p) not in used_ids]
+    if unused and not allow_unused:
+        raise ExportError("parameters not used by the forward pass: %s%s; hesse would not know "
+                          "them (allow_unused=True / --allow-unused leaves them out)" %
+                          (", ".join(unused[:6]), ", ..." if len(unused) > 6 else ""))
+
+
+def _check_equal(model, arch, tensors, input_shape):
+    """hesse's semantics of `arch` (rebuilt in PyTorch) must give the model's output."""
+    try:
+        net = hesse_arch.ArchNet(arch)
+        want = net.state_dict()
+        net.load_state_dict({k: t.to(want[k].dtype) for k, t in tensors.items() if k in want},
+                            strict=True)
+    except Exception as e:
+        raise ExportError("internal error: the string does not describe the exported tensors "
+                          "(%s): %s" % (str(e).split("\n")[0], arch)) from None
+    ref = copy.deepcopy(model).double().eval()
+    g = torch.Generator().manual_seed(1234)
+    x = torch.randn(5, *input_shape, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        a, b = ref(x), net.eval()(x)
+    scale = max(1.0, float(a.abs().max()))
+    err = float((a - b).abs().max()) if a.shape == b.shape else math.inf
+    if not err <= 1e-9 * scale:
+        raise ExportError("internal error: the exported string computes something else than "
+                          "the model (max difference %.3g): %s" % (err, arch))
+
+
+def metadata(arch, input_shape, loss="cross_entropy", mean=None, std=None, scale=None,
+             source=None):
+    """The __metadata__ hesse reads from a model file."""
+    c, h, w = hesse_input_shape(input_shape)
+    meta = {"hesse.arch": arch, "hesse.input_shape": "%d,%d,%d" % (c, h, w), "hesse.loss": loss}
+    if mean is not None or std is not None or scale is not None:
+        pre = {}
+        if scale is not None:
+            pre["scale"] = float(scale)
+        if mean is not None and std is not None:
+            if len(mean) != len(std):
+                raise ExportError("mean and std have %d and %d channels" % (len(mean), len(std)))
+            pre["mean"], pre["std"] = [float(v) for v in mean], [float(v) for v in std]
+        meta["hesse.preprocess"] = json.dumps(pre)
+    if source:
+        meta["hesse.exported_from"] = source
+    return meta
+
+
+def export(model, path, input_shape, loss="cross_entropy", mean=None, std=None, scale=None,
+           check=True, allow_unused=False, dtype="keep"):
+    """Writes the model's tensors and architecture to `path` (safetensors); returns the
+    architecture string. See to_hesse for the arguments; loss: 'cross_entropy' or 'mse';
+    mean/std/scale: the preprocessing hesse applies to the data when the command line gives
+    none (x = (raw * scale - mean) / std per channel)."""
+    arch, tensors = to_hesse(model, input_shape, check=check, allow_unused=allow_unused,
+                             dtype=dtype)
+    meta = metadata(arch, input_shape, loss, mean, std, scale,
+                    source="torch %s %s" % (torch.__version__, type(model).__name__))
+    hesse_st.write(path, tensors, meta)
+    return arch
+
+
+# ----------------------------------------------------------------------------------------
+# Command line
+
+
+def _load_model(spec):
+    import importlib
+    import importlib.util
+
+    import models
+
+    if models.is_preset(spec):
+        return models.preset(spec)
+    if spec.endswith((".pt", ".pth")) and os.path.isfile(spec):
+        # the pickled classes must be importable: from the file's folder or the current one
+        for d in (os.getcwd(), os.path.dirname(os.path.abspath(spec))):
+            if d not in sys.path:
+                sys.path.insert(0, d)
+        try:
+            obj = torch.load(spec, map_location="cpu")
+        except (ImportError, AttributeError) as e:
+            raise ExportError("%s: cannot unpickle the module (%s); its class must be importable "
+                              "(set PYTHONPATH), or give FILE.py:NAME and --weights" %
+                              (spec, e)) from None
+        if not isinstance(obj, nn.Module):
+            raise ExportError("%s holds a %s, not a pickled nn.Module; give the module's factory "
+                              "(FILE.py:NAME) and this file with --weights" %
+                              (spec, type(obj).__name__))
+        return obj, None
+    if ":" not in spec:
+        raise ExportError("MODEL '%s': expected a preset, FILE.py:NAME, package.module:NAME or "
+                          "a .pt file" % spec)
+    where, name = spec.rsplit(":", 1)
+    if where.endswith(".py"):
+        if not os.path.isfile(where):
+            raise ExportError("%s: no such file" % where)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(where)))
+        s = importlib.util.spec_from_file_location("_hesse_user_model", where)
+        mod = importlib.util.module_from_spec(s)
+        s.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(where)
+    factory = getattr(mod, name, None)
+    if factory is None:
+        raise ExportError("%s has no '%s'" % (where, name))
+    m = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    if not isinstance(m, nn.Module):
+        raise ExportError("%s:%s() returned %s, not an nn.Module" % (where, name, type(m).__name__))
+    return m, None
+
+
+def _floats(s, what):
+    try:
+        return [float(v) for v in s.split(",")]
+    except ValueError:
+        raise ExportError("%s: expected comma-separated numbers, got '%s'" % (what, s)) from None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog="hesse_export.py",
+        description="Export a PyTorch model for hesse: safetensors + architecture string.")
+    ap.add_argument("model", help="preset, FILE.py:NAME, package.module:NAME or a pickled .pt")
+    ap.add_argument("-o", "--output", help="write the safetensors file here")
+    ap.add_argument("--weights", help="state_dict to load first (.pt/.pth or .safetensors)")
+    ap.add_argument("--input-shape", help="one sample's shape C,H,W or D (default: the preset's)")
+    ap.add_argument("--loss", default="cross_entropy", choices=["cross_entropy", "mse"])
+    ap.add_argument("--dtype", default="keep", choices=["keep", "f64", "f32"])
+    ap.add_argument("--mean", help="per-channel mean stored as hesse.preprocess")
+    ap.add_argument("--std", help="per-channel std stored as hesse.preprocess")
+    ap.add_argument("--allow-unused", action="store_true",
+                    help="leave out parameters the forward pass never uses")
+    ap.add_argument("--no-check", action="store_true",
+                    help="skip rebuilding the string's network and comparing outputs")
+    a = ap.parse_args(argv)
+    try:
+        model, default_shape = _load_model(a.model)
+        if a.weights:
+            if a.weights.endswith(".safetensors"):
+                state, _ = hesse_st.read(a.weights)
+            else:
+                state = torch.load(a.weights, map_location="cpu")
+                state = state.get("state_dict", state) if isinstance(state, dict) else state
+            try:
+                model.load_state_dict(state, strict=True)
+            except RuntimeError as e:
+                raise ExportError("%s: %s" % (a.weights, str(e).replace("\n", " ").strip()))
+        model.eval()
+        if a.input_shape:
+            try:
+                shape = tuple(int(v) for v in a.input_shape.split(","))
+            except ValueError:
+                raise ExportError("--input-shape: expected C,H,W or D, got '%s'" %
+                                  a.input_shape) from None
+        elif default_shape:
+            shape = default_shape
+        else:
+            raise ExportError("--input-shape is needed for this model (C,H,W or D)")
+        if (a.mean is None) != (a.std is None):
+            raise ExportError("--mean and --std go together")
+        mean = _floats(a.mean, "--mean") if a.mean else None
+        std = _floats(a.std, "--std") if a.std else None
+        if a.output:
+            arch = export(model, a.output, shape, loss=a.loss, mean=mean, std=std,
+                          check=not a.no_check, allow_unused=a.allow_unused, dtype=a.dtype)
+        else:
+            arch, _ = to_hesse(model, shape, check=not a.no_check,
+                               allow_unused=a.allow_unused, dtype=a.dtype)
+    except (ExportError, hesse_st.SafetensorsError, OSError) as e:
+        print("hesse_export: %s" % e, file=sys.stderr)
+        return 2
+    print(arch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
