@@ -808,7 +808,7 @@ int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers_ou
     arch_build b = {&cx, NULL, 0, c, h, w, 0, 0, NULL, 0, 0};
     if ((rc = nn_arch_tokenize(&cx, &items, &count)) != HESSE_OK) goto cleanup;
     const int nlayers = count_layers(items, count);
-    b.layers = calloc((size_t)nlayers, sizeof *b.layers);
+    b.layers = calloc((size_t)(nlayers > 0 ? nlayers : 1), sizeof *b.layers);
     b.cap = (size_t)nlayers * (LAYER_TEXT + HESSE_MODULE_MAX + 4) + 16;
     b.canon = calloc(b.cap, 1);
     if (!b.layers || !b.canon) {
