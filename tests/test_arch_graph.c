@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fd_ggn.h"
 
 typedef struct {
     const char *arch;
@@ -215,44 +216,9 @@ static void test_case(const net_case *nc, int index) {
     /* GGN against J^T A J v, J by central differences of the logits (h = 1e-5: error ~1e-10
      * relative; kinks: 1e-8), A the loss Hessian in the logits written out here. */
     const int C = nc->classes;
-    double *Z = malloc((size_t)(s.n * C) * sizeof *Z), *Zp = malloc((size_t)(s.n * C) * sizeof *Z),
-           *Zm = malloc((size_t)(s.n * C) * sizeof *Z);
-    double *J = malloc((size_t)(s.n * C * n) * sizeof *J);
-    REQUIRE(hesse_forward(e, &s, Z) == HESSE_OK);
-    const double hj = nc->smooth ? 1e-5 : 1e-8;
-    for (int64_t p = 0; p < n; p++) {
-        double t = theta[p];
-        theta[p] = t + hj;
-        REQUIRE(hesse_forward(e, &s, Zp) == HESSE_OK);
-        theta[p] = t - hj;
-        REQUIRE(hesse_forward(e, &s, Zm) == HESSE_OK);
-        theta[p] = t;
-        for (int64_t r = 0; r < s.n * C; r++) J[r * n + p] = (Zp[r] - Zm[r]) / (2 * hj);
-    }
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
-    for (int64_t i = 0; i < s.n; i++) {
-        double Jv[16], AJv[16];
-        for (int c = 0; c < C; c++) {
-            Jv[c] = 0;
-            for (int64_t p = 0; p < n; p++) Jv[c] += J[(i * C + c) * n + p] * V[p];
-        }
-        if (nc->loss == HESSE_LOSS_CROSS_ENTROPY) {
-            double zmax = -INFINITY, sum = 0, pr[16];
-            for (int c = 0; c < C; c++) zmax = fmax(zmax, Z[i * C + c]);
-            for (int c = 0; c < C; c++) sum += pr[c] = exp(Z[i * C + c] - zmax);
-            for (int c = 0; c < C; c++) pr[c] /= sum;
-            for (int c = 0; c < C; c++) {
-                AJv[c] = pr[c] * Jv[c];
-                for (int d = 0; d < C; d++) AJv[c] -= pr[c] * pr[d] * Jv[d];
-                AJv[c] /= (double)s.n;
-            }
-        } else {
-            for (int c = 0; c < C; c++) AJv[c] = 2.0 * Jv[c] / ((double)s.n * C);
-        }
-        for (int c = 0; c < C; c++)
-            for (int64_t p = 0; p < n; p++) ref[p] += J[(i * C + c) * n + p] * AJv[c];
-    }
+    fd_ggn_reference(e, &s, theta, n, C, nc->loss, nc->smooth ? 1e-5 : 1e-8, V, ref);
     double gerr = max_abs_diff(ref, GV, n) / fmax(norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(gerr < (nc->smooth ? 1e-6 : 1e-5), "case %d GGN vs J^T A J: %.3g", index, gerr);
 
@@ -288,10 +254,6 @@ static void test_case(const net_case *nc, int index) {
     CHECK_MSG(err32 <= 1e-4, "case %d f32 GGN: %.3g", index, err32);
 
     free(EV);
-    free(Z);
-    free(Zp);
-    free(Zm);
-    free(J);
     free(GV);
     free(ref);
     free(HV1);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fd_ggn.h"
 
 typedef struct {
     const char *arch;
@@ -165,44 +166,9 @@ static void test_case(const net_case *nc, int index) {
     /* GGN against J^T A J v, J by central differences of the logits (h = 1e-5: error
      * ~1e-10 relative), A the loss Hessian in the logits written out here independently. */
     const int C = nc->classes;
-    double *Z = malloc((size_t)(s.n * C) * sizeof *Z), *Zp = malloc((size_t)(s.n * C) * sizeof *Z),
-           *Zm = malloc((size_t)(s.n * C) * sizeof *Z);
-    double *J = malloc((size_t)(s.n * C * n) * sizeof *J); /* J[(i*C + c) * n + p] */
-    REQUIRE(hesse_forward(e, &s, Z) == HESSE_OK);
-    const double hj = 1e-5;
-    for (int64_t p = 0; p < n; p++) {
-        double t = theta[p];
-        theta[p] = t + hj;
-        REQUIRE(hesse_forward(e, &s, Zp) == HESSE_OK);
-        theta[p] = t - hj;
-        REQUIRE(hesse_forward(e, &s, Zm) == HESSE_OK);
-        theta[p] = t;
-        for (int64_t r = 0; r < s.n * C; r++) J[r * n + p] = (Zp[r] - Zm[r]) / (2 * hj);
-    }
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
-    for (int64_t i = 0; i < s.n; i++) {
-        double Jv[16], AJv[16];
-        for (int c = 0; c < C; c++) {
-            Jv[c] = 0;
-            for (int64_t p = 0; p < n; p++) Jv[c] += J[(i * C + c) * n + p] * V[p];
-        }
-        if (nc->loss == HESSE_LOSS_CROSS_ENTROPY) {
-            double zmax = -INFINITY, sum = 0, pr[16];
-            for (int c = 0; c < C; c++) zmax = fmax(zmax, Z[i * C + c]);
-            for (int c = 0; c < C; c++) sum += pr[c] = exp(Z[i * C + c] - zmax);
-            for (int c = 0; c < C; c++) pr[c] /= sum;
-            for (int c = 0; c < C; c++) {
-                AJv[c] = pr[c] * Jv[c];
-                for (int d = 0; d < C; d++) AJv[c] -= pr[c] * pr[d] * Jv[d];
-                AJv[c] /= (double)s.n;
-            }
-        } else {
-            for (int c = 0; c < C; c++) AJv[c] = 2.0 * Jv[c] / ((double)s.n * C);
-        }
-        for (int c = 0; c < C; c++)
-            for (int64_t p = 0; p < n; p++) ref[p] += J[(i * C + c) * n + p] * AJv[c];
-    }
+    fd_ggn_reference(e, &s, theta, n, C, nc->loss, 1e-5, V, ref);
     CHECK_MSG(max_rel_diff(ref, GV, n) < 1e-7, "case %d GGN vs J^T A J: %.3g", index,
               max_rel_diff(ref, GV, n));
 
@@ -254,10 +220,6 @@ static void test_case(const net_case *nc, int index) {
     free(E);
     free(G);
     free(ev);
-    free(Z);
-    free(Zp);
-    free(Zm);
-    free(J);
     free(GV);
     free(ref);
     free(HV1);
