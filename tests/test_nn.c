@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "fd_ggn.h"
+#include "nn/nn-impl.h"
 
 typedef struct {
     const char *arch;
@@ -305,8 +306,66 @@ static void test_arch_errors(void) {
     hesse_model_free(m);
 }
 
+/* Max pooling's kernels (the 2x2 stride-2 fast path and the general scan) against a plain
+ * scan written here: first maximum in row-major window order, and every NaN takes over (the
+ * last NaN of a window wins, as in PyTorch's CPU kernel).
+ * Values are drawn from a few levels so that ties are common, with some NaNs and infinities. */
+static void test_maxpool_kernels(void) {
+    static const char *archs[] = {"maxpool2d(2),flatten,linear(40,1)",
+                                  "maxpool2d(3,stride=2),flatten,linear(40,1)",
+                                  "maxpool2d(2,stride=1),flatten,linear(160,1)",
+                                  "maxpool2d((2,3),stride=(2,1)),flatten,linear(72,1)"};
+    const int B = 3, C = 2, H = 9, W = 11;
+    const double levels[] = {-1.0, 0.0, 0.5, 2.0, INFINITY, -INFINITY, NAN};
+    hesse_rng rng;
+    hesse_rng_seed(&rng, 5);
+    double x[3 * 2 * 9 * 11], y[3 * 2 * 9 * 11];
+    float xf[3 * 2 * 9 * 11], yf[3 * 2 * 9 * 11];
+    int32_t idx[3 * 2 * 9 * 11], idxf[3 * 2 * 9 * 11];
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        hesse_model *m = NULL;
+        CHECK_MSG(hesse_model_create(archs[a], C, H, W, HESSE_LOSS_MSE, &m) == HESSE_OK, "%s",
+                  hesse_last_error());
+        if (!m) continue;
+        const hesse_layer *L = hesse_model_layer(m, 0);
+        const int Ho = L->out_h, Wo = L->out_w;
+        for (int trial = 0; trial < 20; trial++) {
+            for (int i = 0; i < B * C * H * W; i++) {
+                /* mostly finite levels; NaN and infinities now and then */
+                int lv = (int)hesse_rng_below(&rng, trial % 2 ? 7 : 4);
+                x[i] = levels[lv];
+                xf[i] = (float)x[i];
+            }
+            nn_maxpool_forward_f64(L, B, x, y, idx);
+            nn_maxpool_forward_f32(L, B, xf, yf, idxf);
+            int bad = 0;
+            for (int b = 0; b < B; b++)
+                for (int c = 0; c < C; c++)
+                    for (int oy = 0; oy < Ho; oy++)
+                        for (int ox = 0; ox < Wo; ox++) {
+                            int at = -1;
+                            for (int ki = 0; ki < L->kh; ki++)
+                                for (int kj = 0; kj < L->kw; kj++) {
+                                    int i = (c * H + oy * L->sh + ki) * W + ox * L->sw + kj;
+                                    double v = x[b * C * H * W + i];
+                                    if (at < 0 || v > x[b * C * H * W + at] || isnan(v)) at = i;
+                                }
+                            int o = b * C * Ho * Wo + (c * Ho + oy) * Wo + ox;
+                            double want = x[b * C * H * W + at];
+                            bad += idx[o] != at || idxf[o] != at;
+                            bad += !(y[o] == want || (isnan(y[o]) && isnan(want)));
+                            bad += !(yf[o] == (float)want || (isnan(yf[o]) && isnan(want)));
+                        }
+            CHECK_MSG(bad == 0, "%s trial %d: %d outputs differ from the plain scan", archs[a],
+                      trial, bad);
+        }
+        hesse_model_free(m);
+    }
+}
+
 int main(void) {
     test_arch_errors();
+    test_maxpool_kernels();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_case(&cases[i], (int)i);
     test_linear_model_hessian_is_ggn();
     return test_summary("test_nn");

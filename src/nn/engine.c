@@ -7,13 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* OpenBLAS extensions (declared in its cblas.h). */
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
-#define MAX_CHUNK 128 /* larger chunks gain little in GEMM speed and lose cache locality */
-#define MIN_CHUNK 32  /* smaller chunks make narrow, slow GEMMs */
+#define MAX_CHUNK      128 /* larger chunks gain little in GEMM speed and lose cache locality */
+#define MIN_CHUNK      32  /* smaller chunks make narrow, slow GEMMs */
+#define MIN_CONV_CHUNK 8   /* the cache cap of convolutional nets goes no lower */
 
 hesse_engine_params hesse_engine_defaults(void) {
     hesse_engine_params p = {0, 1, (size_t)512 << 20, 0, 1, 0, HESSE_PRECISION_F64};
@@ -124,6 +126,32 @@ int nn_chunk_size(const hesse_engine *e, int64_t n) {
 
 /* ---- Creation ----------------------------------------------------------------------------- */
 
+/* The largest chunk whose biggest im2col patch matrix fits in one and a half second-level
+ * caches: each convolution then writes its patches and reads them back in the GEMM while they
+ * are still in cache. On LeNet-5 single products with chunks of 8 run ~1.5x faster than with
+ * chunks of 128, whose 20 MB of patches go through main memory twice (the optimum is flat
+ * from 4 to 10 samples, about one L2 of patches). Block products keep chunks of at least
+ * MIN_CHUNK: their stacked GEMMs need the width. Nets without convolutions keep the budget's
+ * chunk. */
+static int cache_chunk(const hesse_engine *e) {
+    int64_t patch = 0;
+    for (int l = 0; l < e->L; l++) {
+        const hesse_layer *L = &e->m->layers[l];
+        if (L->kind != HESSE_LAYER_CONV2D) continue;
+        int64_t p = nn_conv_k(L) * nn_conv_p(L) * (int64_t)elem_size(e);
+        if (p > patch) patch = p;
+    }
+    if (patch == 0) return MAX_CHUNK;
+    long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (l2 <= 0) l2 = 1 << 20;
+    const int64_t fit = 3 * (int64_t)l2 / (2 * patch);
+    const int least = e->max_block > 1 ? MIN_CHUNK : MIN_CONV_CHUNK;
+    return fit < least ? least : fit > MAX_CHUNK ? MAX_CHUNK : (int)fit;
+}
+
 static void cache_clear(hesse_engine *e) {
     if (e->f32)
         nn_cache_clear_f32(e);
@@ -192,6 +220,8 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
             e->max_block = (e->max_block + 1) / 2;
         }
         d.chunk = (int)(fit > MAX_CHUNK ? MAX_CHUNK : fit < 1 ? 1 : fit);
+        int cap = cache_chunk(e);
+        if (d.chunk > cap) d.chunk = cap;
     }
     e->chunk = d.chunk;
     e->cache.budget = 0;
