@@ -119,8 +119,8 @@ static const char *const texts[] = {
                          "'exact_top':[9.5,5.2,1.9],'overlap':0.97,'rank_one':[0.99,0.98,0.9],"
                          "'outliers':2,'M_outliers':2}]}",
     /* 12 an unknown schema */
-    "{'schema':'other.tool/7','answer':42,'nested':{'deep':{'x':1.5}},'tags':['a','b'],"
-    "'note':'<script>alert(2)</script>'}",
+    ("{'schema':'other.tool/7','answer':42,'nested':{'deep':{'x':1.5}},'tags':['a','b'],"
+     "'note':'<script>alert(2)</script>'}"),
 };
 #define NDOCS (int)(sizeof texts / sizeof texts[0])
 

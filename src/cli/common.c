@@ -39,7 +39,7 @@ int cli_open_dataset(const char *spec, hesse_split split, hesse_dataset **out) {
 
 int cli_data_open(const cli_data_opts *o, cli_data *d) {
     memset(d, 0, sizeof *d);
-    hesse_split split;
+    hesse_split split = HESSE_SPLIT_TRAIN;
     int rc = cli_parse_split(o->split, &split);
     if (rc != HESSE_OK) return rc;
     return cli_open_dataset(o->data, split, &d->dataset);
