@@ -13,9 +13,10 @@
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
-#define MAX_CHUNK      128 /* larger chunks gain little in GEMM speed and lose cache locality */
-#define MIN_CHUNK      32  /* smaller chunks make narrow, slow GEMMs */
-#define MIN_CONV_CHUNK 8   /* the cache cap of convolutional nets goes no lower */
+#define MAX_CHUNK       128 /* convolutional nets: larger chunks lose cache locality */
+#define MAX_DENSE_CHUNK 512 /* nets without convolutions: weights are packed once a chunk */
+#define MIN_CHUNK       32  /* smaller chunks make narrow, slow GEMMs */
+#define MIN_CONV_CHUNK  8   /* the cache cap of convolutional nets goes no lower */
 
 hesse_engine_params hesse_engine_defaults(void) {
     hesse_engine_params p = {0, 1, (size_t)512 << 20, 0, 1, 0, HESSE_PRECISION_F64};
@@ -131,8 +132,9 @@ int nn_chunk_size(const hesse_engine *e, int64_t n) {
  * are still in cache. On LeNet-5 single products with chunks of 8 run ~1.5x faster than with
  * chunks of 128, whose 20 MB of patches go through main memory twice (the optimum is flat
  * from 4 to 10 samples, about one L2 of patches). Block products keep chunks of at least
- * MIN_CHUNK: their stacked GEMMs need the width. Nets without convolutions keep the budget's
- * chunk. */
+ * MIN_CHUNK: their stacked GEMMs need the width. Nets without convolutions take up to
+ * MAX_DENSE_CHUNK samples: OpenBLAS packs a weight matrix once per GEMM, so wider chunks
+ * amortise it (784-1024-1024-10: 7 % faster products at 500 than at 128). */
 static int cache_chunk(const hesse_engine *e) {
     int64_t patch = 0;
     for (int l = 0; l < e->L; l++) {
@@ -141,7 +143,7 @@ static int cache_chunk(const hesse_engine *e) {
         int64_t p = nn_conv_k(L) * nn_conv_p(L) * (int64_t)elem_size(e);
         if (p > patch) patch = p;
     }
-    if (patch == 0) return MAX_CHUNK;
+    if (patch == 0) return MAX_DENSE_CHUNK;
     long l2 = 0;
 #ifdef _SC_LEVEL2_CACHE_SIZE
     l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
@@ -219,9 +221,8 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
             if (fit >= MIN_CHUNK || e->max_block == 1) break;
             e->max_block = (e->max_block + 1) / 2;
         }
-        d.chunk = (int)(fit > MAX_CHUNK ? MAX_CHUNK : fit < 1 ? 1 : fit);
         int cap = cache_chunk(e);
-        if (d.chunk > cap) d.chunk = cap;
+        d.chunk = (int)(fit > cap ? cap : fit < 1 ? 1 : fit);
     }
     e->chunk = d.chunk;
     e->cache.budget = 0;
