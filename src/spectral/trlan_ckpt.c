@@ -142,7 +142,9 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
     if (verify != st->verify) return mismatch("verify", verify, st->verify);
     if (check_every_given && check_every != st->check_every)
         return mismatch("check_every", check_every, st->check_every);
-    if (m < 1 || m > n || m < top + bottom)
+    /* the rule of a fresh run (trl_setup): room for the wanted pairs and two more, unless the
+     * basis spans R^n; a smaller basis can lock all its columns and leave no room to expand */
+    if (m < 1 || m > n || (m < top + bottom + 2 && m < n))
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has an invalid basis size %d",
                            m);
     if (check_every < 1) /* a divisor in the expansion */
