@@ -12,6 +12,7 @@
  * The first two go in one buffer (part 0), the basis is handed over in place (part 1). */
 #include "trlan-impl.h"
 
+#include <math.h>
 #include <string.h>
 
 #define CKPT_MAGIC   "HESSETRL"
@@ -217,6 +218,15 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
         st->fresh_starts < 0 || st->cycles < 0) {
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has a negative counter");
+    }
+    /* xoshiro256** never leaves the all-zero state (it would draw zeros for ever, and the
+     * normal sampler would wait for a positive uniform for ever); the spare is 0/1 + a number */
+    const hesse_rng *g = &st->rng;
+    if ((g->s[0] | g->s[1] | g->s[2] | g->s[3]) == 0 || (g->has_spare != 0 && g->has_spare != 1) ||
+        !isfinite(g->spare)) {
+        hesse_trl_free(st);
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint has an invalid random-number state");
     }
     for (int q = 0; q < p; q++)
         if (st->lock_side[q] != 1 && st->lock_side[q] != -1) {
