@@ -9,7 +9,7 @@
 #   bench/resnet18.sh [--samples N] [--top K] [--tol T] [--threads T] [--data CIFARDIR]
 #                     [--split train|test] [--precision f64|f32] [--torch-samples S]
 #                     [--chunk C] [--block K] [--repeat R] [--verify] [--memory GIB]
-#                     [--out DIR]
+#                     [--checkpoint FILE] [--out DIR]
 #
 # Defaults: 1000 samples of random bytes in CIFAR-10 binary format (or the first N of a real
 # CIFAR-10 directory given with --data), top 5, hesse's default tolerance, all cores, f64,
@@ -20,7 +20,9 @@
 # graph (as hesse's block products do); --verify has PyTorch recompute hesse's eigenpairs on
 # all N samples (Rayleigh quotients, residuals: about K + 1 more PyTorch HVPs). --memory
 # caps hesse's Lanczos basis (89 MB a vector here; by default it sizes it from the memory
-# free at start).
+# free at start). --checkpoint FILE saves hesse's Lanczos state every 5 minutes and on Ctrl-C,
+# and a rerun with the same options resumes from it (the model and data made by the first run
+# are reused): the 1,000-sample run can be spread over several sittings.
 # Long: a float64 ResNet-18 product over 1,000 samples takes minutes (hesse) to most of an
 # hour (PyTorch 1.13 on 2 cores); try --samples 20 first.
 set -eu
@@ -40,6 +42,7 @@ verify=0
 precision=f64
 torch_samples=0
 memory=""
+checkpoint=""
 out="$here/build/bench/resnet18"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -56,8 +59,9 @@ while [ $# -gt 0 ]; do
     --precision) precision="$2"; shift 2 ;;
     --torch-samples) torch_samples="$2"; shift 2 ;;
     --memory) memory="$2"; shift 2 ;;
+    --checkpoint) checkpoint="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "resnet18.sh: unknown option '$1'" >&2; exit 1 ;;
     esac
 done
@@ -72,7 +76,11 @@ core=$("$hesse" info --json | "$python" -c 'import json,sys; print(json.load(sys
 export OPENBLAS_CORETYPE="$core" OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
 echo "resnet18.sh: BLAS core $core, $threads threads, $samples samples, top $top, $precision" >&2
 
-if [ -n "$data" ]; then
+if [ -n "$checkpoint" ] && [ -f "$checkpoint" ] && [ -f "$out/resnet18.safetensors" ] &&
+    [ -f "$out/prepare.json" ]; then
+    echo "resnet18.sh: resuming from $checkpoint with the model and data of $out" >&2
+    [ -n "$data" ] || data="$out/cifar"
+elif [ -n "$data" ]; then
     "$python" "$here/bench/torch_resnet.py" prepare --out "$out" --samples "$samples" --data "$data" >"$out/prepare.json"
 else
     "$python" "$here/bench/torch_resnet.py" prepare --out "$out" --samples "$samples" >"$out/prepare.json"
@@ -86,6 +94,10 @@ vec_opt=""
 tol_opt=""
 [ -n "$tol" ] && tol_opt="--tol $tol"
 [ -n "$memory" ] && tol_opt="$tol_opt --memory $memory"
+if [ -n "$checkpoint" ]; then
+    tol_opt="$tol_opt --checkpoint $checkpoint --checkpoint-every 300"
+    [ -f "$checkpoint" ] && tol_opt="$tol_opt --resume $checkpoint"
+fi
 # shellcheck disable=SC2086
 "$hesse" spectrum --model "$out/resnet18.safetensors" --arch resnet18-cifar --data "$data" \
     --split "$split" --samples "$samples" --mean "$mean" --std "$std" --top "$top" $tol_opt \
