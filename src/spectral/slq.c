@@ -269,7 +269,8 @@ static int slq_restore(slq_state *st, hesse_density *out, const void *blob, size
     st->seconds = hesse_sp_get_f64(&r);
     st->seconds_products = hesse_sp_get_f64(&r);
     if (r.short_read || st->r0 < 0 || st->r0 >= probes || st->r0 % g != 0 || st->j < 0 ||
-        st->j > m || !(st->lo < st->hi) || !isfinite(st->hi - st->lo))
+        st->j > m || !(st->lo < st->hi) || !isfinite(st->hi - st->lo) || st->products < 0 ||
+        st->products > ((int64_t)1 << 62)) /* grows by the block size: no overflow */
         return hesse_error(HESSE_EINPUT, "SLQ resume: checkpoint state is inconsistent");
     hesse_sp_writer meas = {NULL, 0};
     slq_write(&meas, st, out);

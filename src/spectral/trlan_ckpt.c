@@ -213,11 +213,17 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
     }
-    /* Counters only grow from 0; a negative restart count would outlast max_restarts. */
+    /* Counters only grow from 0 (a negative restart count would outlast max_restarts), by one
+     * at a time: a count near the type's limit would overflow on the next increment and is
+     * far beyond any run (2^30 restarts, 2^62 products). */
+    const int32_t big = (int32_t)1 << 30;
+    const int64_t big64 = (int64_t)1 << 62;
     if (st->products < 0 || st->iterations < 0 || st->restarts < 0 || st->breakdowns < 0 ||
-        st->fresh_starts < 0 || st->cycles < 0) {
+        st->fresh_starts < 0 || st->cycles < 0 || st->products > big64 || st->iterations > big64 ||
+        st->restarts > big || st->breakdowns > big || st->fresh_starts > big || st->cycles > big) {
         hesse_trl_free(st);
-        return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint has a negative counter");
+        return hesse_error(HESSE_EINPUT,
+                           "Lanczos resume: checkpoint has a negative or impossible counter");
     }
     /* xoshiro256** never leaves the all-zero state (it would draw zeros for ever, and the
      * normal sampler would wait for a positive uniform for ever); the spare is 0/1 + a number */
