@@ -91,7 +91,23 @@ static void write_head(hesse_sp_writer *w, const hesse_trl_state *st) {
         hesse_sp_put_doubles(w, w->p ? st->T + (size_t)j * st->m : NULL, (size_t)l1);
 }
 
+/* Counters only grow from 0 (a negative restart count would outlast max_restarts), a few at a
+ * time: one near its type's limit would overflow and is far beyond any run (2^30 restarts,
+ * 2^62 products). Checked on reading, and on writing, so that nothing is written that the
+ * reader refuses (a run resumed just below a limit can cross it). */
+static int counters_ok(const hesse_trl_state *st) {
+    const int32_t big = (int32_t)1 << 30;
+    const int64_t big64 = (int64_t)1 << 62;
+    return st->products >= 0 && st->iterations >= 0 && st->restarts >= 0 && st->breakdowns >= 0 &&
+           st->fresh_starts >= 0 && st->cycles >= 0 && st->products <= big64 &&
+           st->iterations <= big64 && st->restarts <= big && st->breakdowns <= big &&
+           st->fresh_starts <= big && st->cycles <= big;
+}
+
 int hesse_trl_checkpoint(const hesse_trl_state *st, const hesse_lanczos_params *p) {
+    if (!counters_ok(st))
+        return hesse_error(HESSE_EINPUT, "Lanczos: a counter is out of range (resumed from a "
+                                         "damaged checkpoint?); no checkpoint written");
     hesse_sp_writer w = {NULL, 0};
     write_head(&w, st);
     size_t head = w.used;
@@ -213,14 +229,7 @@ int hesse_trl_restore(hesse_trl_state *st, const void *blob, size_t size, int ba
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT, "Lanczos resume: checkpoint is truncated");
     }
-    /* Counters only grow from 0 (a negative restart count would outlast max_restarts), by one
-     * at a time: a count near the type's limit would overflow on the next increment and is
-     * far beyond any run (2^30 restarts, 2^62 products). */
-    const int32_t big = (int32_t)1 << 30;
-    const int64_t big64 = (int64_t)1 << 62;
-    if (st->products < 0 || st->iterations < 0 || st->restarts < 0 || st->breakdowns < 0 ||
-        st->fresh_starts < 0 || st->cycles < 0 || st->products > big64 || st->iterations > big64 ||
-        st->restarts > big || st->breakdowns > big || st->fresh_starts > big || st->cycles > big) {
+    if (!counters_ok(st)) {
         hesse_trl_free(st);
         return hesse_error(HESSE_EINPUT,
                            "Lanczos resume: checkpoint has a negative or impossible counter");
