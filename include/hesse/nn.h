@@ -155,7 +155,7 @@ typedef struct {
     int max_block;             /* vectors per R-pass; 0: 1 (reduced when the budget would otherwise
                                   force chunks of fewer than 32 samples: see hesse_engine_max_block) */
     size_t memory_budget;      /* bytes of scratch for all workers when chunk = 0; 0: 1/8 of the
-                                  memory available, within 512 MiB .. 2 GiB */
+                                  installed memory, within 512 MiB .. 2 GiB */
     int threads;               /* workers; 0: OpenBLAS's thread count */
     int cache;                 /* 1 (default): cache the forward/backward state for products */
     size_t cache_budget;       /* bytes the cache may use; 0: a quarter of the available memory,

@@ -18,13 +18,17 @@ void openblas_set_num_threads(int num_threads);
 #define MIN_CHUNK       32  /* smaller chunks make narrow, slow GEMMs */
 #define MIN_CONV_CHUNK  4   /* the cache cap of convolutional nets goes no lower */
 
-/* Scratch for the workers' chunks: an eighth of the memory available, between 512 MiB and
+/* Scratch for the workers' chunks: an eighth of the machine's memory, between 512 MiB and
  * 2 GiB. Small nets never need that much (their chunks are capped below); ResNet-18 on CIFAR
- * (~100 MB of state a sample) gets chunks of 4 instead of 1, ~20 % faster products. */
+ * (~100 MB of state a sample) gets chunks of 4 instead of 1, ~20 % faster products. From the
+ * installed memory, not the memory free at the moment: the chunk decides the order of the
+ * sums, and a run must give the same bits each time on one machine. */
 static size_t default_budget(void) {
     const size_t lo = (size_t)512 << 20, hi = (size_t)2 << 30;
-    size_t b = (size_t)(hesse_mem_available() / 8);
-    return b < lo ? lo : b > hi ? hi : b;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return lo;
+    double b = (double)pages * (double)page / 8.0;
+    return b < (double)lo ? lo : b > (double)hi ? hi : (size_t)b;
 }
 
 hesse_engine_params hesse_engine_defaults(void) {
