@@ -299,7 +299,11 @@ static int trl_setup(const hesse_op *op, const hesse_lanczos_params *p, hesse_tr
         size_t cols = budget / (sizeof(double) * (size_t)n);
         long long cap = cols > 1 ? (long long)cols - 1 : 0; /* the residual column */
         long long want = 2LL * k + 20;
-        if (want < 128 && cap > want) want = cap < 128 ? cap : 128;
+        /* a roomier basis (fewer restarts) when it costs at most 1 GiB: 128 vectors up to
+         * n ~ 10^6; an 11 M-parameter ResNet keeps 2k + 20 (128 of its vectors are 11 GB) */
+        long long roomy = (long long)(((size_t)1 << 30) / (sizeof(double) * (size_t)n));
+        if (roomy > 128) roomy = 128;
+        if (want < roomy && cap > want) want = cap < roomy ? cap : roomy;
         if (want > cap) want = cap;
         if (want > n) want = n;
         if (want < k + 2 && want < n)
