@@ -146,12 +146,11 @@ int nn_chunk_size(const hesse_engine *e, int64_t n) {
  * chunks of 128, whose 20 MB of patches go through main memory twice (the optimum is flat
  * from 4 to 10 samples, about one L2 of patches); with patches far beyond the cache
  * (ResNet-18: 4.7 MB a sample) chunks of 4 still beat 1 (wider GEMMs in the late stages, 20 %)
- * and 8 (35 %). Block products would rather have ~32
- * (16 products ~8 % faster than with 8), but the solvers' many single products decide: hesse
- * spectrum on LeNet-5 spends 20 % less time in products with chunks of 10 than of 32, its
- * final block product included. Nets without convolutions take up to
- * MAX_DENSE_CHUNK samples: OpenBLAS packs a weight matrix once per GEMM, so wider chunks
- * amortise it (784-1024-1024-10: 7 % faster products at 500 than at 128). */
+ * and 8 (35 %). Block products would rather have ~32 (16 products ~8 % faster than with 8),
+ * but the solvers' many single products decide: hesse spectrum on LeNet-5 spends 20 % less
+ * time in products with chunks of 10 than of 32, its final block product included. Nets
+ * without convolutions take up to MAX_DENSE_CHUNK samples: OpenBLAS packs a weight matrix
+ * once per GEMM, so wider chunks amortise it (784-1024-1024-10: 7 % faster at 500 than 128). */
 static int cache_chunk(const hesse_engine *e) {
     int64_t patch = 0;
     for (int l = 0; l < e->L; l++) {
