@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_util.h"
 
 static const double TOL = 1e-9;
 static const double TOL32 = 1e-4;
@@ -53,28 +54,6 @@ static void data_path(const char *name, const char *what, char *buf, size_t cap)
              what);
 }
 
-static double norm(const double *v, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += v[i] * v[i];
-    return sqrt(s);
-}
-
-static double rel_err(const double *a, const double *b, int64_t n) {
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]);
-    double scale = norm(b, n);
-    return scale > 0 ? sqrt(d) / scale : sqrt(d);
-}
-
-static double *read_all(const hesse_st_file *f, const char *name, int64_t count) {
-    const hesse_st_tensor *t = hesse_st_find(f, name);
-    REQUIRE(t != NULL);
-    REQUIRE(t->numel == count);
-    double *v = malloc((size_t)count * sizeof *v);
-    REQUIRE(v && hesse_st_read_f64(f, t, v) == HESSE_OK);
-    return v;
-}
-
 /* The expected "<prefix>/<tensor>" of every parameter tensor, rows of `rows` vectors each
  * ([rows, *shape] in the file), laid out as hesse's parameter vector: column j at out + j n. */
 static void gather(const hesse_st_file *f, const hesse_model *m, const char *prefix, int rows,
@@ -84,7 +63,7 @@ static void gather(const hesse_st_file *f, const hesse_model *m, const char *pre
         const hesse_tensor_info *ti = hesse_model_tensor(m, i);
         char name[HESSE_NAME_MAX + 16];
         snprintf(name, sizeof name, "%s/%s", prefix, ti->name);
-        double *v = read_all(f, name, rows * ti->count);
+        double *v = fixture_read(f, name, rows * ti->count);
         for (int j = 0; j < rows; j++)
             memcpy(out + j * n + ti->offset, v + j * ti->count, (size_t)ti->count * sizeof *v);
         free(v);
@@ -110,7 +89,7 @@ static void check_loaded(const char *name, const hesse_st_file *f, hesse_model *
         for (int i = 0; i < count; i++) {
             const hesse_tensor_info *ti =
                 pass ? hesse_model_buffer(m, i) : hesse_model_tensor(m, i);
-            double *v = read_all(f, ti->name, ti->count);
+            double *v = fixture_read(f, ti->name, ti->count);
             int64_t differ = 0;
             for (int64_t j = 0; j < ti->count; j++) differ += v[j] != base[ti->offset + j];
             CHECK_MSG(differ == 0, "%s: %s: %lld values differ from the file", name, ti->name,
@@ -211,9 +190,10 @@ static void check_case(const char *name) {
 
     hesse_st_file *ex = NULL;
     REQUIRE(hesse_st_open(expected_path, &ex) == HESSE_OK);
-    double *loss_ref = read_all(ex, "loss", 1), *logits_ref = read_all(ex, "logits", s.n * C);
-    double *heig = read_all(ex, "hessian_eigenvalues", n),
-           *geig = read_all(ex, "ggn_eigenvalues", n);
+    double *loss_ref = fixture_read(ex, "loss", 1),
+           *logits_ref = fixture_read(ex, "logits", s.n * C);
+    double *heig = fixture_read(ex, "hessian_eigenvalues", n),
+           *geig = fixture_read(ex, "ggn_eigenvalues", n);
     double *grad_ref = malloc((size_t)n * sizeof *grad_ref);
     double *V = malloc((size_t)(2 * n) * sizeof *V), *hvp_ref = malloc((size_t)(2 * n) * sizeof *V);
     gather(ex, m, "grad", 1, grad_ref);
@@ -224,7 +204,7 @@ static void check_case(const char *name) {
     double *z = malloc((size_t)(s.n * C) * sizeof *z), *g = malloc((size_t)n * sizeof *g);
     double *HV = malloc((size_t)(2 * n) * sizeof *HV);
     REQUIRE(hesse_forward(e, &s, z) == HESSE_OK);
-    double err = rel_err(z, logits_ref, s.n * C);
+    double err = fixture_rel_err(z, logits_ref, s.n * C);
     record(Q_LOGITS, err);
     CHECK_MSG(err <= TOL, "%s: logits: relative error %.3g", name, err);
     double loss = 0;
@@ -232,12 +212,12 @@ static void check_case(const char *name) {
     err = fabs(loss - loss_ref[0]) / fabs(loss_ref[0]);
     record(Q_LOSS, err);
     CHECK_MSG(err <= TOL, "%s: loss %.17g vs %.17g", name, loss, loss_ref[0]);
-    err = rel_err(g, grad_ref, n);
+    err = fixture_rel_err(g, grad_ref, n);
     record(Q_GRAD, err);
     CHECK_MSG(err <= TOL, "%s: gradient: relative error %.3g", name, err);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 2, V, HV) == HESSE_OK);
     for (int j = 0; j < 2; j++) {
-        err = rel_err(HV + j * n, hvp_ref + j * n, n);
+        err = fixture_rel_err(HV + j * n, hvp_ref + j * n, n);
         record(Q_HVP, err);
         CHECK_MSG(err <= TOL, "%s: HVP %d: relative error %.3g", name, j, err);
     }
@@ -249,9 +229,10 @@ static void check_case(const char *name) {
     hesse_engine *e32 = make_engine(m, HESSE_PRECISION_F32);
     REQUIRE(hesse_loss_grad(e32, &s, &loss, g, NULL) == HESSE_OK);
     double err32 = fabs(loss - loss_ref[0]) / fabs(loss_ref[0]);
-    err32 = fmax(err32, rel_err(g, grad_ref, n));
+    err32 = fmax(err32, fixture_rel_err(g, grad_ref, n));
     REQUIRE(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 2, V, HV) == HESSE_OK);
-    for (int j = 0; j < 2; j++) err32 = fmax(err32, rel_err(HV + j * n, hvp_ref + j * n, n));
+    for (int j = 0; j < 2; j++)
+        err32 = fmax(err32, fixture_rel_err(HV + j * n, hvp_ref + j * n, n));
     record(Q_F32, err32);
     CHECK_MSG(err32 <= TOL32, "%s: single precision: relative error %.3g", name, err32);
 

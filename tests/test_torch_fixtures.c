@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_util.h"
 
 static const double TOL = 1e-9;
 
@@ -67,20 +68,6 @@ static void data_path(const char *file, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%s", dir && *dir ? dir : "tests/data", file);
 }
 
-static double norm(const double *v, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += v[i] * v[i];
-    return sqrt(s);
-}
-
-/* ||a - b|| / ||b|| (0 when both are zero). */
-static double rel_err(const double *a, const double *b, int64_t n) {
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]);
-    double scale = norm(b, n);
-    return scale > 0 ? sqrt(d) / scale : sqrt(d);
-}
-
 /* max |a_i - b_i| / max |b_i|. */
 static double eig_err(const double *a, const double *b, int64_t n) {
     double d = 0, scale = 0;
@@ -92,16 +79,6 @@ static double eig_err(const double *a, const double *b, int64_t n) {
 }
 
 /* An expected tensor of `count` values as doubles (malloc'd). */
-static double *expected(const hesse_st_file *f, const char *name, int64_t count) {
-    const hesse_st_tensor *t = hesse_st_find(f, name);
-    REQUIRE(t != NULL);
-    REQUIRE(t->numel == count);
-    double *v = malloc((size_t)count * sizeof *v);
-    REQUIRE(v != NULL);
-    REQUIRE(hesse_st_read_f64(f, t, v) == HESSE_OK);
-    return v;
-}
-
 static hesse_engine *make_engine(const hesse_model *m) {
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = 16; /* several chunks (N = 40, 24), the last one partial */
@@ -158,7 +135,7 @@ static void check_spectrum(const fixture_case *fc, hesse_engine *e, const hesse_
         u[j] = 1.0;
         REQUIRE(hesse_curv_product(e, s, kind, 1, u, col) == HESSE_OK);
         u[j] = 0.0;
-        col_worst = fmax(col_worst, rel_err(A + j * n, col, n));
+        col_worst = fmax(col_worst, fixture_rel_err(A + j * n, col, n));
     }
     record(Q_COLUMN, col_worst);
     CHECK_MSG(col_worst <= 1e-13, "%s: %s dense column vs single product: %.3g", fc->name, what,
@@ -186,19 +163,19 @@ static void check_mse(const fixture_case *fc, const char *path, const hesse_load
     REQUIRE(hesse_model_loss(m) == HESSE_LOSS_MSE);
     const int64_t n = hesse_model_num_params(m);
     hesse_engine *e = make_engine(m);
-    double *loss_ref = expected(ex, "mse_loss", 1), *grad_ref = expected(ex, "mse_grad", n);
-    double *hvp_ref = expected(ex, "mse_hvp", n), *V = expected(ex, "v", 2 * n);
+    double *loss_ref = fixture_read(ex, "mse_loss", 1), *grad_ref = fixture_read(ex, "mse_grad", n);
+    double *hvp_ref = fixture_read(ex, "mse_hvp", n), *V = fixture_read(ex, "v", 2 * n);
     double *g = malloc((size_t)n * sizeof *g), *hv = malloc((size_t)n * sizeof *hv);
     double loss = 0;
     REQUIRE(hesse_loss_grad(e, s, &loss, g, NULL) == HESSE_OK);
     double err = fabs(loss - loss_ref[0]) / fabs(loss_ref[0]);
     record(Q_MSE_LOSS, err);
     CHECK_MSG(err <= TOL, "%s: MSE loss %.17g vs %.17g", fc->name, loss, loss_ref[0]);
-    err = rel_err(g, grad_ref, n);
+    err = fixture_rel_err(g, grad_ref, n);
     record(Q_MSE_GRAD, err);
     CHECK_MSG(err <= TOL, "%s: MSE gradient: relative error %.3g", fc->name, err);
     REQUIRE(hesse_curv_product(e, s, HESSE_CURV_HESSIAN, 1, V, hv) == HESSE_OK);
-    err = rel_err(hv, hvp_ref, n);
+    err = fixture_rel_err(hv, hvp_ref, n);
     record(Q_MSE_HVP, err);
     CHECK_MSG(err <= TOL, "%s: MSE HVP: relative error %.3g", fc->name, err);
     free(loss_ref);
@@ -244,10 +221,10 @@ static void check_case(const fixture_case *fc) {
 
     hesse_st_file *ex = NULL;
     REQUIRE(hesse_st_open(expected_path, &ex) == HESSE_OK);
-    double *loss_ref = expected(ex, "loss", 1), *grad_ref = expected(ex, "grad", n);
-    double *V = expected(ex, "v", 2 * n), *hvp_ref = expected(ex, "hvp", 2 * n);
-    double *heig_ref = expected(ex, "hessian_eigenvalues", n);
-    double *geig_ref = expected(ex, "ggn_eigenvalues", n);
+    double *loss_ref = fixture_read(ex, "loss", 1), *grad_ref = fixture_read(ex, "grad", n);
+    double *V = fixture_read(ex, "v", 2 * n), *hvp_ref = fixture_read(ex, "hvp", 2 * n);
+    double *heig_ref = fixture_read(ex, "hessian_eigenvalues", n);
+    double *geig_ref = fixture_read(ex, "ggn_eigenvalues", n);
 
     hesse_engine *e = make_engine(m);
     double *g = malloc((size_t)n * sizeof *g), *HV = malloc((size_t)(2 * n) * sizeof *HV);
@@ -257,14 +234,14 @@ static void check_case(const fixture_case *fc) {
     double err = fabs(loss - loss_ref[0]) / fabs(loss_ref[0]);
     record(Q_LOSS, err);
     CHECK_MSG(err <= TOL, "%s: loss %.17g vs %.17g", fc->name, loss, loss_ref[0]);
-    err = rel_err(g, grad_ref, n);
+    err = fixture_rel_err(g, grad_ref, n);
     record(Q_GRAD, err);
     CHECK_MSG(err <= TOL, "%s: gradient: relative error %.3g", fc->name, err);
 
     /* v is [2, n] row-major: the same bytes as two column-major columns of length n. */
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 2, V, HV) == HESSE_OK);
     for (int j = 0; j < 2; j++) {
-        err = rel_err(HV + j * n, hvp_ref + j * n, n);
+        err = fixture_rel_err(HV + j * n, hvp_ref + j * n, n);
         record(Q_HVP, err);
         CHECK_MSG(err <= TOL, "%s: HVP %d: relative error %.3g", fc->name, j, err);
     }
