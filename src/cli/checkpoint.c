@@ -196,12 +196,42 @@ int cli_stopped(const cli_checkpoint_ctx *cc) {
     return hesse_error(HESSE_EINTR, "stopped by a signal (no --checkpoint file given)");
 }
 
-int cli_checkpoint_resume(const char *path, const cJSON *header, cJSON **saved,
-                          unsigned char **data, const unsigned char **blob, size_t *blob_size) {
-    int rc = cli_checkpoint_read(path, saved, data, blob, blob_size);
-    if (rc == HESSE_OK) rc = cli_checkpoint_match(*saved, header, path);
+int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char **data,
+                          const unsigned char **blob, size_t *blob_size) {
+    cJSON *saved = NULL;
+    int rc = cli_checkpoint_read(path, &saved, data, blob, blob_size);
+    if (rc == HESSE_OK) rc = cli_checkpoint_match(saved, header, path);
+    cJSON_Delete(saved);
     if (rc == HESSE_OK)
         cli_note("%s: resuming from %s",
                  cJSON_GetStringValue(cJSON_GetObjectItem(header, "command")), path);
     return rc;
+}
+
+void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoint_fn *fn,
+                           void **ctx, double *interval) {
+    if (!cc->path) return;
+    *fn = cli_checkpoint_fn;
+    *ctx = cc;
+    *interval = every;
+}
+
+int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
+                    cli_checkpoint_ctx *cc, double every, const char *resume, hesse_eigs *r) {
+    p->monitor = cli_eig_monitor;
+    p->monitor_ctx = watch;
+    p->stop = &cli_stop;
+    cli_checkpoint_attach(cc, every, &p->checkpoint, &p->checkpoint_ctx, &p->checkpoint_interval);
+    int rc;
+    if (resume) {
+        unsigned char *data = NULL;
+        const unsigned char *blob;
+        size_t blob_size;
+        rc = cli_checkpoint_resume(resume, cc->header, &data, &blob, &blob_size);
+        if (rc == HESSE_OK) rc = hesse_lanczos_resume(op, p, blob, blob_size, r);
+        free(data);
+    } else {
+        rc = hesse_lanczos_eigs(op, p, r);
+    }
+    return rc == HESSE_EINTR ? cli_stopped(cc) : rc;
 }

@@ -252,9 +252,10 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
  * `saved`. */
 int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path);
 
-/* Reads `path` and checks it belongs to the run described by `header` (read + match). */
-int cli_checkpoint_resume(const char *path, const cJSON *header, cJSON **saved,
-                          unsigned char **data, const unsigned char **blob, size_t *blob_size);
+/* Reads `path` and checks it belongs to the run described by `header` (read + match); *data
+ * owns the file (free() it), *blob points into it. */
+int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char **data,
+                          const unsigned char **blob, size_t *blob_size);
 
 /* A solver checkpoint callback (hesse_checkpoint_fn) writing to `path` with `header`. */
 typedef struct {
@@ -268,6 +269,15 @@ int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_
 cJSON *cli_run_header(const char *command, const cli_curv *c);
 /* The message for a run stopped by a signal (status HESSE_EINTR). */
 int cli_stopped(const cli_checkpoint_ctx *cc);
+/* Points a solver's checkpoint fields at cc (written every `every` seconds) when a checkpoint
+ * file was asked for (cc->path). */
+void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoint_fn *fn,
+                           void **ctx, double *interval);
+/* A Lanczos run of a command with --checkpoint / --resume: fresh, or from `resume` (which
+ * must belong to the run cc->header describes), with watch as its progress; a run stopped by
+ * a signal returns cli_stopped's status. Sets p's monitor, stop and checkpoint fields. */
+int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
+                    cli_checkpoint_ctx *cc, double every, const char *resume, hesse_eigs *r);
 
 /* ---- Distributed runs (distributed.c) ---------------------------------------------------------
  * Under mpirun or srun, the commands that make products shard the selected samples by rank and

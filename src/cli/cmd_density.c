@@ -98,7 +98,7 @@ int cmd_density(int argc, char **argv) {
     hesse_density dn = {0};
     hesse_eigs outliers = {0};
     hesse_op deflated = {0};
-    cJSON *res = NULL, *header = NULL, *saved = NULL;
+    cJSON *res = NULL, *header = NULL;
     unsigned char *ckpt_data = NULL;
     cli_checkpoint_ctx cc = {ckpt, NULL, 0};
     if (!is_slq && strcmp(method, "kpm") != 0) {
@@ -167,16 +167,12 @@ int cmd_density(int argc, char **argv) {
         p.block = co.block;
         p.seed = solver_seed;
         p.stop = &cli_stop;
-        if (ckpt) {
-            p.checkpoint = cli_checkpoint_fn;
-            p.checkpoint_ctx = &cc;
-            p.checkpoint_interval = ckpt_every;
-        }
+        cli_checkpoint_attach(&cc, ckpt_every, &p.checkpoint, &p.checkpoint_ctx,
+                              &p.checkpoint_interval);
         if (resume) {
             const unsigned char *blob;
             size_t blob_size;
-            HESSE_CHECK(
-                cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
+            HESSE_CHECK(cli_checkpoint_resume(resume, header, &ckpt_data, &blob, &blob_size));
             rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
         } else {
             rc = hesse_slq_density(op, &p, &dn);
@@ -240,7 +236,6 @@ int cmd_density(int argc, char **argv) {
 cleanup:
     cJSON_Delete(res);
     cJSON_Delete(header);
-    cJSON_Delete(saved);
     free(ckpt_data);
     hesse_density_free(&dn);
     hesse_op_free(&deflated);

@@ -264,8 +264,7 @@ int cmd_powerlaw(int argc, char **argv) {
     cli_curv c = {0};
     hesse_eigs r = {0};
     hesse_powerlaw fit;
-    cJSON *res = NULL, *header = NULL, *saved = NULL;
-    unsigned char *ckpt_data = NULL;
+    cJSON *res = NULL, *header = NULL;
     double *values = NULL, *desc = NULL;
     int count = 0, K_cap = 0;
     cli_checkpoint_ctx cc = {ckpt, NULL, 0};
@@ -332,28 +331,7 @@ int cmd_powerlaw(int argc, char **argv) {
         p.verify = !no_verify;
         p.want_vectors = 0;
         p.explicit_residuals = 1;
-        p.monitor = cli_eig_monitor;
-        p.monitor_ctx = &watch;
-        p.stop = &cli_stop;
-        if (ckpt) {
-            p.checkpoint = cli_checkpoint_fn;
-            p.checkpoint_ctx = &cc;
-            p.checkpoint_interval = ckpt_every;
-        }
-        if (resume) {
-            const unsigned char *blob;
-            size_t blob_size;
-            HESSE_CHECK(
-                cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
-            rc = hesse_lanczos_resume(&watched, &p, blob, blob_size, &r);
-        } else {
-            rc = hesse_lanczos_eigs(&watched, &p, &r);
-        }
-        if (rc == HESSE_EINTR) {
-            rc = cli_stopped(&cc);
-            goto cleanup;
-        }
-        if (rc != HESSE_OK) goto cleanup;
+        HESSE_CHECK(cli_lanczos_run(&watched, &p, &watch, &cc, ckpt_every, resume, &r));
         hesse_progress pr = {"powerlaw", r.nconverged, wanted, hesse_now() - t0, "", 1};
         hesse_report_progress(&pr);
         if (r.nconverged < wanted)
@@ -439,8 +417,6 @@ int cmd_powerlaw(int argc, char **argv) {
 cleanup:
     cJSON_Delete(res);
     cJSON_Delete(header);
-    cJSON_Delete(saved);
-    free(ckpt_data);
     free(values);
     free(desc);
     hesse_eigs_free(&r);

@@ -133,8 +133,7 @@ int cmd_spectrum(int argc, char **argv) {
 
     cli_curv c = {0};
     hesse_eigs r = {0};
-    cJSON *res = NULL, *header = NULL, *saved = NULL;
-    unsigned char *ckpt_data = NULL;
+    cJSON *res = NULL, *header = NULL;
     cli_checkpoint_ctx cc = {ckpt, NULL, 0};
     int is_lanczos = strcmp(method, "lanczos") == 0, is_power = strcmp(method, "power") == 0;
     int is_dense = strcmp(method, "dense") == 0;
@@ -198,28 +197,7 @@ int cmd_spectrum(int argc, char **argv) {
         p.verify = !no_verify;
         p.explicit_residuals = strcmp(residuals, "explicit") == 0;
         p.want_vectors = 1;
-        p.monitor = cli_eig_monitor;
-        p.monitor_ctx = &watch;
-        p.stop = &cli_stop;
-        if (ckpt) {
-            p.checkpoint = cli_checkpoint_fn;
-            p.checkpoint_ctx = &cc;
-            p.checkpoint_interval = ckpt_every;
-        }
-        if (resume) {
-            const unsigned char *blob;
-            size_t blob_size;
-            HESSE_CHECK(
-                cli_checkpoint_resume(resume, header, &saved, &ckpt_data, &blob, &blob_size));
-            rc = hesse_lanczos_resume(&watched, &p, blob, blob_size, &r);
-        } else {
-            rc = hesse_lanczos_eigs(&watched, &p, &r);
-        }
-        if (rc == HESSE_EINTR) {
-            rc = cli_stopped(&cc);
-            goto cleanup;
-        }
-        if (rc != HESSE_OK) goto cleanup;
+        HESSE_CHECK(cli_lanczos_run(&watched, &p, &watch, &cc, ckpt_every, resume, &r));
         cJSON_AddNumberToObject(solver, "tol", p.tol);
         cJSON_AddNumberToObject(solver, "basis", r.basis);
         cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
@@ -307,8 +285,6 @@ int cmd_spectrum(int argc, char **argv) {
 cleanup:
     cJSON_Delete(res);
     cJSON_Delete(header);
-    cJSON_Delete(saved);
-    free(ckpt_data);
     hesse_eigs_free(&r);
     cli_curv_close(&c);
     return rc == HESSE_OK ? 0 : cli_fail("spectrum", rc);
