@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "fd_ggn.h"
+#include "fd_ref.h"
 
 typedef struct {
     const char *arch;
@@ -93,18 +93,6 @@ static void randomise(hesse_model *m, uint64_t seed) {
     }
 }
 
-static double loss_at(hesse_engine *e, const hesse_samples *s) {
-    double L = 0;
-    REQUIRE(hesse_loss_grad(e, s, &L, NULL, NULL) == HESSE_OK);
-    return L;
-}
-
-static double norm(const double *v, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += v[i] * v[i];
-    return sqrt(s);
-}
-
 static double max_abs_diff(const double *a, const double *b, int64_t n) {
     double d = 0;
     for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
@@ -136,7 +124,7 @@ static void test_case(const net_case *nc, int index) {
     hesse_engine *e = engine(m, 4, 2, 1, HESSE_PRECISION_F64); /* chunks 4, 4, 3 */
 
     double *g = malloc((size_t)n * sizeof *g), *gp = malloc((size_t)n * sizeof *g),
-           *gm = malloc((size_t)n * sizeof *g), *gfd = malloc((size_t)n * sizeof *g);
+           *gfd = malloc((size_t)n * sizeof *g);
     double loss;
     REQUIRE(hesse_loss_grad(e, &s, &loss, g, NULL) == HESSE_OK);
     CHECK(isfinite(loss) && loss > 0);
@@ -145,17 +133,8 @@ static void test_case(const net_case *nc, int index) {
      * ~ 1e-12, rounding ~eps |L| / h ~ 1e-10): 1e-7 of the gradient's scale catches any wrong
      * term. */
     const double hg = 1e-6;
-    double worst = 0, gscale = norm(g, n) / sqrt((double)n);
-    for (int64_t i = 0; i < n; i++) {
-        double t = theta[i];
-        theta[i] = t + hg;
-        double lp = loss_at(e, &s);
-        theta[i] = t - hg;
-        double lm = loss_at(e, &s);
-        theta[i] = t;
-        gfd[i] = (lp - lm) / (2 * hg);
-        worst = fmax(worst, fabs(gfd[i] - g[i]));
-    }
+    const double worst = fd_gradient(e, &s, theta, n, hg, g, gfd),
+                 gscale = fd_norm(g, n) / sqrt((double)n);
     CHECK_MSG(worst <= 1e-7 * fmax(gscale, 1e-3), "case %d gradient: max error %.3g (scale %.3g)",
               index, worst, gscale);
 
@@ -166,26 +145,13 @@ static void test_case(const net_case *nc, int index) {
      * rounding ~eps |g| / h ~ 1e-11. With kinks h = 1e-8 keeps every pre-activation on its side
      * (rounding ~1e-9; see test_nn.c), one central difference. */
     double *V = malloc((size_t)(3 * n) * sizeof *V), *HV = malloc((size_t)(3 * n) * sizeof *V);
-    double *HFD = malloc((size_t)(3 * n) * sizeof *V), *theta0 = malloc((size_t)n * sizeof *V);
-    memcpy(theta0, theta, (size_t)n * sizeof *theta);
+    double *HFD = malloc((size_t)(3 * n) * sizeof *V);
     for (int64_t i = 0; i < 3 * n; i++) V[i] = hesse_rng_normal(&rng);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV) == HESSE_OK);
-    const double h = nc->smooth ? 1e-4 : 1e-8;
     for (int j = 0; j < 3; j++) {
-        for (int half = 0; half < (nc->smooth ? 2 : 1); half++) {
-            const double hh = half ? h / 2 : h;
-            for (int64_t i = 0; i < n; i++) theta[i] = theta0[i] + hh * V[j * n + i];
-            REQUIRE(hesse_loss_grad(e, &s, &loss, gp, NULL) == HESSE_OK);
-            for (int64_t i = 0; i < n; i++) theta[i] = theta0[i] - hh * V[j * n + i];
-            REQUIRE(hesse_loss_grad(e, &s, &loss, gm, NULL) == HESSE_OK);
-            for (int64_t i = 0; i < n; i++) {
-                const double d = (gp[i] - gm[i]) / (2 * hh);
-                HFD[j * n + i] = half ? (4 * d - HFD[j * n + i]) / 3 : d;
-            }
-        }
-        memcpy(theta, theta0, (size_t)n * sizeof *theta); /* exactly: the cache key is bitwise */
+        fd_hvp(e, &s, theta, n, V + j * n, nc->smooth ? 1e-4 : 1e-8, nc->smooth, HFD + j * n);
         double err = max_abs_diff(HFD + j * n, HV + j * n, n);
-        double hscale = norm(HV + j * n, n) / sqrt((double)n);
+        double hscale = fd_norm(HV + j * n, n) / sqrt((double)n);
         CHECK_MSG(err <= (nc->smooth ? 1e-8 : 1e-6) * fmax(hscale, 1e-6),
                   "case %d HVP %d: max error %.3g (scale %.3g)", index, j, err, hscale);
     }
@@ -205,11 +171,11 @@ static void test_case(const net_case *nc, int index) {
     double *HV1 = malloc((size_t)n * sizeof *HV1), *HV2 = malloc((size_t)(3 * n) * sizeof *HV2);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV2) == HESSE_OK);
     CHECK(hesse_engine_cache_hits(e) >= 1);
-    CHECK_MSG(max_abs_diff(HV2, HV, 3 * n) <= 1e-14 * norm(HV, 3 * n), "case %d cached product",
+    CHECK_MSG(max_abs_diff(HV2, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n), "case %d cached product",
               index);
     for (int j = 0; j < 3; j++) {
         REQUIRE(hesse_curv_product(e1, &s, HESSE_CURV_HESSIAN, 1, V + j * n, HV1) == HESSE_OK);
-        CHECK_MSG(max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * norm(HV + j * n, n),
+        CHECK_MSG(max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
                   "case %d block/chunk invariance %d", index, j);
     }
 
@@ -219,7 +185,7 @@ static void test_case(const net_case *nc, int index) {
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
     fd_ggn_reference(e, &s, theta, n, C, nc->loss, nc->smooth ? 1e-5 : 1e-8, V, ref);
-    double gerr = max_abs_diff(ref, GV, n) / fmax(norm(ref, n) / sqrt((double)n), 1e-12);
+    double gerr = max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(gerr < (nc->smooth ? 1e-6 : 1e-5), "case %d GGN vs J^T A J: %.3g", index, gerr);
 
     /* Residual E = H - G in one pass equals the difference of the two products. */
@@ -227,7 +193,7 @@ static void test_case(const net_case *nc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_RESIDUAL, 2, V, EV) == HESSE_OK);
     double rerr = 0;
     for (int64_t i = 0; i < 2 * n; i++) rerr = fmax(rerr, fabs(EV[i] - (HV[i] - GV[i])));
-    CHECK_MSG(rerr <= 1e-12 * norm(HV, 2 * n), "case %d residual: %.3g", index, rerr);
+    CHECK_MSG(rerr <= 1e-12 * fd_norm(HV, 2 * n), "case %d residual: %.3g", index, rerr);
 
     /* Single precision: the same references, looser. float's unit roundoff is 6e-8; the
      * gradient and products go through ~20 layers of sums of up to ~100 terms, normalisations
@@ -238,19 +204,19 @@ static void test_case(const net_case *nc, int index) {
     hesse_engine *e32 = engine(m, 4, 2, 1, HESSE_PRECISION_F32);
     double loss32;
     REQUIRE(hesse_loss_grad(e32, &s, &loss32, gp, NULL) == HESSE_OK);
-    CHECK_CLOSE(loss32, loss_at(e, &s), 1e-5, 1e-3);
+    CHECK_CLOSE(loss32, fd_loss(e, &s), 1e-5, 1e-3);
     double err32 = max_abs_diff(gp, gfd, n);
     CHECK_MSG(err32 <= 1e-4 * fmax(gscale, 1e-3), "case %d f32 gradient: %.3g (scale %.3g)", index,
               err32, gscale);
     REQUIRE(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 3, V, HV2) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
-        double hscale = norm(HFD + j * n, n) / sqrt((double)n);
+        double hscale = fd_norm(HFD + j * n, n) / sqrt((double)n);
         err32 = max_abs_diff(HV2 + j * n, HFD + j * n, n);
         CHECK_MSG(err32 <= 1e-4 * fmax(hscale, 1e-6), "case %d f32 HVP %d: %.3g (scale %.3g)",
                   index, j, err32, hscale);
     }
     REQUIRE(hesse_curv_product(e32, &s, HESSE_CURV_GGN, 1, V, HV2) == HESSE_OK);
-    err32 = max_abs_diff(HV2, ref, n) / fmax(norm(ref, n) / sqrt((double)n), 1e-12);
+    err32 = max_abs_diff(HV2, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(err32 <= 1e-4, "case %d f32 GGN: %.3g", index, err32);
 
     free(EV);
@@ -261,10 +227,8 @@ static void test_case(const net_case *nc, int index) {
     free(V);
     free(HV);
     free(HFD);
-    free(theta0);
     free(g);
     free(gp);
-    free(gm);
     free(gfd);
     free(s.x);
     free(s.y);

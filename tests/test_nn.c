@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "fd_ggn.h"
+#include "fd_ref.h"
 #include "nn/nn-impl.h"
 
 typedef struct {
@@ -56,20 +56,8 @@ static void make_samples(int n, const net_case *nc, hesse_rng *rng, hesse_sample
     for (int i = 0; i < n; i++) s->y[i] = (int32_t)hesse_rng_below(rng, (uint64_t)nc->classes);
 }
 
-static double loss_at(hesse_engine *e, const hesse_samples *s) {
-    double L = 0;
-    REQUIRE(hesse_loss_grad(e, s, &L, NULL, NULL) == HESSE_OK);
-    return L;
-}
-
-static double norm(const double *v, int64_t n) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += v[i] * v[i];
-    return sqrt(s);
-}
-
 static double max_rel_diff(const double *a, const double *b, int64_t n) {
-    double d = 0, scale = fmax(norm(a, n), norm(b, n));
+    double d = 0, scale = fmax(fd_norm(a, n), fd_norm(b, n));
     for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
     return scale > 0 ? d / scale * sqrt((double)n) / sqrt((double)n) : d;
 }
@@ -103,17 +91,8 @@ static void test_case(const net_case *nc, int index) {
      * ~h^2 |L'''| ~ 1e-12 and rounding error ~eps |L| / h ~ 1e-10, so 1e-7 of the gradient's
      * scale is a safe bound that still catches any wrong term. */
     const double hg = 1e-6;
-    double worst = 0, gscale = norm(g, n) / sqrt((double)n);
-    for (int64_t i = 0; i < n; i++) {
-        double t = theta[i];
-        theta[i] = t + hg;
-        double lp = loss_at(e, &s);
-        theta[i] = t - hg;
-        double lm = loss_at(e, &s);
-        theta[i] = t;
-        double fd = (lp - lm) / (2 * hg);
-        worst = fmax(worst, fabs(fd - g[i]));
-    }
+    const double worst = fd_gradient(e, &s, theta, n, hg, g, NULL),
+                 gscale = fd_norm(g, n) / sqrt((double)n);
     CHECK_MSG(worst <= 1e-7 * fmax(gscale, 1e-3), "case %d gradient: max error %.3g (scale %.3g)",
               index, worst, gscale);
 
@@ -126,18 +105,10 @@ static void test_case(const net_case *nc, int index) {
          * ~eps |g| / h ~ 1e-12. ReLU / max-pool nets are smooth only between kinks, and a step
          * across one shows as an O(1) error; h = 1e-8 keeps every pre-activation on its side
          * with rounding ~eps |g| / h ~ 1e-9. */
-        const double h = nc->smooth ? 1e-4 : 1e-8;
-        for (int64_t i = 0; i < n; i++) theta[i] += h * V[j * n + i];
-        REQUIRE(hesse_loss_grad(e, &s, &loss, gp, NULL) == HESSE_OK);
-        for (int64_t i = 0; i < n; i++) theta[i] -= 2 * h * V[j * n + i];
-        REQUIRE(hesse_loss_grad(e, &s, &loss, gm, NULL) == HESSE_OK);
-        for (int64_t i = 0; i < n; i++) theta[i] += h * V[j * n + i];
+        fd_hvp(e, &s, theta, n, V + j * n, nc->smooth ? 1e-4 : 1e-8, 0, gm);
         double err = 0;
-        for (int64_t i = 0; i < n; i++) {
-            double fd = (gp[i] - gm[i]) / (2 * h);
-            err = fmax(err, fabs(fd - HV[j * n + i]));
-        }
-        double hscale = norm(HV + j * n, n) / sqrt((double)n);
+        for (int64_t i = 0; i < n; i++) err = fmax(err, fabs(gm[i] - HV[j * n + i]));
+        double hscale = fd_norm(HV + j * n, n) / sqrt((double)n);
         CHECK_MSG(err <= 1e-6 * fmax(hscale, 1e-6), "case %d HVP %d: max error %.3g (scale %.3g)",
                   index, j, err, hscale);
     }
@@ -180,7 +151,7 @@ static void test_case(const net_case *nc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 2, V, HV2) == HESSE_OK);
     double rerr = 0;
     for (int64_t i = 0; i < 2 * n; i++) rerr = fmax(rerr, fabs(EV[i] - (HV2[i] - GV[i])));
-    CHECK_MSG(rerr <= 1e-12 * norm(HV2, 2 * n), "case %d residual: %.3g", index, rerr);
+    CHECK_MSG(rerr <= 1e-12 * fd_norm(HV2, 2 * n), "case %d residual: %.3g", index, rerr);
 
     /* Empirical Fisher against per-sample gradients: g_i is the gradient of the one-sample
      * slice (its mean loss is l_i), F v = (1/N) sum_i g_i (g_i . v). */
