@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+
 typedef struct {
     int n, r;
     const double *d; /* borrowed */
@@ -223,6 +225,38 @@ static inline double orth_error(int n, int k, const double *V) {
         }
     free(G);
     return worst;
+}
+
+/* Lanczos (top 3, bottom 3, basis 20, `verify` as given) on the "repeated" spectrum: 10 x3
+ * at the top, -3 x3 at the bottom. From one start vector only rounding brings the second and
+ * third copies into the Krylov space; with verify, fresh directions orthogonal to the locked
+ * vectors must find all three. Checks every copy (to 1e-12), orthonormal vectors and the
+ * residuals (tol ||A||) when verify is on; returns the products, values in vals[6]. */
+static inline int64_t check_repeated(int n, uint64_t seed, int verify, double *vals) {
+    double *d = malloc(sizeof(double) * (size_t)n);
+    REQUIRE(d);
+    spec_repeated(n, d);
+    hesse_op op = qdq_make(n, d, 3, seed);
+    hesse_lanczos_params p = hesse_lanczos_defaults();
+    p.top = 3;
+    p.bottom = 3;
+    p.basis = 20;
+    p.verify = verify;
+    hesse_eigs r;
+    REQUIRE(hesse_lanczos_eigs(&op, &p, &r) == HESSE_OK);
+    if (verify) {
+        for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[i], 10.0, 1e-12, 0.0);
+        for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[3 + i], -3.0, 1e-12, 0.0);
+        CHECK(r.fresh_starts >= 1);
+        CHECK(orth_error(n, 6, r.vectors) <= 1e-12);
+        CHECK(max_residual(&op, 6, r.vectors, r.values) <= 1.01 * p.tol * 10);
+    }
+    if (vals) memcpy(vals, r.values, 6 * sizeof *vals);
+    const int64_t products = r.products;
+    hesse_eigs_free(&r);
+    hesse_op_free(&op);
+    free(d);
+    return products;
 }
 
 /* Wasserstein-1 distance between the density on a grid (CDF by the trapezoid rule, linear

@@ -71,37 +71,16 @@ static void check_case(const char *name, void (*spec)(int, double *), int kt, in
     free(d);
 }
 
-/* The top 3 and bottom 3 of the "repeated" spectrum are 10 x3 and -3 x3. From one start
- * vector only rounding can bring the second and third copies into the Krylov space, so
- * without `verify` the solver may stop with 10, 10, 9; with it, fresh random directions
- * orthogonal to the locked vectors must find all three copies. */
+/* The "repeated" spectrum with and without the final verification (check_repeated in
+ * spectral_testops.h): without it the solver may stop with 10, 10, 9. */
 static void test_multiplicity(void) {
-    double *d = malloc(sizeof(double) * N);
-    spec_repeated(N, d);
-    hesse_op op = qdq_make(N, d, 3, 1);
-    hesse_lanczos_params p = hesse_lanczos_defaults();
-    p.top = 3;
-    p.bottom = 3;
-    p.basis = 20;
-    hesse_eigs r;
-    REQUIRE(hesse_lanczos_eigs(&op, &p, &r) == HESSE_OK);
-    for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[i], 10.0, 1e-12, 0.0);
-    for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[3 + i], -3.0, 1e-12, 0.0);
-    CHECK(r.fresh_starts >= 1);
-    CHECK(orth_error(N, 6, r.vectors) <= 1e-12);
-    CHECK(max_residual(&op, 6, r.vectors, r.values) <= 1.01e-8 * 10);
-    int64_t with = r.products;
-    hesse_eigs_free(&r);
-    p.verify = 0; /* for the record only: what the check costs and what it finds */
-    REQUIRE(hesse_lanczos_eigs(&op, &p, &r) == HESSE_OK);
+    const int64_t with = check_repeated(N, 1, 1, NULL);
+    double v[6];
+    const int64_t without = check_repeated(N, 1, 0, v); /* for the record only */
     fprintf(stderr,
             "  multiplicity: verify finds 10 x3, -3 x3 in %lld products; without: %g %g %g / %g "
             "%g %g in %lld\n",
-            (long long)with, r.values[0], r.values[1], r.values[2], r.values[3], r.values[4],
-            r.values[5], (long long)r.products);
-    hesse_eigs_free(&r);
-    hesse_op_free(&op);
-    free(d);
+            (long long)with, v[0], v[1], v[2], v[3], v[4], v[5], (long long)without);
 }
 
 static void test_spectra(void) {

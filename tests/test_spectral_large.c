@@ -44,21 +44,7 @@ static void test_ends(void) {
 
 /* 10 x3 and -3 x3 found with their multiplicity (see test_lanczos.c, test_multiplicity). */
 static void test_repeated(void) {
-    double *d = malloc(sizeof(double) * N);
-    spec_repeated(N, d);
-    hesse_op op = qdq_make(N, d, 3, 22);
-    hesse_lanczos_params p = hesse_lanczos_defaults();
-    p.top = 3;
-    p.bottom = 3;
-    p.basis = 20;
-    hesse_eigs r;
-    REQUIRE(hesse_lanczos_eigs(&op, &p, &r) == HESSE_OK);
-    for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[i], 10.0, 1e-12, 0.0);
-    for (int i = 0; i < 3; i++) CHECK_CLOSE(r.values[3 + i], -3.0, 1e-12, 0.0);
-    CHECK(orth_error(N, 6, r.vectors) <= 1e-12);
-    hesse_eigs_free(&r);
-    hesse_op_free(&op);
-    free(d);
+    check_repeated(N, 22, 1, NULL);
 }
 
 /* SLQ of the 1/k power law: W1 <= 1% of the range (measured 0.0041, the smoothing's share). */
