@@ -27,17 +27,15 @@ Also fixture_mlp_model_f32.safetensors, the MLP's weights rounded to float32 (F3
 conversion on load), and fixture_mlp_f32_expected.safetensors, the same quantities as above
 (no MSE) computed from those float32 weights cast back to float64, on the MLP's data.
 
-The safetensors format is written here with struct + json (8-byte little-endian header
-length, JSON header, raw little-endian data), so the fixtures depend on neither hesse's
-writer nor the safetensors package. Seeds are fixed: running the script again writes
-byte-identical files on the same machine.
+The safetensors files are written by tools/hesse_st.py in pure Python (struct + json: 8-byte
+little-endian header length, JSON header, raw little-endian data), so the fixtures depend on
+neither hesse's C writer nor the safetensors package. Seeds are fixed: running the script again
+writes byte-identical files on the same machine.
 
 Run from anywhere: /usr/bin/python3 tests/make_fixtures.py
 """
-import json
 import math
 import os
-import struct
 import sys
 
 import torch
@@ -45,31 +43,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.stateless import functional_call
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import hesse_st  # noqa: E402  (pure-Python safetensors: struct + json)
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
-DTYPE_NAMES = {torch.float64: "F64", torch.float32: "F32", torch.int64: "I64"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Writes {name: tensor} in insertion order, with string metadata first in the header."""
-    header = {}
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        b = t.detach().contiguous().numpy().tobytes()
-        header[name] = {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def build(layers, input_shape):
@@ -193,21 +171,21 @@ def main():
         meta = {"format": "pt", "arch": arch, "input_shape": "%d,%d,%d" % input_shape}
 
         state = model.state_dict()
-        write_safetensors(os.path.join(DATA, "fixture_%s_model.safetensors" % name), state, meta)
-        write_safetensors(os.path.join(DATA, "fixture_%s_data.safetensors" % name),
+        hesse_st.write(os.path.join(DATA, "fixture_%s_model.safetensors" % name), state, meta)
+        hesse_st.write(os.path.join(DATA, "fixture_%s_data.safetensors" % name),
                           {"x": x, "y": y}, {"num_classes": str(classes)})
-        write_safetensors(os.path.join(DATA, "fixture_%s_expected.safetensors" % name),
+        hesse_st.write(os.path.join(DATA, "fixture_%s_expected.safetensors" % name),
                           expectations(model, x, y, classes, v, with_mse))
         print("%s: %s, input %s, n = %d, N = %d" % (name, arch, input_shape, n, samples))
 
         if name == "mlp":
             state32 = {k: t.to(torch.float32) for k, t in state.items()}
-            write_safetensors(os.path.join(DATA, "fixture_mlp_model_f32.safetensors"), state32,
+            hesse_st.write(os.path.join(DATA, "fixture_mlp_model_f32.safetensors"), state32,
                               meta)
             with torch.no_grad():
                 for p, t in zip(model.parameters(), state32.values()):
                     p.copy_(t.to(torch.float64))
-            write_safetensors(os.path.join(DATA, "fixture_mlp_f32_expected.safetensors"),
+            hesse_st.write(os.path.join(DATA, "fixture_mlp_f32_expected.safetensors"),
                               expectations(model, x, y, classes, v, False))
 
 

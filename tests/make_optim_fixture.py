@@ -12,26 +12,16 @@ independent of theta, fed by setting .grad), it records theta after every step o
 and the per-epoch learning rates of StepLR(step_size=2, gamma=0.5) and
 CosineAnnealingLR(T_max=7) from lr 0.1 over 7 epochs. Deterministic (fixed seed).
 """
-import json
 import os
-import struct
+import sys
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import hesse_st  # noqa: E402  (pure-Python safetensors: struct + json)
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fixture_optim.safetensors")
 
-
-def write_safetensors(path, tensors):
-    header, blob = {}, b""
-    for name, t in tensors.items():
-        data = t.contiguous().to(torch.float64).numpy().tobytes()
-        header[name] = {"dtype": "F64", "shape": list(t.shape),
-                        "data_offsets": [len(blob), len(blob) + len(data)]}
-        blob += data
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + blob)
 
 
 def trajectory(make_opt, theta0, grads):
@@ -73,7 +63,7 @@ def main():
         "lr_step": lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5), 7),
         "lr_cosine": lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7), 7),
     }
-    write_safetensors(OUT, tensors)
+    hesse_st.write(OUT, tensors)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,12 @@ For each it writes to tests/data/:
                                   logits, A = (diag p - p p^T) / N per sample), ascending
       logits [N, C]               the network's outputs
 
-The safetensors format is written here with struct + json. Seeds are fixed: running the script
-again writes byte-identical files on the same machine.
+The safetensors files are written by tools/hesse_st.py (pure Python: struct + json). Seeds are
+fixed: running the script again writes byte-identical files on the same machine.
 
 Run from anywhere: /usr/bin/python3 tests/make_resnet_fixtures.py
 """
-import json
 import os
-import struct
 import sys
 
 import torch
@@ -50,31 +48,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.stateless import functional_call
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import hesse_st  # noqa: E402  (pure-Python safetensors: struct + json)
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
-DTYPE_NAMES = {torch.float64: "F64", torch.float32: "F32", torch.int64: "I64"}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Writes {name: tensor} in insertion order, with string metadata first in the header."""
-    header = {}
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        b = t.detach().contiguous().numpy().tobytes()
-        header[name] = {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 class BasicBlock(nn.Module):
@@ -242,10 +220,10 @@ def main():
         meta = {"format": "pt", "arch": arch, "input_shape": "%d,%d,%d" % input_shape}
         n = sum(p.numel() for p in model.parameters())
         prefix = os.path.join(DATA, "fixture_res_%s_" % name)
-        write_safetensors(prefix + "model.safetensors", model.state_dict(), meta)
-        write_safetensors(prefix + "data.safetensors", {"x": x, "y": y},
+        hesse_st.write(prefix + "model.safetensors", model.state_dict(), meta)
+        hesse_st.write(prefix + "data.safetensors", {"x": x, "y": y},
                           {"num_classes": str(classes)})
-        write_safetensors(prefix + "expected.safetensors", expectations(model, x, y, v))
+        hesse_st.write(prefix + "expected.safetensors", expectations(model, x, y, v))
         print("%s: %d parameters, %d buffers, %d samples" %
               (name, n, sum(1 for _ in model.buffers()), samples))
 
