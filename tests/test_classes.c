@@ -161,8 +161,29 @@ static void run(hesse_loss_kind loss) {
     hesse_model_free(m);
 }
 
+/* One output: no decomposition into classes; a clear error, not an empty or failed eigensolve
+ * later. */
+static void one_output(void) {
+    hesse_model *m = NULL;
+    REQUIRE(hesse_model_create("flatten,linear(4,1)", 1, 2, 2, HESSE_LOSS_MSE, &m) == HESSE_OK);
+    hesse_model_init(m, 1);
+    hesse_samples s;
+    REQUIRE(hesse_samples_alloc(4, 1, 2, 2, 1, &s) == HESSE_OK);
+    for (int i = 0; i < 16; i++) s.x[i] = 0.25 * i;
+    for (int i = 0; i < 4; i++) s.y[i] = 0;
+    hesse_engine *e = NULL;
+    REQUIRE(hesse_engine_create(m, NULL, &e) == HESSE_OK);
+    hesse_class_means cm;
+    CHECK(hesse_class_means_compute(e, &s, &cm) == HESSE_EINVAL);
+    CHECK(strstr(hesse_last_error(), "needs at least 2 classes") != NULL);
+    hesse_engine_free(e);
+    hesse_samples_free(&s);
+    hesse_model_free(m);
+}
+
 int main(void) {
     run(HESSE_LOSS_CROSS_ENTROPY);
     run(HESSE_LOSS_MSE);
+    one_output();
     return test_summary("test_classes");
 }

@@ -123,6 +123,7 @@ static void test_slq(void) {
         hesse_density ds;
         REQUIRE(hesse_slq_density(&op, &p, &ds) == HESSE_OK);
         check_density_shape(&ds, lo, hi);
+        CHECK(ds.weight_outside == 0.0); /* the estimated support holds every node */
         double w1 = wasserstein1(&ds, N, d) / (hi - lo);
         double wq = w1_quadrature(&ds, N, d) / (hi - lo);
         CHECK_MSG(w1 <= 0.01, "%s: SLQ W1 = %.4f of the range", spectra[s].name, w1);
@@ -146,6 +147,27 @@ static void test_slq(void) {
                 spectra[s].name, w1, wq, (long long)ds.products);
         hesse_density_free(&ds);
 
+        if (s == 3) {
+            /* repeated (uniform bulk): a support given too narrow, [lo, median]: the weight the
+             * grid leaves out is the share of the eigenvalues beyond median + 3 sigma (to the
+             * quadrature's resolution, a node weight of ~1/80) */
+            hesse_density dn;
+            hesse_slq_params q = p;
+            double *sorted = malloc(sizeof(double) * N);
+            memcpy(sorted, d, sizeof(double) * N);
+            qsort(sorted, N, sizeof(double), cmp_asc);
+            q.lo = lo;
+            q.hi = sorted[N / 2];
+            const double edge = q.hi + 3 * q.sigma * (q.hi - q.lo);
+            REQUIRE(hesse_slq_density(&op, &q, &dn) == HESSE_OK);
+            int beyond = 0;
+            for (int i = 0; i < N; i++) beyond += d[i] > edge;
+            CHECK_MSG(fabs(dn.weight_outside - (double)beyond / N) <= 0.05,
+                      "SLQ weight outside %.4f vs %.4f", dn.weight_outside, (double)beyond / N);
+            CHECK(beyond > N / 4);
+            hesse_density_free(&dn);
+            free(sorted);
+        }
         if (s == 1) {
             /* probes advanced 3 at a time: the same nodes (to the operator's block rounding) */
             hesse_density d3;
@@ -173,6 +195,9 @@ static void test_slq(void) {
             CHECK(ds.lo == -1.0 && ds.hi == 2.0 && ds.products == 800);
             hesse_density_free(&ds);
             p.sigma = 0.0;
+            CHECK(hesse_slq_density(&op, &p, &ds) == HESSE_EINVAL);
+            p = hesse_slq_defaults();
+            p.probe = (hesse_probe_kind)7;
             CHECK(hesse_slq_density(&op, &p, &ds) == HESSE_EINVAL);
         }
         hesse_op_free(&op);
@@ -221,6 +246,10 @@ static void test_kpm(void) {
     hesse_density ds;
     p.moments = 7; /* odd */
     CHECK(hesse_kpm_density(&op, &p, &ds) == HESSE_EINVAL);
+    p = hesse_kpm_defaults();
+    p.eps = -1;
+    CHECK(hesse_kpm_density(&op, &p, &ds) == HESSE_EINVAL);
+    CHECK(strstr(hesse_last_error(), "eps >= 0") != NULL);
     /* a support that misses part of the spectrum is detected through |mu_m| > 1 */
     p = hesse_kpm_defaults();
     p.lo = 0.5;

@@ -185,6 +185,13 @@ static void test_ks_by_hand(void) {
     REQUIRE(hesse_powerlaw_fit(c, 4, &f) == HESSE_OK);
     CHECK_CLOSE(f.beta, 1.3847186775703904, 1e-14, 0);
     CHECK_CLOSE(f.d_ks, 0.405846213134588, 1e-14, 0);
+
+    /* A range beyond double's (1e400: the ratios to x_min overflow, their logs do not):
+     * sum_k ln(lambda_k / x_min) = (400 + 300 + 100) ln 10, beta = 1 + 4 / that. */
+    const double wide[] = {1e200, 1e100, 1e-100, 1e-200};
+    REQUIRE(hesse_powerlaw_fit(wide, 4, &f) == HESSE_OK);
+    CHECK_CLOSE(f.beta, 1.0 + 4.0 / (800.0 * log(10.0)), 1e-14, 0);
+    CHECK(isfinite(f.s_mle) && f.d_ks > 0 && f.d_ks < 1);
 }
 
 /* Non-positive values are dropped and counted; the fit equals the fit of the positive ones. */

@@ -322,10 +322,21 @@ static void test_trace(void) {
             "  trace %.6f: Hutch++ 90 products err %.1e se %.1e; Hutchinson 960 products err "
             "%.1e se %.1e (would need ~%.0e products)\n",
             tr, fabs(hp.trace - tr), hp.std_error, fabs(h.trace - tr), h.std_error, need);
-    p.samples = 2;
+    /* too few probes for a standard error: Hutch++ with 3 (one Hutchinson probe), Hutchinson
+     * with 1; the smallest allowed give a finite, positive one */
+    p.samples = 3;
     CHECK(hesse_trace_hutchpp(&op, &p, &hp) == HESSE_EINVAL);
-    p.samples = 0;
+    p.samples = 1;
     CHECK(hesse_trace_hutchinson(&op, &p, &h) == HESSE_EINVAL);
+    p.samples = 4;
+    REQUIRE(hesse_trace_hutchpp(&op, &p, &hp) == HESSE_OK);
+    CHECK(hp.samples == 2 && isfinite(hp.std_error) && hp.std_error > 0);
+    p.samples = 2;
+    REQUIRE(hesse_trace_hutchinson(&op, &p, &h) == HESSE_OK);
+    CHECK(h.samples == 2 && isfinite(h.std_error) && h.std_error > 0);
+    p.probe = (hesse_probe_kind)7;
+    CHECK(hesse_trace_hutchinson(&op, &p, &h) == HESSE_EINVAL);
+    CHECK(strstr(hesse_last_error(), "unknown probe kind 7") != NULL);
     hesse_op_free(&op);
 }
 

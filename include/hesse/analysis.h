@@ -74,7 +74,8 @@ typedef struct {
 } hesse_class_means;
 
 /* The C^2 means by C backward passes over the samples of each class (so C passes over the
- * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. */
+ * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. A model
+ * with fewer than 2 outputs is HESSE_EINVAL. */
 int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out);
 void hesse_class_means_free(hesse_class_means *cm);
 

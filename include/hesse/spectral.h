@@ -204,6 +204,10 @@ typedef struct {
     double eps;
     double lo, hi; /* the support used (estimated and widened, or given) */
     double sigma;  /* SLQ: absolute Gaussian width; KPM: 0 */
+    /* SLQ: the quadrature weight (mean over probes) of nodes more than 3 sigma outside
+     * [lo, hi], which the grid cannot show (a support given too narrow, or an outlier the
+     * support estimate missed); a warning is logged when it exceeds 1e-3. KPM: 0. */
+    double weight_outside;
     /* SLQ: Gauss quadrature of every probe: nodes and weights [probes * steps], probe r's
      * entries at r * steps, nsteps[r] of them valid (fewer on an invariant subspace); the
      * weights of one probe sum to 1. KPM: NULL. */
@@ -304,14 +308,15 @@ typedef struct {
 int hesse_trace_exact(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
 
 /* Hutchinson (1989): mean of z^T A z over p->samples probes; std_error = sample standard
- * deviation / sqrt(samples). */
+ * deviation / sqrt(samples). samples >= 2 (one probe has no standard error). */
 int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
                            hesse_trace_result *out);
 
 /* Hutch++ (Meyer, Musco, Musco, Woodruff, SOSA 2021, Algorithm 1) with p->samples products:
  * Q = orth(A S) for s = samples / 3 random columns S, trace = tr(Q^T A Q) + the Hutchinson
  * estimate of tr((I - QQ^T) A (I - QQ^T)) with the remaining samples - 2 s probes;
- * std_error is that Hutchinson part's (the low-rank part is exact). samples >= 3. */
+ * std_error is that Hutchinson part's (the low-rank part is exact). samples >= 4 (two
+ * Hutchinson probes at least). */
 int hesse_trace_hutchpp(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
 
 #ifdef __cplusplus

@@ -75,9 +75,15 @@ int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_cla
     const int C = hesse_model_num_outputs(m);
     const int64_t n = hesse_model_num_params(m);
     const int64_t N = hesse_samples_total(s);
+    if (C < 2)
+        return hesse_error(HESSE_EINVAL,
+                           "class means: the model has %d output; the decomposition into class "
+                           "means needs at least 2 classes",
+                           C);
     int rc = HESSE_OK;
     hesse_samples sub = {0};
     int64_t *idx = NULL;
+    const double t0 = hesse_now();
     out->C = C;
     out->n = n;
     out->counts = calloc((size_t)C, sizeof *out->counts);
@@ -118,9 +124,12 @@ int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_cla
             out->passes++;
         }
         hesse_samples_free(&sub);
-        hesse_progress pr = {"class means", c + 1, C, 0, "", c + 1 == C};
+        hesse_progress pr = {"class means", c + 1, C, hesse_now() - t0, "", 0};
         hesse_report_progress(&pr);
     }
+    /* the last line also when the last class had no samples */
+    hesse_progress done = {"class means", C, C, hesse_now() - t0, "", 1};
+    hesse_report_progress(&done);
 cleanup:
     hesse_samples_free(&sub);
     free(idx);

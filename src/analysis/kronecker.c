@@ -102,7 +102,7 @@ double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols) {
         lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', (lapack_int)cols, (lapack_int)rows,
                                          A, (lapack_int)cols, s, NULL, 1, NULL, 1);
         double total = 0;
-        for (int64_t i = 0; i < mn; i++) total += s[i] * s[i];
+        for (int64_t i = 0; info == 0 && i < mn; i++) total += s[i] * s[i];
         if (info == 0 && total > 0) result = s[0] * s[0] / total;
     }
     free(A);

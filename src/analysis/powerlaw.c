@@ -50,8 +50,8 @@ static double ks_distance(const double *desc, int K, double beta) {
     const double xmin = desc[K - 1];
     double d = 0;
     for (int i = 1; i <= K; i++) {
-        double x = desc[K - i];                          /* x_(i), ascending */
-        double F = -expm1((1.0 - beta) * log(x / xmin)); /* 1 - (x/xmin)^(1-beta) */
+        double x = desc[K - i];                                 /* x_(i), ascending */
+        double F = -expm1((1.0 - beta) * (log(x) - log(xmin))); /* 1 - (x/xmin)^(1-beta) */
         double lo = F - (double)(i - 1) / K, hi = (double)i / K - F;
         if (lo > d) d = lo;
         if (hi > d) d = hi;
@@ -96,8 +96,8 @@ int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out) {
      * 2009, eq. 3.1): beta = 1 + K / sum_k ln(lambda_k / x_min); its standard error
      * (beta - 1) / sqrt(K) (eq. 3.2); the rank exponent s = 1 / (beta - 1) (PAPERS.md
      * section 1: beta = 1 + 1/s). */
-    double sum_log = 0;
-    for (int k = 0; k < K; k++) sum_log += log(desc[k] / desc[K - 1]);
+    double sum_log = 0; /* differences of logs: the ratios overflow beyond ~1e308 of range */
+    for (int k = 0; k < K; k++) sum_log += log(desc[k]) - log(desc[K - 1]);
     out->beta = 1.0 + K / sum_log;
     out->beta_stderr = (out->beta - 1.0) / sqrt((double)K);
     out->s_mle = 1.0 / (out->beta - 1.0);

@@ -208,6 +208,7 @@ int cmd_density(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "lo", dn.lo);
     cJSON_AddNumberToObject(res, "hi", dn.hi);
     cJSON_AddNumberToObject(res, "sigma", dn.sigma);
+    cJSON_AddNumberToObject(res, "weight_outside", dn.weight_outside);
     cJSON_AddNumberToObject(res, "eps", dn.eps);
     hesse_json_add_doubles(res, "grid", dn.grid, dn.points);
     hesse_json_add_doubles(res, "density", dn.density, dn.points);

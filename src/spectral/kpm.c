@@ -52,8 +52,8 @@ int hesse_kpm_density(const hesse_op *op, const hesse_kpm_params *p, hesse_densi
         p->eps < 0)
         return hesse_error(HESSE_EINVAL,
                            "KPM: need an even number of moments >= 2, probes >= 1, points >= 2, "
-                           "margin >= 0 (got %d, %d, %d, %g)",
-                           p->moments, p->probes, p->points, p->margin);
+                           "margin >= 0, eps >= 0 (got %d, %d, %d, %g, %g)",
+                           p->moments, p->probes, p->points, p->margin, p->eps);
     int n = (int)op->n, M = p->moments, half = M / 2;
     double t0 = hesse_now();
     hesse_op_stats ops = {0, 0, 0.0};

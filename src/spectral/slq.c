@@ -341,6 +341,8 @@ static int slq_check(const hesse_op *op, const hesse_slq_params *p) {
                            "SLQ: need probes >= 1, steps >= 1, points >= 2, sigma > 0, margin >= "
                            "0, eps >= 0 (got %d, %d, %d, %g, %g, %g)",
                            p->probes, p->steps, p->points, p->sigma, p->margin, p->eps);
+    if (p->probe != HESSE_PROBE_RADEMACHER && p->probe != HESSE_PROBE_NORMAL)
+        return hesse_error(HESSE_EINVAL, "SLQ: unknown probe kind %d", (int)p->probe);
     return HESSE_OK;
 }
 
@@ -421,6 +423,22 @@ static int slq_run(const hesse_op *op, const hesse_slq_params *p, slq_state *st,
             }
         }
     HESSE_CHECK(hesse_sp_density_normalise(out));
+    double outside = 0, far_lo = st->lo, far_hi = st->hi;
+    for (int r = 0; r < st->probes; r++)
+        for (int j = 0; j < out->nsteps[r]; j++) {
+            const double x0 = out->nodes[(size_t)r * m + j];
+            if (x0 < st->lo - 3 * sigma || x0 > st->hi + 3 * sigma) {
+                outside += out->weights[(size_t)r * m + j] / st->probes;
+                far_lo = fmin(far_lo, x0);
+                far_hi = fmax(far_hi, x0);
+            }
+        }
+    out->weight_outside = outside;
+    if (outside > 1e-3)
+        hesse_log(HESSE_LOG_WARN,
+                  "SLQ: %.3g of the spectral weight lies outside the grid [%g, %g] (Ritz values "
+                  "down to %g and up to %g); the density leaves it out: widen the support",
+                  outside, st->lo, st->hi, far_lo, far_hi);
     out->products = base_products + ops.products;
     out->seconds_products = base_seconds_products + ops.seconds;
     out->seconds = base_seconds + (hesse_now() - t0);

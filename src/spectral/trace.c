@@ -116,8 +116,12 @@ cleanup:
 static int check_params(const hesse_trace_params *p, int min_samples, const char *who) {
     if (!p) return hesse_error(HESSE_EINVAL, "%s: parameters are NULL", who);
     if (p->samples < min_samples)
-        return hesse_error(HESSE_EINVAL, "%s: need samples >= %d, got %d", who, min_samples,
-                           p->samples);
+        return hesse_error(HESSE_EINVAL,
+                           "%s: need samples >= %d (a standard error needs two stochastic "
+                           "probes), got %d",
+                           who, min_samples, p->samples);
+    if (p->probe != HESSE_PROBE_RADEMACHER && p->probe != HESSE_PROBE_NORMAL)
+        return hesse_error(HESSE_EINVAL, "%s: unknown probe kind %d", who, (int)p->probe);
     return HESSE_OK;
 }
 
@@ -126,7 +130,7 @@ int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
     if (!out) return hesse_error(HESSE_EINVAL, "Hutchinson: out is NULL");
     memset(out, 0, sizeof *out);
     int rc = check_op(op, "Hutchinson");
-    if (rc == HESSE_OK) rc = check_params(p, 1, "Hutchinson");
+    if (rc == HESSE_OK) rc = check_params(p, 2, "Hutchinson");
     if (rc != HESSE_OK) return rc;
     double t0 = hesse_now();
     hesse_op_stats ops = {0, 0, 0.0};
@@ -149,7 +153,7 @@ int hesse_trace_hutchpp(const hesse_op *op, const hesse_trace_params *p, hesse_t
     if (!out) return hesse_error(HESSE_EINVAL, "Hutch++: out is NULL");
     memset(out, 0, sizeof *out);
     int rc = check_op(op, "Hutch++");
-    if (rc == HESSE_OK) rc = check_params(p, 3, "Hutch++");
+    if (rc == HESSE_OK) rc = check_params(p, 4, "Hutch++");
     if (rc != HESSE_OK) return rc;
     int n = (int)op->n;
     int s = p->samples / 3;
