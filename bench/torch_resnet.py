@@ -21,6 +21,10 @@ Hessian-vector product rate on them, and a check of hesse's eigenvectors.
         check        with --vectors: Rayleigh quotients v.Hv and residuals ||Hv - lambda v||
                      of hesse's eigenvectors, by PyTorch's double backward on all N samples
                      in float64 (one shared graph per chunk: about K + 1 HVPs of time)
+    torch_resnet.py summary --out DIR [--core C]
+        DIR/resnet18.json from DIR/hesse.json and DIR/torch.json: hesse's products per second
+        (its whole run) next to PyTorch's HVPs per second, their ratio, eigenvalues, residuals,
+        tolerance, products and peak memory (printed too)
 
 Data: hesse's CIFAR-10 normalisation, x = (byte / 255 - mean) / std per channel, in float64.
 """
@@ -201,6 +205,46 @@ def time_torch(a):
         print(text)
 
 
+def summary(a):
+    """DIR/resnet18.json from DIR/hesse.json (hesse spectrum) and DIR/torch.json (time): both
+    rates side by side. hesse's rate is its whole run's, products / wall seconds (orthogonal-
+    isation, restarts and checkpoints included; for a resumed run, the seconds of every part)."""
+    h = json.load(open(os.path.join(a.out, "hesse.json")))
+    t = json.load(open(os.path.join(a.out, "torch.json")))
+    rate = h["products"] / h["seconds"]
+    solver = h.get("solver", {})
+    doc = {
+        "schema": "hesse.bench_resnet18/1",
+        "model": "resnet18-cifar",
+        "n_params": h.get("n_params"),
+        "samples": t["samples"],
+        "precision": t["precision"],
+        "threads": t["threads"],
+        "blas_core": a.core,
+        "hesse": dict({k: h.get(k) for k in ("top", "residuals_top", "anorm", "converged",
+                                             "products", "seconds", "seconds_split", "loss",
+                                             "engine_chunk", "peak_rss_bytes")},
+                      **{k: solver.get(k) for k in ("tol", "basis", "restarts", "resumed_from")}),
+        "hesse_products_per_s": rate,
+        "torch_hvp_per_s": t["hvp_per_s"],
+        "ratio": rate / t["hvp_per_s"],
+        "torch": {k: t[k] for k in t if k != "check"},
+    }
+    if "block_hvp_per_s" in t:
+        doc["torch_block_hvp_per_s"] = t["block_hvp_per_s"]
+        doc["ratio_block"] = rate / t["block_hvp_per_s"]
+    if "check" in t:
+        doc["torch_check"] = t["check"]
+        anorm = h.get("anorm") or max(abs(v) for v in h["top"])
+        doc["torch_check_max_relative_residual"] = max(r["residual"] for r in t["check"]) / anorm
+    text = json.dumps(doc, indent=2)
+    path = os.path.join(a.out, "resnet18.json")
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\n")
+    os.replace(path + ".tmp", path)
+    print(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -223,11 +267,16 @@ def main():
     t.add_argument("--precision", default="f64", choices=["f64", "f32"])
     t.add_argument("--vectors")
     t.add_argument("-o", "--output")
+    m = sub.add_parser("summary")
+    m.add_argument("--out", required=True)
+    m.add_argument("--core", default="", help="the OpenBLAS core both ran with")
     a = ap.parse_args()
     if a.cmd == "prepare":
         prepare(a)
-    else:
+    elif a.cmd == "time":
         time_torch(a)
+    else:
+        summary(a)
 
 
 if __name__ == "__main__":
