@@ -225,8 +225,8 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
     int rc;
     if (resume) {
         unsigned char *data = NULL;
-        const unsigned char *blob;
-        size_t blob_size;
+        const unsigned char *blob = NULL;
+        size_t blob_size = 0;
         rc = cli_checkpoint_resume(resume, cc->header, &data, &blob, &blob_size);
         if (rc == HESSE_OK) rc = hesse_lanczos_resume(op, p, blob, blob_size, r);
         free(data);

@@ -170,8 +170,8 @@ int cmd_density(int argc, char **argv) {
         cli_checkpoint_attach(&cc, ckpt_every, &p.checkpoint, &p.checkpoint_ctx,
                               &p.checkpoint_interval);
         if (resume) {
-            const unsigned char *blob;
-            size_t blob_size;
+            const unsigned char *blob = NULL;
+            size_t blob_size = 0;
             HESSE_CHECK(cli_checkpoint_resume(resume, header, &ckpt_data, &blob, &blob_size));
             rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
         } else {
