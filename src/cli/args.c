@@ -14,6 +14,14 @@ const cli_opt *cli_find(const cli_opt *opts, int nopts, const char *name) {
     return NULL;
 }
 
+int cli_refuse_given(const cli_opt *opts, int nopts, const char *const *names, const char *why) {
+    for (; *names; names++) {
+        const cli_opt *o = cli_find(opts, nopts, *names);
+        if (o && o->seen) return hesse_error(HESSE_EINVAL, "option --%s %s", o->name, why);
+    }
+    return HESSE_OK;
+}
+
 static int bad_value(const cli_opt *o, const char *value, const char *expected) {
     return hesse_error(HESSE_EINVAL, "option --%s: expected %s, got '%s'", o->name, expected,
                        value);

@@ -8,11 +8,23 @@
 
 volatile sig_atomic_t cli_stop;
 static volatile sig_atomic_t stop_by_reduction; /* distributed: cli_stop follows the ranks */
+static volatile sig_atomic_t stoppable;         /* a solver that polls cli_stop is running */
 
 static void on_signal(int sig) {
-    (void)sig;
     cli_signal = 1;
-    if (!stop_by_reduction) cli_stop = 1;
+    if (stop_by_reduction) return;
+    if (!stoppable || cli_stop) {
+        /* nothing would look at cli_stop soon (loading, a power iteration, a dense solve), or
+         * this is a second signal (SIGTERM after SIGINT): SA_RESETHAND restored this signal's
+         * default action, which ends the process once the handler returns */
+        raise(sig);
+        return;
+    }
+    cli_stop = 1;
+}
+
+void cli_stoppable(int on) {
+    stoppable = on;
 }
 
 void cli_signals_install(void) {
@@ -180,6 +192,9 @@ cJSON *cli_run_header(const char *command, const cli_curv *c) {
     cJSON_AddStringToObject(h, "command", command);
     cJSON_AddStringToObject(h, "model_sha256", hash);
     cJSON_AddStringToObject(h, "data", c->data.description);
+    /* the loss and the input normalisation change the operator as much as the weights do */
+    cJSON_AddStringToObject(h, "loss", hesse_loss_name(hesse_model_loss(c->model)));
+    cli_preprocess_json(&c->data.preprocess, cJSON_AddObjectToObject(h, "preprocess"));
     cJSON_AddStringToObject(h, "operator", hesse_curv_name(c->kind));
     cJSON_AddStringToObject(h, "layer", c->layer ? c->layer : "");
     cJSON_AddStringToObject(
@@ -193,6 +208,11 @@ int cli_stopped(const cli_checkpoint_ctx *cc) {
                            "stopped by a signal; state saved in %s: continue with the same "
                            "command and --resume %s",
                            cc->path, cc->path);
+    if (cc->path)
+        return hesse_error(HESSE_EINTR,
+                           "stopped by a signal before this run saved a state in %s (a state "
+                           "it resumed from is still there)",
+                           cc->path);
     return hesse_error(HESSE_EINTR, "stopped by a signal (no --checkpoint file given)");
 }
 
@@ -206,6 +226,11 @@ int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char *
         cli_note("%s: resuming from %s",
                  cJSON_GetStringValue(cJSON_GetObjectItem(header, "command")), path);
     return rc;
+}
+
+int cli_checkpoint_options(const cli_opt *opts, int nopts, const char *ckpt) {
+    static const char *const every[] = {"checkpoint-every", NULL};
+    return ckpt ? HESSE_OK : cli_refuse_given(opts, nopts, every, "needs --checkpoint FILE");
 }
 
 void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoint_fn *fn,
@@ -228,10 +253,13 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
         const unsigned char *blob = NULL;
         size_t blob_size = 0;
         rc = cli_checkpoint_resume(resume, cc->header, &data, &blob, &blob_size);
+        cli_stoppable(1);
         if (rc == HESSE_OK) rc = hesse_lanczos_resume(op, p, blob, blob_size, r);
         free(data);
     } else {
+        cli_stoppable(1);
         rc = hesse_lanczos_eigs(op, p, r);
     }
+    cli_stoppable(0);
     return rc == HESSE_EINTR ? cli_stopped(cc) : rc;
 }

@@ -58,6 +58,10 @@ int cli_parse_positional(const cli_command_doc *doc, int argc, char **argv, cli_
                          int nopts, char **positional, int *npositional);
 void cli_print_help(const cli_command_doc *doc, const cli_opt *opts, int nopts);
 const cli_opt *cli_find(const cli_opt *opts, int nopts, const char *name);
+/* HESSE_EINVAL "option --X <why>" for the first of names (NULL-terminated) given on the
+ * command line, so an option the chosen mode would ignore is refused rather than dropped;
+ * HESSE_OK when none was. */
+int cli_refuse_given(const cli_opt *opts, int nopts, const char *const *names, const char *why);
 
 /* ---- Shared set-up -------------------------------------------------------------------------- */
 
@@ -153,6 +157,10 @@ void cli_preprocess_json(const hesse_preprocess *p, cJSON *into);
 int cli_emit(const cJSON *doc, const char *path);
 /* Fails early (before long work) when the output cannot be written. NULL/"-" always pass. */
 int cli_check_output(const char *path);
+/* The plot file PREFIX<suffix>.svg of --svg PREFIX[.svg] into out[cap] (CLI_SVG_PATH); an
+ * error naming --svg when it does not fit. */
+enum { CLI_SVG_PATH = 4096 };
+int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap);
 
 /* Reports an error for a command on stderr in one line and returns the exit code. */
 int cli_fail(const char *command, int status);
@@ -236,9 +244,12 @@ int cli_write_vectors(const cli_curv *c, const char *path, int k, const double *
                       const double *values, const char *which);
 
 /* ---- Interruption and checkpoints -------------------------------------------------------- */
-/* Set by SIGINT / SIGTERM once cli_signals_install ran; a second signal kills as usual. */
+/* Set by SIGINT / SIGTERM once cli_signals_install ran, while a solver that polls it runs
+ * (between cli_stoppable(1) and cli_stoppable(0)); a signal at any other time, or a second
+ * one, ends the process the usual way rather than being held until a solver looks. */
 extern volatile sig_atomic_t cli_stop;
 void cli_signals_install(void);
+void cli_stoppable(int on);
 
 /* A checkpoint file: "HESSECK1", a little-endian u64 length, a JSON header describing the
  * run (so that a resume on other inputs is refused), then the solver's blob. */
@@ -265,10 +276,12 @@ typedef struct {
 } cli_checkpoint_ctx;
 int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_t total);
 /* What a checkpoint of `command` over c must agree on to be resumed: model hash, data,
- * operator, layer. The caller adds its own keys and deletes it. */
+ * loss, preprocessing, operator, layer, precision. The caller adds its own keys and deletes it. */
 cJSON *cli_run_header(const char *command, const cli_curv *c);
 /* The message for a run stopped by a signal (status HESSE_EINTR). */
 int cli_stopped(const cli_checkpoint_ctx *cc);
+/* Refuses --checkpoint-every without --checkpoint FILE (it would be ignored). */
+int cli_checkpoint_options(const cli_opt *opts, int nopts, const char *ckpt);
 /* Points a solver's checkpoint fields at cc (written every `every` seconds) when a checkpoint
  * file was asked for (cc->path). */
 void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoint_fn *fn,

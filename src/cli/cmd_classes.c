@@ -19,7 +19,9 @@ static int spectrum_of(const hesse_op *op, const char *name, int top, int bottom
     p.want_vectors = vectors;
     p.stop = &cli_stop;
     cli_note("classes: Lanczos on %s (top %d%s)", name, top, bottom ? ", bottom too" : "");
+    cli_stoppable(1);
     int rc = hesse_lanczos_eigs(op, &p, r);
+    cli_stoppable(0);
     if (rc != HESSE_OK) return rc;
     *products += r->products;
     cJSON *o = cJSON_AddObjectToObject(spectra, name);
@@ -79,7 +81,8 @@ static int write_svg(const char *path, cJSON *res) {
     p.ylabel = "eigenvalue";
     p.xlog = 1;
     p.ylog = 1;
-    rc = idx ? hesse_svg_write(&p, s, ns, path) : HESSE_ENOMEM;
+    rc = idx ? hesse_svg_write(&p, s, ns, path)
+             : hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
     for (int i = 0; i < 6; i++) free(buf[i]);
     free(idx);
     return rc;
@@ -139,9 +142,31 @@ int cmd_classes(int argc, char **argv) {
     const int C = hesse_model_num_outputs(c.model);
     const int64_t n = c.op.n;
     if (top == 0) top = 2 * C;
-    if (top < C) top = C;
-    if (top >= n) top = (int)n - 1;
+    if (top < C) {
+        cli_note("classes: --top %d raised to %d (the class-mean directions need the top C)", top,
+                 C);
+        top = C;
+    }
+    if (top >= n) {
+        cli_note("classes: --top %d capped at %lld (the operator's dimension - 1)", top,
+                 (long long)n - 1);
+        top = (int)n - 1;
+    }
+    if (!no_residual && 2 * (int64_t)top >= n) {
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --top %d: the residual term's top and bottom %d need 2 x %d < "
+                         "%lld parameters; give a smaller --top (default 2C) or --no-residual",
+                         top, top, top, (long long)n);
+        goto cleanup;
+    }
     res = hesse_result_new("classes", argc, argv);
+    cJSON *solver = cJSON_AddObjectToObject(res, "solver");
+    cJSON_AddStringToObject(solver, "eigensolver", "lanczos");
+    cJSON_AddNumberToObject(solver, "tol", tol);
+    cJSON_AddNumberToObject(solver, "seed", (double)hesse_lanczos_defaults().seed);
+    cJSON_AddStringToObject(solver, "trace", "hutchpp");
+    cJSON_AddNumberToObject(solver, "trace_probes", probes);
+    cJSON_AddNumberToObject(solver, "trace_seed", (double)solver_seed);
     cli_curv_describe(res, &c, mo.model);
     HESSE_CHECK(cli_curv_loss(&c, res));
     cJSON_AddNumberToObject(res, "classes", C);
@@ -153,7 +178,10 @@ int cmd_classes(int argc, char **argv) {
     hesse_json_add_doubles(res, "class_weights", cm.pi, C);
     basis = hesse_alloc((size_t)n * (size_t)C * sizeof *basis);
     if (!basis) {
-        rc = HESSE_ENOMEM;
+        rc = hesse_error(HESSE_ENOMEM,
+                         "classes: cannot allocate the %d class-mean directions "
+                         "(%d x %lld doubles)",
+                         C, C, (long long)n);
         goto cleanup;
     }
     static const char *const part_keys[] = {"means_eigenvalues", "class_eigenvalues",

@@ -64,7 +64,10 @@ int cmd_dense(int argc, char **argv) {
     A = hesse_alloc((size_t)n * (size_t)n * sizeof *A);
     ev = hesse_alloc((size_t)n * sizeof *ev);
     if (!A || !ev) {
-        rc = HESSE_ENOMEM;
+        rc = hesse_error(HESSE_ENOMEM,
+                         "dense: cannot allocate the %lld x %lld matrix (%.3g GiB); use hesse "
+                         "spectrum or density for a network this size",
+                         (long long)n, (long long)n, (double)n * (double)n * 8.0 / 1073741824.0);
         goto cleanup;
     }
     cli_note("dense: %s of %lld parameters on %s", op_name, (long long)n, data.description);

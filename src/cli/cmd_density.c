@@ -7,27 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* density.svg and density-log.svg from PREFIX.svg (or PREFIX). */
-static int write_plots(const char *svg, const hesse_density *dn, const char *what) {
-    size_t len = strlen(svg);
-    char base[1024], path[1100];
-    snprintf(base, sizeof base, "%.*s",
-             (int)(len > 4 && strcmp(svg + len - 4, ".svg") == 0 ? len - 4 : len), svg);
-    char title[160];
+/* PREFIX.svg and PREFIX-log.svg from --svg PREFIX[.svg], both listed in files. */
+static int write_plots(const char *svg, const hesse_density *dn, const char *what, cJSON *files) {
+    char path[CLI_SVG_PATH], title[160];
     hesse_series s = {NULL, dn->grid, dn->density, dn->points, HESSE_PLOT_LINE, NULL, 0};
     hesse_plot p = hesse_plot_defaults();
     p.xlabel = "eigenvalue";
     p.title = title;
     snprintf(title, sizeof title, "Spectral density of the %s", what);
     p.ylabel = "density";
-    snprintf(path, sizeof path, "%s.svg", base);
-    int rc = hesse_svg_write(&p, &s, 1, path);
+    int rc = cli_svg_name(svg, "", path, sizeof path);
+    if (rc == HESSE_OK) rc = hesse_svg_write(&p, &s, 1, path);
     if (rc != HESSE_OK) return rc;
+    cJSON_AddItemToArray(files, cJSON_CreateString(path));
     snprintf(title, sizeof title, "Spectral density of the %s (log scale)", what);
     p.ylabel = "log10(density + eps)";
     s.y = dn->log10_density;
-    snprintf(path, sizeof path, "%s-log.svg", base);
-    return hesse_svg_write(&p, &s, 1, path);
+    rc = cli_svg_name(svg, "-log", path, sizeof path);
+    if (rc == HESSE_OK) rc = hesse_svg_write(&p, &s, 1, path);
+    if (rc == HESSE_OK) cJSON_AddItemToArray(files, cJSON_CreateString(path));
+    return rc;
 }
 
 int cmd_density(int argc, char **argv) {
@@ -86,11 +85,12 @@ int cmd_density(int argc, char **argv) {
         "log10_density = log10(density + eps) shows bulk and outliers on one plot. SLQ also "
         "returns every probe's Ritz nodes and weights. JSON keys: grid, density, "
         "log10_density, products, seconds."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int rc = cli_parse(&doc, argc, argv, opts, nopts);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("density", rc);
     cli_apply_common(threads, quiet);
-    cli_signals_install(); /* from here a signal stops the solver at its next boundary */
+    cli_signals_install(); /* a signal stops SLQ or Lanczos at their next boundary */
     const int is_slq = strcmp(method, "slq") == 0;
     if (co.block == 0) co.block = probes > 0 && probes < 10 ? probes : 10;
 
@@ -114,7 +114,21 @@ int cmd_density(int argc, char **argv) {
                          probe);
         goto cleanup;
     }
-    if ((lo != 0 || hi != 0) && !(lo < hi)) {
+    static const char *const slq_only[] = {"steps", "no-reorth", "probe", "sigma", NULL};
+    static const char *const kpm_only[] = {"moments", NULL};
+    HESSE_CHECK(cli_refuse_given(opts, nopts, is_slq ? kpm_only : slq_only,
+                                 is_slq ? "applies to --method kpm" : "applies to --method slq"));
+    HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
+    const int lo_seen = cli_find(opts, nopts, "lo")->seen,
+              hi_seen = cli_find(opts, nopts, "hi")->seen;
+    if (lo_seen != hi_seen) {
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --%s given without --%s: a support needs both ends (or neither, "
+                         "to estimate it)",
+                         lo_seen ? "lo" : "hi", lo_seen ? "hi" : "lo");
+        goto cleanup;
+    }
+    if (lo_seen && !(lo < hi)) {
         rc = hesse_error(HESSE_EINVAL, "options --lo/--hi: need lo < hi (got %g, %g)", lo, hi);
         goto cleanup;
     }
@@ -122,6 +136,13 @@ int cmd_density(int argc, char **argv) {
     HESSE_CHECK(cli_check_output(svg));
     HESSE_CHECK(cli_check_output(ckpt));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
+    if ((int64_t)deflate >= c.op.n) {
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --deflate: %d directions of an operator of dimension %lld leave "
+                         "no bulk (at most %lld)",
+                         deflate, (long long)c.op.n, (long long)c.op.n - 1);
+        goto cleanup;
+    }
     header = cli_run_header("density", &c);
     cJSON_AddNumberToObject(header, "deflate", deflate);
     cc.header = header;
@@ -141,7 +162,16 @@ int cmd_density(int argc, char **argv) {
         lp.monitor = cli_eig_monitor;
         lp.monitor_ctx = &watch;
         cli_note("density: finding the top %d eigenvectors to deflate", deflate);
-        HESSE_CHECK(hesse_lanczos_eigs(&watched, &lp, &outliers));
+        cli_stoppable(1);
+        rc = hesse_lanczos_eigs(&watched, &lp, &outliers);
+        cli_stoppable(0);
+        if (rc == HESSE_EINTR) rc = cli_stopped(&cc);
+        if (rc != HESSE_OK) goto cleanup;
+        if (outliers.nconverged < deflate)
+            hesse_log(HESSE_LOG_WARN,
+                      "deflation: only %d of the top %d eigenvectors reached the tolerance; part "
+                      "of the outliers' mass may remain in the density (see deflated_residuals)",
+                      outliers.nconverged, deflate);
         HESSE_CHECK(hesse_op_deflate(&c.op, deflate, outliers.vectors, &deflated));
         op = &deflated;
         products += outliers.products;
@@ -173,10 +203,13 @@ int cmd_density(int argc, char **argv) {
             const unsigned char *blob = NULL;
             size_t blob_size = 0;
             HESSE_CHECK(cli_checkpoint_resume(resume, header, &ckpt_data, &blob, &blob_size));
+            cli_stoppable(1);
             rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
         } else {
+            cli_stoppable(1);
             rc = hesse_slq_density(op, &p, &dn);
         }
+        cli_stoppable(0);
         if (rc == HESSE_EINTR) rc = cli_stopped(&cc);
         if (rc != HESSE_OK) goto cleanup;
         if (resume) cJSON_AddStringToObject(solver, "resumed_from", resume);
@@ -228,8 +261,9 @@ int cmd_density(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
     cJSON_AddNumberToObject(res, "product_seconds", dn.seconds_products);
     if (svg && cli_root) { /* rank 0 writes */
-        HESSE_CHECK(write_plots(svg, &dn, hesse_curv_name(c.kind)));
         cJSON_AddStringToObject(res, "svg", svg);
+        HESSE_CHECK(write_plots(svg, &dn, hesse_curv_name(c.kind),
+                                cJSON_AddArrayToObject(res, "svg_files")));
     }
     HESSE_CHECK(cli_emit(res, out));
     cli_note("density: support [%.6g, %.6g], %lld products, %.2fs", dn.lo, dn.hi,

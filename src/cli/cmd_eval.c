@@ -43,7 +43,8 @@ int cmd_eval(int argc, char **argv) {
     const int64_t n = hesse_model_num_params(m);
     grad = hesse_alloc((size_t)n * sizeof *grad);
     if (!grad) {
-        rc = HESSE_ENOMEM;
+        rc = hesse_error(HESSE_ENOMEM, "eval: cannot allocate the gradient (%lld doubles)",
+                         (long long)n);
         goto cleanup;
     }
     double t0 = hesse_now(), loss;

@@ -67,7 +67,11 @@ static int analyse_model(const cli_model_opts *mo, const cli_data_opts *d, cli_c
         HESSE_CHECK(hesse_kron_layer_from_factors(&f[i], &kl));
         kv = malloc((size_t)kk * sizeof *kv);
         kvec = hesse_alloc((size_t)(len * kk) * sizeof *kvec);
-        rc = kv && kvec ? hesse_kron_top(&kl, kk, kv, kvec) : HESSE_ENOMEM;
+        rc = kv && kvec ? hesse_kron_top(&kl, kk, kv, kvec)
+                        : hesse_error(HESSE_ENOMEM,
+                                      "kronecker: layer %s: cannot allocate %d eigenvectors of "
+                                      "%lld weights",
+                                      L->name, kk, (long long)len);
         if (rc == HESSE_OK) rc = hesse_op_restrict(&c.full, 1, &off, &len, &blk);
         if (rc == HESSE_OK) {
             hesse_lanczos_params p = hesse_lanczos_defaults();
@@ -76,7 +80,9 @@ static int analyse_model(const cli_model_opts *mo, const cli_data_opts *d, cli_c
             p.stop = &cli_stop;
             cli_note("kronecker: layer %s (%s, %lld weights): top %d of the exact block", L->name,
                      hesse_layer_kind_name(L->kind), (long long)len, kk);
+            cli_stoppable(1);
             rc = hesse_lanczos_eigs(&blk, &p, &r);
+            cli_stoppable(0);
         }
         if (rc == HESSE_OK) {
             *products += r.products;
@@ -181,6 +187,9 @@ int cmd_kronecker(int argc, char **argv) {
     }
     HESSE_CHECK(cli_check_output(out));
     res = hesse_result_new("kronecker", argc, argv);
+    cJSON *solver = cJSON_AddObjectToObject(res, "solver");
+    cJSON_AddNumberToObject(solver, "tol", tol);
+    cJSON_AddNumberToObject(solver, "seed", (double)hesse_lanczos_defaults().seed);
     cJSON_AddNumberToObject(res, "k", k);
     cJSON *layers = cJSON_AddArrayToObject(res, "layers");
     cJSON *mlist = cJSON_AddArrayToObject(res, "models");

@@ -191,7 +191,7 @@ static const char *const model_only[] = {"arch",        "loss",
                                          "memory",      "max-restarts",
                                          "solver-seed", "no-verify",
                                          "checkpoint",  "checkpoint-every",
-                                         "resume"};
+                                         "resume",      NULL};
 
 int cmd_powerlaw(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
@@ -217,7 +217,7 @@ int cmd_powerlaw(int argc, char **argv) {
          "1e-6 ||A|| of the exact one, so ln lambda_k is off by at most 1e-6 lambda_1/lambda_k, "
          "well below the fit's standard error (beta - 1)/sqrt(K) (~3% at K = 1000) unless the "
          "top K span more than four decades; smaller values cost restarts for no change)",
-         0, 1, 0},
+         1e-15, 1, 0},
         {"basis", 0, OPT_INT, &basis, "B", "Lanczos basis size (default from memory)", 3, 1e7, 0},
         {"memory", 0, OPT_DOUBLE, &memory_gib, "GIB", "memory for the Lanczos basis", 0.001, 1e6,
          0},
@@ -278,13 +278,9 @@ int cmd_powerlaw(int argc, char **argv) {
         goto cleanup;
     }
     if (eigfile)
-        for (size_t i = 0; i < sizeof model_only / sizeof model_only[0]; i++)
-            if (cli_find(opts, nopts, model_only[i])->seen) {
-                rc = hesse_error(HESSE_EINVAL,
-                                 "option --%s needs --model (with --eigenvalues only the fit runs)",
-                                 model_only[i]);
-                goto cleanup;
-            }
+        HESSE_CHECK(cli_refuse_given(opts, nopts, model_only,
+                                     "needs --model (with --eigenvalues only the fit runs)"));
+    HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(svg));
     HESSE_CHECK(cli_check_output(ckpt));
@@ -295,7 +291,7 @@ int cmd_powerlaw(int argc, char **argv) {
         if (count > top) count = top; /* the K largest */
         res = hesse_result_new("powerlaw", argc, argv);
     } else {
-        cli_signals_install(); /* from here a signal stops the solver at its next boundary */
+        cli_signals_install(); /* a signal stops Lanczos at its next boundary */
         HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
         if (c.op.n < 4) {
             rc = hesse_error(HESSE_EINVAL,

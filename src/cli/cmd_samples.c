@@ -27,7 +27,8 @@ static int parse_sizes(const char *text, int64_t *sizes, int cap, int *count) {
     return *count ? HESSE_OK : hesse_error(HESSE_EINVAL, "option --sizes is empty");
 }
 
-static int write_svgs(const char *svg, cJSON *runs) {
+/* PREFIX.svg (densities) and PREFIX-outliers.svg from --svg PREFIX[.svg], listed in files. */
+static int write_svgs(const char *svg, cJSON *runs, cJSON *files) {
     int nr = cJSON_GetArraySize(runs), rc = HESSE_OK;
     hesse_series *s = calloc((size_t)nr, sizeof *s);
     double **bx = calloc((size_t)nr, sizeof *bx), **by = calloc((size_t)nr, sizeof *by);
@@ -43,7 +44,7 @@ static int write_svgs(const char *svg, cJSON *runs) {
         bx[r] = malloc((size_t)np * sizeof(double));
         by[r] = malloc((size_t)np * sizeof(double));
         if (!bx[r] || !by[r]) {
-            rc = HESSE_ENOMEM;
+            rc = hesse_error(HESSE_ENOMEM, "samples: plot: out of memory");
             break;
         }
         for (int i = 0; i < np; i++) {
@@ -57,23 +58,22 @@ static int write_svgs(const char *svg, cJSON *runs) {
         int nt = cJSON_GetArraySize(cJSON_GetObjectItem(run, "outliers"));
         if (nt > ntop) ntop = nt;
     }
-    char path[1100];
-    size_t len = strlen(svg);
-    int cut = len > 4 && strcmp(svg + len - 4, ".svg") == 0 ? (int)len - 4 : (int)len;
+    char path[CLI_SVG_PATH];
+    if (rc == HESSE_OK) rc = cli_svg_name(svg, "", path, sizeof path);
     if (rc == HESSE_OK) {
         hesse_plot p = hesse_plot_defaults();
         p.title = "Bulk density (top C deflated) by sample size";
         p.xlabel = "eigenvalue";
         p.ylabel = "log10(density + eps)";
-        snprintf(path, sizeof path, "%.*s.svg", cut, svg);
         rc = hesse_svg_write(&p, s, nr, path);
+        if (rc == HESSE_OK) cJSON_AddItemToArray(files, cJSON_CreateString(path));
     }
     if (rc == HESSE_OK) {
         /* outliers vs N: one series per rank, plus the bulk edge */
         hesse_series *o = calloc((size_t)ntop + 1, sizeof *o);
         double *ov = calloc((size_t)(ntop * nr) + 1, sizeof *ov);
         char(*ol)[32] = calloc((size_t)ntop + 1, sizeof *ol);
-        if (!o || !ov || !ol) rc = HESSE_ENOMEM;
+        if (!o || !ov || !ol) rc = hesse_error(HESSE_ENOMEM, "samples: plot: out of memory");
         for (int k = 0; rc == HESSE_OK && k < ntop; k++) {
             for (int r = 0; r < nr; r++) {
                 cJSON *a = cJSON_GetObjectItem(cJSON_GetArrayItem(runs, r), "outliers");
@@ -92,8 +92,9 @@ static int write_svgs(const char *svg, cJSON *runs) {
             p.ylabel = "eigenvalue";
             p.xlog = 1;
             p.ylog = 1;
-            snprintf(path, sizeof path, "%.*s-outliers.svg", cut, svg);
-            rc = hesse_svg_write(&p, o, ntop + 1, path);
+            rc = cli_svg_name(svg, "-outliers", path, sizeof path);
+            if (rc == HESSE_OK) rc = hesse_svg_write(&p, o, ntop + 1, path);
+            if (rc == HESSE_OK) cJSON_AddItemToArray(files, cJSON_CreateString(path));
         }
         free(o);
         free(ov);
@@ -153,7 +154,8 @@ int cmd_samples(int argc, char **argv) {
         "the top K eigenvalues by Lanczos (outliers), the bulk edge (eigenvalue C + 1, the "
         "largest once the top C are deflated) and the SLQ density of the Hessian with its top C "
         "eigenvectors projected out."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int rc = cli_parse(&doc, argc, argv, opts, nopts);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("samples", rc);
     cli_apply_common(threads, quiet);
@@ -165,6 +167,9 @@ int cmd_samples(int argc, char **argv) {
     int64_t products = 0;
     double t0 = hesse_now();
     if (sizes_text) {
+        static const char *const range[] = {"min", "max", "factor", NULL};
+        HESSE_CHECK(
+            cli_refuse_given(opts, nopts, range, "conflicts with --sizes (give one or the other)"));
         HESSE_CHECK(parse_sizes(sizes_text, sizes, 64, &nsizes));
     } else {
         if (min_n > max_n) {
@@ -172,12 +177,26 @@ int cmd_samples(int argc, char **argv) {
                              (long long)max_n);
             goto cleanup;
         }
-        for (double v = (double)min_n; v <= (double)max_n * (1 + 1e-9) && nsizes < 64; v *= factor)
+        double v = (double)min_n;
+        for (; v <= (double)max_n * (1 + 1e-9) && nsizes < 64; v *= factor)
             sizes[nsizes++] = (int64_t)llround(v);
+        if (v <= (double)max_n * (1 + 1e-9)) {
+            rc = hesse_error(HESSE_EINVAL,
+                             "options --min %lld --max %lld --factor %g: more than 64 sizes; "
+                             "raise --factor",
+                             (long long)min_n, (long long)max_n, factor);
+            goto cleanup;
+        }
     }
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(svg));
     res = hesse_result_new("samples", argc, argv);
+    cJSON *solver = cJSON_AddObjectToObject(res, "solver");
+    cJSON_AddNumberToObject(solver, "tol", tol);
+    cJSON_AddNumberToObject(solver, "seed", (double)hesse_lanczos_defaults().seed);
+    cJSON_AddNumberToObject(solver, "probes", probes);
+    cJSON_AddNumberToObject(solver, "steps", steps);
+    cJSON_AddNumberToObject(solver, "probe_seed", (double)solver_seed);
     cJSON *sz = cJSON_AddArrayToObject(res, "sizes");
     cJSON *runs = cJSON_AddArrayToObject(res, "runs");
     d.select = "balanced";
@@ -186,6 +205,7 @@ int cmd_samples(int argc, char **argv) {
         hesse_eigs e = {0};
         hesse_op defl = {0};
         hesse_density dn = {0};
+        const double run_start = hesse_now();
         d.samples = sizes[r];
         rc = cli_curv_open(&mo, &d, &co, &c);
         int C = rc == HESSE_OK ? hesse_model_num_outputs(c.model) : 0;
@@ -203,7 +223,14 @@ int cmd_samples(int argc, char **argv) {
             p.top = k;
             p.tol = tol;
             p.stop = &cli_stop;
+            cli_stoppable(1);
             rc = hesse_lanczos_eigs(&c.op, &p, &e);
+            cli_stoppable(0);
+            if (rc == HESSE_OK && e.nconverged < k)
+                hesse_log(HESSE_LOG_WARN,
+                          "samples: N = %lld: only %d of the top %d eigenpairs reached the "
+                          "tolerance; the deflated bulk may keep part of the outliers",
+                          (long long)hesse_samples_total(&c.data.samples), e.nconverged, k);
         }
         if (rc == HESSE_OK) rc = hesse_op_deflate(&c.op, C, e.vectors, &defl);
         if (rc == HESSE_OK) {
@@ -213,7 +240,9 @@ int cmd_samples(int argc, char **argv) {
             p.block = co.block;
             p.seed = solver_seed;
             p.stop = &cli_stop;
+            cli_stoppable(1);
             rc = hesse_slq_density(&defl, &p, &dn);
+            cli_stoppable(0);
         }
         if (rc == HESSE_OK) {
             cJSON *o = cJSON_CreateObject();
@@ -228,6 +257,7 @@ int cmd_samples(int argc, char **argv) {
             hesse_json_add_doubles(o, "density", dn.density, dn.points);
             hesse_json_add_doubles(o, "log10_density", dn.log10_density, dn.points);
             cJSON_AddNumberToObject(o, "products", (double)(e.products + dn.products));
+            cJSON_AddNumberToObject(o, "seconds", hesse_now() - run_start);
             cJSON_AddItemToArray(runs, o);
             cJSON_AddItemToArray(sz,
                                  cJSON_CreateNumber((double)hesse_samples_total(&c.data.samples)));
@@ -244,8 +274,8 @@ int cmd_samples(int argc, char **argv) {
     cJSON_AddNumberToObject(res, "products", (double)products);
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
     if (svg && cli_root) { /* rank 0 writes */
-        HESSE_CHECK(write_svgs(svg, runs));
         cJSON_AddStringToObject(res, "svg", svg);
+        HESSE_CHECK(write_svgs(svg, runs, cJSON_AddArrayToObject(res, "svg_files")));
     }
     HESSE_CHECK(cli_emit(res, out));
 cleanup:

@@ -19,7 +19,10 @@ static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors,
     hesse_op_stats st = {0, 0, 0};
     double t0 = hesse_now();
     if (!A || !V || !w) {
-        rc = HESSE_ENOMEM;
+        rc = hesse_error(HESSE_ENOMEM,
+                         "--method dense: cannot allocate two %lld x %lld matrices (%.3g GiB); "
+                         "use --method lanczos",
+                         (long long)n, (long long)n, (double)n * (double)n * 16.0 / 1073741824.0);
         goto cleanup;
     }
     HESSE_CHECK(hesse_dense_matrix(op, 64, A, NULL, &st));
@@ -32,7 +35,7 @@ static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors,
     out->residuals = malloc((size_t)k * sizeof(double));
     out->vectors = want_vectors ? hesse_alloc((size_t)(n * k) * sizeof(double)) : NULL;
     if (!out->values || !out->residuals || (want_vectors && !out->vectors)) {
-        rc = HESSE_ENOMEM;
+        rc = hesse_error(HESSE_ENOMEM, "--method dense: cannot allocate %d eigenpairs", k);
         goto cleanup;
     }
     double anorm = fmax(fabs(w[0]), fabs(w[n - 1]));
@@ -84,8 +87,8 @@ int cmd_spectrum(int argc, char **argv) {
         {"method", 0, OPT_STRING, &method, "M",
          "lanczos (default), power (PyHessian's power iteration) or dense", CLI_NO_RANGE, 0},
         {"tol", 0, OPT_DOUBLE, &tol, "T",
-         "residual tolerance relative to ||A|| (default 1e-8; power: 1e-3 relative change)", 0, 1,
-         0},
+         "residual tolerance relative to ||A|| (default 1e-8; power: 1e-3 relative change)", 1e-15,
+         1, 0},
         {"basis", 0, OPT_INT, &basis, "B", "Lanczos basis size (default from memory)", 3, 1e7, 0},
         {"memory", 0, OPT_DOUBLE, &memory_gib, "GIB", "memory for the Lanczos basis", 0.001, 1e6,
          0},
@@ -124,11 +127,12 @@ int cmd_spectrum(int argc, char **argv) {
         "residuals_top, residuals_bottom, products, seconds. Default 1000 samples.\n"
         "Long runs: --checkpoint FILE saves the state every --checkpoint-every seconds and on "
         "Ctrl-C; rerun the same command with --resume FILE to continue."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int rc = cli_parse(&doc, argc, argv, opts, nopts);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("spectrum", rc);
     cli_apply_common(threads, quiet);
-    cli_signals_install(); /* from here a signal stops the solver at its next boundary */
+    cli_signals_install(); /* a signal stops Lanczos at its next boundary */
     if (co.block == 0) co.block = 8;
 
     cli_curv c = {0};
@@ -160,6 +164,18 @@ int cmd_spectrum(int argc, char **argv) {
         rc = hesse_error(HESSE_EINVAL, "options --checkpoint/--resume need --method lanczos");
         goto cleanup;
     }
+    static const char *const lanczos_only[] = {"basis",     "memory",    "max-restarts",
+                                               "no-verify", "residuals", NULL};
+    static const char *const power_only[] = {"max-iter", NULL};
+    static const char *const iterative_only[] = {"tol", "solver-seed", NULL};
+    if (!is_lanczos)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, lanczos_only, "applies to --method lanczos"));
+    if (!is_power)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, power_only, "applies to --method power"));
+    if (is_dense)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, iterative_only,
+                                     "applies to --method lanczos or power (dense is exact)"));
+    HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(vectors));
     HESSE_CHECK(cli_check_output(svg));
@@ -256,7 +272,7 @@ int cmd_spectrum(int argc, char **argv) {
         int k = r.ntop > r.nbottom ? r.ntop : r.nbottom;
         double *idx = malloc((size_t)k * sizeof *idx);
         if (!idx) {
-            rc = HESSE_ENOMEM;
+            rc = hesse_error(HESSE_ENOMEM, "%s: out of memory", svg);
             goto cleanup;
         }
         for (int i = 0; i < k; i++) idx[i] = i + 1;

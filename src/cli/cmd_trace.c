@@ -33,7 +33,8 @@ int cmd_trace(int argc, char **argv) {
         "low-rank part and Hutchinson on the rest; fewer products for the same error when the "
         "spectrum is dominated by a few outliers. JSON keys: trace, stderr (the standard error "
         "of the stochastic part; 0 for exact), products, seconds."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int rc = cli_parse(&doc, argc, argv, opts, nopts);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("trace", rc);
     cli_apply_common(threads, quiet);
@@ -55,6 +56,11 @@ int cmd_trace(int argc, char **argv) {
                          probe);
         goto cleanup;
     }
+    static const char *const stochastic_only[] = {"probes", "probe", "solver-seed", NULL};
+    if (exact)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, stochastic_only,
+                                     "applies to --method hutchinson or hutchpp (exact uses n "
+                                     "unit vectors)"));
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
     res = hesse_result_new("trace", argc, argv);

@@ -47,14 +47,15 @@ static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, doubl
 int cmd_train(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL};
     train_opts t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0};
-    const char *arch = NULL, *loss_name = "cross_entropy", *out = NULL, *init = NULL;
+    const char *arch = NULL, *loss_name = NULL, *out = NULL, *init = NULL;
     const char *json_out = NULL;
     int64_t test_samples = 0;
     int threads = 0, quiet = 0, no_test = 0;
     cli_opt opts[] = {
         {"arch", 0, OPT_STRING, &arch, "A", "architecture string (PyTorch module names)",
          CLI_NO_RANGE, 0},
-        {"loss", 0, OPT_STRING, &loss_name, "L", "cross_entropy (default) or mse", CLI_NO_RANGE, 0},
+        {"loss", 0, OPT_STRING, &loss_name, "L",
+         "cross_entropy (default; with --init, the model file's loss) or mse", CLI_NO_RANGE, 0},
         {"init", 0, OPT_STRING, &init, "FILE", "start from this model instead of a fresh init",
          CLI_NO_RANGE, 0},
         CLI_DATA_OPTIONS(d),
@@ -125,6 +126,7 @@ int cmd_train(int argc, char **argv) {
         HESSE_CHECK(cli_load_model(&mo, data.dataset, &m, &pre));
     } else {
         hesse_loss_kind loss;
+        if (!loss_name) loss_name = "cross_entropy";
         if (hesse_loss_parse(loss_name, &loss) != HESSE_OK) {
             rc = hesse_error(HESSE_EINVAL, "option --loss: expected cross_entropy or mse, got '%s'",
                              loss_name);

@@ -167,6 +167,18 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
 }
 
+int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {
+    size_t len = strlen(svg);
+    int stem = (int)(len > 4 && strcmp(svg + len - 4, ".svg") == 0 ? len - 4 : len);
+    int w = snprintf(out, cap, "%.*s%s.svg", stem, svg, suffix);
+    if (w < 0 || (size_t)w >= cap)
+        return hesse_error(HESSE_EINVAL,
+                           "option --svg: the plot path '%.40s...%s.svg' would be longer than %zu "
+                           "characters",
+                           svg, suffix, cap - 1);
+    return HESSE_OK;
+}
+
 int cli_check_output(const char *path) {
     if (!path || strcmp(path, "-") == 0 || !cli_root) return HESSE_OK; /* rank 0 writes */
     return hesse_check_writable(path);

@@ -115,7 +115,8 @@ int cli_write_vectors(const cli_curv *c, const char *path, int k, const double *
         const hesse_tensor_info *t = hesse_model_tensor(c->model, c->tensors[i]);
         bufs[i] = hesse_alloc((size_t)k * (size_t)t->count * sizeof(double));
         if (!bufs[i]) {
-            rc = HESSE_ENOMEM;
+            rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %d vectors of tensor %s", path, k,
+                             t->name);
             break;
         }
         for (int j = 0; j < k; j++)

@@ -206,6 +206,19 @@ row E33 "option --probes: 0 is outside \[1, 1e\+06\]" -- "$HESSE" density $s --p
 row E34 "option --lr: expected a finite number, got 'nan'" -- "$HESSE" train --arch "$arch" --lr nan -o "$T/out.safetensors"
 row E35 "asked for 400 eigenvalues of an operator of dimension 370" -- "$HESSE" spectrum $s --top 400 -o "$o"
 row E36 "cannot select 1000000000 samples, the split has 60000" -- "$HESSE" eval $m --samples 1000000000 -o "$o"
+row E53 "option --basis applies to --method lanczos" -- "$HESSE" spectrum $s --top 3 --method power --basis 8 -o "$o"
+row E54 "option --moments applies to --method kpm" -- "$HESSE" density $s --moments 64 -o "$o"
+row E55 "option --probes applies to --method hutchinson or hutchpp" -- "$HESSE" trace $s --method exact --probes 10 -o "$o"
+row E56 "option --checkpoint-every needs --checkpoint FILE" -- "$HESSE" spectrum $s --top 3 --checkpoint-every 10 -o "$o"
+row E57 "option --hi given without --lo" -- "$HESSE" density $s --hi 5 -o "$o"
+row E58 "option --tol: 0 is outside \[1e-15, 1\]" -- "$HESSE" spectrum $s --top 3 --tol 0 -o "$o"
+row E59 "option --deflate: 370 directions of an operator of dimension 370 leave no bulk" -- \
+    "$HESSE" density $s --deflate 370 -o "$o"
+row E60 "option --top 200: the residual term's top and bottom 200 need 2 x 200 < 370 parameters" -- \
+    "$HESSE" classes $s --top 200 -o "$o"
+row E61 "options --min 100 --max 3200 --factor 1.01: more than 64 sizes" -- \
+    "$HESSE" samples $m --min 100 --max 3200 --factor 1.01 -o "$o"
+row E62 "option --min conflicts with --sizes" -- "$HESSE" samples $m --sizes 100,200 --min 100 -o "$o"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
@@ -218,6 +231,8 @@ row E41 "badjson\.ckpt: checkpoint header is not a JSON object" -- \
     "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/badjson.ckpt" -o "$o"
 row E42 "slq\.ckpt: the checkpoint is of another run: command is \"density\" there, \"spectrum\" now" -- \
     "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/slq.ckpt" -o "$o"
+row E63 "lz\.ckpt: the checkpoint is of another run: loss is \"cross_entropy\" there, \"mse\" now" -- \
+    "$HESSE" spectrum $s --loss mse --top 3 --basis 8 --max-restarts 2 --resume "$T/lz.ckpt" -o "$o"
 
 # ---- Documents -------------------------------------------------------------------------------
 row E43 "notjson\.json: not JSON \(syntax error at line 1, column 1\)" -- "$HESSE" report "$T/notjson.json" -o "$T/out.html"

@@ -50,6 +50,14 @@ check_py "$T/adam.json" "[h['lr'] for h in d['history']] == [0.01, 0.005]" "cosi
 check_py "$T/step.json" "[h['lr'] for h in d['history']] == [0.01, 0.01, 0.005]" "step schedule"
 check_py "$T/step.json" "d['history'][2]['train_loss'] < d['history'][0]['train_loss']" "loss decreases"
 
+# --init keeps the model file's loss unless --loss says otherwise
+"$HESSE" train -q --arch "$arch" --loss mse --samples 300 --epochs 1 --no-test \
+    -o "$T/mse.safetensors" || fail "train mse"
+"$HESSE" train -q --init "$T/mse.safetensors" --samples 300 --epochs 1 --no-test \
+    -o "$T/mse2.safetensors" || fail "train --init"
+"$HESSE" eval -q --model "$T/mse2.safetensors" --samples 100 -o "$T/mse2.json" || fail "eval mse2"
+check_py "$T/mse2.json" "d['model']['loss'] == 'mse'" "train --init keeps the file's loss"
+
 "$HESSE" info --json -o "$T/info.json" || fail "info"
 check_py "$T/info.json" "d['blas']['threads'] >= 1 and d['blas']['core'] != ''" "info"
 "$HESSE" bench -q --case mlp-small --batch 50 --repeat 2 -o "$T/bench.json" || fail "bench"
