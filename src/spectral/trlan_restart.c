@@ -322,6 +322,59 @@ int hesse_trl_choose_keep(hesse_trl_work *w, int nlock, int want_t, int want_b, 
 
 /* ---- Result -------------------------------------------------------------------------------- */
 
+/* Moves columns cols[0..k) of V (n rows; cols distinct) to columns 0..k-1 in place. Column q
+ * receives column cols[q]; a destination is overwritten only once the column it held was
+ * copied to where it goes. Chains that start at a destination nobody reads go first, in order;
+ * what is left are cycles among destinations, each turned with one column of scratch. */
+static int gather_columns(double *V, int n, const int *cols, int k) {
+    if (k <= 0) return HESSE_OK;
+    const size_t col = sizeof(double) * (size_t)n;
+    int *reader = malloc(sizeof(int) * (size_t)k); /* reader[c]: q with cols[q] == c, or -1 */
+    char *done = calloc((size_t)k, 1);
+    double *tmp = NULL;
+    int rc = HESSE_OK;
+    if (!reader || !done) {
+        rc = hesse_error(HESSE_ENOMEM, "Lanczos: cannot allocate %d column indices", k);
+        goto cleanup;
+    }
+    for (int c = 0; c < k; c++) reader[c] = -1;
+    for (int q = 0; q < k; q++) {
+        if (cols[q] < k) reader[cols[q]] = q;
+        if (cols[q] == q) done[q] = 1;
+    }
+    for (int h = 0; h < k; h++) {
+        if (done[h] || reader[h] >= 0) continue; /* not the head of a chain */
+        for (int j = h;;) {
+            int src = cols[j];
+            memcpy(V + (size_t)j * n, V + (size_t)src * n, col);
+            done[j] = 1;
+            if (src >= k) break; /* the chain ends at a column beyond the destinations */
+            j = src;             /* src was read by j alone: it may now be written */
+        }
+    }
+    for (int h = 0; h < k; h++) {
+        if (done[h]) continue; /* h starts a cycle */
+        if (!tmp && !(tmp = hesse_alloc(col))) {
+            rc = hesse_error(HESSE_ENOMEM, "Lanczos: cannot allocate a column of %d", n);
+            goto cleanup;
+        }
+        memcpy(tmp, V + (size_t)h * n, col);
+        int j = h;
+        while (cols[j] != h) {
+            memcpy(V + (size_t)j * n, V + (size_t)cols[j] * n, col);
+            done[j] = 1;
+            j = cols[j];
+        }
+        memcpy(V + (size_t)j * n, tmp, col);
+        done[j] = 1;
+    }
+cleanup:
+    free(reader);
+    free(done);
+    hesse_free(tmp);
+    return rc;
+}
+
 /* Moves the wanted active pairs (converged or not) into the locked set, then copies the
  * wanted set to out: top descending, bottom ascending; explicit residuals when asked. */
 int hesse_trl_finish(hesse_trl_work *w, hesse_eigs *out) {
@@ -364,31 +417,34 @@ int hesse_trl_finish(hesse_trl_work *w, hesse_eigs *out) {
         out->residuals[q] = st->lock_res[cols[q]];
     }
     if (prm->want_vectors || prm->explicit_residuals) {
-        X = hesse_alloc(sizeof(double) * (size_t)n * (size_t)(k > 0 ? k : 1));
-        if (!X) {
-            rc = HESSE_ENOMEM;
-            goto cleanup;
-        }
-        for (int q = 0; q < k; q++)
-            memcpy(X + (size_t)q * n, st->V + (size_t)cols[q] * n, sizeof(double) * (size_t)n);
+        /* The basis is not needed after this: its first k columns become the vectors, so no
+         * second n x k block exists beside it (the peak stays the basis) */
+        HESSE_CHECK(gather_columns(st->V, n, cols, k));
+        X = st->V;
+        st->V = NULL;
     }
     if (prm->explicit_residuals && k > 0) {
-        /* The basis is no longer needed: release it before the block product. */
-        hesse_free(st->V);
-        st->V = NULL;
-        R = hesse_alloc(sizeof(double) * (size_t)n * (size_t)k);
+        /* The products go a slice of vectors at a time, so that neither the results nor the
+         * operator's per-product scratch (which grows with the vectors in one call) hold k
+         * more vectors. */
+        int slice = (int)fmin(64.0, fmax(8.0, 268435456.0 / (8.0 * (double)n))); /* ~256 MiB */
+        if (slice > k) slice = k;
+        R = hesse_alloc(sizeof(double) * (size_t)n * (size_t)slice);
         if (!R) {
             rc = HESSE_ENOMEM;
             goto cleanup;
         }
         double in_products = w->ops.seconds;
-        HESSE_CHECK(hesse_op_apply(w->op, k, X, R, &w->ops));
-        t += w->ops.seconds - in_products; /* the product's time counts as products only */
-        for (int q = 0; q < k; q++) {
-            double *r = R + (size_t)q * n;
-            cblas_daxpy(n, -out->values[q], X + (size_t)q * n, 1, r, 1);
-            out->residuals[q] = cblas_dnrm2(n, r, 1);
+        for (int q0 = 0; q0 < k; q0 += slice) {
+            const int ns = k - q0 < slice ? k - q0 : slice;
+            HESSE_CHECK(hesse_op_apply(w->op, ns, X + (size_t)q0 * n, R, &w->ops));
+            for (int q = q0; q < q0 + ns; q++) {
+                double *r = R + (size_t)(q - q0) * n;
+                cblas_daxpy(n, -out->values[q], X + (size_t)q * n, 1, r, 1);
+                out->residuals[q] = cblas_dnrm2(n, r, 1);
+            }
         }
+        t += w->ops.seconds - in_products; /* the products' time counts as products only */
         out->residuals_explicit = 1;
     }
     if (k > 0) {
