@@ -27,6 +27,26 @@ static int parse_sizes(const char *text, int64_t *sizes, int cap, int *count) {
     return *count ? HESSE_OK : hesse_error(HESSE_EINVAL, "option --sizes is empty");
 }
 
+/* Every size selectable (class-balanced) from the data before the first run: a size the split
+ * cannot give would otherwise fail only when its turn comes, after the runs before it. */
+static int check_sizes(cli_data_opts *d, const int64_t *sizes, int nsizes, int given) {
+    int64_t largest = 0;
+    for (int r = 0; r < nsizes; r++)
+        if (sizes[r] > largest) largest = sizes[r];
+    cli_data data;
+    const int64_t keep = d->samples;
+    d->samples = largest;
+    int rc = cli_data_open(d, &data);
+    if (rc == HESSE_OK) rc = cli_data_select(d, NULL, &data);
+    d->samples = keep;
+    cli_data_free(&data);
+    if (rc == HESSE_OK) return rc;
+    char why[512];
+    snprintf(why, sizeof why, "%s", hesse_last_error());
+    return hesse_error(rc, "option %s: size %lld: %s", given ? "--sizes" : "--max",
+                       (long long)largest, why);
+}
+
 /* PREFIX.svg (densities) and PREFIX-outliers.svg from --svg PREFIX[.svg], listed in files. */
 static int write_svgs(const char *svg, cJSON *runs, cJSON *files) {
     int nr = cJSON_GetArraySize(runs), rc = HESSE_OK;
@@ -190,6 +210,8 @@ int cmd_samples(int argc, char **argv) {
     }
     HESSE_CHECK(cli_check_output(out));
     HESSE_CHECK(cli_check_output(svg));
+    d.select = "balanced";
+    HESSE_CHECK(check_sizes(&d, sizes, nsizes, sizes_text != NULL));
     res = hesse_result_new("samples", argc, argv);
     cJSON *solver = cJSON_AddObjectToObject(res, "solver");
     cJSON_AddNumberToObject(solver, "tol", tol);
@@ -199,7 +221,6 @@ int cmd_samples(int argc, char **argv) {
     cJSON_AddNumberToObject(solver, "probe_seed", (double)solver_seed);
     cJSON *sz = cJSON_AddArrayToObject(res, "sizes");
     cJSON *runs = cJSON_AddArrayToObject(res, "runs");
-    d.select = "balanced";
     for (int r = 0; r < nsizes; r++) {
         cli_curv c = {0};
         hesse_eigs e = {0};

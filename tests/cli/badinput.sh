@@ -219,6 +219,8 @@ row E60 "option --top 200: the residual term's top and bottom 200 need 2 x 200 <
 row E61 "options --min 100 --max 3200 --factor 1.01: more than 64 sizes" -- \
     "$HESSE" samples $m --min 100 --max 3200 --factor 1.01 -o "$o"
 row E62 "option --min conflicts with --sizes" -- "$HESSE" samples $m --sizes 100,200 --min 100 -o "$o"
+row E64 "option --sizes: size 100000: fashion-mnist/train: cannot select 100000 samples, the split has 60000" -- \
+    "$HESSE" samples $m --sizes 100,100000 -o "$o"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
