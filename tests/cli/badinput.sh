@@ -211,6 +211,8 @@ row E54 "option --moments applies to --method kpm" -- "$HESSE" density $s --mome
 row E55 "option --probes applies to --method hutchinson or hutchpp" -- "$HESSE" trace $s --method exact --probes 10 -o "$o"
 row E56 "option --checkpoint-every needs --checkpoint FILE" -- "$HESSE" spectrum $s --top 3 --checkpoint-every 10 -o "$o"
 row E57 "option --hi given without --lo" -- "$HESSE" density $s --hi 5 -o "$o"
+row E65 "option --margin widens an estimated support; with --lo/--hi the support is given" -- \
+    "$HESSE" density $s --lo -1 --hi 1 --margin 0.1 -o "$o"
 row E58 "option --tol: 0 is outside \[1e-15, 1\]" -- "$HESSE" spectrum $s --top 3 --tol 0 -o "$o"
 row E59 "option --deflate: 370 directions of an operator of dimension 370 leave no bulk" -- \
     "$HESSE" density $s --deflate 370 -o "$o"
