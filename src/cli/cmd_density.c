@@ -128,12 +128,11 @@ int cmd_density(int argc, char **argv) {
                          lo_seen ? "lo" : "hi", lo_seen ? "hi" : "lo");
         goto cleanup;
     }
-    if (lo_seen && cli_find(opts, nopts, "margin")->seen) {
-        rc =
-            hesse_error(HESSE_EINVAL, "option --margin widens an estimated support; with --lo/--hi "
-                                      "the support is given");
-        goto cleanup;
-    }
+    static const char *const estimate_only[] = {"margin", NULL};
+    if (lo_seen)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, estimate_only,
+                                     "widens an estimated support; with --lo/--hi the support is "
+                                     "given"));
     if (lo_seen && !(lo < hi)) {
         rc = hesse_error(HESSE_EINVAL, "options --lo/--hi: need lo < hi (got %g, %g)", lo, hi);
         goto cleanup;
