@@ -613,6 +613,120 @@ static void test_files(void) {
     CHECK(hesse_st_open(path, &f) == HESSE_EINPUT && f == NULL);
 }
 
+/* ---- The outputs of one run ------------------------------------------------------------ */
+
+static int exists(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void test_outputs(void) {
+    char in[600], a[600], b[600], sym[600], hard[600], ro[600];
+    tmp_path(in, sizeof in, "out_in.bin");
+    tmp_path(a, sizeof a, "out_a.json");
+    tmp_path(b, sizeof b, "out_b.json");
+    tmp_path(sym, sizeof sym, "out_link.bin");
+    tmp_path(hard, sizeof hard, "out_hard.bin");
+    tmp_path(ro, sizeof ro, "out_ro.json");
+    REQUIRE(hesse_write_file_atomic(in, "input", 5) == HESSE_OK);
+    REQUIRE(symlink("out_in.bin", sym) == 0 && link(in, hard) == 0);
+    hesse_outputs *o = NULL;
+    REQUIRE(hesse_outputs_create(&o) == HESSE_OK);
+    CHECK(hesse_outputs_input(o, in, "option --model") == HESSE_OK);
+    /* an input by its name, through a symbolic link, as a hard link: refused, naming both */
+    CHECK(hesse_outputs_add(o, in, "option --output", 1, NULL) == HESSE_EINVAL &&
+          strstr(hesse_last_error(), "option --output") &&
+          strstr(hesse_last_error(), "is the same file as option --model"));
+    CHECK(hesse_outputs_add(o, sym, "option --output", 1, NULL) == HESSE_EINVAL);
+    CHECK(hesse_outputs_add(o, hard, "option --output", 1, NULL) == HESSE_EINVAL);
+    /* ... unless it is the input the output may be (a checkpoint and its --resume) */
+    CHECK(hesse_outputs_add(o, in, "option --checkpoint", 0, "option --model") == HESSE_OK);
+    /* two outputs of one name, the second not existing yet */
+    CHECK(hesse_outputs_add(o, a, "option --output", 1, NULL) == HESSE_OK);
+    CHECK(hesse_outputs_add(o, a, "option --svg", 1, NULL) == HESSE_EINVAL &&
+          strstr(hesse_last_error(), "two outputs of one run may not be one file"));
+    CHECK(hesse_outputs_add(o, b, "option --svg", 1, NULL) == HESSE_OK);
+    /* a device is written in place and may be named twice */
+    CHECK(hesse_outputs_add(o, "/dev/null", "option --vectors", 1, NULL) == HESSE_OK);
+    CHECK(hesse_outputs_add(o, "/dev/null", "option --csv", 1, NULL) == HESSE_OK);
+    /* a write-protected file is refused, for root too */
+    REQUIRE(hesse_write_file_atomic(ro, "keep", 4) == HESSE_OK && chmod(ro, 0444) == 0);
+    CHECK(hesse_outputs_add(o, ro, "option --output", 1, NULL) == HESSE_EIO &&
+          strstr(hesse_last_error(), "write-protected"));
+    CHECK(hesse_write_file_atomic(ro, "x", 1) == HESSE_EIO);
+
+    /* Staged while active: nothing appears until the commit; a device is written at once. */
+    hesse_outputs_activate(o);
+    CHECK(hesse_write_file_atomic(a, "first", 5) == HESSE_OK && !exists(a));
+    CHECK(hesse_write_file_atomic(a, "again", 5) == HESSE_OK && !exists(a)); /* the newer counts */
+    CHECK(hesse_write_file_atomic(b, "bbb", 3) == HESSE_OK && !exists(b));
+    CHECK(hesse_write_file_atomic("/dev/null", "x", 1) == HESSE_OK);
+    CHECK(hesse_write_file_atomic(in, "ckpt", 4) == HESSE_OK); /* not staged: at once */
+    CHECK(count_entries(tmpdir, "out_a.json.tmp.") == 1 &&
+          count_entries(tmpdir, "out_b.json.tmp.") == 1);
+    CHECK(hesse_outputs_commit(o) == HESSE_OK);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    CHECK(hesse_read_file(a, &data, &len) == HESSE_OK && len == 5 && memcmp(data, "again", 5) == 0);
+    free(data);
+    CHECK(exists(b) && count_entries(tmpdir, ".tmp.") == 0);
+    hesse_outputs_free(o);
+
+    /* Freed without a commit: every staged file is removed, nothing is renamed. */
+    unlink(a);
+    unlink(b);
+    REQUIRE(hesse_outputs_create(&o) == HESSE_OK);
+    CHECK(hesse_outputs_add(o, a, "option --output", 1, NULL) == HESSE_OK);
+    CHECK(hesse_outputs_add(o, b, "option --svg", 1, NULL) == HESSE_OK);
+    hesse_outputs_activate(o);
+    CHECK(hesse_write_file_atomic(b, "bbb", 3) == HESSE_OK);
+    CHECK(hesse_write_file_atomic("/nonexistent-dir/x", "a", 1) == HESSE_EIO);
+    hesse_outputs_free(o); /* also deactivates */
+    CHECK(!exists(a) && !exists(b) && count_entries(tmpdir, ".tmp.") == 0);
+    CHECK(hesse_write_file_atomic(b, "b", 1) == HESSE_OK && exists(b)); /* no set: at once */
+
+    /* A symbolic link as an output: written through, the link kept. */
+    char target[600], out_link[600];
+    tmp_path(target, sizeof target, "out_target.json");
+    tmp_path(out_link, sizeof out_link, "out_tolink.json");
+    REQUIRE(symlink("out_target.json", out_link) == 0);
+    CHECK(hesse_write_file_atomic(out_link, "linked", 6) == HESSE_OK);
+    struct stat st;
+    CHECK(lstat(out_link, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(hesse_read_file(target, &data, &len) == HESSE_OK && len == 6);
+    free(data);
+    chmod(ro, 0644);
+}
+
+/* hesse_read_file_sized: an endless source is read only as far as its header says; a regular
+ * file is read whole. */
+static void size_from_first_byte(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+    (void)ctx;
+    if (have >= 1) *total = 1 + (size_t)data[0];
+}
+
+static void test_read_sized(void) {
+    unsigned char *data = NULL;
+    size_t len = 0;
+    CHECK(hesse_read_file_sized("/dev/zero", size_from_first_byte, NULL, 1 << 20, &data, &len) ==
+              HESSE_OK &&
+          len == 1);
+    free(data);
+    CHECK(hesse_read_file_sized("/dev/zero", hesse_read_size_text, NULL, 1 << 20, &data, &len) ==
+              HESSE_OK &&
+          len == 1);
+    free(data);
+    /* a source that never tells: refused past the cap, naming it */
+    CHECK(hesse_read_file_sized("/dev/zero", NULL, NULL, 1 << 16, &data, &len) == HESSE_EINPUT &&
+          strstr(hesse_last_error(), "/dev/zero") && data == NULL);
+    char path[600];
+    tmp_path(path, sizeof path, "sized.bin");
+    REQUIRE(hesse_write_file_atomic(path, "\001abcdef", 7) == HESSE_OK);
+    CHECK(hesse_read_file_sized(path, size_from_first_byte, NULL, 1, &data, &len) == HESSE_OK &&
+          len == 7); /* regular: whole, whatever the header says */
+    free(data);
+}
+
 /* ---- JSON ------------------------------------------------------------------------------- */
 
 static void test_json(int argc, char **argv) {
@@ -712,6 +826,8 @@ int main(int argc, char **argv) {
     test_corruptions();
     test_writer();
     test_files();
+    test_outputs();
+    test_read_sized();
     test_json(argc, argv);
     remove_tree(tmpdir);
     return test_summary("test_io");

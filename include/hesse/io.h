@@ -29,10 +29,64 @@ int hesse_write_parts_atomic(const char *path, int nparts, const void *const *da
  * HESSE_EINPUT (the user named a wrong file); a failing read or open otherwise is HESSE_EIO;
  * both name the path. Free with free(). */
 int hesse_read_file(const char *path, unsigned char **data, size_t *len);
+/* Decides from the first `have` bytes of an input how long it is: sets *total once the
+ * bytes tell (else leaves it; called again as more arrive). */
+typedef void (*hesse_read_size_fn)(void *ctx, const unsigned char *data, size_t have,
+                                   size_t *total);
+/* hesse_read_file for inputs that say their own length (a header): a regular file is read
+ * whole as there, anything else (a pipe, a device such as /dev/zero) only as far as `size`
+ * says it reaches, and refused (HESSE_EINPUT naming it) past `cap` bytes before `size` could
+ * tell. No gigabytes are read from an endless source before its first bytes are looked at. */
+int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, size_t cap,
+                          unsigned char **data, size_t *len);
+/* The most a text input that is not a regular file (a pipe) may hold: 256 MiB. */
+#define HESSE_TEXT_STREAM_MAX ((size_t)256 << 20)
+/* A hesse_read_size_fn for text formats (JSON, CSV): a NUL byte ends the input. */
+void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t *total);
 
-/* Checks before long work that `path` can be written: its directory exists and is writable.
- * HESSE_EIO naming the path and the reason otherwise. */
+/* Checks before long work that `path` can be written: a character device or FIFO (written
+ * in place), or a file in an existing, writable directory. HESSE_EIO naming the path and the
+ * reason otherwise: a directory, a block device, or an existing file without write
+ * permission (refused like the shell's `>` refuses it, and for root too). */
 int hesse_check_writable(const char *path);
+
+/* How the writers above treat their target (every writer of io/ goes through them):
+ * - a symbolic link is followed: its target is replaced, the link stays;
+ * - a character device or FIFO is written in place (no temporary file, no rename), and so is
+ *   /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N (the open descriptor itself);
+ * - a directory, a block device or a write-protected file is refused (HESSE_EIO);
+ * - anything else goes to a temporary file beside the target, which is renamed into place. */
+
+/* ---- The outputs of one run ------------------------------------------------------------
+ * A set of outputs that appear together or not at all. Each output is checked when it is
+ * added, before any work: writable (hesse_check_writable), and not the same file (device
+ * and inode, after symbolic links) as any input added before it or any other output, nor the
+ * same path as another output that does not exist yet. While the set is active on a thread,
+ * every staged output the io/ writers finish on that thread stays under its temporary name;
+ * hesse_outputs_commit renames them all into place, and hesse_outputs_free removes those
+ * not committed. Outputs written in place (devices, FIFOs, /dev/std*) and unstaged outputs
+ * (a checkpoint, rewritten as a run goes) are written at once.
+ * A set belongs to one thread; ownership stays with the caller. */
+typedef struct hesse_outputs hesse_outputs;
+int hesse_outputs_create(hesse_outputs **out);
+/* Removes every staged file not committed and deactivates the set if it is active.
+ * NULL-safe. */
+void hesse_outputs_free(hesse_outputs *o);
+/* An input that no output may replace; `what` names it in messages ("--model"). A directory
+ * stands for the files in it; a path that does not exist is ignored (opening it fails
+ * later with its own message). */
+int hesse_outputs_input(hesse_outputs *o, const char *path, const char *what);
+/* An output; `what` names it in messages ("--output"). HESSE_EINVAL naming both when it is
+ * the same file as an input (except the input named `may_be`, NULL for none: a checkpoint
+ * may be the file it resumed from) or as another output; hesse_check_writable's errors
+ * otherwise. staged 0: written at once (a checkpoint). */
+int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int staged,
+                      const char *may_be);
+/* Makes o this thread's active set (NULL: none). */
+void hesse_outputs_activate(hesse_outputs *o);
+/* Renames every finished staged output into place, in the order added. HESSE_EIO naming the
+ * file when a rename fails (the temporary files not yet renamed are then removed). */
+int hesse_outputs_commit(hesse_outputs *o);
 
 /* ---- safetensors ------------------------------------------------------------------------
  * Format: 8-byte little-endian header length N, N bytes of JSON header

@@ -1,5 +1,6 @@
 /* Whole files: atomic writes (temporary name, fsync, rename), whole-file reads, and the
  * writability check that commands run before long work. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "io-impl.h"
 
 #include <errno.h>
@@ -39,17 +40,139 @@ static mode_t current_umask(void) {
     return mask;
 }
 
+/* The descriptor /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, else -1. */
+static int std_descriptor(const char *path) {
+    if (strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return 2;
+    const char *num = NULL;
+    if (strncmp(path, "/dev/fd/", 8) == 0) num = path + 8;
+    if (strncmp(path, "/proc/self/fd/", 14) == 0) num = path + 14;
+    if (!num || *num < '0' || *num > '9') return -1;
+    char *end;
+    long fd = strtol(num, &end, 10);
+    return *end == '\0' && fd <= 1 << 20 ? (int)fd : -1;
+}
+
+/* The end of the chain of symbolic links at path (40 at most, as the kernel allows), or a
+ * copy of path when it is none. */
+static char *follow_links(const char *path, int *too_many) {
+    char *cur = strdup(path);
+    *too_many = 0;
+    for (int hops = 0; cur; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        if (hops == 40) {
+            *too_many = 1;
+            return cur;
+        }
+        char target[4096];
+        ssize_t n = readlink(cur, target, sizeof target - 1);
+        if (n <= 0) return cur;
+        target[n] = '\0';
+        char *next;
+        if (target[0] == '/') {
+            next = strdup(target);
+        } else { /* relative to the link's directory */
+            char *dir = dir_of(cur);
+            size_t len = (dir ? strlen(dir) : 0) + strlen(target) + 2;
+            next = dir ? malloc(len) : NULL;
+            if (next) snprintf(next, len, "%s/%s", dir, target);
+            free(dir);
+        }
+        free(cur);
+        cur = next;
+    }
+    return NULL;
+}
+
+int hesse_output_target(const char *path, char **resolved, int *inplace, int *fd) {
+    *resolved = NULL;
+    *inplace = 0;
+    *fd = -1;
+    if (!path || !*path) return hesse_error(HESSE_EINVAL, "output path is empty");
+    if ((*fd = std_descriptor(path)) >= 0) {
+        *inplace = 1;
+        if (!(*resolved = strdup(path))) return hesse_error(HESSE_ENOMEM, "out of memory");
+        return HESSE_OK;
+    }
+    int loop;
+    char *r = follow_links(path, &loop);
+    if (!r) return hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
+    if (loop) {
+        free(r);
+        return hesse_error(HESSE_EIO, "%s: too many levels of symbolic links", path);
+    }
+    struct stat st;
+    int rc = HESSE_OK;
+    if (stat(r, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            rc = hesse_error(HESSE_EIO, "%s: is a directory, expected a file name", path);
+        else if (S_ISBLK(st.st_mode))
+            rc = hesse_error(HESSE_EIO, "%s: is a block device; hesse writes no output onto one",
+                             path);
+        else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+            *inplace = 1;
+        else if (S_ISREG(st.st_mode) && ((st.st_mode & 0222) == 0 || access(r, W_OK) != 0))
+            rc = hesse_error(HESSE_EIO,
+                             "%s: is write-protected (mode %04o): make it writable or remove it "
+                             "first",
+                             path, (unsigned)(st.st_mode & 07777));
+    }
+    if (rc != HESSE_OK) {
+        free(r);
+        return rc;
+    }
+    *resolved = r;
+    return HESSE_OK;
+}
+
+char *hesse_output_canonical(const char *resolved) {
+    char *dir = dir_of(resolved);
+    if (!dir) return NULL;
+    const char *slash = strrchr(resolved, '/');
+    const char *base = slash ? slash + 1 : resolved;
+    char *real = realpath(dir, NULL);
+    const char *d = real ? real : dir;
+    size_t n = strlen(d) + strlen(base) + 2;
+    char *c = malloc(n);
+    if (c) snprintf(c, n, "%s/%s", d, base);
+    free(real);
+    free(dir);
+    return c;
+}
+
+/* Written in place: the named descriptor duplicated, or the device or FIFO opened. */
+static int open_inplace(hesse_atomic *a, int stdfd) {
+    int fd = stdfd >= 0 ? fcntl(stdfd, F_DUPFD_CLOEXEC, 3) : open(a->path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        int rc = hesse_error(HESSE_EIO, "%s: cannot open for writing: %s", a->path, strerror(e));
+        hesse_atomic_abort(a);
+        return rc;
+    }
+    a->f = fdopen(fd, "wb");
+    if (!a->f) {
+        int e = errno;
+        close(fd);
+        hesse_atomic_abort(a);
+        return hesse_error(HESSE_EIO, "%s: opening for writing: %s", a->path, strerror(e));
+    }
+    return HESSE_OK;
+}
+
 int hesse_atomic_open(hesse_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
-    if (!path || !*path) return hesse_error(HESSE_EINVAL, "atomic write: empty path");
-    size_t n = strlen(path) + 64;
-    a->path = strdup(path);
+    int stdfd;
+    int rc = hesse_output_target(path, &a->path, &a->inplace, &stdfd);
+    if (rc != HESSE_OK) return rc;
+    if (a->inplace) return open_inplace(a, stdfd);
+    size_t n = strlen(a->path) + 64;
     a->tmp = malloc(n);
-    if (!a->path || !a->tmp) {
+    if (!a->tmp) {
         hesse_atomic_abort(a);
         return hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
     }
-    snprintf(a->tmp, n, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+    snprintf(a->tmp, n, "%s.tmp.%ld.XXXXXX", a->path, (long)getpid());
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
@@ -61,7 +184,7 @@ int hesse_atomic_open(hesse_atomic *a, const char *path) {
     /* mkstemp makes the file 0600; the result should carry the usual permissions. An
      * existing target keeps its mode. */
     struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : (0666 & ~current_umask());
+    mode_t mode = stat(a->path, &st) == 0 ? (st.st_mode & 07777) : (0666 & ~current_umask());
     (void)fchmod(fd, mode);
     a->f = fdopen(fd, "wb");
     if (!a->f) {
@@ -110,10 +233,10 @@ int hesse_atomic_commit(hesse_atomic *a) {
         return hesse_error(HESSE_EIO, "atomic write: file is not open");
     }
     const char *what = NULL;
-    if (fflush(a->f) != 0)
+    if (fflush(a->f) != 0 || ferror(a->f))
         what = "writing";
-    else if (fsync(fileno(a->f)) != 0)
-        what = "syncing";
+    else if (fsync(fileno(a->f)) != 0 && !(a->inplace && (errno == EINVAL || errno == EROFS)))
+        what = "syncing"; /* devices and pipes cannot be synced: not an error for them */
     int e = errno;
     FILE *f = a->f;
     a->f = NULL;
@@ -121,18 +244,21 @@ int hesse_atomic_commit(hesse_atomic *a) {
         what = "closing";
         e = errno;
     }
-    if (!what && rename(a->tmp, a->path) != 0) {
+    int held = !what && a->tmp && hesse_outputs_hold(a->path, a->tmp);
+    if (!what && a->tmp && !held && rename(a->tmp, a->path) != 0) {
         what = "renaming the temporary file into place";
         e = errno;
     }
     if (what) {
-        int rc = hesse_error(HESSE_EIO, "%s: %s: %s", a->path, what, strerror(e));
+        int rc = hesse_error(HESSE_EIO, "%s: %s: %s", a->path, what, strerror(e ? e : EIO));
         hesse_atomic_abort(a);
         return rc;
     }
-    sync_dir(a->path);
-    free(a->tmp); /* renamed: nothing to remove */
-    a->tmp = NULL;
+    if (a->tmp && !held) {
+        sync_dir(a->path);
+        free(a->tmp); /* renamed: nothing to remove */
+    }
+    a->tmp = NULL; /* renamed, or now the active output set's */
     hesse_atomic_abort(a);
     return HESSE_OK;
 }
@@ -155,7 +281,15 @@ int hesse_write_parts_atomic(const char *path, int nparts, const void *const *da
     return hesse_atomic_commit(&a);
 }
 
-int hesse_read_file(const char *path, unsigned char **data, size_t *len) {
+/* A read that can end early: a non-regular input (a pipe, a device) is read only as far as
+ * its own header says it reaches, and never past cap. */
+typedef struct {
+    hesse_read_size_fn size;
+    void *ctx;
+    size_t cap;
+} read_limit;
+
+static int read_all(const char *path, const read_limit *lim, unsigned char **data, size_t *len) {
     if (!path || !data || !len) return hesse_error(HESSE_EINVAL, "hesse_read_file: NULL argument");
     *data = NULL;
     *len = 0;
@@ -177,9 +311,11 @@ int hesse_read_file(const char *path, unsigned char **data, size_t *len) {
         close(fd);
         return hesse_error(HESSE_EINPUT, "%s: is a directory, expected a file", path);
     }
+    const int regular = S_ISREG(st.st_mode);
+    size_t total = SIZE_MAX; /* a non-regular input's length, once its header told it */
     /* Regular files are read in one allocation of their size; pipes grow as they go. */
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) cap = 0;
+    size_t cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+    if (regular && (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) cap = 0;
     unsigned char *buf = cap ? malloc(cap) : NULL;
     size_t n = 0;
     int rc = HESSE_OK;
@@ -189,6 +325,20 @@ int hesse_read_file(const char *path, unsigned char **data, size_t *len) {
         goto cleanup;
     }
     for (;;) {
+        if (!regular && lim) {
+            if (total == SIZE_MAX && lim->size) lim->size(lim->ctx, buf, n, &total);
+            if (n >= total) {
+                n = total;
+                break;
+            }
+            if (total == SIZE_MAX && n > lim->cap) {
+                rc = hesse_error(HESSE_EINPUT,
+                                 "%s: more than %zu bytes from a file that is not a regular "
+                                 "file, and its content does not say where it ends",
+                                 path, lim->cap);
+                goto cleanup;
+            }
+        }
         if (n + 1 >= cap) {
             /* Full: a regular file is normally at its end now; probe before growing so
              * that reading it never doubles the allocation. */
@@ -211,7 +361,9 @@ int hesse_read_file(const char *path, unsigned char **data, size_t *len) {
             buf[n++] = probe;
             continue;
         }
-        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        size_t want = cap - 1 - n;
+        if (!regular && lim && total != SIZE_MAX && total - n < want) want = total - n;
+        ssize_t got = read(fd, buf + n, want);
         if (got < 0) {
             if (errno == EINTR) continue;
             rc = hesse_error(HESSE_EIO, "%s: reading: %s", path, strerror(errno));
@@ -230,14 +382,35 @@ cleanup:
     return rc;
 }
 
+int hesse_read_file(const char *path, unsigned char **data, size_t *len) {
+    return read_all(path, NULL, data, len);
+}
+
+int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, size_t cap,
+                          unsigned char **data, size_t *len) {
+    read_limit lim = {size, ctx, cap};
+    return read_all(path, &lim, data, len);
+}
+
+void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+    (void)ctx;
+    const unsigned char *nul = have ? memchr(data, '\0', have) : NULL;
+    if (nul) *total = (size_t)(nul - data) + 1; /* text ends at a NUL: nothing after it counts */
+}
+
 int hesse_check_writable(const char *path) {
-    if (!path || !*path) return hesse_error(HESSE_EINVAL, "output path is empty");
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return hesse_error(HESSE_EIO, "%s: is a directory, expected a file name", path);
-    char *dir = dir_of(path);
+    char *resolved;
+    int inplace, fd;
+    int rc = hesse_output_target(path, &resolved, &inplace, &fd);
+    if (rc != HESSE_OK) return rc;
+    if (inplace) {
+        free(resolved);
+        return HESSE_OK;
+    }
+    char *dir = dir_of(resolved);
+    free(resolved);
     if (!dir) return hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
-    int rc = HESSE_OK;
+    struct stat st;
     if (stat(dir, &st) != 0)
         rc = hesse_error(HESSE_EIO, "%s: directory '%s' is not usable: %s", path, dir,
                          strerror(errno));

@@ -38,9 +38,23 @@ void hesse_iobuf_free(hesse_iobuf *b);
  * a cleanup label may always call it. Errors are HESSE_EIO "<path>: <what>: <reason>". */
 typedef struct {
     FILE *f;
-    char *tmp;
-    char *path;
+    char *tmp;  /* NULL when written in place */
+    char *path; /* the file written: a symbolic link's target */
+    int inplace;
 } hesse_atomic;
+
+/* ---- Output targets (file.c, outputs.c) ------------------------------------------------
+ * The file a writer of `path` writes (*resolved, malloc'd: the end of a chain of symbolic
+ * links) and how: *fd >= 0 for /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N (the
+ * descriptor to duplicate), *inplace for those and for character devices and FIFOs. The
+ * refusals of hesse_check_writable (HESSE_EIO). */
+int hesse_output_target(const char *path, char **resolved, int *inplace, int *fd);
+/* A path's directory resolved (realpath) and its last component: equal for two names of one
+ * file that may not exist yet. malloc'd, NULL when out of memory. */
+char *hesse_output_canonical(const char *resolved);
+/* Called by commit with a finished temporary file for `resolved`: 1 when the active set
+ * stages that output and now owns tmp (rename deferred), 0 otherwise. */
+int hesse_outputs_hold(const char *resolved, char *tmp);
 
 int hesse_atomic_open(hesse_atomic *a, const char *path);
 int hesse_atomic_write(hesse_atomic *a, const void *data, size_t len);

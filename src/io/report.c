@@ -369,7 +369,8 @@ int hesse_report_files(const char *const *paths, int count, const char *title, c
         }
         unsigned char *text = NULL;
         size_t len = 0;
-        rc = hesse_read_file(paths[i], &text, &len);
+        rc = hesse_read_file_sized(paths[i], hesse_read_size_text, NULL, HESSE_TEXT_STREAM_MAX,
+                                   &text, &len);
         if (rc != HESSE_OK) break;
         const char *end = NULL;
         /* The length counts the NUL hesse_read_file adds: cJSON 1.7 then refuses trailing

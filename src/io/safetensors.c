@@ -397,12 +397,36 @@ static int st_open_owned(unsigned char *buf, size_t len, const char *label, hess
     return HESSE_OK;
 }
 
+/* How far a safetensors stream reaches: its header, then the largest data offset the header
+ * names. A header the parser will refuse ends the stream where it ends. */
+static void st_stream_size(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+    (void)ctx;
+    if (have < 8) return;
+    uint64_t hl = hesse_le64(data);
+    if (hl > ST_MAX_HEADER) {
+        *total = 8;
+        return;
+    }
+    if (have < 8 + hl) return;
+    uint64_t end = 0;
+    cJSON *h = cJSON_ParseWithLength((const char *)data + 8, (size_t)hl);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, h) {
+        const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+        const cJSON *e = cJSON_GetArrayItem(off, 1);
+        if (cJSON_IsNumber(e) && e->valuedouble > (double)end && e->valuedouble < 1.8e19)
+            end = (uint64_t)e->valuedouble;
+    }
+    cJSON_Delete(h);
+    *total = (size_t)(8 + hl + end);
+}
+
 int hesse_st_open(const char *path, hesse_st_file **out) {
     if (!path || !out) return hesse_error(HESSE_EINVAL, "hesse_st_open: NULL argument");
     *out = NULL;
     unsigned char *buf;
     size_t len;
-    int rc = hesse_read_file(path, &buf, &len);
+    int rc = hesse_read_file_sized(path, st_stream_size, NULL, 8 + ST_MAX_HEADER, &buf, &len);
     if (rc != HESSE_OK) return rc;
     return st_open_owned(buf, len, path, out);
 }
