@@ -78,8 +78,14 @@ void *hesse_alloc(size_t bytes);
 void *hesse_calloc(size_t count, size_t size);
 void hesse_free(void *p);
 
-/* Physical memory available to this process in bytes (MemAvailable), 0 if unknown. */
+/* Physical memory available to this process in bytes (MemAvailable), 0 if unknown. The
+ * defaults that follow free memory (a solver's basis, the engine's activation cache) read it
+ * here, so that ranks of one run can be made to agree (hesse_mem_set_available).
+ * HESSE_MEM_AVAILABLE=BYTES in the environment replaces the system's figure (tests, caps). */
 uint64_t hesse_mem_available(void);
+/* Makes hesse_mem_available return `bytes` from now on in this process (0: the system's
+ * figure again). Not thread-safe: call before starting work. */
+void hesse_mem_set_available(uint64_t bytes);
 /* Peak resident set size of this process in bytes, 0 if unknown. */
 uint64_t hesse_peak_rss(void);
 

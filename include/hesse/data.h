@@ -14,6 +14,8 @@ extern "C" {
 #endif
 
 #define HESSE_MAX_CHANNELS 16
+/* The most classes a dataset may declare (a language model's vocabulary fits). */
+#define HESSE_MAX_CLASSES (1 << 20)
 
 /* Samples ready for a network: x is row-major [n, c*h*w] in PyTorch's NCHW order. */
 typedef struct {
@@ -37,6 +39,10 @@ int64_t hesse_samples_total(const hesse_samples *s);
 hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);
 /* Frees what s owns and zeroes it; safe on a view or a zeroed struct. */
 void hesse_samples_free(hesse_samples *s);
+/* The SHA-256 (64 hex digits) of the samples' content: their count, shape and number of
+ * classes, every value of x as used (after preprocessing) and every label, in order. Two
+ * selections hash alike exactly when a network sees the same data. */
+void hesse_samples_hash(const hesse_samples *s, char hex[65]);
 
 typedef enum { HESSE_SPLIT_TRAIN = 0, HESSE_SPLIT_TEST = 1 } hesse_split;
 

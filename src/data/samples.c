@@ -77,3 +77,14 @@ void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t 
     dst->n = count;
     dst->num_classes = src->num_classes;
 }
+
+void hesse_samples_hash(const hesse_samples *s, char hex[65]) {
+    hesse_sha256 h;
+    hesse_sha256_init(&h);
+    int64_t head[5] = {s->n, s->c, s->h, s->w, s->num_classes};
+    hesse_sha256_update(&h, head, sizeof head);
+    if (s->n > 0 && s->x)
+        hesse_sha256_update(&h, s->x, (size_t)(s->n * hesse_samples_dim(s)) * sizeof *s->x);
+    if (s->n > 0 && s->y) hesse_sha256_update(&h, s->y, (size_t)s->n * sizeof *s->y);
+    hesse_sha256_hex(&h, hex);
+}

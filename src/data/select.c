@@ -4,6 +4,7 @@
 #include "data-impl.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,12 @@ static int parse_list(const char *text, const char *option, const char *what, do
         errno = 0;
         double v = strtod(p, &end);
         while (end != p && (*end == ' ' || *end == '\t')) end++;
+        if (end != p && (*end == ',' || *end == '\0') && errno == ERANGE)
+            return hesse_error(HESSE_EINVAL,
+                               "%s: %s value \"%.*s\" is too %s for double precision (magnitudes "
+                               "from %g to %g)",
+                               option, what, (int)(end - p), p, fabs(v) < 1.0 ? "small" : "large",
+                               DBL_MIN, DBL_MAX);
         if (end == p || (*end != ',' && *end != '\0') || errno == ERANGE || !isfinite(v))
             return hesse_error(HESSE_EINVAL,
                                "%s: %s \"%s\" is not a comma-separated list of numbers", option,

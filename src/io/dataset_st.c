@@ -135,6 +135,13 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out) {
                              nc);
             goto cleanup;
         }
+        if (v > HESSE_MAX_CLASSES) {
+            rc = hesse_error(HESSE_EINPUT,
+                             "%s: metadata num_classes is %ld, more than the %d classes hesse "
+                             "takes",
+                             path, v, HESSE_MAX_CLASSES);
+            goto cleanup;
+        }
         if (v <= max) {
             rc = hesse_error(HESSE_EINPUT,
                              "%s: tensor 'y' holds label %d but metadata num_classes is %ld", path,

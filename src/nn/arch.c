@@ -183,7 +183,7 @@ static int need_number(const arch_ctx *cx, const arch_item *it, const char *labe
     return HESSE_OK;
 }
 
-/* True / False (or 1 / 0), or dflt when absent. */
+/* True / False (also true / false, 1 / 0), or dflt when absent: the one parser of booleans. */
 static int need_bool(const arch_ctx *cx, const arch_item *it, const char *label, const char *what,
                      const arch_arg *arg, int dflt, int *out) {
     if (!arg) {
@@ -283,7 +283,7 @@ static int configure(const arch_ctx *cx, const arch_item *it, const char *label,
             return rc;
         if ((rc = need_positive(cx, it, label, "out_features", s[1], 0, &L->out_c, &unused, -1)))
             return rc;
-        L->has_bias = s[2] ? s[2]->a != 0 : 1;
+        if ((rc = need_bool(cx, it, label, "bias", s[2], 1, &L->has_bias))) return rc;
         L->has_weight = 1;
         return HESSE_OK;
     }
@@ -299,7 +299,7 @@ static int configure(const arch_ctx *cx, const arch_item *it, const char *label,
             return rc;
         if ((rc = need_positive(cx, it, label, "stride", s[3], 0, &L->sh, &L->sw, 1))) return rc;
         if ((rc = need_positive(cx, it, label, "padding", s[4], 1, &L->ph, &L->pw, 0))) return rc;
-        L->has_bias = s[5] ? s[5]->a != 0 : 1;
+        if ((rc = need_bool(cx, it, label, "bias", s[5], 1, &L->has_bias))) return rc;
         L->has_weight = 1;
         if ((s[6] && (s[6]->a != 1 || s[6]->b != 1)) || (s[7] && s[7]->a != 1))
             return hesse_error(HESSE_EINPUT,

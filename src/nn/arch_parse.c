@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,13 +15,22 @@ static void skip_space(const char **p) {
     while (isspace((unsigned char)**p)) (*p)++;
 }
 
+/* 1: an integer read; 0: none there; -1: one beyond the range sizes may take. */
 static int parse_int(const char **p, int *v) {
     char *end;
+    errno = 0;
     long x = strtol(*p, &end, 10);
-    if (end == *p || x < -1000000000L || x > 1000000000L) return 0;
+    if (end == *p) return 0;
+    if (errno == ERANGE || x < -1000000000L || x > 1000000000L) return -1;
     *v = (int)x;
     *p = end;
     return 1;
+}
+
+/* The message for a parse_int result that is not 1. */
+static const char *int_problem(int r) {
+    return r < 0 ? "integer out of range (at most 1000000000 in absolute value)"
+                 : "expected an integer";
 }
 
 static int syntax_error(const arch_ctx *cx, const char *at, const char *what) {
@@ -63,7 +73,8 @@ static int parse_number(const arch_ctx *cx, const char **p, arch_arg *arg) {
         arg->is_float = 1;
     } else {
         const char *t = buf;
-        if (!parse_int(&t, &arg->a) || *t) return syntax_error(cx, s, "expected an integer");
+        int r = parse_int(&t, &arg->a);
+        if (r != 1 || *t) return syntax_error(cx, s, int_problem(r == 1 ? 0 : r));
         arg->b = arg->a;
         arg->n = 1;
         arg->f = arg->a;
@@ -78,7 +89,8 @@ static int parse_value(const arch_ctx *cx, const char **p, arch_arg *arg) {
         (*p)++;
         for (int i = 0; i < 3; i++) {
             skip_space(p);
-            if (!parse_int(p, &arg->v[i])) return syntax_error(cx, *p, "expected an integer");
+            int r = parse_int(p, &arg->v[i]);
+            if (r != 1) return syntax_error(cx, *p, int_problem(r));
             arg->n = i + 1;
             skip_space(p);
             if (**p == ')') break;
@@ -115,9 +127,12 @@ static int parse_value(const arch_ctx *cx, const char **p, arch_arg *arg) {
         (*p)++;
     }
     if (n == 0) return syntax_error(cx, *p, "expected a value");
-    if (!quote && (strcasecmp(arg->word, "true") == 0 || strcasecmp(arg->word, "false") == 0)) {
+    /* booleans as Python and JSON spell them; 'True' in quotes is a string, and so not one */
+    int is_true = !quote && (strcmp(arg->word, "True") == 0 || strcmp(arg->word, "true") == 0);
+    int is_false = !quote && (strcmp(arg->word, "False") == 0 || strcmp(arg->word, "false") == 0);
+    if (is_true || is_false) {
         arg->is_bool = 1;
-        arg->a = arg->b = strcasecmp(arg->word, "true") == 0;
+        arg->a = arg->b = is_true;
         arg->f = arg->a;
     } else if (!quote && strcmp(arg->word, "None") == 0) {
         arg->is_none = 1;

@@ -178,11 +178,9 @@ int nn_expand_preset(const char *arch, char **out) {
                                "integer), not \"%s\"",
                                names[which], arch);
     } else if (n < 2 || key[0]) {
-        /* "mlp" followed by something else is not this preset: let the parser say why */
-        if (n < 0) return HESSE_OK;
         return hesse_error(HESSE_EINPUT,
-                           "architecture: preset mlp(a,b,...) needs at least two layer sizes "
-                           "(positive integers, at most %d), not \"%s\"",
+                           "architecture: preset mlp(a,b,...) is a whole architecture of at "
+                           "least two layer sizes (positive integers, at most %d), not \"%s\"",
                            MAX_MLP, arch);
     }
     const int classes = n == 1 ? v[0] : 10;

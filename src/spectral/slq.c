@@ -346,8 +346,9 @@ static int slq_check(const hesse_op *op, const hesse_slq_params *p) {
     return HESSE_OK;
 }
 
-/* The problem fields of the state from the parameters; g from the caller or the budget. */
-static void slq_setup(const hesse_op *op, const hesse_slq_params *p, slq_state *st) {
+/* The problem fields of the state from the parameters; g from the caller or the budget.
+ * HESSE_ENOMEM, before any product, when not even one probe's basis fits the budget. */
+static int slq_setup(const hesse_op *op, const hesse_slq_params *p, slq_state *st) {
     memset(st, 0, sizeof *st);
     st->n = (int)op->n;
     st->m = p->steps < st->n ? p->steps : st->n;
@@ -357,14 +358,22 @@ static void slq_setup(const hesse_op *op, const hesse_slq_params *p, slq_state *
     st->seed = p->seed;
     int cols = st->reorth ? st->m : 2;
     size_t per_probe = sizeof(double) * (size_t)st->n * (size_t)(cols + 2);
+    size_t budget = hesse_sp_budget(p->memory_budget);
+    if ((double)st->n * (double)(cols + 2) * sizeof(double) > (double)budget)
+        return hesse_error(HESSE_ENOMEM,
+                           "SLQ: a basis of %d steps for n = %d needs %.0f bytes for each probe, "
+                           "the budget is %zu (fewer steps, or more memory)",
+                           st->m, st->n, (double)st->n * (double)(cols + 2) * sizeof(double),
+                           budget);
     int g = p->block;
     if (g <= 0) {
-        size_t fit = hesse_sp_budget(p->memory_budget) / per_probe;
+        size_t fit = budget / per_probe;
         g = fit < 1 ? 1 : (fit > 256 ? 256 : (int)fit);
     }
     if (g > 256) g = 256;
     if (g > p->probes) g = p->probes;
     st->g = g;
+    return HESSE_OK;
 }
 
 /* Runs the state to the end, checkpointing at step boundaries, then smooths. */
@@ -454,7 +463,8 @@ int hesse_slq_density(const hesse_op *op, const hesse_slq_params *p, hesse_densi
     int rc = slq_check(op, p);
     if (rc != HESSE_OK) return rc;
     slq_state st;
-    slq_setup(op, p, &st);
+    rc = slq_setup(op, p, &st);
+    if (rc != HESSE_OK) return rc;
     double t0 = hesse_now();
     hesse_op_stats ops = {0, 0, 0.0};
     HESSE_CHECK(hesse_sp_support(op, p->lo, p->hi, p->support_steps, p->margin, p->seed, &st.lo,
@@ -478,7 +488,8 @@ int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *
     int rc = slq_check(op, p);
     if (rc != HESSE_OK) return rc;
     slq_state st;
-    slq_setup(op, p, &st);
+    rc = slq_setup(op, p, &st);
+    if (rc != HESSE_OK) return rc;
     HESSE_CHECK(slq_restore(&st, out, blob, size, p->block > 0));
     rc = slq_run(op, p, &st, out);
 cleanup:
