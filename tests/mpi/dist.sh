@@ -210,4 +210,57 @@ grep -q 'ending the job' "$T/fail.err" || fail "no word that the job ends: $(cat
 check_rel "a 2-rank checkpoint resumed by a serial run" 1e-10 "$T/ref.json" "$T/resumed2.json" \
     top bottom
 
+# Ranks that disagree: a wrapper gives rank 1 another value of one option, or a smaller view of
+# free memory (HESSE_MEM_AVAILABLE). Another option ends every rank before the first product
+# with one message naming it, and no output; another view of memory changes nothing, since the
+# defaults that follow memory are rank 0's on every rank (a basis chosen per rank ran mismatched
+# reductions: "double free or corruption").
+cat >"$T/rank1.sh" <<'SH'
+#!/bin/sh
+# rank1.sh OPTION VALUE MEM -- command...: on rank 1, OPTION gets VALUE and the memory view MEM.
+opt=$1 val=$2 mem=$3
+shift 4
+if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then
+    [ "$mem" = - ] || export HESSE_MEM_AVAILABLE="$mem"
+    n=$#
+    while [ $n -gt 0 ]; do
+        a=$1
+        shift
+        n=$((n - 1))
+        if [ "$a" = "$opt" ] && [ $n -gt 0 ]; then
+            set -- "$@" "$a" "$val"
+            shift
+            n=$((n - 1))
+            continue
+        fi
+        set -- "$@" "$a"
+    done
+fi
+exec "$@"
+SH
+chmod +x "$T/rank1.sh"
+disagree() { # disagree OPTION VALUE COMMAND ARGS...: the run must be refused, naming OPTION
+    opt=$1 val=$2
+    shift 2
+    checks=$((checks + 1))
+    rm -f "$T/dis.json"
+    mpi 2 "$T/rank1.sh" "$opt" "$val" - -- "$HESSE" "$@" -o "$T/dis.json" 2>"$T/dis.err"
+    got=$?
+    [ "$got" -eq 1 ] || fail "rank 1 with $opt $val: exit $got, expected 1: $(cat "$T/dis.err")"
+    grep -q "the ranks disagree on option $opt (rank 0: '$opt " "$T/dis.err" ||
+        fail "rank 1 with $opt $val: no message naming $opt: $(cat "$T/dis.err")"
+    [ "$(grep -c '^hesse ' "$T/dis.err")" -eq 1 ] || fail "rank 1 with $opt $val: not one message: $(cat "$T/dis.err")"
+    [ -f "$T/dis.json" ] && fail "rank 1 with $opt $val: an output was written"
+}
+disagree --top 5 spectrum $common --top 6 --bottom 6 --tol 1e-10
+disagree --basis 30 spectrum $common --top 6 --basis 40
+disagree --operator ggn spectrum $common --top 6 --operator hessian
+disagree --probes 7 density $common --probes 6 --steps 40
+disagree --samples 300 eval $common
+mpi 2 "$T/rank1.sh" none none 500000 -- "$HESSE" spectrum $common --top 6 --bottom 6 --tol 1e-10 \
+    -o "$T/mem.json" 2>"$T/mem.err" || fail "rank 1 with less free memory: $(cat "$T/mem.err")"
+check_rel "rank 1 with less free memory: the serial eigenvalues" 1e-10 "$T/s1.json" "$T/mem.json" top bottom
+check_py "$T/mem.json" "d['solver']['basis'] == json.load(open('$T/s1.json'))['solver']['basis']" \
+    "rank 1 with less free memory: rank 0's basis"
+
 finish
