@@ -39,6 +39,8 @@ void cli_signals_install(void) {
 }
 
 static const char magic[8] = {'H', 'E', 'S', 'S', 'E', 'C', 'K', '1'};
+/* A checkpoint's JSON header describes a run in a few hundred bytes; 1 MiB is plenty. */
+#define CLI_CHECKPOINT_HEADER_MAX ((uint64_t)1 << 20)
 
 int cli_checkpoint_write(const char *path, const cJSON *header, const void *const *parts,
                          const size_t *sizes, int nparts) {
@@ -90,20 +92,74 @@ int cli_checkpoint_write(const char *path, const cJSON *header, const void *cons
     return rc;
 }
 
+/* How far a checkpoint stream reaches: magic, header length, the header, then the solver state
+ * of the size the header gives. A stream that is no checkpoint ends after its first 16 bytes. */
+static void checkpoint_size(void *ctx, const unsigned char *p, size_t have, size_t *total) {
+    (void)ctx;
+    if (have < 16) return;
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)p[8 + i] << (8 * i);
+    if (memcmp(p, magic, sizeof magic) != 0 || hl > CLI_CHECKPOINT_HEADER_MAX) {
+        *total = 16;
+        return;
+    }
+    if (have < 16 + hl) return;
+    cJSON *h = cJSON_ParseWithLength((const char *)p + 16, (size_t)hl);
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(h, "blob_bytes");
+    double b = cJSON_IsNumber(bytes) && bytes->valuedouble >= 0 && bytes->valuedouble < 1e18
+                   ? bytes->valuedouble
+                   : 0;
+    cJSON_Delete(h);
+    *total = (size_t)(16 + hl + (uint64_t)b);
+}
+
+/* The header's record of the solver state: its size and CRC-32 must both be there and hold. */
+static int check_state(const char *path, const cJSON *header, const unsigned char *blob,
+                       size_t size) {
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(header, "blob_bytes");
+    const cJSON *crc = cJSON_GetObjectItemCaseSensitive(header, "blob_crc32");
+    if (!bytes || !crc)
+        return hesse_error(HESSE_EINPUT,
+                           "%s: checkpoint header has no %s: the size and CRC-32 of the solver "
+                           "state are required (a file of an older hesse? start the run afresh)",
+                           path, !bytes ? "blob_bytes" : "blob_crc32");
+    if (!cJSON_IsNumber(bytes) || bytes->valuedouble != (double)size)
+        return hesse_error(HESSE_EINPUT,
+                           "%s: checkpoint is truncated or damaged: %zu bytes of solver state, its "
+                           "header says %.17g",
+                           path, size, cJSON_IsNumber(bytes) ? bytes->valuedouble : -1.0);
+    char hex[16];
+    uLong sum = crc32_z(crc32(0L, Z_NULL, 0), blob, size);
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)sum);
+    if (!cJSON_IsString(crc) || strcmp(hex, crc->valuestring) != 0)
+        return hesse_error(HESSE_EINPUT,
+                           "%s: checkpoint is damaged: its solver state has CRC-32 %s, its "
+                           "header says %.16s",
+                           path, hex, cJSON_IsString(crc) ? crc->valuestring : "(not a string)");
+    return HESSE_OK;
+}
+
 int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
                         const unsigned char **blob, size_t *blob_size) {
     *header = NULL;
     *data = NULL;
     size_t len = 0;
-    int rc = hesse_read_file(path, data, &len);
+    int rc = hesse_read_file_sized(path, checkpoint_size, NULL, 16 + CLI_CHECKPOINT_HEADER_MAX,
+                                   data, &len);
     if (rc != HESSE_OK) return rc;
     const unsigned char *p = *data;
     uint64_t hl = 0;
     if (len >= 16)
         for (int i = 0; i < 8; i++) hl |= (uint64_t)p[8 + i] << (8 * i);
-    if (len < 16 || memcmp(p, magic, sizeof magic) != 0 || hl > len - 16) {
-        rc = hesse_error(HESSE_EINPUT, "%s: not a hesse checkpoint (bad magic or header length)",
-                         path);
+    if (len < sizeof magic || memcmp(p, magic, sizeof magic) != 0) {
+        rc = hesse_error(HESSE_EINPUT, "%s: not a hesse checkpoint (bad magic)", path);
+        goto fail;
+    }
+    if (len < 16 || hl > len - 16) {
+        rc = hesse_error(HESSE_EINPUT,
+                         "%s: checkpoint is truncated in its header (%zu bytes, the header "
+                         "alone needs %llu)",
+                         path, len, len < 16 ? 16ull : (unsigned long long)(16 + hl));
         goto fail;
     }
     char *text = malloc(hl + 1);
@@ -122,29 +178,8 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
     }
     *blob = p + 16 + hl;
     *blob_size = len - 16 - hl;
-    /* Files written before the header carried these have neither. */
-    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(*header, "blob_bytes");
-    const cJSON *crc = cJSON_GetObjectItemCaseSensitive(*header, "blob_crc32");
-    if (bytes && (!cJSON_IsNumber(bytes) || bytes->valuedouble != (double)*blob_size)) {
-        rc = hesse_error(HESSE_EINPUT,
-                         "%s: checkpoint is truncated or damaged: %zu bytes of solver state, its "
-                         "header says %.17g",
-                         path, *blob_size, cJSON_IsNumber(bytes) ? bytes->valuedouble : -1.0);
-        goto fail;
-    }
-    if (crc) {
-        char hex[16];
-        uLong sum = crc32_z(crc32(0L, Z_NULL, 0), *blob, *blob_size);
-        snprintf(hex, sizeof hex, "%08lx", (unsigned long)sum);
-        if (!cJSON_IsString(crc) || strcmp(hex, crc->valuestring) != 0) {
-            rc = hesse_error(HESSE_EINPUT,
-                             "%s: checkpoint is damaged: its solver state has CRC-32 %s, its "
-                             "header says %.16s",
-                             path, hex, cJSON_IsString(crc) ? crc->valuestring : "(not a string)");
-            goto fail;
-        }
-    }
-    return HESSE_OK;
+    rc = check_state(path, *header, *blob, *blob_size);
+    if (rc == HESSE_OK) return HESSE_OK;
 fail:
     cJSON_Delete(*header);
     *header = NULL;
@@ -185,13 +220,15 @@ int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_
     return rc;
 }
 
-cJSON *cli_run_header(const char *command, const cli_curv *c) {
+cJSON *cli_run_header(const char *command, cli_curv *c) {
     cJSON *h = cJSON_CreateObject();
     char hash[65];
     hesse_model_hash(c->model, hash);
     cJSON_AddStringToObject(h, "command", command);
     cJSON_AddStringToObject(h, "model_sha256", hash);
     cJSON_AddStringToObject(h, "data", c->data.description);
+    /* the content, not only the name: a file replaced under the same path is other data */
+    cJSON_AddStringToObject(h, "data_sha256", cli_data_hash(&c->data));
     /* the loss and the input normalisation change the operator as much as the weights do */
     cJSON_AddStringToObject(h, "loss", hesse_loss_name(hesse_model_loss(c->model)));
     cli_preprocess_json(&c->data.preprocess, cJSON_AddObjectToObject(h, "preprocess"));
@@ -228,6 +265,13 @@ int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char *
     return rc;
 }
 
+int cli_resume_failed(const char *path, int rc) {
+    if ((rc != HESSE_EINPUT && rc != HESSE_EINVAL) || strstr(hesse_last_error(), path)) return rc;
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", hesse_last_error());
+    return hesse_error(rc, "%s: %s", path, detail);
+}
+
 int cli_checkpoint_options(const cli_opt *opts, int nopts, const char *ckpt) {
     static const char *const every[] = {"checkpoint-every", NULL};
     return ckpt ? HESSE_OK : cli_refuse_given(opts, nopts, every, "needs --checkpoint FILE");
@@ -254,7 +298,8 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
         size_t blob_size = 0;
         rc = cli_checkpoint_resume(resume, cc->header, &data, &blob, &blob_size);
         cli_stoppable(1);
-        if (rc == HESSE_OK) rc = hesse_lanczos_resume(op, p, blob, blob_size, r);
+        if (rc == HESSE_OK)
+            rc = cli_resume_failed(resume, hesse_lanczos_resume(op, p, blob, blob_size, r));
         free(data);
     } else {
         cli_stoppable(1);
