@@ -3,6 +3,9 @@
  * plus the per-channel --mean/--std lists (data/select.c). A value that parses lies in its
  * option's range.
  *
+ * --model is an input and -o an output: when both name one existing file, the output check
+ * refuses it.
+ *
  * Input: arguments separated by NUL bytes (at most 64); the first two also go to the
  * --mean/--std parser. */
 #include "fuzz.h"
@@ -11,6 +14,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_ARGS 64
 
@@ -37,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int64_t samples = -7;
     uint64_t seed = 7;
     double tol = -7, lr = -7;
-    const char *out = NULL, *name = NULL;
+    const char *out = NULL, *name = NULL, *model = NULL;
     cli_list models = {0, NULL};
     cli_opt opts[] = {
         {"top", 0, OPT_INT, &top, "K", "", 0, 100000, 0},
@@ -47,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         {"lr", 0, OPT_DOUBLE, &lr, "LR", "", CLI_NO_RANGE, 0},
         {"output", 'o', OPT_STRING, &out, "FILE", "", CLI_NO_RANGE, 0},
         {"name", 'n', OPT_STRING, &name, "X", "", CLI_NO_RANGE, 0},
+        {"model", 'm', OPT_STRING, &model, "FILE", "", CLI_NO_RANGE, 0}, /* an input (cli_input) */
         {"quiet", 'q', OPT_FLAG, &flag, NULL, "", CLI_NO_RANGE, 0},
         {"models", 0, OPT_LIST, &models, "M..", "", CLI_NO_RANGE, 0},
     };
@@ -66,9 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(npositional >= 0 && npositional < argc);
         FUZZ_ASSERT(models.count == 0 || models.items != NULL);
         for (int i = 0; i < models.count; i++) FUZZ_ASSERT(models.items[i] != NULL);
+        /* an output that passes the checks is not an input named the same */
+        if (out && model && strcmp(out, model) == 0 && strcmp(out, "-") != 0)
+            FUZZ_ASSERT(cli_check_output(out, "option --output") != HESSE_OK ||
+                        access(out, F_OK) != 0);
     } else if (rc != 1) {
         FUZZ_CHECK_FAILURE(rc);
     }
+    cli_finish(1); /* forget this run's inputs and outputs, as at the end of a command */
     cli_list_free(&models);
 
     hesse_preprocess pre;

@@ -83,6 +83,22 @@ static int set_value(cli_opt *o, const char *value) {
     return HESSE_EINVAL;
 }
 
+/* The options whose values are files hesse reads: no output of the command may be one of
+ * them (cli_input). */
+static int is_input(const cli_opt *o) {
+    static const char *const inputs[] = {"model", "data", "init", "resume", "eigenvalues"};
+    if (o->type != OPT_STRING) return 0;
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+        if (strcmp(o->name, inputs[i]) == 0) return 1;
+    return 0;
+}
+
+static int add_input(const cli_opt *o, const char *path) {
+    char what[80];
+    snprintf(what, sizeof what, "option --%s", o->name);
+    return cli_input(path, what);
+}
+
 /* positional NULL: every argument must be an option (cli_parse). */
 static int parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,
                  char **positional, int *npositional) {
@@ -144,6 +160,11 @@ static int parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opt
             o->seen = 1;
             continue;
         }
+        if (o->seen && o->type != OPT_FLAG)
+            return hesse_error(HESSE_EINVAL,
+                               "option --%s is given twice; give it once (its value would be "
+                               "ambiguous)",
+                               o->name);
         if (o->type == OPT_FLAG) {
             if (value) return hesse_error(HESSE_EINVAL, "option --%s takes no value", o->name);
         } else if (!value) {
@@ -153,6 +174,7 @@ static int parse(const cli_command_doc *doc, int argc, char **argv, cli_opt *opt
             value = argv[++i];
         }
         int rc = set_value(o, value ? value : "");
+        if (rc == HESSE_OK && is_input(o)) rc = add_input(o, value);
         if (rc != HESSE_OK) return rc;
         o->seen = 1;
     }

@@ -130,7 +130,12 @@ typedef struct {
     hesse_selection selection;
     hesse_preprocess preprocess;
     char description[160]; /* "fashion-mnist/train, first 1000" */
+    char sha256[65];       /* the selected samples' content (cli_data_hash); "" until asked */
 } cli_data;
+
+/* The SHA-256 of the selected samples as the network sees them (hesse_samples_hash), computed
+ * on first use: over all of them, so first before a distributed run takes its shard. */
+const char *cli_data_hash(cli_data *d);
 
 /* Opens the dataset split of o->data (step 1 of 2). */
 int cli_data_open(const cli_data_opts *o, cli_data *d);
@@ -153,10 +158,29 @@ void cli_describe_model(cJSON *doc, const hesse_model *m, const char *path);
 void cli_describe_data(cJSON *doc, const cli_data *d);
 void cli_preprocess_json(const hesse_preprocess *p, cJSON *into);
 
-/* Writes the result to `path`, or pretty-prints it on stdout when path is NULL or "-". */
+/* Writes the result to `path`, or keeps it for standard output when path is NULL or "-". */
 int cli_emit(const cJSON *doc, const char *path);
-/* Fails early (before long work) when the output cannot be written. NULL/"-" always pass. */
-int cli_check_output(const char *path);
+/* Text for standard output, written by cli_finish once the command succeeded. */
+int cli_stdout(const char *text, size_t len);
+/* An input file (or data directory) no output may replace; `what` names it ("option --model").
+ * cli_parse adds the values of --model, --data, --init, --resume and --eigenvalues. */
+int cli_input(const char *path, const char *what);
+/* Checks an output before long work (hesse_outputs_add: writable, not an input, not another
+ * output) and stages it: it appears only when the whole command succeeded. `what` names it
+ * ("option --output"). NULL/"-" always pass. */
+int cli_check_output(const char *path, const char *what);
+/* The same for --checkpoint, written as the run goes (not staged); it may be the --resume file. */
+int cli_check_checkpoint(const char *path);
+/* cli_check_output for each plot file PREFIX<suffix>.svg of --svg PREFIX (suffixes
+ * NULL-terminated; "" for PREFIX.svg itself). NULL svg passes. */
+int cli_check_svg(const char *svg, const char *const *suffixes);
+/* The end of a command (cli_dist_end): on success (code 0, rank 0) standard output is written
+ * and flushed and the staged outputs are renamed into place, and a failure there
+ * becomes exit code 4 with its message; on failure every staged output is removed. Returns
+ * the exit code. */
+int cli_finish(int code);
+/* The command running, for messages ("spectrum"). */
+extern const char *cli_command;
 /* The plot file PREFIX<suffix>.svg of --svg PREFIX[.svg] into out[cap] (CLI_SVG_PATH); an
  * error naming --svg when it does not fit. */
 enum { CLI_SVG_PATH = 4096 };
@@ -268,6 +292,10 @@ int cli_checkpoint_match(const cJSON *saved, const cJSON *now, const char *path)
 int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char **data,
                           const unsigned char **blob, size_t *blob_size);
 
+/* A solver's resume from `path` failed with rc: a refusal of the checkpoint's content
+ * (HESSE_EINPUT, HESSE_EINVAL) is given the file's name. Returns rc. */
+int cli_resume_failed(const char *path, int rc);
+
 /* A solver checkpoint callback (hesse_checkpoint_fn) writing to `path` with `header`. */
 typedef struct {
     const char *path;
@@ -277,7 +305,7 @@ typedef struct {
 int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_t total);
 /* What a checkpoint of `command` over c must agree on to be resumed: model hash, data,
  * loss, preprocessing, operator, layer, precision. The caller adds its own keys and deletes it. */
-cJSON *cli_run_header(const char *command, const cli_curv *c);
+cJSON *cli_run_header(const char *command, cli_curv *c);
 /* The message for a run stopped by a signal (status HESSE_EINTR). */
 int cli_stopped(const cli_checkpoint_ctx *cc);
 /* Refuses --checkpoint-every without --checkpoint FILE (it would be ignored). */
@@ -310,9 +338,15 @@ int cli_dist_end(int code);
 /* Prints a command's failure line (rank 0), or keeps it for cli_dist_end (other ranks). */
 void cli_fail_message(const char *line);
 /* Makes d's samples this rank's shard (a contiguous block of the selection, whose size becomes
- * samples.total) and installs the reduction over ranks on e; checks first that every rank has
- * the same model and samples. No-op with one rank. */
+ * samples.total) and installs the reduction over ranks on e; checks first that every rank runs
+ * the same problem: the command and its arguments, the model's and the samples' content, the
+ * engine's sizes, precision and memory (HESSE_EINVAL naming the first field that differs, on
+ * every rank). No-op with one rank. */
 int cli_distribute(cli_data *d, const hesse_model *m, hesse_engine *e);
+/* The command line, for the agreement of the ranks (main, before the command). */
+void cli_dist_command_line(int argc, char **argv);
+/* hesse_engine_defaults with the memory budget rank 0 chose (the same on every rank). */
+hesse_engine_params cli_engine_defaults(void);
 /* --threads when not given: the node's cores shared among its ranks (0: leave the default). */
 int cli_default_threads(void);
 /* Adds "distributed" (backend, ranks) to a result when more than one rank runs. */

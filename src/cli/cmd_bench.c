@@ -281,7 +281,7 @@ int cmd_bench(int argc, char **argv) {
             return cli_fail("bench", HESSE_EINVAL);
         }
     }
-    if ((rc = cli_check_output(out)) != HESSE_OK) return cli_fail("bench", rc);
+    if ((rc = cli_check_output(out, "option --output")) != HESSE_OK) return cli_fail("bench", rc);
     cJSON *res = hesse_result_new("bench", argc, argv);
     cJSON_AddStringToObject(res, "precision", "f64");
     cJSON_AddNumberToObject(res, "repeat", repeat);

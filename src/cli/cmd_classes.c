@@ -136,8 +136,8 @@ int cmd_classes(int argc, char **argv) {
     cJSON *res = NULL;
     int64_t products = 0;
     double t0 = hesse_now();
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(svg));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_output(svg, "option --svg"));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
     const int C = hesse_model_num_outputs(c.model);
     const int64_t n = c.op.n;

@@ -47,15 +47,15 @@ int cmd_dense(int argc, char **argv) {
     cJSON *res = NULL;
     hesse_curv_kind kind = HESSE_CURV_HESSIAN;
     HESSE_CHECK(hesse_curv_parse(op_name, &kind));
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(csv));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_output(csv, "option --csv"));
     HESSE_CHECK(cli_data_open(&d, &data));
     HESSE_CHECK(cli_load_model(&mo, data.dataset, &m, &pre));
     const int64_t n = hesse_model_num_params(m);
     HESSE_CHECK(hesse_dense_check_memory(n, 1, (uint64_t)(max_gib * 1073741824.0)));
     HESSE_CHECK(cli_data_select(&d, pre, &data));
     if (block > n) block = (int)n;
-    hesse_engine_params ep = hesse_engine_defaults();
+    hesse_engine_params ep = cli_engine_defaults();
     ep.max_block = block;
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
     HESSE_CHECK(cli_distribute(&data, m, e)); /* this rank's shard */

@@ -137,9 +137,9 @@ int cmd_density(int argc, char **argv) {
         rc = hesse_error(HESSE_EINVAL, "options --lo/--hi: need lo < hi (got %g, %g)", lo, hi);
         goto cleanup;
     }
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(svg));
-    HESSE_CHECK(cli_check_output(ckpt));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_svg(svg, (const char *const[]){"", "-log", NULL}));
+    HESSE_CHECK(cli_check_checkpoint(ckpt));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
     if ((int64_t)deflate >= c.op.n) {
         rc = hesse_error(HESSE_EINVAL,
@@ -209,7 +209,7 @@ int cmd_density(int argc, char **argv) {
             size_t blob_size = 0;
             HESSE_CHECK(cli_checkpoint_resume(resume, header, &ckpt_data, &blob, &blob_size));
             cli_stoppable(1);
-            rc = hesse_slq_resume(op, &p, blob, blob_size, &dn);
+            rc = cli_resume_failed(resume, hesse_slq_resume(op, &p, blob, blob_size, &dn));
         } else {
             cli_stoppable(1);
             rc = hesse_slq_density(op, &p, &dn);

@@ -1,8 +1,43 @@
 /* hesse eval: loss, accuracy and gradient norm of a model on data. */
 #include "cli/cli.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
+
+/* |g|, scaled against overflow when the plain sum of squares overflows (the same bits
+ * otherwise); HESSE_ENUMERIC naming the tensor of a non-finite entry, or when even the norm
+ * does not fit in a double. */
+static int grad_norm(const hesse_model *m, const double *g, double *out) {
+    const int64_t n = hesse_model_num_params(m);
+    double ss = 0, big = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(g[i])) {
+            const hesse_tensor_info *t = NULL;
+            for (int k = 0; k < hesse_model_num_tensors(m); k++) {
+                const hesse_tensor_info *c = hesse_model_tensor(m, k);
+                if (i >= c->offset && i < c->offset + c->count) t = c;
+            }
+            return hesse_error(HESSE_ENUMERIC,
+                               "the gradient is not finite (%g in tensor '%s' at flat index %lld): "
+                               "the inputs or weights are too large for double precision",
+                               g[i], t ? t->name : "?", (long long)(t ? i - t->offset : i));
+        }
+        ss += g[i] * g[i];
+        if (fabs(g[i]) > big) big = fabs(g[i]);
+    }
+    if (isfinite(ss)) {
+        *out = sqrt(ss);
+        return HESSE_OK;
+    }
+    ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (g[i] / big) * (g[i] / big);
+    *out = big * sqrt(ss);
+    if (!isfinite(*out))
+        return hesse_error(HESSE_ENUMERIC, "the gradient's norm exceeds the largest double (%g)",
+                           DBL_MAX);
+    return HESSE_OK;
+}
 
 int cmd_eval(int argc, char **argv) {
     cli_data_opts d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL};
@@ -31,11 +66,11 @@ int cmd_eval(int argc, char **argv) {
     char *pre = NULL;
     double *grad = NULL;
     cJSON *res = NULL;
-    HESSE_CHECK(cli_check_output(out));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
     HESSE_CHECK(cli_data_open(&d, &data));
     HESSE_CHECK(cli_load_model(&mo, data.dataset, &m, &pre));
     HESSE_CHECK(cli_data_select(&d, pre, &data));
-    hesse_engine_params ep = hesse_engine_defaults();
+    hesse_engine_params ep = cli_engine_defaults();
     ep.chunk = chunk;
     HESSE_CHECK(hesse_engine_create(m, &ep, &e));
     HESSE_CHECK(cli_distribute(&data, m, e)); /* this rank's shard */
@@ -51,8 +86,7 @@ int cmd_eval(int argc, char **argv) {
     int64_t correct;
     HESSE_CHECK(hesse_loss_grad(e, &data.samples, &loss, grad, &correct));
     double seconds = hesse_now() - t0, gn = 0;
-    for (int64_t i = 0; i < n; i++) gn += grad[i] * grad[i];
-    gn = sqrt(gn);
+    HESSE_CHECK(grad_norm(m, grad, &gn));
 
     res = hesse_result_new("eval", argc, argv);
     cli_describe_model(res, m, mo.model);

@@ -91,6 +91,7 @@ int cmd_info(int argc, char **argv) {
                            "which are loaded and saved but are not parameters)."};
     int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
     if (rc == 1) return 0;
+    if (rc == HESSE_OK) rc = cli_check_output(out, "option --output");
     if (rc != HESSE_OK) return cli_fail("info", rc);
     if (mo.model) {
         rc = model_info(&mo, input, json, out, argc, argv);

@@ -185,7 +185,7 @@ int cmd_kronecker(int argc, char **argv) {
         rc = hesse_error(HESSE_ENOMEM, "out of memory");
         goto cleanup;
     }
-    HESSE_CHECK(cli_check_output(out));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
     res = hesse_result_new("kronecker", argc, argv);
     cJSON *solver = cJSON_AddObjectToObject(res, "solver");
     cJSON_AddNumberToObject(solver, "tol", tol);

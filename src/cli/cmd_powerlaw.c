@@ -106,7 +106,8 @@ static int read_eigenvalues(const char *path, double **v, int *n) {
     size_t len = 0;
     *v = NULL;
     *n = 0;
-    int rc = hesse_read_file(path, &data, &len);
+    int rc =
+        hesse_read_file_sized(path, hesse_read_size_text, NULL, HESSE_TEXT_STREAM_MAX, &data, &len);
     if (rc != HESSE_OK) return rc;
     const char *p = (const char *)data;
     while (isspace((unsigned char)*p)) p++;
@@ -281,9 +282,9 @@ int cmd_powerlaw(int argc, char **argv) {
         HESSE_CHECK(cli_refuse_given(opts, nopts, model_only,
                                      "needs --model (with --eigenvalues only the fit runs)"));
     HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(svg));
-    HESSE_CHECK(cli_check_output(ckpt));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_output(svg, "option --svg"));
+    HESSE_CHECK(cli_check_checkpoint(ckpt));
 
     if (eigfile) {
         HESSE_CHECK(read_eigenvalues(eigfile, &values, &count));

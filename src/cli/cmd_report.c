@@ -41,15 +41,16 @@ int cmd_report(int argc, char **argv) {
                                        "report.html)");
         goto cleanup;
     }
-    HESSE_CHECK(cli_check_output(out));
+    for (int i = 0; i < nfiles; i++) HESSE_CHECK(cli_input(files[i], "input file"));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
     HESSE_CHECK(hesse_report_files((const char *const *)files, nfiles, title, &html));
     size_t len = strlen(html);
     if (out && strcmp(out, "-") != 0) {
         HESSE_CHECK(hesse_write_file_atomic(out, html, len));
         cli_note("report: %d document%s -> %s (%.0f KB)", nfiles, nfiles == 1 ? "" : "s", out,
                  (double)len / 1024.0);
-    } else if (fwrite(html, 1, len, stdout) != len || fflush(stdout) != 0) {
-        rc = hesse_error(HESSE_EIO, "writing the report to standard output failed");
+    } else {
+        rc = cli_stdout(html, len);
     }
 cleanup:
     free(html);

@@ -208,8 +208,8 @@ int cmd_samples(int argc, char **argv) {
             goto cleanup;
         }
     }
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(svg));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_svg(svg, (const char *const[]){"", "-outliers", NULL}));
     d.select = "balanced";
     HESSE_CHECK(check_sizes(&d, sizes, nsizes, sizes_text != NULL));
     res = hesse_result_new("samples", argc, argv);

@@ -176,10 +176,10 @@ int cmd_spectrum(int argc, char **argv) {
         HESSE_CHECK(cli_refuse_given(opts, nopts, iterative_only,
                                      "applies to --method lanczos or power (dense is exact)"));
     HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(vectors));
-    HESSE_CHECK(cli_check_output(svg));
-    HESSE_CHECK(cli_check_output(ckpt));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_output(vectors, "option --vectors"));
+    HESSE_CHECK(cli_check_output(svg, "option --svg"));
+    HESSE_CHECK(cli_check_checkpoint(ckpt));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
     if (top + bottom > c.op.n) {
         rc = hesse_error(HESSE_EINVAL, "asked for %d eigenvalues of an operator of dimension %lld",

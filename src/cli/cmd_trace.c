@@ -61,7 +61,7 @@ int cmd_trace(int argc, char **argv) {
         HESSE_CHECK(cli_refuse_given(opts, nopts, stochastic_only,
                                      "applies to --method hutchinson or hutchpp (exact uses n "
                                      "unit vectors)"));
-    HESSE_CHECK(cli_check_output(out));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
     HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
     res = hesse_result_new("trace", argc, argv);
     cli_curv_describe(res, &c, mo.model);

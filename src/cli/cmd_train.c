@@ -118,8 +118,8 @@ int cmd_train(int argc, char **argv) {
     hesse_schedule_kind sk = HESSE_SCHEDULE_CONSTANT;
     HESSE_CHECK(parse_train_opts(&t, &op, &sk));
     if (t.step_epochs == 0) t.step_epochs = t.epochs / 3 > 1 ? t.epochs / 3 : 1;
-    HESSE_CHECK(cli_check_output(out));
-    HESSE_CHECK(cli_check_output(json_out));
+    HESSE_CHECK(cli_check_output(out, "option --output"));
+    HESSE_CHECK(cli_check_output(json_out, "option --json"));
     HESSE_CHECK(cli_data_open(&d, &data));
     if (init) {
         cli_model_opts mo = {init, arch, loss_name};

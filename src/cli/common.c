@@ -3,10 +3,12 @@
 
 #include <hesse/dist.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_quiet;
@@ -42,6 +44,12 @@ int cli_data_open(const cli_data_opts *o, cli_data *d) {
     hesse_split split = HESSE_SPLIT_TRAIN;
     int rc = cli_parse_split(o->split, &split);
     if (rc != HESSE_OK) return rc;
+    if (o->split && strcmp(o->split, "train") != 0 &&
+        ends_with(o->data ? o->data : "", ".safetensors"))
+        return hesse_error(HESSE_EINVAL,
+                           "option --split: %s is a .safetensors dataset, which holds one split; "
+                           "give the file of the split you want instead",
+                           o->data);
     return cli_open_dataset(o->data, split, &d->dataset);
 }
 
@@ -116,6 +124,11 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
     return HESSE_OK;
 }
 
+const char *cli_data_hash(cli_data *d) {
+    if (!d->sha256[0]) hesse_samples_hash(&d->samples, d->sha256);
+    return d->sha256;
+}
+
 void cli_data_free(cli_data *d) {
     hesse_samples_free(&d->samples);
     hesse_dataset_free(d->dataset);
@@ -167,7 +180,21 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
 }
 
+/* A device, FIFO or /dev/std* (written in place): every plot goes there, named as given. */
+static int svg_inplace(const char *svg) {
+    if (strcmp(svg, "/dev/stdout") == 0 || strcmp(svg, "/dev/stderr") == 0 ||
+        strncmp(svg, "/dev/fd/", 8) == 0 || strncmp(svg, "/proc/self/fd/", 14) == 0)
+        return 1;
+    struct stat st;
+    return stat(svg, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
 int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {
+    if (svg_inplace(svg)) {
+        if (strlen(svg) >= cap) return hesse_error(HESSE_EINVAL, "option --svg: path too long");
+        memcpy(out, svg, strlen(svg) + 1);
+        return HESSE_OK;
+    }
     size_t len = strlen(svg);
     int stem = (int)(len > 4 && strcmp(svg + len - 4, ".svg") == 0 ? len - 4 : len);
     int w = snprintf(out, cap, "%.*s%s.svg", stem, svg, suffix);
@@ -179,9 +206,65 @@ int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {
     return HESSE_OK;
 }
 
-int cli_check_output(const char *path) {
+/* ---- Outputs ------------------------------------------------------------------------------
+ * Every output of a command is checked when the command validates its options, staged while it
+ * runs, and renamed into place by cli_finish only when the whole run succeeded; the JSON for
+ * standard output waits there too. */
+
+const char *cli_command = "";
+static hesse_outputs *outputs;
+static char *pending; /* the result text for standard output */
+static size_t pending_len;
+
+static int outputs_get(hesse_outputs **o) {
+    if (!outputs) {
+        int rc = hesse_outputs_create(&outputs);
+        if (rc != HESSE_OK) return rc;
+        hesse_outputs_activate(outputs);
+    }
+    *o = outputs;
+    return HESSE_OK;
+}
+
+int cli_input(const char *path, const char *what) {
+    hesse_outputs *o;
+    int rc = outputs_get(&o);
+    return rc == HESSE_OK ? hesse_outputs_input(o, path, what) : rc;
+}
+
+static int add_output(const char *path, const char *what, int staged, const char *may_be) {
     if (!path || strcmp(path, "-") == 0 || !cli_root) return HESSE_OK; /* rank 0 writes */
-    return hesse_check_writable(path);
+    hesse_outputs *o;
+    int rc = outputs_get(&o);
+    return rc == HESSE_OK ? hesse_outputs_add(o, path, what, staged, may_be) : rc;
+}
+
+int cli_check_output(const char *path, const char *what) {
+    return add_output(path, what, 1, NULL);
+}
+
+int cli_check_checkpoint(const char *path) {
+    return add_output(path, "option --checkpoint", 0, "option --resume");
+}
+
+int cli_check_svg(const char *svg, const char *const *suffixes) {
+    int rc = HESSE_OK;
+    for (; svg && *suffixes && rc == HESSE_OK; suffixes++) {
+        char name[CLI_SVG_PATH];
+        rc = cli_svg_name(svg, *suffixes, name, sizeof name);
+        if (rc == HESSE_OK) rc = cli_check_output(name, "option --svg");
+    }
+    return rc;
+}
+
+int cli_stdout(const char *text, size_t len) {
+    if (!cli_root) return HESSE_OK;
+    char *p = realloc(pending, pending_len + len + 1);
+    if (!p) return hesse_error(HESSE_ENOMEM, "out of memory keeping the result for stdout");
+    memcpy(p + pending_len, text, len);
+    pending = p;
+    pending_len += len;
+    return HESSE_OK;
 }
 
 int cli_emit(const cJSON *doc, const char *path) {
@@ -189,10 +272,36 @@ int cli_emit(const cJSON *doc, const char *path) {
     if (path && strcmp(path, "-") != 0) return hesse_json_write(doc, path);
     char *text = NULL;
     int rc = hesse_json_print(doc, &text);
-    if (rc != HESSE_OK) return rc;
-    fputs(text, stdout);
+    if (rc == HESSE_OK) rc = cli_stdout(text, strlen(text));
     free(text);
-    return HESSE_OK;
+    return rc;
+}
+
+/* Standard output written and flushed, then the staged files renamed into place (main closes
+ * standard output at the very end). */
+static int deliver(void) {
+    int rc = HESSE_OK;
+    errno = 0;
+    if (pending_len && fwrite(pending, 1, pending_len, stdout) != pending_len)
+        rc = hesse_error(HESSE_EIO, "standard output: writing: %s", strerror(errno ? errno : EIO));
+    errno = 0;
+    if (rc == HESSE_OK && (fflush(stdout) != 0 || ferror(stdout)))
+        rc = hesse_error(HESSE_EIO, "standard output: writing: %s", strerror(errno ? errno : EIO));
+    if (rc == HESSE_OK && outputs) rc = hesse_outputs_commit(outputs);
+    return rc;
+}
+
+int cli_finish(int code) {
+    if (code == 0 && cli_root) {
+        int rc = deliver();
+        if (rc != HESSE_OK) code = cli_fail(cli_command, rc);
+    }
+    hesse_outputs_free(outputs); /* removes whatever was not delivered */
+    outputs = NULL;
+    free(pending);
+    pending = NULL;
+    pending_len = 0;
+    return code;
 }
 
 int cli_fail(const char *command, int status) {
@@ -200,8 +309,8 @@ int cli_fail(const char *command, int status) {
     char line[1200], where[48] = "";
     if (cli_distributed())
         snprintf(where, sizeof where, "rank %d of %d: ", hesse_dist_rank(), hesse_dist_size());
-    snprintf(line, sizeof line, "hesse %s: %s%s%s%s\n", command, cli_root ? "" : where,
-             hesse_strerror(status), detail[0] ? ": " : "", detail);
+    snprintf(line, sizeof line, "hesse%s%s: %s%s%s%s\n", command[0] ? " " : "", command,
+             cli_root ? "" : where, hesse_strerror(status), detail[0] ? ": " : "", detail);
     cli_fail_message(line);
     return hesse_exit_code(status);
 }

@@ -14,7 +14,7 @@ int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_cu
     HESSE_CHECK(cli_data_open(d, &c->data));
     HESSE_CHECK(cli_load_model(mo, c->data.dataset, &c->model, &pre));
     HESSE_CHECK(cli_data_select(d, pre, &c->data));
-    hesse_engine_params ep = hesse_engine_defaults();
+    hesse_engine_params ep = cli_engine_defaults();
     ep.max_block = co->block > 0 ? co->block : 1;
     ep.chunk = co->chunk;
     if (co->precision && strcmp(co->precision, "f32") == 0) {

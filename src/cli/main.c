@@ -1,8 +1,11 @@
 /* hesse: the command-line tool. Dispatches to one function per subcommand. */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
     const char *name;
@@ -65,6 +68,8 @@ static int dispatch(int argc, char **argv) {
     }
     for (int i = 0; i < NUM_COMMANDS; i++) {
         if (strcmp(cmd, commands[i].name) != 0) continue;
+        cli_command = commands[i].name;
+        cli_dist_command_line(argc, argv);
         if (!commands[i].distributed && cli_distributed()) {
             if (cli_root)
                 fprintf(stderr,
@@ -80,7 +85,21 @@ static int dispatch(int argc, char **argv) {
     return 1;
 }
 
+/* A standard descriptor the caller closed (hesse ... >&-) is opened read-only onto /dev/null,
+ * so that no file hesse opens takes its number and writes to it fail as they should. */
+static void hold_closed_descriptors(void) {
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int got = open("/dev/null", O_RDONLY);
+            if (got >= 0 && got != fd) {
+                dup2(got, fd);
+                close(got);
+            }
+        }
+}
+
 int main(int argc, char **argv) {
+    hold_closed_descriptors();
     /* Before any BLAS call: choose OpenBLAS's kernel core for this CPU (may re-execute). */
     hesse_blas_prepare(argc, argv);
     hesse_set_log(log_to_stderr, NULL);
@@ -89,5 +108,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hesse: %s: %s\n", hesse_strerror(rc), hesse_last_error());
         return cli_dist_end(hesse_exit_code(rc));
     }
-    return cli_dist_end(dispatch(argc, argv));
+    rc = cli_dist_end(dispatch(argc, argv));
+    /* The last check of standard output: closing it can fail too (a network file system). */
+    if (fclose(stdout) != 0 && rc == 0 && cli_root) {
+        fprintf(stderr, "hesse%s%s: I/O error: standard output: closing: %s\n",
+                cli_command[0] ? " " : "", cli_command, strerror(errno));
+        rc = 4;
+    }
+    return rc;
 }

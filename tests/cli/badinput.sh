@@ -129,6 +129,34 @@ open(path("flipped.ckpt"), "wb").write(bytes(b))
 chl = struct.unpack("<Q", ck[8:16])[0]
 open(path("badjson.ckpt"), "wb").write(ck[:16] + ck[16:16 + chl].replace(b":", b";", 1) + ck[16 + chl:])
 
+# Checkpoints refused for what they lack or hold: no CRC; cut in the header; a solver state of
+# another version (its CRC recomputed, so that the solver's own check is what refuses it).
+import zlib
+hdr = json.loads(ck[16:16 + chl])
+def ck_write(name, h, blob):
+    t = json.dumps(h, separators=(",", ":")).encode()
+    open(path(name), "wb").write(ck[:8] + struct.pack("<Q", len(t)) + t + blob)
+h = dict(hdr); del h["blob_crc32"]; ck_write("nocrc.ckpt", h, ck[16 + chl:])
+open(path("trhead.ckpt"), "wb").write(ck[:20])
+blob = bytearray(ck[16 + chl:])
+blob[8:12] = struct.pack("<I", struct.unpack("<I", bytes(blob[8:12]))[0] + 1)
+h = dict(hdr); h["blob_crc32"] = "%08x" % zlib.crc32(bytes(blob)); ck_write("version.ckpt", h, bytes(blob))
+
+# Data: an absurd class count; two data files of one shape (the second replaces the first
+# under its name after a checkpoint); inputs too large for double precision's gradients.
+n = 40
+ys = struct.pack("<%dq" % n, *[i % 10 for i in range(n)])
+st_write("classes.safetensors",
+         {"__metadata__": {"num_classes": "2000000000"},
+          "x": {"dtype": "U8", "shape": [n, 1, 28, 28], "data_offsets": [0, n * 784]},
+          "y": {"dtype": "I64", "shape": [n], "data_offsets": [n * 784, n * 784 + 8 * n]}},
+         bytes(n * 784) + ys)
+st("d.safetensors", {"x": ("U8", [n, 1, 28, 28], bytes(range(256)) * (n * 784 // 256) + bytes(n * 784 % 256)),
+                     "y": ("I64", [n], ys)})
+st("d2.safetensors", {"x": ("U8", [n, 1, 28, 28], bytes(n * 784)), "y": ("I64", [n], ys)})
+st("huge.safetensors", {"x": ("F64", [n, 1, 28, 28], struct.pack("<d", 1e308) * (n * 784)),
+                        "y": ("I64", [n], ys)})
+
 # Documents for hesse report and hesse powerlaw.
 open(path("notjson.json"), "w").write("not JSON at all")
 open(path("empty.json"), "w").write("")
@@ -161,6 +189,8 @@ row E11 "overlap\.safetensors: tensors '4\.bias' \[0, 80\) and '2\.weight' \[0, 
     "$HESSE" eval --model "$T/overlap.safetensors" -o "$o"
 row E12 "dims\.safetensors: tensor '4\.bias': shape has more elements than fit in 64 bits" -- \
     "$HESSE" eval --model "$T/dims.safetensors" -o "$o"
+row E83 "/dev/zero: header does not start with '\{'; not a safetensors file" -- \
+    timeout 60 "$HESSE" eval --model /dev/zero -o "$o"
 
 # ---- Files: data -----------------------------------------------------------------------------
 row E13 "badmagic/train-images-idx3-ubyte: wrong magic 0x00000804 \(expected 0x00000803 for IDX images\)" -- \
@@ -186,6 +216,8 @@ row E22 "xint\.safetensors: tensor 'x' has dtype I32, expected U8" -- \
 row E23 "noy\.safetensors: no tensor 'y'" -- "$HESSE" eval $m --data "$T/noy.safetensors" -o "$o"
 row E24 "m\.safetensors: the model takes input 1,28,28 \(hesse\.input_shape\), not 1,8,8" -- "$HESSE" eval $m --data "$T/small8.safetensors" -o "$o"
 row E25 "nodata: not a dataset directory" -- "$HESSE" eval $m --data "$T/nodata" -o "$o"
+row E77 "classes\.safetensors: metadata num_classes is 2000000000, more than the 1048576 classes hesse takes" -- \
+    "$HESSE" eval $m --data "$T/classes.safetensors" -o "$o"
 
 # ---- Architecture strings --------------------------------------------------------------------
 row E26 "unknown layer 'lienar' at index 1.*did you mean 'linear'" -- \
@@ -198,6 +230,14 @@ row E29 "layer 1 linear\(700,10\) expects 700 input features, the layers before 
     "$HESSE" train --arch 'flatten,linear(700,10)' --samples 10 -o "$T/out.safetensors"
 row E30 "layer 0 conv2d gives 1x2000000028x2000000028 values per sample, more than 2147483647" -- \
     "$HESSE" train --arch 'conv2d(1,1,1,padding=1000000000),flatten,linear(4,10)' --samples 10 -o "$T/out.safetensors"
+for bias in "'True'" maybe None 7 TRUE; do
+    row E74 "architecture: layer 1 linear: bias must be True or False" -- \
+        "$HESSE" train --arch "flatten,linear(784,10,bias=$bias)" --samples 10 -o "$T/out.safetensors"
+done
+row E75 "architecture: integer out of range \(at most 1000000000 in absolute value\) at character 20 of" -- \
+    "$HESSE" train --arch 'flatten,linear(784,2147483647)' --samples 10 -o "$T/out.safetensors"
+row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at least two layer sizes" -- \
+    "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
@@ -223,6 +263,11 @@ row E61 "options --min 100 --max 3200 --factor 1.01: more than 64 sizes" -- \
 row E62 "option --min conflicts with --sizes" -- "$HESSE" samples $m --sizes 100,200 --min 100 -o "$o"
 row E64 "option --sizes: size 100000: fashion-mnist/train: cannot select 100000 samples, the split has 60000" -- \
     "$HESSE" samples $m --sizes 100,100000 -o "$o"
+row E71 "option --top is given twice; give it once" -- "$HESSE" spectrum $s --top 3 --top 5 -o "$o"
+row E72 "option --split: .*d\.safetensors is a \.safetensors dataset, which holds one split" -- \
+    "$HESSE" eval $m --data "$T/d.safetensors" --split test -o "$o"
+row E73 "--mean/--std: std value \"1e-320\" is too small for double precision" -- \
+    "$HESSE" eval $s --mean 0 --std 1e-320 -o "$o"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
@@ -237,11 +282,29 @@ row E42 "slq\.ckpt: the checkpoint is of another run: command is \"density\" the
     "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/slq.ckpt" -o "$o"
 row E63 "lz\.ckpt: the checkpoint is of another run: loss is \"cross_entropy\" there, \"mse\" now" -- \
     "$HESSE" spectrum $s --loss mse --top 3 --basis 8 --max-restarts 2 --resume "$T/lz.ckpt" -o "$o"
+row E79 "nocrc\.ckpt: checkpoint header has no blob_crc32: the size and CRC-32 of the solver state are required" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --max-restarts 2 --resume "$T/nocrc.ckpt" -o "$o"
+row E80 "trhead\.ckpt: checkpoint is truncated in its header \(20 bytes, the header alone needs [0-9]+\)" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --max-restarts 2 --resume "$T/trhead.ckpt" -o "$o"
+row E81 "version\.ckpt: Lanczos resume: .*version" -- \
+    "$HESSE" spectrum $s --top 3 --basis 8 --max-restarts 2 --resume "$T/version.ckpt" -o "$o"
+row E82 "/dev/zero: not a hesse checkpoint \(bad magic\)" -- \
+    timeout 60 "$HESSE" spectrum $s --top 3 --basis 8 --resume /dev/zero -o "$o"
+# The data file replaced under its name between the checkpoint and the resume.
+"$HESSE" spectrum $m --data "$T/d.safetensors" --samples 40 -q --top 3 --basis 8 --max-restarts 2 \
+    --checkpoint "$T/d.ckpt" --checkpoint-every 0 -o "$T/d.json" 2>/dev/null || fail "the E78 checkpoint"
+cp "$T/d2.safetensors" "$T/d.safetensors"
+row E78 "d\.ckpt: the checkpoint is of another run: data_sha256 is \"[0-9a-f]{64}\" there, \"[0-9a-f]{64}\" now" -- \
+    "$HESSE" spectrum $m --data "$T/d.safetensors" --samples 40 -q --top 3 --basis 8 --max-restarts 2 \
+    --resume "$T/d.ckpt" -o "$o"
 
 # ---- Documents -------------------------------------------------------------------------------
 row E43 "notjson\.json: not JSON \(syntax error at line 1, column 1\)" -- "$HESSE" report "$T/notjson.json" -o "$T/out.html"
 row E44 "empty\.json: empty file \(expected a hesse result document" -- "$HESSE" report "$T/empty.json" -o "$T/out.html"
 row E45 "eig\.txt:3: expected a number, got 'abc'" -- "$HESSE" powerlaw --eigenvalues "$T/eig.txt" -o "$o"
+row E84 "/dev/zero: not JSON \(syntax error at line 1, column 1\)" -- timeout 60 "$HESSE" report /dev/zero -o "$T/out.html"
+row E85 "/dev/zero: a binary file; expected JSON or one number per line" -- \
+    timeout 60 "$HESSE" powerlaw --eigenvalues /dev/zero -o "$o"
 
 # ---- Resources -------------------------------------------------------------------------------
 row E46 "nodir/out\.json: directory '.*nodir' is not usable: No such file or directory" -- \
@@ -316,6 +379,31 @@ row E51 "Lanczos: a basis for 360 eigenvalues of n = 370 needs [0-9]+ bytes, the
     "$HESSE" spectrum $s --top 360 --memory 0.001 -o "$o"
 row E52 "a dense 370 x 370 matrix needs .* GiB .*more than the .* GiB available" -- \
     "$HESSE" dense $s --max-memory 0.001 -o "$o"
+row E86 "SLQ: a basis of 300 steps for n = 370 needs [0-9]+ bytes for each probe, the budget is [0-9]+" -- \
+    env HESSE_MEM_AVAILABLE=1000000 "$HESSE" density $s --steps 300 -o "$o"
+
+# ---- Numbers ---------------------------------------------------------------------------------
+"$HESSE" train -q --arch 'flatten,linear(784,32),relu,linear(32,10)' --samples 100 --epochs 1 --no-test \
+    -o "$T/relu.safetensors" || fail "the ReLU model"
+row E87 "the gradient is not finite \(-?nan in tensor '1\.weight' at flat index [0-9]+\)" -- \
+    "$HESSE" eval --model "$T/relu.safetensors" --data "$T/huge.safetensors" --mean 0 --std 0.001 -o "$o"
+
+# ---- Outputs ---------------------------------------------------------------------------------
+cp "$T/m.safetensors" "$T/keep.safetensors"
+row E66 "option --output: '.*m\.safetensors' is the same file as option --model '.*m\.safetensors': an output may not replace an input" -- \
+    "$HESSE" eval $s -o "$T/m.safetensors"
+row E67 "option --svg: '.*out\.json' is the same file as option --output '.*out\.json': two outputs of one run may not be one file" -- \
+    "$HESSE" spectrum $s --top 2 --svg "$o" -o "$o"
+checks=$((checks + 1))
+cmp -s "$T/m.safetensors" "$T/keep.safetensors" || fail "E66: the model was changed"
+echo '{}' >"$T/ro.json"
+chmod 444 "$T/ro.json"
+row E68 "ro\.json: is write-protected \(mode 0444\): make it writable or remove it first" -- \
+    "$HESSE" eval $s -o "$T/ro.json"
+checks=$((checks + 1))
+[ "$(cat "$T/ro.json")" = '{}' ] || fail "E68: the protected file was changed"
+row E69 "standard output: writing: No space left on device" -- sh -c 'exec "$@" >/dev/full' sh "$HESSE" eval $s
+row E70 "standard output: writing: Bad file descriptor" -- sh -c 'exec "$@" >&-' sh "$HESSE" eval $s
 
 # The table and this script list the same rows.
 checks=$((checks + 1))
