@@ -31,13 +31,6 @@ row() {
     expect_error "$code" "$@"
 }
 
-# no_file PATH...: none of the paths, nor a temporary file beside them, exists.
-no_file() {
-    checks=$((checks + 1))
-    for f in "$@"; do
-        if ls "$f" "$f".tmp.* >/dev/null 2>&1; then fail "a (partial) file was left: $(ls -d "$f"*)"; fi
-    done
-}
 
 # A small model, and the bad files made from it or written from scratch.
 arch='avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)'

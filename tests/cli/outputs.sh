@@ -27,13 +27,6 @@ unchanged() {
     cmp -s "$T/m.safetensors" "$T/m.orig" || fail "$1: the model file was changed"
     cp "$T/m.orig" "$T/m.safetensors"
 }
-# gone PATH...: neither the file nor a temporary file beside it exists.
-gone() {
-    checks=$((checks + 1))
-    for f in "$@"; do
-        if ls "$f" "$f".tmp.* >/dev/null 2>&1; then fail "a file was left: $(ls -d "$f"*)"; fi
-    done
-}
 
 # ---- 1. Standard output: full, closed -------------------------------------------------------
 "$HESSE" spectrum $s --top 6 -o "$T/top.json" || fail "spectrum for powerlaw"
@@ -58,7 +51,7 @@ for opt in --vectors --svg --checkpoint; do
     expect 1 "option $opt: .* $same" -- "$HESSE" spectrum $s --top 2 "$opt" "$T/m.safetensors" -o "$T/out.json"
     unchanged "spectrum $opt MODEL"
 done
-gone "$T/out.json"
+no_file "$T/out.json"
 ln -s m.safetensors "$T/link.safetensors"
 ln "$T/m.safetensors" "$T/hard.safetensors"
 expect 1 "option --output: .*link\.safetensors' $same" -- "$HESSE" eval $s -o "$T/link.safetensors"
@@ -120,11 +113,11 @@ checks=$((checks + 1))
 "$PY" -c "import json,sys; json.load(open(sys.argv[1]))" "$T/stdout" || fail "eval -o /dev/fd/1: not JSON"
 checks=$((checks + 1))
 "$HESSE" density $s --probes 2 --steps 8 --svg $NULL -o $NULL 2>"$T/err" || fail "density --svg $NULL: $(cat "$T/err")"
-gone $NULL.svg $NULL-log.svg
+no_file $NULL.svg $NULL-log.svg
 checks=$((checks + 1))
 [ -c $NULL ] || fail "$NULL is no longer a character device"
 expect 4 "full: writing: No space left on device" -- "$HESSE" density $s --probes 2 --steps 8 --svg $FULL -o "$T/out.json"
-gone $FULL.svg $FULL-log.svg "$T/out.json"
+no_file $FULL.svg $FULL-log.svg "$T/out.json"
 # a FIFO: written in place, read by a reader that was waiting
 mkfifo "$T/fifo"
 timeout 60 cat "$T/fifo" >"$T/fifo.out" &
@@ -157,16 +150,16 @@ checks=$((checks + 1))
 # ---- 4. No partial outputs: the last write fails, the earlier outputs go too -----------------
 expect 4 "full: writing: No space left on device" -- \
     "$HESSE" density $s --probes 2 --steps 8 --svg "$T/U.svg" -o $FULL
-gone "$T/U.svg" "$T/U-log.svg"
+no_file "$T/U.svg" "$T/U-log.svg"
 expect 4 "full: writing: No space left on device" -- \
     "$HESSE" spectrum $s --top 2 --svg "$T/S.svg" --vectors "$T/V.safetensors" -o $FULL
-gone "$T/S.svg" "$T/V.safetensors"
+no_file "$T/S.svg" "$T/V.safetensors"
 expect 4 "full: writing: No space left on device" -- \
     "$HESSE" dense $s --csv "$T/ev.csv" -o $FULL
-gone "$T/ev.csv"
+no_file "$T/ev.csv"
 expect 4 "standard output: writing: No space left on device" -- \
     sh -c 'exec "$@" >/dev/full' sh "$HESSE" spectrum $s --top 2 --svg "$T/S.svg" --vectors "$T/V.safetensors"
-gone "$T/S.svg" "$T/V.safetensors"
+no_file "$T/S.svg" "$T/V.safetensors"
 # the file-size limit: the plots are small, the eigenvectors are not
 checks=$((checks + 1))
 (
@@ -174,7 +167,7 @@ checks=$((checks + 1))
     ulimit -f 8
     exec "$HESSE" spectrum $s --top 4 --svg "$T/S.svg" --vectors "$T/V.safetensors" -o "$T/S.json"
 ) 2>"$T/err" && fail "a vectors file over the size limit should fail"
-gone "$T/S.svg" "$T/V.safetensors" "$T/S.json"
+no_file "$T/S.svg" "$T/V.safetensors" "$T/S.json"
 # and when everything succeeds, everything is there
 checks=$((checks + 1))
 "$HESSE" density $s --probes 2 --steps 8 --svg "$T/U.svg" -o "$T/U.json" 2>"$T/err" || fail "density: $(cat "$T/err")"
