@@ -1,6 +1,7 @@
 /* Whole files: atomic writes (temporary name, fsync, rename), whole-file reads, and the
  * writability check that commands run before long work. */
-#define _XOPEN_SOURCE 700 /* realpath */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): for realpath */
+#define _XOPEN_SOURCE 700
 #include "io-impl.h"
 
 #include <errno.h>
@@ -164,7 +165,7 @@ int hesse_atomic_open(hesse_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
     int stdfd;
     int rc = hesse_output_target(path, &a->path, &a->inplace, &stdfd);
-    if (rc != HESSE_OK) return rc;
+    if (rc != HESSE_OK || !a->path) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
     if (a->inplace) return open_inplace(a, stdfd);
     size_t n = strlen(a->path) + 64;
     a->tmp = malloc(n);
@@ -399,10 +400,10 @@ void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, siz
 }
 
 int hesse_check_writable(const char *path) {
-    char *resolved;
+    char *resolved = NULL;
     int inplace, fd;
     int rc = hesse_output_target(path, &resolved, &inplace, &fd);
-    if (rc != HESSE_OK) return rc;
+    if (rc != HESSE_OK || !resolved) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
     if (inplace) {
         free(resolved);
         return HESSE_OK;

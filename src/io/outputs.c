@@ -131,11 +131,11 @@ static int check_distinct(const hesse_outputs *o, const output *n, const char *m
 int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int staged,
                       const char *may_be) {
     if (!o || !path || !what) return hesse_error(HESSE_EINVAL, "hesse_outputs_add: NULL argument");
-    char *resolved;
+    char *resolved = NULL;
     int inplace, fd;
     int rc = hesse_check_writable(path);
     if (rc == HESSE_OK) rc = hesse_output_target(path, &resolved, &inplace, &fd);
-    if (rc != HESSE_OK) return rc;
+    if (rc != HESSE_OK || !resolved) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
     output n = {0};
     n.what = strdup(what);
     n.staged = staged && !inplace;

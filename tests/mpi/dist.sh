@@ -195,6 +195,33 @@ mpi 2 "$HESSE" spectrum $big --resume "$T/ck.bin" -o "$T/resumed.json" || fail "
 check_py "$T/resumed.json" "(lambda r: d['top'] == r['top'] and d['bottom'] == r['bottom'] and d['products'] == r['products'])(json.load(open('$T/ref.json')))" \
     "resumed after a killed rank: the uninterrupted run's bits"
 
+# SIGINT to the ranks (a terminal's Ctrl-C reaches them): every rank stops at the same solver
+# boundary, saves the state and the job ends with 130, naming the checkpoint. (mpirun, when it
+# is itself the one signalled, ends the job with its own exit code.)
+rm -f "$T/ck.bin"
+mpi 2 "$HESSE" spectrum $big --checkpoint "$T/ck.bin" --checkpoint-every 0 -o "$T/int.json" \
+    2>"$T/int.err" &
+mp=$!
+i=0
+while [ ! -f "$T/ck.bin" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+procs=$(pgrep -P $mp)
+ranks=""
+for p in $procs $(for q in $procs; do pgrep -P "$q"; done); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=' && ranks="$ranks $p"
+done
+checks=$((checks + 1))
+# shellcheck disable=SC2086
+[ -n "$ranks" ] && kill -INT $ranks
+wait $mp
+got=$?
+if [ -f "$T/int.json" ]; then
+    echo "dist.sh: the run finished before SIGINT (SIGINT check inconclusive)" >&2
+else
+    [ "$got" -eq 130 ] || fail "SIGINT to the ranks: exit $got, expected 130: $(cat "$T/int.err")"
+    grep -q "hesse spectrum: interrupted: stopped by a signal; state saved in" "$T/int.err" ||
+        fail "SIGINT to the ranks: no message naming the checkpoint: $(cat "$T/int.err")"
+fi
+
 # A reduction that fails on rank 1 (as an MPI error would): rank 1 reports it, names itself,
 # and ends the job, while rank 0 waits in the next reduction; the checkpoint stays whole.
 rm -f "$T/ck.bin"
