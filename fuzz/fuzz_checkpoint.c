@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cJSON_AddStringToObject(now, "command", "spectrum");
     cJSON_AddStringToObject(now, "model_sha256", "00");
     cJSON_AddStringToObject(now, "data", "fashion-mnist/train, first 100");
+    cJSON_AddStringToObject(now, "data_sha256",
+                            "0000000000000000000000000000000000000000000000000000000000000000");
     cJSON_AddStringToObject(now, "loss", "cross_entropy");
     cJSON_AddItemToObject(now, "preprocess", cJSON_Parse("{\"scale\":0.00392156862745098}"));
     cJSON_AddStringToObject(now, "operator", "hessian");

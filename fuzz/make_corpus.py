@@ -15,6 +15,7 @@ import math
 import os
 import struct
 import sys
+import zlib
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
 
@@ -405,7 +406,11 @@ def cli_seeds():
 # ---- checkpoint wrapper -----------------------------------------------------------------------------------
 
 
-def ck(header, blob=b"", magic=b"HESSECK1", length=None):
+def ck(header, blob=b"", magic=b"HESSECK1", length=None, crc=True):
+    """A checkpoint; a dict header gets the size and CRC-32 of the blob (required) unless crc is
+    False."""
+    if isinstance(header, dict) and crc:
+        header = dict(header, blob_bytes=len(blob), blob_crc32="%08x" % zlib.crc32(blob))
     h = header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
     return magic + struct.pack("<Q", len(h) if length is None else length) + h + blob
 
@@ -414,7 +419,11 @@ def checkpoint_seeds():
     h = "checkpoint"
     run = {"command": "spectrum", "model_sha256": "00", "data": "fashion-mnist/train, first 100",
            "operator": "hessian", "layer": "", "top": 4}
+    run["data_sha256"] = "0" * 64
     put(h, "match.ckpt", ck(run, b"HESSETRL" + b"\x00" * 40))
+    put(h, "no-crc.ckpt", ck(run, b"HESSETRL" + b"\x00" * 40, crc=False))
+    put(h, "bad-crc.ckpt", ck(dict(run, blob_crc32="00000000", blob_bytes=48), b"HESSETRL" + b"\x00" * 40, crc=False))
+    put(h, "head-cut.ckpt", ck(run, b"HESSETRL")[:40])
     put(h, "other-run.ckpt", ck(dict(run, data="fashion-mnist/train, first 99")))
     put(h, "missing-key.ckpt", ck({"command": "spectrum"}))
     put(h, "nested.ckpt", ck(dict(run, extra={"a": [1, 2, {"b": None}]})))
