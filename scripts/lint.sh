@@ -1,5 +1,6 @@
 #!/bin/sh
-# make lint: cppcheck and clang-tidy over src/ and fuzz/; fails on any finding.
+# make lint: cppcheck and clang-tidy over src/ and fuzz/, clang-format over every C file; fails
+# on any finding.
 #
 #   scripts/lint.sh [BUILD_DIR]     (default build-lint: configured here for its
 #                                    compile_commands.json)
@@ -63,6 +64,19 @@ echo "lint: clang-tidy (parsers, stricter)" >&2
 printf '%s\n' $PARSER_FILES | xargs -P "$jobs" -n 3 \
     clang-tidy -p "$build" --quiet --checks="$PARSER_CHECKS" >"$log" 2>/dev/null || status=1
 grep -E "(warning|error):" "$log" >&2 && status=1
+
+echo "lint: clang-format (.clang-format)" >&2
+if command -v clang-format >/dev/null; then
+    files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests fuzz bench examples -name '*.[ch]')
+    # shellcheck disable=SC2086
+    clang-format --dry-run --Werror $files >"$log" 2>&1 || {
+        grep -E "(warning|error):" "$log" | sed 's/$/ (make format fixes it)/' >&2
+        status=1
+    }
+else
+    echo "lint: clang-format missing (scripts/install-deps.sh --lint); formatting not checked" >&2
+    status=1
+fi
 
 [ $status -eq 0 ] && echo "lint: clean" >&2
 exit $status

@@ -43,15 +43,15 @@ int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset, const
 int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind,
                        hesse_op *out);
 
-/* Bytes a dense n x n matrix needs (n^2 doubles), and HESSE_ENOMEM with a message naming n,
- * the bytes needed and the budget when `copies` such matrices exceed `budget` bytes (0: the
- * memory available now). */
 /* Which parameter tensors a block specification selects: "3" (every tensor of nn.Sequential
  * index 3), "3.weight", or a comma-separated list of those. Fills sel[] with tensor indices
  * (hesse_model_tensor) in parameter order, at most cap of them; HESSE_EINPUT naming the
  * token and listing the model's tensors when one matches nothing. */
 int hesse_select_tensors(const hesse_model *m, const char *spec, int *sel, int cap, int *count);
 
+/* HESSE_OK when `copies` dense n x n matrices (n^2 doubles each) fit in `budget` bytes (0: the
+ * memory available now); HESSE_ENOMEM with a message naming n, the GiB needed and the budget
+ * otherwise; HESSE_EINVAL for n <= 0. */
 int hesse_dense_check_memory(int64_t n, int copies, uint64_t budget);
 
 /* The dense matrix of an operator, A (n x n, column-major), assembled from products with

@@ -9,5 +9,6 @@
 #include <hesse/spectral.h>
 #include <hesse/analysis.h>
 #include <hesse/io.h>
+#include <hesse/dist.h>
 
 #endif

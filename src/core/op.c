@@ -29,8 +29,7 @@ int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_
     return HESSE_OK;
 }
 
-void hesse_op_free(hesse_op *op)
-{
+void hesse_op_free(hesse_op *op) {
     if (!op) return;
     if (op->free_ctx) op->free_ctx(op->ctx);
     *op = (hesse_op){0};
