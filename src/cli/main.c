@@ -110,10 +110,8 @@ int main(int argc, char **argv) {
     }
     rc = cli_dist_end(dispatch(argc, argv));
     /* The last check of standard output: closing it can fail too (a network file system). */
-    if (fclose(stdout) != 0 && rc == 0 && cli_root) {
-        fprintf(stderr, "hesse%s%s: I/O error: standard output: closing: %s\n",
-                cli_command[0] ? " " : "", cli_command, strerror(errno));
-        rc = 4;
-    }
+    if (fclose(stdout) != 0 && rc == 0 && cli_root)
+        rc = cli_fail(cli_command,
+                      hesse_error(HESSE_EIO, "standard output: closing: %s", strerror(errno)));
     return rc;
 }
