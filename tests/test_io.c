@@ -9,6 +9,7 @@
 #include <float.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -700,8 +701,10 @@ static void test_outputs(void) {
 
 /* hesse_read_file_sized: an endless source is read only as far as its header says; a regular
  * file is read whole. */
-static void size_from_first_byte(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+static void size_from_first_byte(void *ctx, const unsigned char *data, size_t have, size_t from,
+                                 size_t *total) {
     (void)ctx;
+    (void)from;
     if (have >= 1) *total = 1 + (size_t)data[0];
 }
 
@@ -719,6 +722,27 @@ static void test_read_sized(void) {
     /* a source that never tells: refused past the cap, naming it */
     CHECK(hesse_read_file_sized("/dev/zero", NULL, NULL, 1 << 16, &data, &len) == HESSE_EINPUT &&
           strstr(hesse_last_error(), "/dev/zero") && data == NULL);
+    /* a FIFO whose NUL arrives after several reads: the text ends there, and every byte
+     * before it is kept */
+    char fifo[600];
+    tmp_path(fifo, sizeof fifo, "sized.fifo");
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        FILE *w = fopen(fifo, "wb");
+        for (int i = 0; w && i < 300000; i++) fputc('a', w);
+        if (w) {
+            fwrite("\0tail", 1, 5, w);
+            fclose(w);
+        }
+        _exit(0);
+    }
+    CHECK(hesse_read_file_sized(fifo, hesse_read_size_text, NULL, 1 << 20, &data, &len) ==
+              HESSE_OK &&
+          len == 300001 && data[299999] == 'a' && data[300000] == '\0');
+    free(data);
+    waitpid(child, NULL, 0);
     char path[600];
     tmp_path(path, sizeof path, "sized.bin");
     REQUIRE(hesse_write_file_atomic(path, "\001abcdef", 7) == HESSE_OK);

@@ -30,8 +30,9 @@ int hesse_write_parts_atomic(const char *path, int nparts, const void *const *da
  * both name the path. Free with free(). */
 int hesse_read_file(const char *path, unsigned char **data, size_t *len);
 /* Decides from the first `have` bytes of an input how long it is: sets *total once the
- * bytes tell (else leaves it; called again as more arrive). */
-typedef void (*hesse_read_size_fn)(void *ctx, const unsigned char *data, size_t have,
+ * bytes tell (else leaves it; called again as more arrive). data[from, have) are the bytes
+ * that arrived since the last call. */
+typedef void (*hesse_read_size_fn)(void *ctx, const unsigned char *data, size_t have, size_t from,
                                    size_t *total);
 /* hesse_read_file for inputs that say their own length (a header): a regular file is read
  * whole as there, anything else (a pipe, a device such as /dev/zero) only as far as `size`
@@ -42,7 +43,8 @@ int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, 
 /* The most a text input that is not a regular file (a pipe) may hold: 256 MiB. */
 #define HESSE_TEXT_STREAM_MAX ((size_t)256 << 20)
 /* A hesse_read_size_fn for text formats (JSON, CSV): a NUL byte ends the input. */
-void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t *total);
+void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t from,
+                          size_t *total);
 
 /* Checks before long work that `path` can be written: a character device or FIFO (written
  * in place), or a file in an existing, writable directory. HESSE_EIO naming the path and the
@@ -56,6 +58,8 @@ int hesse_check_writable(const char *path);
  *   /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N (the open descriptor itself);
  * - a directory, a block device or a write-protected file is refused (HESSE_EIO);
  * - anything else goes to a temporary file beside the target, which is renamed into place. */
+/* 1 when the writers write `path` in place (a character device, a FIFO, /dev/std*). */
+int hesse_output_inplace(const char *path);
 
 /* ---- The outputs of one run ------------------------------------------------------------
  * A set of outputs that appear together or not at all. Each output is checked when it is

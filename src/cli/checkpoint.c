@@ -92,13 +92,21 @@ int cli_checkpoint_write(const char *path, const cJSON *header, const void *cons
     return rc;
 }
 
-/* How far a checkpoint stream reaches: magic, header length, the header, then the solver state
- * of the size the header gives. A stream that is no checkpoint ends after its first 16 bytes. */
-static void checkpoint_size(void *ctx, const unsigned char *p, size_t have, size_t *total) {
-    (void)ctx;
-    if (have < 16) return;
+/* The header length after the magic: little-endian, bytes 8 to 15. */
+static uint64_t header_length(const unsigned char *p) {
     uint64_t hl = 0;
     for (int i = 0; i < 8; i++) hl |= (uint64_t)p[8 + i] << (8 * i);
+    return hl;
+}
+
+/* How far a checkpoint stream reaches: magic, header length, the header, then the solver state
+ * of the size the header gives. A stream that is no checkpoint ends after its first 16 bytes. */
+static void checkpoint_size(void *ctx, const unsigned char *p, size_t have, size_t from,
+                            size_t *total) {
+    (void)ctx;
+    (void)from;
+    if (have < 16) return;
+    uint64_t hl = header_length(p);
     if (memcmp(p, magic, sizeof magic) != 0 || hl > CLI_CHECKPOINT_HEADER_MAX) {
         *total = 16;
         return;
@@ -148,9 +156,7 @@ int cli_checkpoint_read(const char *path, cJSON **header, unsigned char **data,
                                    data, &len);
     if (rc != HESSE_OK) return rc;
     const unsigned char *p = *data;
-    uint64_t hl = 0;
-    if (len >= 16)
-        for (int i = 0; i < 8; i++) hl |= (uint64_t)p[8 + i] << (8 * i);
+    uint64_t hl = len >= 16 ? header_length(p) : 0;
     if (len < sizeof magic || memcmp(p, magic, sizeof magic) != 0) {
         rc = hesse_error(HESSE_EINPUT, "%s: not a hesse checkpoint (bad magic)", path);
         goto fail;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_quiet;
@@ -180,17 +179,8 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
 }
 
-/* A device, FIFO or /dev/std* (written in place): every plot goes there, named as given. */
-static int svg_inplace(const char *svg) {
-    if (strcmp(svg, "/dev/stdout") == 0 || strcmp(svg, "/dev/stderr") == 0 ||
-        strncmp(svg, "/dev/fd/", 8) == 0 || strncmp(svg, "/proc/self/fd/", 14) == 0)
-        return 1;
-    struct stat st;
-    return stat(svg, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
-}
-
 int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {
-    if (svg_inplace(svg)) {
+    if (hesse_output_inplace(svg)) { /* a device, FIFO or /dev/std*: every plot goes there */
         if (strlen(svg) >= cap) return hesse_error(HESSE_EINVAL, "option --svg: path too long");
         memcpy(out, svg, strlen(svg) + 1);
         return HESSE_OK;

@@ -86,6 +86,16 @@ static char *follow_links(const char *path, int *too_many) {
     return NULL;
 }
 
+/* Written in place rather than replaced: a character device or a FIFO. */
+static int inplace_kind(const struct stat *st) {
+    return S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode);
+}
+
+int hesse_output_inplace(const char *path) {
+    struct stat st;
+    return path && (std_descriptor(path) >= 0 || (stat(path, &st) == 0 && inplace_kind(&st)));
+}
+
 int hesse_output_target(const char *path, char **resolved, int *inplace, int *fd) {
     *resolved = NULL;
     *inplace = 0;
@@ -111,7 +121,7 @@ int hesse_output_target(const char *path, char **resolved, int *inplace, int *fd
         else if (S_ISBLK(st.st_mode))
             rc = hesse_error(HESSE_EIO, "%s: is a block device; hesse writes no output onto one",
                              path);
-        else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+        else if (inplace_kind(&st))
             *inplace = 1;
         else if (S_ISREG(st.st_mode) && ((st.st_mode & 0222) == 0 || access(r, W_OK) != 0))
             rc = hesse_error(HESSE_EIO,
@@ -314,6 +324,7 @@ static int read_all(const char *path, const read_limit *lim, unsigned char **dat
     }
     const int regular = S_ISREG(st.st_mode);
     size_t total = SIZE_MAX; /* a non-regular input's length, once its header told it */
+    size_t told = 0;         /* bytes the size function has seen */
     /* Regular files are read in one allocation of their size; pipes grow as they go. */
     size_t cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
     if (regular && (uint64_t)st.st_size >= (uint64_t)SIZE_MAX) cap = 0;
@@ -327,7 +338,8 @@ static int read_all(const char *path, const read_limit *lim, unsigned char **dat
     }
     for (;;) {
         if (!regular && lim) {
-            if (total == SIZE_MAX && lim->size) lim->size(lim->ctx, buf, n, &total);
+            if (total == SIZE_MAX && lim->size) lim->size(lim->ctx, buf, n, told, &total);
+            told = n;
             if (n >= total) {
                 n = total;
                 break;
@@ -393,25 +405,18 @@ int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, 
     return read_all(path, &lim, data, len);
 }
 
-void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t from,
+                          size_t *total) {
     (void)ctx;
-    const unsigned char *nul = have ? memchr(data, '\0', have) : NULL;
+    const unsigned char *nul = have > from ? memchr(data + from, '\0', have - from) : NULL;
     if (nul) *total = (size_t)(nul - data) + 1; /* text ends at a NUL: nothing after it counts */
 }
 
-int hesse_check_writable(const char *path) {
-    char *resolved = NULL;
-    int inplace, fd;
-    int rc = hesse_output_target(path, &resolved, &inplace, &fd);
-    if (rc != HESSE_OK || !resolved) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
-    if (inplace) {
-        free(resolved);
-        return HESSE_OK;
-    }
+int hesse_output_check_dir(const char *path, const char *resolved) {
     char *dir = dir_of(resolved);
-    free(resolved);
     if (!dir) return hesse_error(HESSE_ENOMEM, "%s: out of memory", path);
     struct stat st;
+    int rc = HESSE_OK;
     if (stat(dir, &st) != 0)
         rc = hesse_error(HESSE_EIO, "%s: directory '%s' is not usable: %s", path, dir,
                          strerror(errno));
@@ -421,5 +426,15 @@ int hesse_check_writable(const char *path) {
         rc = hesse_error(HESSE_EIO, "%s: directory '%s' is not writable: %s", path, dir,
                          strerror(errno));
     free(dir);
+    return rc;
+}
+
+int hesse_check_writable(const char *path) {
+    char *resolved = NULL;
+    int inplace, fd;
+    int rc = hesse_output_target(path, &resolved, &inplace, &fd);
+    if (rc != HESSE_OK || !resolved) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
+    if (!inplace) rc = hesse_output_check_dir(path, resolved);
+    free(resolved);
     return rc;
 }

@@ -49,6 +49,9 @@ typedef struct {
  * descriptor to duplicate), *inplace for those and for character devices and FIFOs. The
  * refusals of hesse_check_writable (HESSE_EIO). */
 int hesse_output_target(const char *path, char **resolved, int *inplace, int *fd);
+/* The check of hesse_check_writable for a file target (not written in place): the
+ * directory of `resolved` exists and is writable; messages name `path`. */
+int hesse_output_check_dir(const char *path, const char *resolved);
 /* A path's directory resolved (realpath) and its last component: equal for two names of one
  * file that may not exist yet. malloc'd, NULL when out of memory. */
 char *hesse_output_canonical(const char *resolved);

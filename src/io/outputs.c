@@ -133,9 +133,12 @@ int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int 
     if (!o || !path || !what) return hesse_error(HESSE_EINVAL, "hesse_outputs_add: NULL argument");
     char *resolved = NULL;
     int inplace, fd;
-    int rc = hesse_check_writable(path);
-    if (rc == HESSE_OK) rc = hesse_output_target(path, &resolved, &inplace, &fd);
+    int rc = hesse_output_target(path, &resolved, &inplace, &fd);
     if (rc != HESSE_OK || !resolved) return rc != HESSE_OK ? rc : HESSE_ENOMEM;
+    if (!inplace && (rc = hesse_output_check_dir(path, resolved)) != HESSE_OK) {
+        free(resolved);
+        return rc;
+    }
     output n = {0};
     n.what = strdup(what);
     n.staged = staged && !inplace;

@@ -399,8 +399,10 @@ static int st_open_owned(unsigned char *buf, size_t len, const char *label, hess
 
 /* How far a safetensors stream reaches: its header, then the largest data offset the header
  * names. A header the parser will refuse ends the stream where it ends. */
-static void st_stream_size(void *ctx, const unsigned char *data, size_t have, size_t *total) {
+static void st_stream_size(void *ctx, const unsigned char *data, size_t have, size_t from,
+                           size_t *total) {
     (void)ctx;
+    (void)from;
     if (have < 8) return;
     uint64_t hl = hesse_le64(data);
     if (hl > ST_MAX_HEADER) {
