@@ -49,6 +49,13 @@ int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
  * token and listing the model's tensors when one matches nothing. */
 int hesse_select_tensors(const hesse_model *m, const char *spec, int *sel, int cap, int *count);
 
+/* The restriction of `full` (a curvature operator over all of m's parameters) to the tensors
+ * `spec` selects (hesse_select_tensors): *block (free with hesse_op_free), and the selected
+ * tensors in parameter order in tensors[] (room for hesse_model_num_tensors(m)), *ntensors of
+ * them. Neighbouring tensors form one range; at most 64 separate ranges (HESSE_EINVAL). */
+int hesse_op_layer_block(const hesse_model *m, const hesse_op *full, const char *spec, int *tensors,
+                         int *ntensors, hesse_op *block);
+
 /* HESSE_OK when `copies` dense n x n matrices (n^2 doubles each) fit in `budget` bytes (0: the
  * memory available now); HESSE_ENOMEM with a message naming n, the GiB needed and the budget
  * otherwise; HESSE_EINVAL for n <= 0. */

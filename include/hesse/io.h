@@ -216,6 +216,13 @@ hesse_load_options hesse_load_defaults(void);
 int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_model **out,
                      char **preprocess_json);
 
+/* The preprocessing a model file records (hesse.preprocess): {"scale": s, "mean": [...],
+ * "std": [...]}, the means and stds per channel and optional. from_json fills only what the
+ * text gives (start from hesse_preprocess_defaults); HESSE_EINPUT when it is not an object or
+ * mean and std disagree in length. to_json adds the keys to `into`. */
+int hesse_preprocess_from_json(const char *json, hesse_preprocess *p);
+void hesse_preprocess_to_json(const hesse_preprocess *p, cJSON *into);
+
 /* A dataset stored as safetensors: "x" (U8 pixels, or F64/F32/F16/BF16 values, which must
  * be finite; shape [N, C, H, W], [N, H, W] (C = 1) or [N, D] (c = D, h = w = 1)) and "y"
  * (integer labels >= 0, shape [N]); metadata "num_classes" optional (else max(y) + 1; when

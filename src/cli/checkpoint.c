@@ -237,7 +237,7 @@ cJSON *cli_run_header(const char *command, cli_curv *c) {
     cJSON_AddStringToObject(h, "data_sha256", cli_data_hash(&c->data));
     /* the loss and the input normalisation change the operator as much as the weights do */
     cJSON_AddStringToObject(h, "loss", hesse_loss_name(hesse_model_loss(c->model)));
-    cli_preprocess_json(&c->data.preprocess, cJSON_AddObjectToObject(h, "preprocess"));
+    hesse_preprocess_to_json(&c->data.preprocess, cJSON_AddObjectToObject(h, "preprocess"));
     cJSON_AddStringToObject(h, "operator", hesse_curv_name(c->kind));
     cJSON_AddStringToObject(h, "layer", c->layer ? c->layer : "");
     cJSON_AddStringToObject(

@@ -156,7 +156,6 @@ int cli_load_model(const cli_model_opts *o, const hesse_dataset *ds, hesse_model
 /* Fills the "model" and "data" parts of a result document. */
 void cli_describe_model(cJSON *doc, const hesse_model *m, const char *path);
 void cli_describe_data(cJSON *doc, const cli_data *d);
-void cli_preprocess_json(const hesse_preprocess *p, cJSON *into);
 
 /* Writes the result to `path`, or keeps it for standard output when path is NULL or "-". */
 int cli_emit(const cJSON *doc, const char *path);
@@ -319,6 +318,84 @@ void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoin
  * a signal returns cli_stopped's status. Sets p's monitor, stop and checkpoint fields. */
 int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
                     cli_checkpoint_ctx *cc, double every, const char *resume, hesse_eigs *r);
+
+/* ---- Commands as steps (solver.c) ------------------------------------------------------------
+ * A command is parse -> validate -> run -> emit. Its option table is built by a function of its
+ * own into a caller's array of CLI_MAX_OPTS rows (the table outlives parsing: validation asks
+ * which options were given). */
+enum { CLI_MAX_OPTS = 64 };
+/* Copies n rows of `table` into opts (CLI_MAX_OPTS rows) and returns n. */
+int cli_opts_copy(cli_opt *opts, const cli_opt *table, size_t n);
+/* cli_parse, then --threads/--quiet (the table's destinations) applied: 1 after --help (exit 0),
+ * else a status. */
+int cli_start(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,
+              const int *threads, const int *quiet);
+
+/* The Lanczos options of the commands that run thick-restart Lanczos (spectrum, powerlaw). */
+typedef struct {
+    double tol; /* < 0: the solver's default */
+    int basis, max_restarts, no_verify;
+    double memory_gib;
+    uint64_t seed;
+    const char *checkpoint, *resume;
+    double checkpoint_every;
+} cli_lanczos_opts;
+#define CLI_LANCZOS_DEFAULTS                                                                       \
+    { -1, 0, 0, 0, 0, 0, NULL, NULL, 300 }
+
+/* Table rows (inside a cli_opt initialiser); tol_help describes --tol for the command. */
+#define CLI_LANCZOS_OPTIONS(lo, tol_help)                                                            \
+    {"tol", 0, OPT_DOUBLE, &(lo).tol, "T", tol_help, 1e-15, 1, 0},                                   \
+        {"basis", 0,   OPT_INT, &(lo).basis, "B", "Lanczos basis size (default from memory)",        \
+         3,       1e7, 0},                                                                           \
+        {"memory", 0,   OPT_DOUBLE, &(lo).memory_gib, "GIB", "memory for the Lanczos basis",         \
+         0.001,    1e6, 0},                                                                          \
+        {"max-restarts",                                                                             \
+         0,                                                                                          \
+         OPT_INT,                                                                                    \
+         &(lo).max_restarts,                                                                         \
+         "R",                                                                                        \
+         "Lanczos restarts at most (default 1000)",                                                  \
+         1,                                                                                          \
+         1e9,                                                                                        \
+         0},                                                                                         \
+        {"no-verify",     0,    OPT_FLAG,                                                            \
+         &(lo).no_verify, NULL, "skip the fresh-start check for repeated eigenvalues",               \
+         CLI_NO_RANGE,    0},                                                                        \
+        {"solver-seed", 0, OPT_U64, &(lo).seed, "S", "seed of the start vectors (default 0)",        \
+         CLI_NO_RANGE,  0},                                                                          \
+        {"checkpoint",     0,      OPT_STRING,                                                       \
+         &(lo).checkpoint, "FILE", "save the Lanczos state here periodically and on SIGINT/SIGTERM", \
+         CLI_NO_RANGE,     0},                                                                       \
+        {"checkpoint-every",                                                                         \
+         0,                                                                                          \
+         OPT_DOUBLE,                                                                                 \
+         &(lo).checkpoint_every,                                                                     \
+         "SEC",                                                                                      \
+         "seconds between checkpoints (default 300; 0: every restart)",                              \
+         0,                                                                                          \
+         1e9,                                                                                        \
+         0},                                                                                         \
+    {                                                                                                \
+        "resume", 0, OPT_STRING, &(lo).resume, "FILE", "continue from a checkpoint", CLI_NO_RANGE,   \
+            0                                                                                        \
+    }
+
+/* The options' values in p (tol only when given). */
+void cli_lanczos_params(const cli_lanczos_opts *lo, hesse_lanczos_params *p);
+/* A Lanczos run over c->op for `task` with progress, --checkpoint/--resume (cc: its header set)
+ * and a warning when pairs did not converge. */
+int cli_lanczos_solve(cli_curv *c, const char *task, const cli_lanczos_opts *lo,
+                      hesse_lanczos_params *p, cli_checkpoint_ctx *cc, hesse_eigs *r);
+/* The end of an eigensolver run started at t0: progress, and a warning when fewer than `wanted`
+ * pairs converged. */
+void cli_solved(const char *task, const hesse_eigs *r, int wanted, double t0);
+/* solver: tol, basis, seed, verify, restarts, breakdowns, fresh_starts, iterations,
+ * resumed_from. */
+void cli_lanczos_describe(cJSON *solver, const hesse_lanczos_params *p, const hesse_eigs *r,
+                          const char *resume);
+/* converged, anorm, residuals_explicit and (Lanczos) orthogonality of a result. */
+void cli_eigs_describe(cJSON *res, const hesse_eigs *r, int lanczos);
 
 /* ---- Distributed runs (distributed.c) ---------------------------------------------------------
  * Under mpirun or srun, the commands that make products shard the selected samples by rank and

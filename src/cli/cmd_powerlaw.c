@@ -194,229 +194,227 @@ static const char *const model_only[] = {"arch",        "loss",
                                          "checkpoint",  "checkpoint-every",
                                          "resume",      NULL};
 
-int cmd_powerlaw(int argc, char **argv) {
-    cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
-    cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
-    const char *out = NULL, *eigfile = NULL, *svg = NULL, *ckpt = NULL, *resume = NULL;
-    int threads = 0, quiet = 0, top = 1000, basis = 0, max_restarts = 0, no_verify = 0;
-    double tol = 1e-6, ckpt_every = 300, memory_gib = 0;
-    uint64_t solver_seed = 0;
-    cli_opt opts[] = {
-        {"eigenvalues", 'e', OPT_STRING, &eigfile, "FILE",
+typedef struct {
+    cli_data_opts d;
+    cli_model_opts mo;
+    cli_curv_opts co;
+    cli_lanczos_opts lo;
+    const char *out, *eigfile, *svg;
+    int threads, quiet, top;
+} powerlaw_args;
+
+typedef struct {
+    cli_curv c;
+    hesse_eigs r;
+    hesse_powerlaw fit;
+    cJSON *res, *header;
+    double *values, *desc; /* every value, descending; the fitted (positive) ones */
+    int count, K_cap;
+    cli_checkpoint_ctx cc;
+} powerlaw_run;
+
+static const cli_command_doc doc = {
+    "powerlaw", "power-law fit and Kolmogorov-Smirnov test of the top eigenvalues",
+    "--eigenvalues FILE [--top K] | --model M [--arch A] [--data D] [--samples N] "
+    "[--operator OP] [--layer L] [--top K] [--svg plot.svg] [-o out.json]",
+    "The test of Xie et al. (On the Power-Law Hessian Spectrums in Deep Learning): over the "
+    "K largest positive eigenvalues l_1 >= ... >= l_K, the rank law l_k ~ l_1 k^-s by least "
+    "squares of ln l_k on ln k; the density law p(l) ~ l^-beta by maximum likelihood with "
+    "l_K as the lower cut-off, beta = 1 + K / sum ln(l_k / l_K), standard error "
+    "(beta - 1)/sqrt(K), s = 1/(beta - 1) (Clauset, Shalizi, Newman 2009); the "
+    "Kolmogorov-Smirnov distance d_KS to the fitted CDF, accepted when below 1.36/sqrt(K). "
+    "Non-positive eigenvalues are left out and counted.\n"
+    "With --eigenvalues only the fit runs. With --model the top K eigenvalues are computed "
+    "by thick-restart Lanczos first (as hesse spectrum --top K; default 1000 samples), and "
+    "--checkpoint/--resume work as there. JSON keys: K, K_requested, eigenvalues "
+    "(descending, the fitted ones), fit (s_ls, intercept_ls, r2_ls, beta, beta_stderr, "
+    "s_mle, d_ks, d_c, accepted, lambda_min, lambda_max, dropped), source."};
+
+static int options(powerlaw_args *a, cli_opt *opts) {
+    const cli_opt t[] = {
+        {"eigenvalues", 'e', OPT_STRING, &a->eigfile, "FILE",
          "fit these eigenvalues: a JSON result of hesse spectrum (top) or hesse dense "
          "(eigenvalues), or one number per line",
          CLI_NO_RANGE, 0},
-        CLI_MODEL_OPTIONS(mo),
-        CLI_DATA_OPTIONS(d),
-        CLI_CURV_OPTIONS(co),
-        {"top", 0, OPT_INT, &top, "K",
+        CLI_MODEL_OPTIONS(a->mo),
+        CLI_DATA_OPTIONS(a->d),
+        CLI_CURV_OPTIONS(a->co),
+        {"top", 0, OPT_INT, &a->top, "K",
          "fit the K largest eigenvalues (default 1000; with --model at most the dimension - 1)", 1,
          1e8, 0},
-        {"tol", 0, OPT_DOUBLE, &tol, "T",
-         "Lanczos residual tolerance relative to ||A|| (default 1e-6: an eigenvalue is then within "
-         "1e-6 ||A|| of the exact one, so ln lambda_k is off by at most 1e-6 lambda_1/lambda_k, "
-         "well below the fit's standard error (beta - 1)/sqrt(K) (~3% at K = 1000) unless the "
-         "top K span more than four decades; smaller values cost restarts for no change)",
-         1e-15, 1, 0},
-        {"basis", 0, OPT_INT, &basis, "B", "Lanczos basis size (default from memory)", 3, 1e7, 0},
-        {"memory", 0, OPT_DOUBLE, &memory_gib, "GIB", "memory for the Lanczos basis", 0.001, 1e6,
-         0},
-        {"max-restarts", 0, OPT_INT, &max_restarts, "R", "Lanczos restarts at most (default 1000)",
-         1, 1e9, 0},
-        {"no-verify", 0, OPT_FLAG, &no_verify, NULL,
-         "skip the fresh-start check for repeated eigenvalues", CLI_NO_RANGE, 0},
-        {"solver-seed", 0, OPT_U64, &solver_seed, "S", "seed of the start vectors (default 0)",
-         CLI_NO_RANGE, 0},
-        {"svg", 0, OPT_STRING, &svg, "FILE",
+        CLI_LANCZOS_OPTIONS(
+            a->lo,
+            "Lanczos residual tolerance relative to ||A|| (default 1e-6: an eigenvalue is then "
+            "within 1e-6 ||A|| of the exact one, so ln lambda_k is off by at most 1e-6 "
+            "lambda_1/lambda_k, well below the fit's standard error (beta - 1)/sqrt(K) (~3% at "
+            "K = 1000) unless the top K span more than four decades; smaller values cost restarts "
+            "for no change)"),
+        {"svg", 0, OPT_STRING, &a->svg, "FILE",
          "the rank-log plot: the eigenvalues and both fitted lines", CLI_NO_RANGE, 0},
-        {"checkpoint", 0, OPT_STRING, &ckpt, "FILE",
-         "save the Lanczos state here periodically and on SIGINT/SIGTERM", CLI_NO_RANGE, 0},
-        {"checkpoint-every", 0, OPT_DOUBLE, &ckpt_every, "SEC",
-         "seconds between checkpoints (default 300; 0: every restart)", 0, 1e9, 0},
-        {"resume", 0, OPT_STRING, &resume, "FILE", "continue from a checkpoint", CLI_NO_RANGE, 0},
-        {"block", 0, OPT_INT, &co.block, "K", "vectors per pass over the data (default 8)", 1, 4096,
-         0},
-        CLI_COMMON_OPTIONS(out, threads, quiet),
+        {"block", 0, OPT_INT, &a->co.block, "K", "vectors per pass over the data (default 8)", 1,
+         4096, 0},
+        CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    cli_command_doc doc = {
-        "powerlaw", "power-law fit and Kolmogorov-Smirnov test of the top eigenvalues",
-        "--eigenvalues FILE [--top K] | --model M [--arch A] [--data D] [--samples N] "
-        "[--operator OP] [--layer L] [--top K] [--svg plot.svg] [-o out.json]",
-        "The test of Xie et al. (On the Power-Law Hessian Spectrums in Deep Learning): over the "
-        "K largest positive eigenvalues l_1 >= ... >= l_K, the rank law l_k ~ l_1 k^-s by least "
-        "squares of ln l_k on ln k; the density law p(l) ~ l^-beta by maximum likelihood with "
-        "l_K as the lower cut-off, beta = 1 + K / sum ln(l_k / l_K), standard error "
-        "(beta - 1)/sqrt(K), s = 1/(beta - 1) (Clauset, Shalizi, Newman 2009); the "
-        "Kolmogorov-Smirnov distance d_KS to the fitted CDF, accepted when below 1.36/sqrt(K). "
-        "Non-positive eigenvalues are left out and counted.\n"
-        "With --eigenvalues only the fit runs. With --model the top K eigenvalues are computed "
-        "by thick-restart Lanczos first (as hesse spectrum --top K; default 1000 samples), and "
-        "--checkpoint/--resume work as there. JSON keys: K, K_requested, eigenvalues "
-        "(descending, the fitted ones), fit (s_ls, intercept_ls, r2_ls, beta, beta_stderr, "
-        "s_mle, d_ks, d_c, accepted, lambda_min, lambda_max, dropped), source."};
-    int rc = cli_parse(&doc, argc, argv, opts, nopts);
-    if (rc == 1) return 0;
-    if (rc != HESSE_OK) return cli_fail("powerlaw", rc);
-    cli_apply_common(threads, quiet);
-    if (co.block == 0) co.block = 8;
+    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+}
 
-    cli_curv c = {0};
-    hesse_eigs r = {0};
-    hesse_powerlaw fit;
-    cJSON *res = NULL, *header = NULL;
-    double *values = NULL, *desc = NULL;
-    int count = 0, K_cap = 0;
-    cli_checkpoint_ctx cc = {ckpt, NULL, 0};
-    if (eigfile && mo.model) {
-        rc = hesse_error(HESSE_EINVAL, "options --eigenvalues and --model: give one of them");
-        goto cleanup;
-    }
-    if (!eigfile && !mo.model) {
-        rc = hesse_error(HESSE_EINVAL, "give --eigenvalues FILE (fit only) or --model M (compute "
-                                       "the top eigenvalues, then fit)");
-        goto cleanup;
-    }
-    if (eigfile)
+static int validate(const powerlaw_args *a, const cli_opt *opts, int nopts) {
+    if (a->eigfile && a->mo.model)
+        return hesse_error(HESSE_EINVAL, "options --eigenvalues and --model: give one of them");
+    if (!a->eigfile && !a->mo.model)
+        return hesse_error(HESSE_EINVAL, "give --eigenvalues FILE (fit only) or --model M "
+                                         "(compute the top eigenvalues, then fit)");
+    int rc = HESSE_OK;
+    if (a->eigfile)
         HESSE_CHECK(cli_refuse_given(opts, nopts, model_only,
                                      "needs --model (with --eigenvalues only the fit runs)"));
-    HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(cli_check_output(svg, "option --svg"));
-    HESSE_CHECK(cli_check_checkpoint(ckpt));
+    HESSE_CHECK(cli_checkpoint_options(opts, nopts, a->lo.checkpoint));
+    HESSE_CHECK(cli_check_output(a->out, "option --output"));
+    HESSE_CHECK(cli_check_output(a->svg, "option --svg"));
+    HESSE_CHECK(cli_check_checkpoint(a->lo.checkpoint));
+cleanup:
+    return rc;
+}
 
-    if (eigfile) {
-        HESSE_CHECK(read_eigenvalues(eigfile, &values, &count));
-        qsort(values, (size_t)count, sizeof *values, descending);
-        if (count > top) count = top; /* the K largest */
-        res = hesse_result_new("powerlaw", argc, argv);
-    } else {
-        cli_signals_install(); /* a signal stops Lanczos at its next boundary */
-        HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
-        if (c.op.n < 4) {
-            rc = hesse_error(HESSE_EINVAL,
-                             "the operator has dimension %lld; a power-law fit needs at least 3 "
-                             "of its eigenvalues, and Lanczos at most the dimension - 1",
-                             (long long)c.op.n);
-            goto cleanup;
-        }
-        int wanted = top;
-        if ((int64_t)top > c.op.n - 1) {
-            K_cap = (int)(c.op.n - 1);
-            wanted = K_cap;
-            cli_note("powerlaw: --top %d capped at %d (the operator's dimension - 1)", top, K_cap);
-        }
-        res = hesse_result_new("powerlaw", argc, argv);
-        cli_curv_describe(res, &c, mo.model);
-        HESSE_CHECK(cli_curv_loss(&c, res));
-        header = cli_run_header("powerlaw", &c);
-        cc.header = header;
+/* --eigenvalues: the file's K largest, descending. */
+static int read_values(const powerlaw_args *a, powerlaw_run *s, int argc, char **argv) {
+    int rc = read_eigenvalues(a->eigfile, &s->values, &s->count);
+    if (rc != HESSE_OK) return rc;
+    qsort(s->values, (size_t)s->count, sizeof *s->values, descending);
+    if (s->count > a->top) s->count = a->top;
+    s->res = hesse_result_new("powerlaw", argc, argv);
+    return HESSE_OK;
+}
 
-        double t0 = hesse_now();
-        cli_eig_watch watch;
-        hesse_op watched = cli_eig_watch_start(&watch, "powerlaw", &c.op, wanted);
-        cli_note("powerlaw: %s of %lld parameters on %s: top %d by lanczos",
-                 hesse_curv_name(c.kind), (long long)c.op.n, c.data.description, wanted);
-        hesse_lanczos_params p = hesse_lanczos_defaults();
-        p.top = wanted;
-        p.tol = tol;
-        p.basis = basis;
-        if (memory_gib > 0) p.memory_budget = (size_t)(memory_gib * 1073741824.0);
-        if (max_restarts > 0) p.max_restarts = max_restarts;
-        p.seed = solver_seed;
-        p.verify = !no_verify;
-        p.want_vectors = 0;
-        p.explicit_residuals = 1;
-        HESSE_CHECK(cli_lanczos_run(&watched, &p, &watch, &cc, ckpt_every, resume, &r));
-        hesse_progress pr = {"powerlaw", r.nconverged, wanted, hesse_now() - t0, "", 1};
-        hesse_report_progress(&pr);
-        if (r.nconverged < wanted)
-            hesse_log(HESSE_LOG_WARN,
-                      "only %d of %d eigenpairs reached the tolerance; the others are "
-                      "estimates (see residuals)",
-                      r.nconverged, wanted);
-        count = r.ntop;
-        values = malloc((size_t)count * sizeof *values);
-        if (!values) {
-            rc = hesse_error(HESSE_ENOMEM, "out of memory");
-            goto cleanup;
-        }
-        memcpy(values, r.values, (size_t)count * sizeof *values); /* descending */
-
-        cJSON *solver = cJSON_AddObjectToObject(res, "solver");
-        cJSON_AddStringToObject(solver, "method", "lanczos");
-        cJSON_AddNumberToObject(solver, "tol", p.tol);
-        cJSON_AddNumberToObject(solver, "basis", r.basis);
-        cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
-        cJSON_AddBoolToObject(solver, "verify", p.verify);
-        cJSON_AddNumberToObject(solver, "restarts", r.restarts);
-        cJSON_AddNumberToObject(solver, "iterations", (double)r.iterations);
-        if (resume) cJSON_AddStringToObject(solver, "resumed_from", resume);
-        cJSON_AddNumberToObject(res, "converged", r.nconverged);
-        cJSON_AddNumberToObject(res, "anorm", r.anorm);
-        cJSON_AddBoolToObject(res, "residuals_explicit", r.residuals_explicit);
-        cJSON_AddNumberToObject(res, "orthogonality", r.orthogonality);
-        cJSON_AddNumberToObject(res, "products", (double)r.products);
-        cJSON_AddNumberToObject(res, "seconds", r.seconds);
+/* --model: the top K by Lanczos (K at most the dimension - 1), descending. */
+static int compute_values(const powerlaw_args *a, powerlaw_run *s, int argc, char **argv) {
+    cli_signals_install(); /* a signal stops Lanczos at its next boundary */
+    int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
+    if (rc != HESSE_OK) return rc;
+    const int64_t n = s->c.op.n;
+    if (n < 4)
+        return hesse_error(HESSE_EINVAL,
+                           "the operator has dimension %lld; a power-law fit needs at least 3 "
+                           "of its eigenvalues, and Lanczos at most the dimension - 1",
+                           (long long)n);
+    int wanted = a->top;
+    if ((int64_t)a->top > n - 1) {
+        s->K_cap = wanted = (int)(n - 1);
+        cli_note("powerlaw: --top %d capped at %d (the operator's dimension - 1)", a->top, wanted);
     }
+    s->res = hesse_result_new("powerlaw", argc, argv);
+    cli_curv_describe(s->res, &s->c, a->mo.model);
+    HESSE_CHECK(cli_curv_loss(&s->c, s->res));
+    s->header = cli_run_header("powerlaw", &s->c);
+    s->cc = (cli_checkpoint_ctx){a->lo.checkpoint, s->header, 0};
+    cli_note("powerlaw: %s of %lld parameters on %s: top %d by lanczos", hesse_curv_name(s->c.kind),
+             (long long)n, s->c.data.description, wanted);
+    hesse_lanczos_params p = hesse_lanczos_defaults();
+    p.top = wanted;
+    cli_lanczos_params(&a->lo, &p);
+    p.want_vectors = 0;
+    p.explicit_residuals = 1;
+    HESSE_CHECK(cli_lanczos_solve(&s->c, "powerlaw", &a->lo, &p, &s->cc, &s->r));
+    s->count = s->r.ntop;
+    s->values = malloc((size_t)s->count * sizeof *s->values);
+    if (!s->values) return hesse_error(HESSE_ENOMEM, "out of memory");
+    memcpy(s->values, s->r.values, (size_t)s->count * sizeof *s->values); /* descending */
+    cJSON *solver = cJSON_AddObjectToObject(s->res, "solver");
+    cJSON_AddStringToObject(solver, "method", "lanczos");
+    cli_lanczos_describe(solver, &p, &s->r, a->lo.resume);
+    cli_eigs_describe(s->res, &s->r, 1);
+    cJSON_AddNumberToObject(s->res, "products", (double)s->r.products);
+    cJSON_AddNumberToObject(s->res, "seconds", s->r.seconds);
+cleanup:
+    return rc;
+}
 
-    rc = hesse_powerlaw_fit(values, count, &fit);
+/* The fit over the positive values; a warning when the smallest fitted ones are below the
+ * solver's accuracy. */
+static int fit(const powerlaw_args *a, powerlaw_run *s) {
+    int rc = hesse_powerlaw_fit(s->values, s->count, &s->fit);
     if (rc == HESSE_EINVAL) { /* too few positive values, or all equal: the input's fault */
         char why[256];
         snprintf(why, sizeof why, "%s", hesse_last_error());
-        if (eigfile)
-            rc = hesse_error(HESSE_EINPUT, "%s: %s", eigfile, why);
-        else
-            rc = hesse_error(HESSE_ENUMERIC, "the top %d eigenvalues of the %s: %s", count,
-                             hesse_curv_name(c.kind), why);
+        if (a->eigfile) return hesse_error(HESSE_EINPUT, "%s: %s", a->eigfile, why);
+        return hesse_error(HESSE_ENUMERIC, "the top %d eigenvalues of the %s: %s", s->count,
+                           hesse_curv_name(s->c.kind), why);
     }
-    if (rc != HESSE_OK) goto cleanup;
-    /* the fitted values: the positive ones, descending */
-    desc = malloc((size_t)fit.K * sizeof *desc);
-    if (!desc) {
-        rc = hesse_error(HESSE_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (int i = 0, j = 0; i < count; i++)
-        if (values[i] > 0) desc[j++] = values[i];
-    if (!eigfile) {
-        /* An eigenvalue is known to within its residual, at most tol ||A||: positive values
-         * below that may be zero eigenvalues (a null space) moved by rounding, and their logs
-         * then drive both fits. */
-        int noise = 0;
-        while (noise < fit.K && desc[fit.K - 1 - noise] <= tol * r.anorm) noise++;
-        if (noise)
-            hesse_log(HESSE_LOG_WARN,
-                      "the %d smallest fitted eigenvalues are below the solver's accuracy "
-                      "(tol x ||A|| = %.3g) and may be zero eigenvalues moved by rounding; "
-                      "consider a smaller --top",
-                      noise, tol * r.anorm);
-    }
+    if (rc != HESSE_OK) return rc;
+    const int K = s->fit.K;
+    s->desc = malloc((size_t)K * sizeof *s->desc);
+    if (!s->desc) return hesse_error(HESSE_ENOMEM, "out of memory");
+    for (int i = 0, j = 0; i < s->count; i++)
+        if (s->values[i] > 0) s->desc[j++] = s->values[i];
+    if (a->eigfile) return HESSE_OK;
+    /* An eigenvalue is known to within its residual, at most tol ||A||: positive values below
+     * that may be zero eigenvalues (a null space) moved by rounding, and their logs then drive
+     * both fits. */
+    const double floor = a->lo.tol * s->r.anorm;
+    int noise = 0;
+    while (noise < K && s->desc[K - 1 - noise] <= floor) noise++;
+    if (noise)
+        hesse_log(HESSE_LOG_WARN,
+                  "the %d smallest fitted eigenvalues are below the solver's accuracy "
+                  "(tol x ||A|| = %.3g) and may be zero eigenvalues moved by rounding; "
+                  "consider a smaller --top",
+                  noise, floor);
+    return HESSE_OK;
+}
 
-    cJSON_AddNumberToObject(res, "K", fit.K);
-    cJSON_AddNumberToObject(res, "K_requested", top);
-    if (K_cap) cJSON_AddNumberToObject(res, "K_cap", K_cap);
-    hesse_json_add_doubles(res, "eigenvalues", desc, fit.K);
-    if (!eigfile) /* residuals of the fitted pairs: the positive ones lead the descending list */
-        hesse_json_add_doubles(res, "residuals", r.residuals, fit.K);
-    add_fit(res, &fit);
-    cJSON_AddStringToObject(res, "source", eigfile ? eigfile : "lanczos");
-    if (svg && cli_root) { /* rank 0 writes */
-        HESSE_CHECK(write_svg(svg, desc, &fit, eigfile ? NULL : hesse_curv_name(c.kind)));
-        cJSON_AddStringToObject(res, "svg", svg);
+static int emit(const powerlaw_args *a, powerlaw_run *s) {
+    const hesse_powerlaw *f = &s->fit;
+    cJSON_AddNumberToObject(s->res, "K", f->K);
+    cJSON_AddNumberToObject(s->res, "K_requested", a->top);
+    if (s->K_cap) cJSON_AddNumberToObject(s->res, "K_cap", s->K_cap);
+    hesse_json_add_doubles(s->res, "eigenvalues", s->desc, f->K);
+    if (!a->eigfile) /* residuals of the fitted pairs: the positive ones lead the list */
+        hesse_json_add_doubles(s->res, "residuals", s->r.residuals, f->K);
+    add_fit(s->res, f);
+    cJSON_AddStringToObject(s->res, "source", a->eigfile ? a->eigfile : "lanczos");
+    int rc = HESSE_OK;
+    if (a->svg && cli_root) { /* rank 0 writes */
+        HESSE_CHECK(write_svg(a->svg, s->desc, f, a->eigfile ? NULL : hesse_curv_name(s->c.kind)));
+        cJSON_AddStringToObject(s->res, "svg", a->svg);
     }
-    HESSE_CHECK(cli_emit(res, out));
+    HESSE_CHECK(cli_emit(s->res, a->out));
     cli_note("powerlaw: K = %d%s: s_ls = %.4g (R^2 %.4f), beta = %.4g +- %.2g, s = %.4g, "
              "d_KS = %.4g vs d_c = %.4g: power law %s",
-             fit.K, fit.dropped ? " (non-positive left out)" : "", fit.s_ls, fit.r2_ls, fit.beta,
-             fit.beta_stderr, fit.s_mle, fit.d_ks, fit.d_c, fit.accepted ? "accepted" : "rejected");
+             f->K, f->dropped ? " (non-positive left out)" : "", f->s_ls, f->r2_ls, f->beta,
+             f->beta_stderr, f->s_mle, f->d_ks, f->d_c, f->accepted ? "accepted" : "rejected");
 cleanup:
-    cJSON_Delete(res);
-    cJSON_Delete(header);
-    free(values);
-    free(desc);
-    hesse_eigs_free(&r);
-    cli_curv_close(&c);
+    return rc;
+}
+
+int cmd_powerlaw(int argc, char **argv) {
+    powerlaw_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL},
+                       {NULL, NULL, NULL},
+                       {"hessian", NULL, 0, 0, "f64"},
+                       CLI_LANCZOS_DEFAULTS,
+                       NULL,
+                       NULL,
+                       NULL,
+                       0,
+                       0,
+                       1000};
+    a.lo.tol = 1e-6;
+    cli_opt opts[CLI_MAX_OPTS];
+    const int nopts = options(&a, opts);
+    int rc = cli_start(&doc, argc, argv, opts, nopts, &a.threads, &a.quiet);
+    if (rc == 1) return 0;
+    if (rc != HESSE_OK) return cli_fail("powerlaw", rc);
+    if (a.co.block == 0) a.co.block = 8;
+    powerlaw_run s = {0};
+    rc = validate(&a, opts, nopts);
+    if (rc == HESSE_OK)
+        rc = a.eigfile ? read_values(&a, &s, argc, argv) : compute_values(&a, &s, argc, argv);
+    if (rc == HESSE_OK) rc = fit(&a, &s);
+    if (rc == HESSE_OK) rc = emit(&a, &s);
+    cJSON_Delete(s.res);
+    cJSON_Delete(s.header);
+    free(s.values);
+    free(s.desc);
+    hesse_eigs_free(&s.r);
+    cli_curv_close(&s.c);
     return rc == HESSE_OK ? 0 : cli_fail("powerlaw", rc);
 }

@@ -7,6 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    cli_data_opts d;
+    cli_model_opts mo;
+    cli_curv_opts co;
+    cli_lanczos_opts lo;
+    const char *out, *method, *vectors, *svg, *residuals;
+    int threads, quiet, top, bottom, max_iter;
+} spectrum_args;
+
+typedef struct {
+    cli_curv c;
+    hesse_eigs r;
+    cJSON *res, *header;
+    cli_checkpoint_ctx cc;
+} spectrum_run;
+
 /* Dense route for small operators: every eigenpair from LAPACK, the wanted ones kept. */
 static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors, hesse_eigs *out) {
     const int64_t n = op->n;
@@ -67,241 +83,234 @@ cleanup:
     return rc;
 }
 
-int cmd_spectrum(int argc, char **argv) {
-    cli_data_opts d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL};
-    cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 0, 0, "f64"};
-    const char *out = NULL, *method = "lanczos", *vectors = NULL, *svg = NULL;
-    const char *ckpt = NULL, *resume = NULL, *residuals = "explicit";
-    int threads = 0, quiet = 0, top = 0, bottom = 0, basis = 0, max_restarts = 0, no_verify = 0;
-    int max_iter = 0;
-    double tol = -1, ckpt_every = 300, memory_gib = 0;
-    uint64_t solver_seed = 0;
-    cli_opt opts[] = {
-        CLI_MODEL_OPTIONS(mo),
-        CLI_DATA_OPTIONS(d),
-        CLI_CURV_OPTIONS(co),
-        {"top", 0, OPT_INT, &top, "K", "largest eigenvalues wanted", 0, 1e8, 0},
-        {"bottom", 0, OPT_INT, &bottom, "K", "smallest (most negative) eigenvalues wanted", 0, 1e8,
-         0},
-        {"method", 0, OPT_STRING, &method, "M",
+static const cli_command_doc doc = {
+    "spectrum", "extreme eigenvalues of the Hessian, GGN, residual or empirical Fisher",
+    "--model M [--arch A] [--data D] [--samples N] --top K [--bottom K] [--operator OP] "
+    "[--method lanczos|power|dense] [--tol T] [-o out.json]",
+    "Lanczos: thick restart with full reorthogonalisation; a pair is converged when "
+    "||Av - lambda v|| <= tol ||A||, and the reported residuals are computed from one final "
+    "product with the eigenvectors. Power: PyHessian's algorithm (top only). Dense: LAPACK "
+    "on the assembled matrix (small n). JSON keys: top (descending), bottom (ascending), "
+    "residuals_top, residuals_bottom, products, seconds. Default 1000 samples.\n"
+    "Long runs: --checkpoint FILE saves the state every --checkpoint-every seconds and on "
+    "Ctrl-C; rerun the same command with --resume FILE to continue."};
+
+static int options(spectrum_args *a, cli_opt *opts) {
+    const cli_opt t[] = {
+        CLI_MODEL_OPTIONS(a->mo),
+        CLI_DATA_OPTIONS(a->d),
+        CLI_CURV_OPTIONS(a->co),
+        {"top", 0, OPT_INT, &a->top, "K", "largest eigenvalues wanted", 0, 1e8, 0},
+        {"bottom", 0, OPT_INT, &a->bottom, "K", "smallest (most negative) eigenvalues wanted", 0,
+         1e8, 0},
+        {"method", 0, OPT_STRING, &a->method, "M",
          "lanczos (default), power (PyHessian's power iteration) or dense", CLI_NO_RANGE, 0},
-        {"tol", 0, OPT_DOUBLE, &tol, "T",
-         "residual tolerance relative to ||A|| (default 1e-8; power: 1e-3 relative change)", 1e-15,
-         1, 0},
-        {"basis", 0, OPT_INT, &basis, "B", "Lanczos basis size (default from memory)", 3, 1e7, 0},
-        {"memory", 0, OPT_DOUBLE, &memory_gib, "GIB", "memory for the Lanczos basis", 0.001, 1e6,
-         0},
-        {"max-restarts", 0, OPT_INT, &max_restarts, "R", "Lanczos restarts at most (default 1000)",
+        CLI_LANCZOS_OPTIONS(a->lo, "residual tolerance relative to ||A|| (default 1e-8; power: "
+                                   "1e-3 relative change)"),
+        {"max-iter", 0, OPT_INT, &a->max_iter, "I", "power iterations per eigenvalue (default 100)",
          1, 1e9, 0},
-        {"max-iter", 0, OPT_INT, &max_iter, "I", "power iterations per eigenvalue (default 100)", 1,
-         1e9, 0},
-        {"residuals", 0, OPT_STRING, &residuals, "R",
+        {"residuals", 0, OPT_STRING, &a->residuals, "R",
          "explicit (default: one final block product) or relation (the Lanczos relation, no "
          "extra products)",
          CLI_NO_RANGE, 0},
-        {"no-verify", 0, OPT_FLAG, &no_verify, NULL,
-         "skip the fresh-start check for repeated eigenvalues", CLI_NO_RANGE, 0},
-        {"solver-seed", 0, OPT_U64, &solver_seed, "S", "seed of the start vectors (default 0)",
+        {"vectors", 0, OPT_STRING, &a->vectors, "FILE", "write the eigenvectors (safetensors)",
          CLI_NO_RANGE, 0},
-        {"vectors", 0, OPT_STRING, &vectors, "FILE", "write the eigenvectors (safetensors)",
-         CLI_NO_RANGE, 0},
-        {"svg", 0, OPT_STRING, &svg, "FILE", "plot the eigenvalues", CLI_NO_RANGE, 0},
-        {"checkpoint", 0, OPT_STRING, &ckpt, "FILE",
-         "save the Lanczos state here periodically and on SIGINT/SIGTERM", CLI_NO_RANGE, 0},
-        {"checkpoint-every", 0, OPT_DOUBLE, &ckpt_every, "SEC",
-         "seconds between checkpoints (default 300; 0: every restart)", 0, 1e9, 0},
-        {"resume", 0, OPT_STRING, &resume, "FILE", "continue from a checkpoint", CLI_NO_RANGE, 0},
-        {"block", 0, OPT_INT, &co.block, "K", "vectors per pass over the data (default 8)", 1, 4096,
-         0},
-        CLI_COMMON_OPTIONS(out, threads, quiet),
+        {"svg", 0, OPT_STRING, &a->svg, "FILE", "plot the eigenvalues", CLI_NO_RANGE, 0},
+        {"block", 0, OPT_INT, &a->co.block, "K", "vectors per pass over the data (default 8)", 1,
+         4096, 0},
+        CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    cli_command_doc doc = {
-        "spectrum", "extreme eigenvalues of the Hessian, GGN, residual or empirical Fisher",
-        "--model M [--arch A] [--data D] [--samples N] --top K [--bottom K] [--operator OP] "
-        "[--method lanczos|power|dense] [--tol T] [-o out.json]",
-        "Lanczos: thick restart with full reorthogonalisation; a pair is converged when "
-        "||Av - lambda v|| <= tol ||A||, and the reported residuals are computed from one final "
-        "product with the eigenvectors. Power: PyHessian's algorithm (top only). Dense: LAPACK "
-        "on the assembled matrix (small n). JSON keys: top (descending), bottom (ascending), "
-        "residuals_top, residuals_bottom, products, seconds. Default 1000 samples.\n"
-        "Long runs: --checkpoint FILE saves the state every --checkpoint-every seconds and on "
-        "Ctrl-C; rerun the same command with --resume FILE to continue."};
-    const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(&doc, argc, argv, opts, nopts);
-    if (rc == 1) return 0;
-    if (rc != HESSE_OK) return cli_fail("spectrum", rc);
-    cli_apply_common(threads, quiet);
-    cli_signals_install(); /* a signal stops Lanczos at its next boundary */
-    if (co.block == 0) co.block = 8;
+    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+}
 
-    cli_curv c = {0};
-    hesse_eigs r = {0};
-    cJSON *res = NULL, *header = NULL;
-    cli_checkpoint_ctx cc = {ckpt, NULL, 0};
-    int is_lanczos = strcmp(method, "lanczos") == 0, is_power = strcmp(method, "power") == 0;
-    int is_dense = strcmp(method, "dense") == 0;
-    if (!is_lanczos && !is_power && !is_dense) {
-        rc = hesse_error(HESSE_EINVAL,
-                         "option --method: expected lanczos, power or dense, got '%s'", method);
-        goto cleanup;
-    }
-    if (strcmp(residuals, "explicit") != 0 && strcmp(residuals, "relation") != 0) {
-        rc = hesse_error(HESSE_EINVAL,
-                         "option --residuals: expected explicit or relation, got '%s'", residuals);
-        goto cleanup;
-    }
-    if (top + bottom == 0) {
-        rc = hesse_error(HESSE_EINVAL, "nothing to compute: give --top K and/or --bottom K");
-        goto cleanup;
-    }
-    if (is_power && bottom > 0) {
-        rc = hesse_error(HESSE_EINVAL, "option --bottom: power iteration finds only the largest "
-                                       "eigenvalues; use --method lanczos");
-        goto cleanup;
-    }
-    if ((ckpt || resume) && !is_lanczos) {
-        rc = hesse_error(HESSE_EINVAL, "options --checkpoint/--resume need --method lanczos");
-        goto cleanup;
-    }
+/* Which options the chosen method takes, before any work. */
+static int validate(const spectrum_args *a, const cli_opt *opts, int nopts) {
+    const int lanczos = strcmp(a->method, "lanczos") == 0, power = strcmp(a->method, "power") == 0;
+    if (!lanczos && !power && strcmp(a->method, "dense") != 0)
+        return hesse_error(
+            HESSE_EINVAL, "option --method: expected lanczos, power or dense, got '%s'", a->method);
+    if (strcmp(a->residuals, "explicit") != 0 && strcmp(a->residuals, "relation") != 0)
+        return hesse_error(HESSE_EINVAL,
+                           "option --residuals: expected explicit or relation, got '%s'",
+                           a->residuals);
+    if (a->top + a->bottom == 0)
+        return hesse_error(HESSE_EINVAL, "nothing to compute: give --top K and/or --bottom K");
+    if (power && a->bottom > 0)
+        return hesse_error(HESSE_EINVAL, "option --bottom: power iteration finds only the largest "
+                                         "eigenvalues; use --method lanczos");
+    if ((a->lo.checkpoint || a->lo.resume) && !lanczos)
+        return hesse_error(HESSE_EINVAL, "options --checkpoint/--resume need --method lanczos");
     static const char *const lanczos_only[] = {"basis",     "memory",    "max-restarts",
                                                "no-verify", "residuals", NULL};
     static const char *const power_only[] = {"max-iter", NULL};
     static const char *const iterative_only[] = {"tol", "solver-seed", NULL};
-    if (!is_lanczos)
+    int rc = HESSE_OK;
+    if (!lanczos)
         HESSE_CHECK(cli_refuse_given(opts, nopts, lanczos_only, "applies to --method lanczos"));
-    if (!is_power)
-        HESSE_CHECK(cli_refuse_given(opts, nopts, power_only, "applies to --method power"));
-    if (is_dense)
+    if (!power) HESSE_CHECK(cli_refuse_given(opts, nopts, power_only, "applies to --method power"));
+    if (!lanczos && !power)
         HESSE_CHECK(cli_refuse_given(opts, nopts, iterative_only,
                                      "applies to --method lanczos or power (dense is exact)"));
-    HESSE_CHECK(cli_checkpoint_options(opts, nopts, ckpt));
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(cli_check_output(vectors, "option --vectors"));
-    HESSE_CHECK(cli_check_output(svg, "option --svg"));
-    HESSE_CHECK(cli_check_checkpoint(ckpt));
-    HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
-    if (top + bottom > c.op.n) {
-        rc = hesse_error(HESSE_EINVAL, "asked for %d eigenvalues of an operator of dimension %lld",
-                         top + bottom, (long long)c.op.n);
-        goto cleanup;
-    }
-    res = hesse_result_new("spectrum", argc, argv);
-    cli_curv_describe(res, &c, mo.model);
-    HESSE_CHECK(cli_curv_loss(&c, res));
+    HESSE_CHECK(cli_checkpoint_options(opts, nopts, a->lo.checkpoint));
+    HESSE_CHECK(cli_check_output(a->out, "option --output"));
+    HESSE_CHECK(cli_check_output(a->vectors, "option --vectors"));
+    HESSE_CHECK(cli_check_output(a->svg, "option --svg"));
+    HESSE_CHECK(cli_check_checkpoint(a->lo.checkpoint));
+cleanup:
+    return rc;
+}
 
-    /* What a checkpoint must agree on to be resumed. */
-    header = cli_run_header("spectrum", &c);
-    cc.header = header;
-
-    double t0 = hesse_now();
-    cli_eig_watch watch;
-    hesse_op watched = cli_eig_watch_start(&watch, "spectrum", &c.op, top + bottom);
-    cli_note("spectrum: %s of %lld parameters on %s: top %d, bottom %d by %s",
-             hesse_curv_name(c.kind), (long long)c.op.n, c.data.description, top, bottom, method);
-    cJSON *solver = cJSON_AddObjectToObject(res, "solver");
+/* The chosen solver over s->c.op; its parameters into `solver`. */
+static int solve(const spectrum_args *a, spectrum_run *s, cJSON *solver) {
+    const char *method = a->method;
     cJSON_AddStringToObject(solver, "method", method);
-    if (is_lanczos) {
+    if (strcmp(method, "lanczos") == 0) {
         hesse_lanczos_params p = hesse_lanczos_defaults();
-        p.top = top;
-        p.bottom = bottom;
-        if (tol >= 0) p.tol = tol;
-        p.basis = basis;
-        if (memory_gib > 0) p.memory_budget = (size_t)(memory_gib * 1073741824.0);
-        if (max_restarts > 0) p.max_restarts = max_restarts;
-        p.seed = solver_seed;
-        p.verify = !no_verify;
-        p.explicit_residuals = strcmp(residuals, "explicit") == 0;
+        p.top = a->top;
+        p.bottom = a->bottom;
+        cli_lanczos_params(&a->lo, &p);
+        p.explicit_residuals = strcmp(a->residuals, "explicit") == 0;
         p.want_vectors = 1;
-        HESSE_CHECK(cli_lanczos_run(&watched, &p, &watch, &cc, ckpt_every, resume, &r));
-        cJSON_AddNumberToObject(solver, "tol", p.tol);
-        cJSON_AddNumberToObject(solver, "basis", r.basis);
-        cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
-        cJSON_AddBoolToObject(solver, "verify", p.verify);
-        cJSON_AddNumberToObject(solver, "restarts", r.restarts);
-        cJSON_AddNumberToObject(solver, "breakdowns", r.breakdowns);
-        cJSON_AddNumberToObject(solver, "fresh_starts", r.fresh_starts);
-        if (resume) cJSON_AddStringToObject(solver, "resumed_from", resume);
-    } else if (is_power) {
+        int rc = cli_lanczos_solve(&s->c, "spectrum", &a->lo, &p, &s->cc, &s->r);
+        if (rc == HESSE_OK) cli_lanczos_describe(solver, &p, &s->r, a->lo.resume);
+        return rc;
+    }
+    double t0 = hesse_now();
+    int rc;
+    if (strcmp(method, "power") == 0) {
         hesse_power_params p = hesse_power_defaults();
-        p.top = top;
-        if (tol >= 0) p.tol = tol;
-        if (max_iter > 0) p.max_iter = max_iter;
-        p.seed = solver_seed;
+        p.top = a->top;
+        if (a->lo.tol >= 0) p.tol = a->lo.tol;
+        if (a->max_iter > 0) p.max_iter = a->max_iter;
+        p.seed = a->lo.seed;
+        cli_eig_watch watch;
+        hesse_op watched = cli_eig_watch_start(&watch, "spectrum", &s->c.op, a->top);
         p.monitor = cli_eig_monitor;
         p.monitor_ctx = &watch;
-        HESSE_CHECK(hesse_power_eigs(&watched, &p, &r));
+        rc = hesse_power_eigs(&watched, &p, &s->r);
         cJSON_AddNumberToObject(solver, "tol", p.tol);
         cJSON_AddNumberToObject(solver, "max_iter", p.max_iter);
         cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
     } else {
-        HESSE_CHECK(dense_eigs(&c.op, top, bottom, vectors != NULL, &r));
+        rc = dense_eigs(&s->c.op, a->top, a->bottom, a->vectors != NULL, &s->r);
     }
-    hesse_progress pr = {"spectrum", r.nconverged, top + bottom, hesse_now() - t0, "", 1};
-    hesse_report_progress(&pr);
+    if (rc == HESSE_OK) cli_solved("spectrum", &s->r, a->top + a->bottom, t0);
+    cJSON_AddNumberToObject(solver, "iterations", (double)s->r.iterations);
+    return rc;
+}
 
-    cJSON_AddNumberToObject(solver, "iterations", (double)r.iterations);
-    cJSON_AddNumberToObject(res, "converged", r.nconverged);
-    cJSON_AddNumberToObject(res, "anorm", r.anorm);
-    cJSON_AddBoolToObject(res, "residuals_explicit", r.residuals_explicit);
-    if (is_lanczos) cJSON_AddNumberToObject(res, "orthogonality", r.orthogonality);
-    hesse_json_add_doubles(res, "top", r.values, r.ntop);
-    hesse_json_add_doubles(res, "bottom", r.values + r.ntop, r.nbottom);
-    hesse_json_add_doubles(res, "residuals_top", r.residuals, r.ntop);
-    hesse_json_add_doubles(res, "residuals_bottom", r.residuals + r.ntop, r.nbottom);
-    cJSON_AddNumberToObject(res, "products", (double)r.products);
-    cJSON_AddNumberToObject(res, "seconds", r.seconds);
-    cJSON *split = cJSON_AddObjectToObject(res, "seconds_split");
-    cJSON_AddNumberToObject(split, "products", r.seconds_products);
-    cJSON_AddNumberToObject(split, "orthogonalisation", r.seconds_ortho);
-    cJSON_AddNumberToObject(split, "restart", r.seconds_restart);
-    cJSON_AddNumberToObject(split, "checkpoint", r.seconds_checkpoint);
-    cJSON_AddNumberToObject(res, "peak_rss_bytes", (double)hesse_peak_rss());
-    if (r.nconverged < top + bottom)
-        hesse_log(HESSE_LOG_WARN,
-                  "only %d of %d eigenpairs reached the tolerance; the others are "
-                  "estimates (see residuals)",
-                  r.nconverged, top + bottom);
-
-    if (vectors && r.vectors) {
-        HESSE_CHECK(cli_write_vectors(&c, vectors, r.ntop + r.nbottom, r.vectors, r.values,
-                                      "top then bottom"));
-        cJSON_AddStringToObject(res, "vectors", vectors);
-    }
-    if (svg && cli_root) { /* rank 0 writes */
-        int k = r.ntop > r.nbottom ? r.ntop : r.nbottom;
-        double *idx = malloc((size_t)k * sizeof *idx);
-        if (!idx) {
-            rc = hesse_error(HESSE_ENOMEM, "%s: out of memory", svg);
-            goto cleanup;
-        }
-        for (int i = 0; i < k; i++) idx[i] = i + 1;
-        hesse_series s[2] = {
-            {"top", idx, r.values, r.ntop, HESSE_PLOT_STEMS, NULL, 0},
-            {"bottom", idx, r.values + r.ntop, r.nbottom, HESSE_PLOT_STEMS, NULL, 0}};
-        hesse_plot pl = hesse_plot_defaults();
-        char title[128];
-        snprintf(title, sizeof title, "Extreme eigenvalues of the %s", hesse_curv_name(c.kind));
-        pl.title = title;
-        pl.xlabel = "rank k";
-        pl.ylabel = "eigenvalue";
-        rc = hesse_svg_write(&pl, r.ntop ? s : s + 1, (r.ntop ? 1 : 0) + (r.nbottom ? 1 : 0), svg);
-        free(idx);
-        if (rc != HESSE_OK) goto cleanup;
-        cJSON_AddStringToObject(res, "svg", svg);
-    }
-    HESSE_CHECK(cli_emit(res, out));
-    if (!cli_quiet) {
-        fprintf(stderr, "spectrum: %d/%d converged, %lld products, %.2fs\n", r.nconverged,
-                top + bottom, (long long)r.products, r.seconds);
-        for (int i = 0; i < r.ntop + r.nbottom && i < 12; i++)
-            fprintf(stderr, "  %-6s %3d  %+.10e  (residual %.2e)\n", i < r.ntop ? "top" : "bottom",
-                    i < r.ntop ? i + 1 : i - r.ntop + 1, r.values[i], r.residuals[i]);
-    }
+static int run(const spectrum_args *a, spectrum_run *s, int argc, char **argv) {
+    int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
+    if (rc != HESSE_OK) return rc;
+    if (a->top + a->bottom > s->c.op.n)
+        return hesse_error(HESSE_EINVAL,
+                           "asked for %d eigenvalues of an operator of dimension %lld",
+                           a->top + a->bottom, (long long)s->c.op.n);
+    s->res = hesse_result_new("spectrum", argc, argv);
+    cli_curv_describe(s->res, &s->c, a->mo.model);
+    HESSE_CHECK(cli_curv_loss(&s->c, s->res));
+    s->header = cli_run_header("spectrum", &s->c); /* what a checkpoint must agree on */
+    s->cc = (cli_checkpoint_ctx){a->lo.checkpoint, s->header, 0};
+    cli_note("spectrum: %s of %lld parameters on %s: top %d, bottom %d by %s",
+             hesse_curv_name(s->c.kind), (long long)s->c.op.n, s->c.data.description, a->top,
+             a->bottom, a->method);
+    HESSE_CHECK(solve(a, s, cJSON_AddObjectToObject(s->res, "solver")));
 cleanup:
-    cJSON_Delete(res);
-    cJSON_Delete(header);
-    hesse_eigs_free(&r);
-    cli_curv_close(&c);
+    return rc;
+}
+
+/* The top values against their rank k = 1, 2, ..., and the bottom ones beside them. */
+static int plot(const char *svg, const char *what, const hesse_eigs *r) {
+    int k = r->ntop > r->nbottom ? r->ntop : r->nbottom;
+    double *idx = malloc((size_t)k * sizeof *idx);
+    if (!idx) return hesse_error(HESSE_ENOMEM, "%s: out of memory", svg);
+    for (int i = 0; i < k; i++) idx[i] = i + 1;
+    hesse_series s[2] = {
+        {"top", idx, r->values, r->ntop, HESSE_PLOT_STEMS, NULL, 0},
+        {"bottom", idx, r->values + r->ntop, r->nbottom, HESSE_PLOT_STEMS, NULL, 0}};
+    hesse_plot pl = hesse_plot_defaults();
+    char title[128];
+    snprintf(title, sizeof title, "Extreme eigenvalues of the %s", what);
+    pl.title = title;
+    pl.xlabel = "rank k";
+    pl.ylabel = "eigenvalue";
+    int rc =
+        hesse_svg_write(&pl, r->ntop ? s : s + 1, (r->ntop ? 1 : 0) + (r->nbottom ? 1 : 0), svg);
+    free(idx);
+    return rc;
+}
+
+/* The values, residuals and costs; the eigenvectors and the plot when asked for. */
+static int emit(const spectrum_args *a, spectrum_run *s) {
+    const hesse_eigs *r = &s->r;
+    cJSON *res = s->res;
+    cli_eigs_describe(res, r, strcmp(a->method, "lanczos") == 0);
+    hesse_json_add_doubles(res, "top", r->values, r->ntop);
+    hesse_json_add_doubles(res, "bottom", r->values + r->ntop, r->nbottom);
+    hesse_json_add_doubles(res, "residuals_top", r->residuals, r->ntop);
+    hesse_json_add_doubles(res, "residuals_bottom", r->residuals + r->ntop, r->nbottom);
+    cJSON_AddNumberToObject(res, "products", (double)r->products);
+    cJSON_AddNumberToObject(res, "seconds", r->seconds);
+    cJSON *split = cJSON_AddObjectToObject(res, "seconds_split");
+    cJSON_AddNumberToObject(split, "products", r->seconds_products);
+    cJSON_AddNumberToObject(split, "orthogonalisation", r->seconds_ortho);
+    cJSON_AddNumberToObject(split, "restart", r->seconds_restart);
+    cJSON_AddNumberToObject(split, "checkpoint", r->seconds_checkpoint);
+    cJSON_AddNumberToObject(res, "peak_rss_bytes", (double)hesse_peak_rss());
+    int rc = HESSE_OK;
+    if (a->vectors && r->vectors) {
+        HESSE_CHECK(cli_write_vectors(&s->c, a->vectors, r->ntop + r->nbottom, r->vectors,
+                                      r->values, "top then bottom"));
+        cJSON_AddStringToObject(res, "vectors", a->vectors);
+    }
+    if (a->svg && cli_root) { /* rank 0 writes */
+        HESSE_CHECK(plot(a->svg, hesse_curv_name(s->c.kind), r));
+        cJSON_AddStringToObject(res, "svg", a->svg);
+    }
+    HESSE_CHECK(cli_emit(res, a->out));
+cleanup:
+    return rc;
+}
+
+static void summary(const spectrum_args *a, const hesse_eigs *r) {
+    if (cli_quiet) return;
+    fprintf(stderr, "spectrum: %d/%d converged, %lld products, %.2fs\n", r->nconverged,
+            a->top + a->bottom, (long long)r->products, r->seconds);
+    for (int i = 0; i < r->ntop + r->nbottom && i < 12; i++)
+        fprintf(stderr, "  %-6s %3d  %+.10e  (residual %.2e)\n", i < r->ntop ? "top" : "bottom",
+                i < r->ntop ? i + 1 : i - r->ntop + 1, r->values[i], r->residuals[i]);
+}
+
+int cmd_spectrum(int argc, char **argv) {
+    spectrum_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL},
+                       {NULL, NULL, NULL},
+                       {"hessian", NULL, 0, 0, "f64"},
+                       CLI_LANCZOS_DEFAULTS,
+                       NULL,
+                       "lanczos",
+                       NULL,
+                       NULL,
+                       "explicit",
+                       0,
+                       0,
+                       0,
+                       0,
+                       0};
+    cli_opt opts[CLI_MAX_OPTS];
+    const int nopts = options(&a, opts);
+    int rc = cli_start(&doc, argc, argv, opts, nopts, &a.threads, &a.quiet);
+    if (rc == 1) return 0;
+    if (rc != HESSE_OK) return cli_fail("spectrum", rc);
+    cli_signals_install(); /* a signal stops Lanczos at its next boundary */
+    if (a.co.block == 0) a.co.block = 8;
+    spectrum_run s = {0};
+    rc = validate(&a, opts, nopts);
+    if (rc == HESSE_OK) rc = run(&a, &s, argc, argv);
+    if (rc == HESSE_OK) rc = emit(&a, &s);
+    if (rc == HESSE_OK) summary(&a, &s.r);
+    cJSON_Delete(s.res);
+    cJSON_Delete(s.header);
+    hesse_eigs_free(&s.r);
+    cli_curv_close(&s.c);
     return rc == HESSE_OK ? 0 : cli_fail("spectrum", rc);
 }

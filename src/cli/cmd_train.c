@@ -252,7 +252,7 @@ int cmd_train(int argc, char **argv) {
     }
 
     cJSON *pj = cJSON_CreateObject(), *dj = cJSON_CreateObject();
-    cli_preprocess_json(&data.preprocess, pj);
+    hesse_preprocess_to_json(&data.preprocess, pj);
     cJSON_AddStringToObject(dj, "dataset", hesse_dataset_name(data.dataset));
     cJSON_AddStringToObject(dj, "description", data.description);
     cJSON_AddNumberToObject(dj, "samples", (double)N);

@@ -52,43 +52,6 @@ int cli_data_open(const cli_data_opts *o, cli_data *d) {
     return cli_open_dataset(o->data, split, &d->dataset);
 }
 
-/* {"scale": s, "mean": [...], "std": [...]} as written by cli_preprocess_json. */
-static int preprocess_from_json(const char *json, hesse_preprocess *p) {
-    cJSON *root = cJSON_Parse(json);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return hesse_error(HESSE_EINPUT, "model file: hesse.preprocess is not a JSON object");
-    }
-    int rc = HESSE_OK;
-    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(root, "scale");
-    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(root, "mean");
-    const cJSON *std = cJSON_GetObjectItemCaseSensitive(root, "std");
-    if (cJSON_IsNumber(scale)) p->scale = scale->valuedouble;
-    if (cJSON_IsArray(mean) && cJSON_IsArray(std)) {
-        int n = cJSON_GetArraySize(mean);
-        if (n != cJSON_GetArraySize(std) || n > HESSE_MAX_CHANNELS) {
-            rc = hesse_error(HESSE_EINPUT, "model file: hesse.preprocess mean/std disagree");
-            goto cleanup;
-        }
-        p->channels = n;
-        for (int i = 0; i < n; i++) {
-            p->mean[i] = cJSON_GetArrayItem(mean, i)->valuedouble;
-            p->std[i] = cJSON_GetArrayItem(std, i)->valuedouble;
-        }
-    }
-cleanup:
-    cJSON_Delete(root);
-    return rc;
-}
-
-void cli_preprocess_json(const hesse_preprocess *p, cJSON *into) {
-    cJSON_AddNumberToObject(into, "scale", p->scale);
-    if (p->channels > 0) {
-        hesse_json_add_doubles(into, "mean", p->mean, p->channels);
-        hesse_json_add_doubles(into, "std", p->std, p->channels);
-    }
-}
-
 int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_data *d) {
     int rc;
     d->selection = hesse_selection_defaults();
@@ -111,7 +74,7 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
         if ((rc = hesse_preprocess_parse(o->mean, o->std, "--mean/--std", &d->preprocess)))
             return rc;
     } else if (preprocess_json) {
-        if ((rc = preprocess_from_json(preprocess_json, &d->preprocess))) return rc;
+        if ((rc = hesse_preprocess_from_json(preprocess_json, &d->preprocess))) return rc;
     }
     if ((rc = hesse_dataset_select(d->dataset, &d->selection, &d->preprocess, &d->samples)))
         return rc;
@@ -176,7 +139,7 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cJSON_AddNumberToObject(da, "samples", (double)hesse_samples_total(&d->samples));
     cJSON_AddNumberToObject(da, "seed", (double)d->selection.seed);
     cJSON_AddStringToObject(da, "description", d->description);
-    cli_preprocess_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
+    hesse_preprocess_to_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
 }
 
 int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {

@@ -16,6 +16,8 @@ int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_cu
     HESSE_CHECK(cli_data_select(d, pre, &c->data));
     hesse_engine_params ep = cli_engine_defaults();
     ep.max_block = co->block > 0 ? co->block : 1;
+    if (ep.max_block > hesse_model_num_params(c->model)) /* more vectors than dimensions */
+        ep.max_block = (int)hesse_model_num_params(c->model);
     ep.chunk = co->chunk;
     if (co->precision && strcmp(co->precision, "f32") == 0) {
         ep.precision = HESSE_PRECISION_F32;
@@ -35,24 +37,8 @@ int cli_curv_open(const cli_model_opts *mo, const cli_data_opts *d, const cli_cu
         goto cleanup;
     }
     if (co->layer) {
-        HESSE_CHECK(
-            hesse_select_tensors(c->model, co->layer, c->tensors, c->ntensors, &c->ntensors));
-        int64_t off[64], len[64];
-        int nr = 0;
-        for (int i = 0; i < c->ntensors; i++) {
-            const hesse_tensor_info *t = hesse_model_tensor(c->model, c->tensors[i]);
-            if (nr > 0 && off[nr - 1] + len[nr - 1] == t->offset) { /* merge neighbours */
-                len[nr - 1] += t->count;
-                continue;
-            }
-            if (nr == 64) {
-                rc = hesse_error(HESSE_EINVAL, "option --layer: too many separate tensors");
-                goto cleanup;
-            }
-            off[nr] = t->offset;
-            len[nr++] = t->count;
-        }
-        HESSE_CHECK(hesse_op_restrict(&c->full, nr, off, len, &c->block_op));
+        HESSE_CHECK(hesse_op_layer_block(c->model, &c->full, co->layer, c->tensors, &c->ntensors,
+                                         &c->block_op));
         c->op = c->block_op;
         c->layer = co->layer;
     } else {

@@ -289,3 +289,40 @@ cleanup:
     hesse_st_close(f);
     return rc;
 }
+
+/* ---- Preprocessing as JSON (the model file's hesse.preprocess) ---- */
+int hesse_preprocess_from_json(const char *json, hesse_preprocess *p) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hesse_error(HESSE_EINPUT, "model file: hesse.preprocess is not a JSON object");
+    }
+    int rc = HESSE_OK;
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(root, "scale");
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(root, "mean");
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(root, "std");
+    if (cJSON_IsNumber(scale)) p->scale = scale->valuedouble;
+    if (cJSON_IsArray(mean) && cJSON_IsArray(std)) {
+        int n = cJSON_GetArraySize(mean);
+        if (n != cJSON_GetArraySize(std) || n > HESSE_MAX_CHANNELS) {
+            rc = hesse_error(HESSE_EINPUT, "model file: hesse.preprocess mean/std disagree");
+            goto cleanup;
+        }
+        p->channels = n;
+        for (int i = 0; i < n; i++) {
+            p->mean[i] = cJSON_GetArrayItem(mean, i)->valuedouble;
+            p->std[i] = cJSON_GetArrayItem(std, i)->valuedouble;
+        }
+    }
+cleanup:
+    cJSON_Delete(root);
+    return rc;
+}
+
+void hesse_preprocess_to_json(const hesse_preprocess *p, cJSON *into) {
+    cJSON_AddNumberToObject(into, "scale", p->scale);
+    if (p->channels > 0) {
+        hesse_json_add_doubles(into, "mean", p->mean, p->channels);
+        hesse_json_add_doubles(into, "std", p->std, p->channels);
+    }
+}
