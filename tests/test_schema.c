@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "check.h"
-
-/* JSON with ' for ". */
-static cJSON *doc(const char *text) {
-    char *t = strdup(text);
-    for (char *p = t; *p; p++)
-        if (*p == '\'') *p = '"';
-    cJSON *d = cJSON_Parse(t);
-    if (!d) fprintf(stderr, "test document does not parse: %.80s\n", text);
-    free(t);
-    return d;
-}
+#include "json_doc.h"
 
 static int check_files(int count, char **paths) {
     int bad = 0;
