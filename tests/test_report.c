@@ -12,17 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-
-/* JSON with ' for ". */
-static cJSON *doc(const char *text) {
-    char *t = strdup(text);
-    for (char *p = t; *p; p++)
-        if (*p == '\'') *p = '"';
-    cJSON *d = cJSON_Parse(t);
-    if (!d) fprintf(stderr, "test document does not parse: %.80s\n", text);
-    free(t);
-    return d;
-}
+#include "json_doc.h"
 
 static int count(const char *s, const char *needle) {
     int c = 0;

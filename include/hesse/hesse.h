@@ -9,6 +9,7 @@
 #include <hesse/spectral.h>
 #include <hesse/analysis.h>
 #include <hesse/io.h>
+#include <hesse/schema.h>
 #include <hesse/dist.h>
 
 #endif

@@ -11,15 +11,18 @@
 
 #include "io/io-impl.h"
 
+#include <hesse/schema.h>
+
 #include <stdint.h>
 
 typedef struct {
     hesse_iobuf *b;      /* the section body */
     hesse_iobuf missing; /* JSON paths expected and not found, ", "-separated */
     int nmissing;
-    int *plots; /* report-wide plot counter (unique SVG element ids) */
-    int oom;    /* an allocation outside b failed */
-    int in_row; /* a row of side-by-side tables is open */
+    int *plots;                 /* report-wide plot counter (unique SVG element ids) */
+    int oom;                    /* an allocation outside b failed */
+    int in_row;                 /* a row of side-by-side tables is open */
+    const hesse_schema *schema; /* the document's (labels of table rows); NULL: unknown */
 } hesse_rep;
 
 /* ---- Text ---------------------------------------------------------------------------------- */
@@ -70,13 +73,36 @@ void hesse_rep_table(hesse_rep *s, const char *cls, const char *caption, int nco
 void hesse_rep_table_end(hesse_rep *s);
 /* Ends a row of side-by-side tables (before raw HTML that should start below them). */
 void hesse_rep_break(hesse_rep *s);
-/* A key/value row: <th>label</th> and the cell of obj[key]. A missing key records it and
- * writes no row; label NULL uses the key. */
-void hesse_rep_row(hesse_rep *s, const char *label, const cJSON *obj, const char *key,
-                   const char *path);
-/* The same without recording a missing key (for optional keys). */
-void hesse_rep_row_opt(hesse_rep *s, const char *label, const cJSON *obj, const char *key,
-                       const char *path);
+/* ---- Tables of schema rows ----------------------------------------------------------------
+ * A key/value table is data: the schema paths of its rows (src/io/schema.c), each needed (a
+ * missing key is listed under the section heading, unless its parent is missing: that was
+ * listed already) or optional, labelled with the schema row's label unless the item gives its
+ * own. A path the schema does not declare is listed as missing with "(not in the schema)". */
+typedef struct {
+    const char *path;  /* below the table's object: "solver.tol"; "overlap" in "layers[]" */
+    int need;          /* list it when missing */
+    const char *label; /* NULL: the schema row's */
+} hesse_rep_item;
+#define HESSE_REP_NEED(path)                                                                       \
+    { path, 1, NULL }
+#define HESSE_REP_OPT(path)                                                                        \
+    { path, 0, NULL }
+#define HESSE_REP_COUNT(items) (int)(sizeof(items) / sizeof((items)[0]))
+
+/* The value at a dotted path below obj (obj at JSON path `path`), recording it as missing
+ * when `need` and its parent exists; NULL when absent. */
+const cJSON *hesse_rep_get(hesse_rep *s, const cJSON *obj, const char *path, const char *key,
+                           int need);
+/* The label of a schema path ("cases[].grad_ms"), or the path when it is not declared. */
+const char *hesse_rep_label(const hesse_rep *s, const char *spath);
+/* <th>label</th> and the cell, one row per item present: the items' values below obj (JSON
+ * path `path`, schema path `scope`: "" for the document, "layers[]" for an element). */
+void hesse_rep_rows(hesse_rep *s, const cJSON *obj, const char *path, const char *scope,
+                    const hesse_rep_item *items, int n);
+/* A "kv" table of the document's rows: hesse_rep_table, hesse_rep_rows, hesse_rep_table_end. */
+void hesse_rep_kv(hesse_rep *s, const char *caption, const cJSON *doc, const hesse_rep_item *items,
+                  int n);
+
 /* Every scalar under v (nested objects flattened to JSON paths from `path`, arrays of
  * numbers summarised by length, min and max), as a two-column table: the generic rendering
  * of an unknown schema, and of parts whose layout is open. */

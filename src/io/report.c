@@ -141,46 +141,38 @@ static void shell_word(hesse_iobuf *b, const char *w) {
     hesse_iobuf_puts(b, "&#39;");
 }
 
-/* The facts most documents share (what was measured, on what), as a compact list. */
-static void context_item(hesse_iobuf *b, const char *label, const cJSON *obj, const char *key,
-                         const char *path) {
-    const cJSON *v = hesse_rep_opt(obj, key);
-    if (!v) return;
-    char full[64];
-    snprintf(full, sizeof full, "%s.%s", path, key);
-    hesse_iobuf_puts(b, "<div><dt>");
-    hesse_rep_text(b, label);
-    hesse_iobuf_puts(b, "</dt>");
-    hesse_rep_value(b, v, "dd", full);
-    hesse_iobuf_puts(b, "</div>");
-}
+/* The facts most documents share (what was measured, on what), as a compact list: paths of
+ * the rows the commands share, labelled as the schema labels them. */
+static const char *const context_paths[] = {
+    "model.arch", "n_params",   "data.description", "operator",     "dimension", "layer",
+    "tensors",    "model.loss", "model.path",       "model.sha256", "blas.core", "blas.threads"};
 
 static void context_list(hesse_rep *s, const cJSON *doc) {
-    const cJSON *model = hesse_rep_opt(doc, "model"), *data = hesse_rep_opt(doc, "data");
-    const cJSON *blas = hesse_rep_opt(doc, "blas");
-    if (!model && !data && !hesse_rep_opt(doc, "n_params")) return;
+    if (!hesse_rep_opt(doc, "model") && !hesse_rep_opt(doc, "data") &&
+        !hesse_rep_opt(doc, "n_params"))
+        return;
     hesse_rep_break(s);
     hesse_iobuf *b = s->b;
     hesse_iobuf_puts(b, "<dl class=\"ctx\">");
-    context_item(b, "architecture", model, "arch", "$.model");
-    context_item(b, "parameters", doc, "n_params", "$");
-    context_item(b, "data", data, "description", "$.data");
-    context_item(b, "operator", doc, "operator", "$");
-    context_item(b, "dimension", doc, "dimension", "$");
-    context_item(b, "layer", doc, "layer", "$");
-    context_item(b, "tensors", doc, "tensors", "$");
-    context_item(b, "loss function", model, "loss", "$.model");
-    context_item(b, "model file", model, "path", "$.model");
-    context_item(b, "model sha256", model, "sha256", "$.model");
-    context_item(b, "BLAS core", blas, "core", "$.blas");
-    context_item(b, "BLAS threads", blas, "threads", "$.blas");
+    for (size_t i = 0; i < sizeof context_paths / sizeof context_paths[0]; i++) {
+        const cJSON *v = hesse_rep_get(s, doc, "$", context_paths[i], 0);
+        if (!v) continue;
+        const hesse_key *k = hesse_schema_key(NULL, context_paths[i], NULL);
+        char full[64];
+        snprintf(full, sizeof full, "$.%s", context_paths[i]);
+        hesse_iobuf_puts(b, "<div><dt>");
+        hesse_rep_text(b, k ? k->label : context_paths[i]);
+        hesse_iobuf_puts(b, "</dt>");
+        hesse_rep_value(b, v, "dd", full);
+        hesse_iobuf_puts(b, "</div>");
+    }
     hesse_iobuf_puts(b, "</dl>\n");
 }
 
 static int render_section(hesse_iobuf *page, const cJSON *doc, const char *name, int index,
                           const doc_info *d, int *plots) {
     hesse_iobuf body = {0};
-    hesse_rep s = {&body, {0}, 0, plots, 0, 0};
+    hesse_rep s = {&body, {0}, 0, plots, 0, 0, hesse_schema_find(d->command)};
     context_list(&s, doc);
     if (d->renderer >= 0) {
         renderers[d->renderer].render(&s, doc);

@@ -53,38 +53,34 @@ static void log_space(double *x, int n, double a, double b) {
 
 /* ---- powerlaw ------------------------------------------------------------------------------ */
 
-#define LINE_POINTS 64
+#define LINE_POINTS                64
+#define NEED                       HESSE_REP_NEED
+#define OPT                        HESSE_REP_OPT
+#define KV(s, caption, doc, items) hesse_rep_kv(s, caption, doc, items, HESSE_REP_COUNT(items))
+
+static const hesse_rep_item fitted_rows[] = {NEED("K"),
+                                             OPT("K_requested"),
+                                             OPT("fit.dropped"),
+                                             OPT("fit.lambda_max"),
+                                             OPT("fit.lambda_min"),
+                                             OPT("K_cap"),
+                                             OPT("source"),
+                                             OPT("converged"),
+                                             OPT("products"),
+                                             OPT("seconds")};
+static const hesse_rep_item rank_law_rows[] = {NEED("fit.s_ls"), NEED("fit.intercept_ls"),
+                                               NEED("fit.r2_ls")};
+static const hesse_rep_item density_law_rows[] = {NEED("fit.beta"), NEED("fit.beta_stderr"),
+                                                  NEED("fit.s_mle")};
+static const hesse_rep_item ks_rows[] = {NEED("fit.d_ks"), NEED("fit.d_c"), NEED("fit.accepted")};
 
 void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
     const cJSON *fit = hesse_rep_need(s, doc, "fit", "$");
-    hesse_rep_table(s, "kv", "Eigenvalues fitted", 0, NULL);
-    hesse_rep_row(s, "K (fitted)", doc, "K", "$");
-    hesse_rep_row_opt(s, "K requested", doc, "K_requested", "$");
-    hesse_rep_row_opt(s, "dropped (non-positive)", fit, "dropped", "$.fit");
-    hesse_rep_row_opt(s, "λ_1 (largest)", fit, "lambda_max", "$.fit");
-    hesse_rep_row_opt(s, "λ_K (cut-off)", fit, "lambda_min", "$.fit");
-    hesse_rep_row_opt(s, "K cap", doc, "K_cap", "$");
-    hesse_rep_row_opt(s, "source", doc, "source", "$");
-    hesse_rep_row_opt(s, "converged", doc, "converged", "$");
-    hesse_rep_row_opt(s, "products", doc, "products", "$");
-    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
-    hesse_rep_table_end(s);
+    KV(s, "Eigenvalues fitted", doc, fitted_rows);
     if (fit) {
-        hesse_rep_table(s, "kv", "Rank law λ_k ∝ k^(−s), least squares", 0, NULL);
-        hesse_rep_row(s, "s", fit, "s_ls", "$.fit");
-        hesse_rep_row(s, "intercept (ln)", fit, "intercept_ls", "$.fit");
-        hesse_rep_row(s, "R²", fit, "r2_ls", "$.fit");
-        hesse_rep_table_end(s);
-        hesse_rep_table(s, "kv", "Density law p(λ) ∝ λ^(−β), maximum likelihood", 0, NULL);
-        hesse_rep_row(s, "β", fit, "beta", "$.fit");
-        hesse_rep_row(s, "β standard error", fit, "beta_stderr", "$.fit");
-        hesse_rep_row(s, "s = 1/(β−1)", fit, "s_mle", "$.fit");
-        hesse_rep_table_end(s);
-        hesse_rep_table(s, "kv", "Kolmogorov–Smirnov test", 0, NULL);
-        hesse_rep_row(s, "d_KS", fit, "d_ks", "$.fit");
-        hesse_rep_row(s, "d_c = 1.36/√K", fit, "d_c", "$.fit");
-        hesse_rep_row(s, "accepted", fit, "accepted", "$.fit");
-        hesse_rep_table_end(s);
+        KV(s, "Rank law λ_k ∝ k^(−s), least squares", doc, rank_law_rows);
+        KV(s, "Density law p(λ) ∝ λ^(−β), maximum likelihood", doc, density_law_rows);
+        KV(s, "Kolmogorov–Smirnov test", doc, ks_rows);
         double dks = hesse_rep_number(fit, "d_ks"), dc = hesse_rep_number(fit, "d_c");
         const cJSON *acc = hesse_rep_opt(fit, "accepted");
         if (isfinite(dks) && isfinite(dc)) {
@@ -144,35 +140,33 @@ void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
 
 #define CLASS_SERIES 6
 
+static const hesse_rep_item outlier_rows[] = {NEED("classes"), NEED("outliers.count"),
+                                              NEED("outliers.gap_ratio")};
+static const hesse_rep_item identity_rows[] = {NEED("trace.ggn"),
+                                               {"trace.ggn_stderr", 0, "  standard error"},
+                                               NEED("trace.means"),
+                                               NEED("trace.within"),
+                                               {"trace.within_stderr", 0, "  standard error"},
+                                               NEED("trace.identity_gap"),
+                                               NEED("trace.identity_stderr")};
+static const hesse_rep_item overlap_rows[] = {NEED("overlap.averaging_vs_hessian"),
+                                              NEED("overlap.averaging_vs_ggn"),
+                                              OPT("overlap.hessian_vs_ggn")};
+static const hesse_rep_item weights_row[] = {NEED("class_weights")};
+
 void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
     const cJSON *spectra = hesse_rep_need(s, doc, "spectra", "$");
     const cJSON *trace = hesse_rep_need(s, doc, "trace", "$");
-    const cJSON *overlap = hesse_rep_need(s, doc, "overlap", "$");
-    const cJSON *outliers = hesse_rep_need(s, doc, "outliers", "$");
+    hesse_rep_need(s, doc, "overlap", "$");
+    hesse_rep_need(s, doc, "outliers", "$");
     const cJSON *hess = hesse_rep_need(s, spectra, "hessian", "$.spectra");
     const cJSON *ggn = hesse_rep_need(s, spectra, "ggn", "$.spectra");
     const cJSON *within = hesse_rep_need(s, spectra, "within", "$.spectra");
     const cJSON *resid = hesse_rep_opt(spectra, "residual");
 
-    hesse_rep_table(s, "kv", "Outliers", 0, NULL);
-    hesse_rep_row(s, "classes C", doc, "classes", "$");
-    hesse_rep_row(s, "outliers in H's top", outliers, "count", "$.outliers");
-    hesse_rep_row(s, "gap ratio λ_k/λ_k+1", outliers, "gap_ratio", "$.outliers");
-    hesse_rep_table_end(s);
-    hesse_rep_table(s, "kv", "Trace identity: tr G = tr G_means + tr G_within", 0, NULL);
-    hesse_rep_row(s, "tr G", trace, "ggn", "$.trace");
-    hesse_rep_row_opt(s, "  standard error", trace, "ggn_stderr", "$.trace");
-    hesse_rep_row(s, "tr G_means", trace, "means", "$.trace");
-    hesse_rep_row(s, "tr G_within", trace, "within", "$.trace");
-    hesse_rep_row_opt(s, "  standard error", trace, "within_stderr", "$.trace");
-    hesse_rep_row(s, "gap", trace, "identity_gap", "$.trace");
-    hesse_rep_row(s, "gap standard error", trace, "identity_stderr", "$.trace");
-    hesse_rep_table_end(s);
-    hesse_rep_table(s, "kv", "Overlap of top-C subspaces", 0, NULL);
-    hesse_rep_row(s, "class means vs H", overlap, "averaging_vs_hessian", "$.overlap");
-    hesse_rep_row(s, "class means vs G", overlap, "averaging_vs_ggn", "$.overlap");
-    hesse_rep_row_opt(s, "H vs G", overlap, "hessian_vs_ggn", "$.overlap");
-    hesse_rep_table_end(s);
+    KV(s, "Outliers", doc, outlier_rows);
+    KV(s, "Trace identity: tr G = tr G_means + tr G_within", doc, identity_rows);
+    KV(s, "Overlap of top-C subspaces", doc, overlap_rows);
     const cJSON *w = hesse_rep_need(s, doc, "class_weights", "$");
     int nw = array_size(w);
     if (nw > 0 && nw <= 20) { /* one row: c across, π_c below */
@@ -184,9 +178,7 @@ void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
         hesse_iobuf_puts(s->b, "</tr>\n");
         hesse_rep_table_end(s);
     } else if (w) {
-        hesse_rep_table(s, "kv", NULL, 0, NULL);
-        hesse_rep_row(s, "class weights π_c", doc, "class_weights", "$");
-        hesse_rep_table_end(s);
+        KV(s, NULL, doc, weights_row);
     }
     double gap = hesse_rep_number(trace, "identity_gap");
     double gse = hesse_rep_number(trace, "identity_stderr");
@@ -257,11 +249,10 @@ void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
 
 #define MAX_RUNS 16
 
+static const hesse_rep_item runs_rows[] = {NEED("classes"), NEED("sizes")};
+
 void hesse_rep_samples(hesse_rep *s, const cJSON *doc) {
-    hesse_rep_table(s, "kv", "Runs", 0, NULL);
-    hesse_rep_row(s, "classes C", doc, "classes", "$");
-    hesse_rep_row(s, "sample sizes", doc, "sizes", "$");
-    hesse_rep_table_end(s);
+    KV(s, "Runs", doc, runs_rows);
     const cJSON *runs = hesse_rep_need(s, doc, "runs", "$");
     int nr = array_size(runs), C = hesse_rep_int(doc, "classes");
     if (nr == 0) return;
@@ -362,6 +353,13 @@ void hesse_rep_samples(hesse_rep *s, const cJSON *doc) {
 
 /* ---- kronecker ------------------------------------------------------------------------------- */
 
+static const hesse_rep_item layer_rows[] = {NEED("overlap"), NEED("outliers")};
+static const hesse_rep_item classes_minus_one_row[] = {NEED("classes_minus_one")};
+static const hesse_rep_item layer_more_rows[] = {OPT("outlier_gap_ratio"), OPT("M_outliers"),
+                                                 OPT("M_exact"),           OPT("shape"),
+                                                 OPT("positions"),         OPT("products")};
+static const hesse_rep_item settings_rows[] = {NEED("classes"), NEED("k"), OPT("models")};
+
 static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
     char p[32], title[256], cap[160];
     snprintf(p, sizeof p, "$.layers[%d]", i);
@@ -382,21 +380,17 @@ static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
     hesse_rep_h3(s, title);
 
     hesse_rep_table(s, "kv", "Summary", 0, NULL);
-    hesse_rep_row(s, "overlap (top-k)", layer, "overlap", p);
-    hesse_rep_row(s, "outliers in exact top", layer, "outliers", p);
+    hesse_rep_rows(s, layer, p, "layers[]", layer_rows, HESSE_REP_COUNT(layer_rows));
     if (hesse_rep_opt(layer, "classes_minus_one")) {
-        hesse_rep_row(s, "C − 1", layer, "classes_minus_one", p);
+        hesse_rep_rows(s, layer, p, "layers[]", classes_minus_one_row, 1);
     } else if (C > 0) {
-        hesse_iobuf_puts(s->b, "<tr><th>C − 1</th>");
+        hesse_iobuf_puts(s->b, "<tr><th>");
+        hesse_rep_text(s->b, hesse_rep_label(s, "layers[].classes_minus_one"));
+        hesse_iobuf_puts(s->b, "</th>");
         hesse_rep_cell_computed(s, C - 1, "$.classes - 1");
         hesse_iobuf_puts(s->b, "</tr>\n");
     }
-    hesse_rep_row_opt(s, "gap ratio at the outliers", layer, "outlier_gap_ratio", p);
-    hesse_rep_row_opt(s, "outliers of E[M]", layer, "M_outliers", p);
-    hesse_rep_row_opt(s, "M exact (with second-order terms)", layer, "M_exact", p);
-    hesse_rep_row_opt(s, "shape", layer, "shape", p);
-    hesse_rep_row_opt(s, "positions", layer, "positions", p);
-    hesse_rep_row_opt(s, "products", layer, "products", p);
+    hesse_rep_rows(s, layer, p, "layers[]", layer_more_rows, HESSE_REP_COUNT(layer_more_rows));
     hesse_rep_table_end(s);
     char pe[48], pk[48], pr[48], pres[48];
     snprintf(pe, sizeof pe, "%s.exact_top", p);
@@ -447,11 +441,7 @@ static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
 }
 
 void hesse_rep_kronecker(hesse_rep *s, const cJSON *doc) {
-    hesse_rep_table(s, "kv", "Settings", 0, NULL);
-    hesse_rep_row(s, "classes C", doc, "classes", "$");
-    hesse_rep_row(s, "k (top eigenvalues compared)", doc, "k", "$");
-    hesse_rep_row_opt(s, "models", doc, "models", "$");
-    hesse_rep_table_end(s);
+    KV(s, "Settings", doc, settings_rows);
     const cJSON *layers = hesse_rep_need(s, doc, "layers", "$");
     int C = hesse_rep_int(doc, "classes");
     for (int i = 0; i < array_size(layers); i++) kron_layer(s, at(layers, i), i, C);

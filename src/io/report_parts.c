@@ -271,25 +271,48 @@ void hesse_rep_table_end(hesse_rep *s) {
     hesse_iobuf_puts(s->b, "</tbody></table>\n");
 }
 
-static void row(hesse_rep *s, const char *label, const cJSON *obj, const char *key,
-                const char *path, int required) {
-    const cJSON *v = required ? hesse_rep_need(s, obj, key, path) : hesse_rep_opt(obj, key);
-    if (!v) return;
-    hesse_iobuf_puts(s->b, "<tr><th>");
-    hesse_rep_text(s->b, label ? label : key);
-    hesse_iobuf_puts(s->b, "</th>");
-    hesse_rep_cell(s, v, "%s.%s", path, key);
-    hesse_iobuf_puts(s->b, "</tr>\n");
+const cJSON *hesse_rep_get(hesse_rep *s, const cJSON *obj, const char *path, const char *key,
+                           int need) {
+    const char *dot = strrchr(key, '.');
+    for (const char *seg = key; obj && dot && seg < dot;) { /* the parents, silently */
+        const char *end = strchr(seg, '.');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(end - seg), seg);
+        obj = hesse_rep_opt(obj, name);
+        seg = end + 1;
+    }
+    const cJSON *v = hesse_rep_opt(obj, dot ? dot + 1 : key);
+    if (!v && need && obj) add_missing(s, path, key, ""); /* a missing parent is listed already */
+    return v;
 }
 
-void hesse_rep_row(hesse_rep *s, const char *label, const cJSON *obj, const char *key,
-                   const char *path) {
-    row(s, label, obj, key, path, 1);
+const char *hesse_rep_label(const hesse_rep *s, const char *spath) {
+    const hesse_key *k = hesse_schema_key(s->schema, spath, NULL);
+    return k ? k->label : spath;
 }
 
-void hesse_rep_row_opt(hesse_rep *s, const char *label, const cJSON *obj, const char *key,
-                       const char *path) {
-    row(s, label, obj, key, path, 0);
+void hesse_rep_rows(hesse_rep *s, const cJSON *obj, const char *path, const char *scope,
+                    const hesse_rep_item *items, int n) {
+    for (int i = 0; i < n; i++) {
+        char spath[128];
+        snprintf(spath, sizeof spath, "%s%s%s", scope, *scope ? "." : "", items[i].path);
+        const hesse_key *k = hesse_schema_key(s->schema, spath, NULL);
+        if (!k) add_missing(s, path, items[i].path, " (not in the schema)");
+        const cJSON *v = hesse_rep_get(s, obj, path, items[i].path, items[i].need);
+        if (!v) continue;
+        hesse_iobuf_puts(s->b, "<tr><th>");
+        hesse_rep_text(s->b, items[i].label ? items[i].label : k ? k->label : items[i].path);
+        hesse_iobuf_puts(s->b, "</th>");
+        hesse_rep_cell(s, v, "%s.%s", path, items[i].path);
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+}
+
+void hesse_rep_kv(hesse_rep *s, const char *caption, const cJSON *doc, const hesse_rep_item *items,
+                  int n) {
+    hesse_rep_table(s, "kv", caption, 0, NULL);
+    hesse_rep_rows(s, doc, "$", "", items, n);
+    hesse_rep_table_end(s);
 }
 
 /* ---- All values (the generic rendering) ------------------------------------------------------ */

@@ -96,15 +96,14 @@ static void history(hesse_rep *s, const cJSON *doc) {
     }
 }
 
+#define NEED HESSE_REP_NEED
+#define OPT  HESSE_REP_OPT
+
+static const hesse_rep_item eval_rows[] = {NEED("loss"),      NEED("accuracy"), NEED("correct"),
+                                           NEED("grad_norm"), NEED("samples"),  NEED("seconds")};
+
 void hesse_rep_eval(hesse_rep *s, const cJSON *doc) {
-    hesse_rep_table(s, "kv", "Result", 0, NULL);
-    hesse_rep_row(s, "loss", doc, "loss", "$");
-    hesse_rep_row(s, "accuracy", doc, "accuracy", "$");
-    hesse_rep_row(s, "correct", doc, "correct", "$");
-    hesse_rep_row(s, "gradient norm", doc, "grad_norm", "$");
-    hesse_rep_row(s, "samples", doc, "samples", "$");
-    hesse_rep_row(s, "seconds", doc, "seconds", "$");
-    hesse_rep_table_end(s);
+    hesse_rep_kv(s, "Result", doc, eval_rows, HESSE_REP_COUNT(eval_rows));
     if (hesse_rep_opt(doc, "history")) history(s, doc);
 }
 
@@ -116,6 +115,16 @@ void hesse_rep_train(hesse_rep *s, const cJSON *doc) {
 
 #define HIST_BINS 60
 
+static const hesse_rep_item dense_rows[] = {NEED("max"),
+                                            NEED("min"),
+                                            NEED("trace"),
+                                            NEED("frobenius"),
+                                            NEED("negative_count"),
+                                            OPT("negative_threshold"),
+                                            NEED("asymmetry"),
+                                            OPT("products"),
+                                            OPT("seconds")};
+
 void hesse_rep_dense(hesse_rep *s, const cJSON *doc) {
     double *ev = NULL;
     int64_t n = hesse_rep_array(s, doc, "eigenvalues", "$", &ev);
@@ -125,15 +134,7 @@ void hesse_rep_dense(hesse_rep *s, const cJSON *doc) {
         hesse_rep_cell_computed(s, (double)n, "length of $.eigenvalues");
         hesse_iobuf_puts(s->b, "</tr>\n");
     }
-    hesse_rep_row(s, "largest", doc, "max", "$");
-    hesse_rep_row(s, "smallest", doc, "min", "$");
-    hesse_rep_row(s, "trace", doc, "trace", "$");
-    hesse_rep_row(s, "Frobenius norm", doc, "frobenius", "$");
-    hesse_rep_row(s, "negative eigenvalues", doc, "negative_count", "$");
-    hesse_rep_row_opt(s, "negative below", doc, "negative_threshold", "$");
-    hesse_rep_row(s, "asymmetry", doc, "asymmetry", "$");
-    hesse_rep_row_opt(s, "products", doc, "products", "$");
-    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_rows(s, doc, "$", "", dense_rows, HESSE_REP_COUNT(dense_rows));
     hesse_rep_table_end(s);
     if (n <= 0) {
         free(ev);
@@ -195,23 +196,23 @@ void hesse_rep_dense(hesse_rep *s, const cJSON *doc) {
 
 /* ---- spectrum ---------------------------------------------------------------------------- */
 
+static const hesse_rep_item spectrum_rows[] = {OPT("solver.method"),
+                                               OPT("solver.tol"),
+                                               OPT("solver.basis"),
+                                               OPT("solver.restarts"),
+                                               OPT("solver.iterations"),
+                                               OPT("solver.seed"),
+                                               NEED("converged"),
+                                               NEED("anorm"),
+                                               NEED("residuals_explicit"),
+                                               NEED("products"),
+                                               NEED("seconds"),
+                                               OPT("peak_rss_bytes"),
+                                               OPT("vectors")};
+
 void hesse_rep_spectrum(hesse_rep *s, const cJSON *doc) {
-    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
-    hesse_rep_table(s, "kv", "Solver", 0, NULL);
-    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
-    hesse_rep_row_opt(s, "tolerance", solver, "tol", "$.solver");
-    hesse_rep_row_opt(s, "basis", solver, "basis", "$.solver");
-    hesse_rep_row_opt(s, "restarts", solver, "restarts", "$.solver");
-    hesse_rep_row_opt(s, "iterations", solver, "iterations", "$.solver");
-    hesse_rep_row_opt(s, "seed", solver, "seed", "$.solver");
-    hesse_rep_row(s, "converged", doc, "converged", "$");
-    hesse_rep_row(s, "||A|| estimate", doc, "anorm", "$");
-    hesse_rep_row(s, "explicit residuals", doc, "residuals_explicit", "$");
-    hesse_rep_row(s, "products", doc, "products", "$");
-    hesse_rep_row(s, "seconds", doc, "seconds", "$");
-    hesse_rep_row_opt(s, "peak memory (bytes)", doc, "peak_rss_bytes", "$");
-    hesse_rep_row_opt(s, "eigenvectors", doc, "vectors", "$");
-    hesse_rep_table_end(s);
+    hesse_rep_need(s, doc, "solver", "$");
+    hesse_rep_kv(s, "Solver", doc, spectrum_rows, HESSE_REP_COUNT(spectrum_rows));
 
     const cJSON *top = hesse_rep_need(s, doc, "top", "$");
     const cJSON *bottom = hesse_rep_need(s, doc, "bottom", "$");
@@ -265,22 +266,20 @@ void hesse_rep_spectrum(hesse_rep *s, const cJSON *doc) {
 
 /* ---- density ----------------------------------------------------------------------------- */
 
+static const hesse_rep_item density_solver_rows[] = {
+    OPT("solver.method"), OPT("solver.probes"), OPT("solver.steps"), OPT("solver.moments"),
+    OPT("solver.probe"),  NEED("lo"),           NEED("hi"),          NEED("sigma"),
+    NEED("eps")};
+static const hesse_rep_item run_rows[] = {OPT("products"), OPT("seconds")};
+
 void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
-    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
+    hesse_rep_need(s, doc, "solver", "$");
     double *grid = NULL, *dens = NULL, *logd = NULL;
     int64_t n = hesse_rep_array(s, doc, "grid", "$", &grid);
     int64_t nd = hesse_rep_array(s, doc, "density", "$", &dens);
     int64_t nl = hesse_rep_array(s, doc, "log10_density", "$", &logd);
     hesse_rep_table(s, "kv", "Density", 0, NULL);
-    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
-    hesse_rep_row_opt(s, "probes", solver, "probes", "$.solver");
-    hesse_rep_row_opt(s, "Lanczos steps", solver, "steps", "$.solver");
-    hesse_rep_row_opt(s, "moments", solver, "moments", "$.solver");
-    hesse_rep_row_opt(s, "probe", solver, "probe", "$.solver");
-    hesse_rep_row(s, "support from", doc, "lo", "$");
-    hesse_rep_row(s, "support to", doc, "hi", "$");
-    hesse_rep_row(s, "Gaussian width", doc, "sigma", "$");
-    hesse_rep_row(s, "log floor", doc, "eps", "$");
+    hesse_rep_rows(s, doc, "$", "", density_solver_rows, HESSE_REP_COUNT(density_solver_rows));
     if (n > 1 && nd == n) {
         double mass = 0;
         for (int64_t i = 0; i + 1 < n; i++)
@@ -291,8 +290,7 @@ void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
         hesse_rep_cell_computed(s, mass, "trapezoid integral of $.density over $.grid");
         hesse_iobuf_puts(s->b, "</tr>\n");
     }
-    hesse_rep_row_opt(s, "products", doc, "products", "$");
-    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_rows(s, doc, "$", "", run_rows, HESSE_REP_COUNT(run_rows));
     hesse_rep_table_end(s);
 
     const cJSON *defl = hesse_rep_opt(doc, "deflated");
@@ -342,11 +340,15 @@ void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
 
 /* ---- trace -------------------------------------------------------------------------------- */
 
+static const hesse_rep_item trace_rows[] = {NEED("trace"), NEED("stderr")};
+static const hesse_rep_item trace_solver_rows[] = {
+    OPT("solver.method"), OPT("solver.probes"), OPT("solver.probe"), OPT("lowrank_rank"),
+    OPT("lowrank_trace"), OPT("products"),      OPT("seconds")};
+
 void hesse_rep_trace(hesse_rep *s, const cJSON *doc) {
-    const cJSON *solver = hesse_rep_need(s, doc, "solver", "$");
+    hesse_rep_need(s, doc, "solver", "$");
     hesse_rep_table(s, "kv", "Trace", 0, NULL);
-    hesse_rep_row(s, "trace", doc, "trace", "$");
-    hesse_rep_row(s, "standard error", doc, "stderr", "$");
+    hesse_rep_rows(s, doc, "$", "", trace_rows, HESSE_REP_COUNT(trace_rows));
     double t = hesse_rep_number(doc, "trace"), se = hesse_rep_number(doc, "stderr");
     if (isfinite(t) && isfinite(se) && se > 0) {
         hesse_iobuf_puts(s->b, "<tr><th>95% interval from</th>");
@@ -355,13 +357,7 @@ void hesse_rep_trace(hesse_rep *s, const cJSON *doc) {
         hesse_rep_cell_computed(s, t + 1.96 * se, "$.trace + 1.96 $.stderr");
         hesse_iobuf_puts(s->b, "</tr>\n");
     }
-    hesse_rep_row_opt(s, "method", solver, "method", "$.solver");
-    hesse_rep_row_opt(s, "probes", solver, "probes", "$.solver");
-    hesse_rep_row_opt(s, "probe", solver, "probe", "$.solver");
-    hesse_rep_row_opt(s, "low-rank part: rank", doc, "lowrank_rank", "$");
-    hesse_rep_row_opt(s, "low-rank part: trace", doc, "lowrank_trace", "$");
-    hesse_rep_row_opt(s, "products", doc, "products", "$");
-    hesse_rep_row_opt(s, "seconds", doc, "seconds", "$");
+    hesse_rep_rows(s, doc, "$", "", trace_solver_rows, HESSE_REP_COUNT(trace_solver_rows));
     hesse_rep_table_end(s);
 }
 
@@ -371,8 +367,13 @@ void hesse_rep_bench(hesse_rep *s, const cJSON *doc) {
     const cJSON *cases = hesse_rep_need(s, doc, "cases", "$");
     if (!cJSON_IsArray(cases)) return;
     static const char *const keys[] = {"case", "arch", "n_params", "batch", "grad_ms", "hvp_ms"};
-    static const char *const cols[] = {"case",      "architecture", "parameters", "batch",
-                                       "grad (ms)", "HVP (ms)",     "HVP / grad"};
+    const char *cols[7];
+    for (int k = 0; k < 6; k++) {
+        char spath[32];
+        snprintf(spath, sizeof spath, "cases[].%s", keys[k]);
+        cols[k] = hesse_rep_label(s, spath);
+    }
+    cols[6] = "HVP / grad";
     hesse_rep_table(s, "grid", "Cases (median times)", 7, cols);
     int i = 0;
     const cJSON *c;

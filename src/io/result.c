@@ -6,6 +6,8 @@
  * of %.15g/%.16g/%.17g that round-trips, and non-finite values become null. */
 #include "io-impl.h"
 
+#include <hesse/schema.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,10 @@ cJSON *hesse_result_new(const char *command, int argc, char **argv) {
     }
     cJSON *doc = cJSON_CreateObject();
     if (!doc) goto fail;
+    /* the layout version declared with the command's keys (src/io/schema.c) */
+    const hesse_schema *layout = hesse_schema_find(command);
     char schema[128];
-    snprintf(schema, sizeof schema, "hesse.%s/1", command);
+    snprintf(schema, sizeof schema, "hesse.%s/%d", command, layout ? layout->version : 1);
     if (!cJSON_AddStringToObject(doc, "schema", schema) ||
         !cJSON_AddStringToObject(doc, "hesse_version", hesse_version()))
         goto fail;
