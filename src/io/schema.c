@@ -281,6 +281,8 @@ static const hesse_key powerlaw_keys[] = {
     REQ("solver.seed", "seed", "", INT),
     REQ("solver.verify", "verified", "", BOOL),
     REQ("solver.restarts", "restarts", "", INT),
+    OPT("solver.breakdowns", "breakdowns", "", INT),
+    OPT("solver.fresh_starts", "fresh starts", "", INT),
     REQ("solver.iterations", "iterations", "", INT),
     OPT("solver.resumed_from", "resumed from", "", STRING),
     OPT("converged", "converged", "", INT),
@@ -445,7 +447,8 @@ static const hesse_schema_part eval_parts[] = {{envelope, 0}, {model, 0}, {data,
 static const hesse_schema_part train_parts[] = {
     {envelope, 0}, {model, 0}, {data, 0}, {train_keys, 0}};
 static const hesse_schema_part dense_parts[] = {
-    {envelope, 0}, {model, 0}, {data, 0}, {ranks, 0}, {oper, 0}, {fit, 0}, {dense_keys, 0}};
+    {envelope, 0}, {model, 0},  {data, 0}, {ranks, 0},
+    {oper, 0},     {engine, 1}, {fit, 0},  {dense_keys, 0}}; /* engine keys: since --layer */
 static const hesse_schema_part spectrum_parts[] = {SHARED, {spectrum_keys, 0}};
 static const hesse_schema_part density_parts[] = {SHARED, {density_keys, 0}};
 static const hesse_schema_part trace_parts[] = {SHARED, {trace_keys, 0}};
