@@ -112,125 +112,146 @@ static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, double other
     }
 }
 
+/* The ranges of both axes over every usable point (stems keep zero in range). */
+static int fit_axes(const hesse_plot *d, const hesse_series *series, int nseries, axis *ax,
+                    axis *ay) {
+    *ax = (axis){INFINITY, -INFINITY, d->xlog, 70, d->width - 20};
+    *ay = (axis){INFINITY, -INFINITY, d->ylog, d->height - 50, d->title ? 34 : 14};
+    int stems = 0;
+    for (int s = 0; s < nseries; s++) {
+        stems |= series[s].style == HESSE_PLOT_STEMS;
+        for (int64_t i = 0; i < series[s].n; i++) {
+            double x = series[s].x[i], y = series[s].y[i];
+            if (!usable(x, ax->log) || !usable(y, ay->log)) continue;
+            ax->lo = fmin(ax->lo, to_axis(x, ax->log));
+            ax->hi = fmax(ax->hi, to_axis(x, ax->log));
+            ay->lo = fmin(ay->lo, to_axis(y, ay->log));
+            ay->hi = fmax(ay->hi, to_axis(y, ay->log));
+        }
+    }
+    if (ax->lo > ax->hi)
+        return hesse_error(HESSE_EINVAL, "plot \"%s\": no finite points to draw",
+                           d->title ? d->title : "");
+    if (stems && !ay->log) { /* stems rise from zero: keep it in range */
+        ay->lo = fmin(ay->lo, 0.0);
+        ay->hi = fmax(ay->hi, 0.0);
+    }
+    finish_range(ax, 1);
+    finish_range(ay, 1);
+    return HESSE_OK;
+}
+
+/* The page, title, ticks, frame and axis labels, and the clip of the plot area. */
+static void draw_frame(hesse_iobuf *b, const hesse_plot *d, const axis *ax, const axis *ay) {
+    hesse_iobuf_printf(b,
+                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                       "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+                       d->width, d->height, d->width, d->height);
+    hesse_iobuf_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", d->width,
+                       d->height);
+    if (d->title) {
+        hesse_iobuf_printf(b, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">",
+                           d->width / 2);
+        xml_text(b, d->title);
+        hesse_iobuf_puts(b, "</text>\n");
+    }
+    draw_ticks(b, ax, 0, ay->px0, ay->px1);
+    draw_ticks(b, ay, 1, ax->px0, ax->px1);
+    hesse_iobuf_printf(b,
+                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                       "stroke=\"#444\"/>\n",
+                       ax->px0, ay->px1, ax->px1 - ax->px0, ay->px0 - ay->px1);
+    if (d->xlabel) {
+        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
+                           0.5 * (ax->px0 + ax->px1), d->height - 12);
+        xml_text(b, d->xlabel);
+        hesse_iobuf_puts(b, "</text>\n");
+    }
+    if (d->ylabel) {
+        double cy = 0.5 * (ay->px0 + ay->px1);
+        hesse_iobuf_printf(b,
+                           "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
+                           "transform=\"rotate(-90 14 %.1f)\">",
+                           cy, cy);
+        xml_text(b, d->ylabel);
+        hesse_iobuf_puts(b, "</text>\n");
+    }
+    hesse_iobuf_printf(b,
+                       "<clipPath id=\"plotarea\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\"/></clipPath>\n<g clip-path=\"url(#plotarea)\">\n",
+                       ax->px0, ay->px1, ax->px1 - ax->px0, ay->px0 - ay->px1);
+}
+
+/* One series: a polyline, or markers (with stems from zero). */
+static void draw_series(hesse_iobuf *b, const hesse_series *se, const char *color, const axis *ax,
+                        const axis *ay) {
+    if (se->style == HESSE_PLOT_LINE) {
+        hesse_iobuf_printf(b,
+                           "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"",
+                           color, se->dashed ? " stroke-dasharray=\"6 4\"" : "");
+        for (int64_t i = 0; i < se->n; i++)
+            if (usable(se->x[i], ax->log) && usable(se->y[i], ay->log))
+                hesse_iobuf_printf(b, "%.2f,%.2f ", to_px(ax, se->x[i]), to_px(ay, se->y[i]));
+        hesse_iobuf_puts(b, "\"/>\n");
+        return;
+    }
+    double base = ay->log ? ay->px0 : to_px(ay, 0.0);
+    hesse_iobuf_printf(b, "<g fill=\"%s\" stroke=\"%s\">\n", color, color);
+    for (int64_t i = 0; i < se->n; i++) {
+        if (!usable(se->x[i], ax->log) || !usable(se->y[i], ay->log)) continue;
+        double px = to_px(ax, se->x[i]), py = to_px(ay, se->y[i]);
+        if (se->style == HESSE_PLOT_STEMS)
+            hesse_iobuf_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>", px,
+                               base, px, py);
+        hesse_iobuf_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.2\"/>", px, py);
+    }
+    hesse_iobuf_puts(b, "\n</g>\n");
+}
+
+/* The labelled series, one line each in the top right corner. */
+static void draw_legend(hesse_iobuf *b, const hesse_series *series, int nseries, const axis *ax,
+                        const axis *ay) {
+    double y = ay->px1 + 14;
+    for (int s = 0; s < nseries; s++) {
+        if (!series[s].label) continue;
+        const char *color = series[s].color ? series[s].color : palette[s % PALETTE_SIZE];
+        if (series[s].style == HESSE_PLOT_LINE)
+            hesse_iobuf_printf(b,
+                               "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                               "stroke=\"%s\" stroke-width=\"2\"%s/>",
+                               ax->px1 - 170, y - 4, ax->px1 - 150, y - 4, color,
+                               series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+        else /* points and stems: their marker */
+            hesse_iobuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
+                               ax->px1 - 160, y - 4, color);
+        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", ax->px1 - 145, y);
+        xml_text(b, series[s].label);
+        hesse_iobuf_puts(b, "</text>\n");
+        y += 15;
+    }
+}
+
 int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg) {
     if (!svg) return hesse_error(HESSE_EINVAL, "hesse_svg_render: NULL output");
     *svg = NULL;
     hesse_plot d = p ? *p : hesse_plot_defaults();
     if (d.width <= 0) d.width = 640;
     if (d.height <= 0) d.height = 400;
-    axis ax = {INFINITY, -INFINITY, d.xlog, 70, d.width - 20};
-    axis ay = {INFINITY, -INFINITY, d.ylog, d.height - 50, d.title ? 34 : 14};
-    int stems = 0;
-    for (int s = 0; s < nseries; s++) {
-        stems |= series[s].style == HESSE_PLOT_STEMS;
-        for (int64_t i = 0; i < series[s].n; i++) {
-            double x = series[s].x[i], y = series[s].y[i];
-            if (!usable(x, ax.log) || !usable(y, ay.log)) continue;
-            ax.lo = fmin(ax.lo, to_axis(x, ax.log));
-            ax.hi = fmax(ax.hi, to_axis(x, ax.log));
-            ay.lo = fmin(ay.lo, to_axis(y, ay.log));
-            ay.hi = fmax(ay.hi, to_axis(y, ay.log));
-        }
-    }
-    if (ax.lo > ax.hi)
-        return hesse_error(HESSE_EINVAL, "plot \"%s\": no finite points to draw",
-                           d.title ? d.title : "");
-    if (stems && !ay.log) { /* stems rise from zero: keep it in range */
-        ay.lo = fmin(ay.lo, 0.0);
-        ay.hi = fmax(ay.hi, 0.0);
-    }
-    finish_range(&ax, 1);
-    finish_range(&ay, 1);
-
+    axis ax, ay;
+    int rc = fit_axes(&d, series, nseries, &ax, &ay);
+    if (rc != HESSE_OK) return rc;
     hesse_iobuf b = {0};
-    hesse_iobuf_printf(&b,
-                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                       "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
-                       d.width, d.height, d.width, d.height);
-    hesse_iobuf_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", d.width,
-                       d.height);
-    if (d.title) {
-        hesse_iobuf_printf(&b, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">",
-                           d.width / 2);
-        xml_text(&b, d.title);
-        hesse_iobuf_puts(&b, "</text>\n");
-    }
-    draw_ticks(&b, &ax, 0, ay.px0, ay.px1);
-    draw_ticks(&b, &ay, 1, ax.px0, ax.px1);
-    hesse_iobuf_printf(&b,
-                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-                       "stroke=\"#444\"/>\n",
-                       ax.px0, ay.px1, ax.px1 - ax.px0, ay.px0 - ay.px1);
-    if (d.xlabel) {
-        hesse_iobuf_printf(&b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
-                           0.5 * (ax.px0 + ax.px1), d.height - 12);
-        xml_text(&b, d.xlabel);
-        hesse_iobuf_puts(&b, "</text>\n");
-    }
-    if (d.ylabel) {
-        double cy = 0.5 * (ay.px0 + ay.px1);
-        hesse_iobuf_printf(&b,
-                           "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
-                           "transform=\"rotate(-90 14 %.1f)\">",
-                           cy, cy);
-        xml_text(&b, d.ylabel);
-        hesse_iobuf_puts(&b, "</text>\n");
-    }
-    hesse_iobuf_printf(&b,
-                       "<clipPath id=\"plotarea\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                       "height=\"%.1f\"/></clipPath>\n<g clip-path=\"url(#plotarea)\">\n",
-                       ax.px0, ay.px1, ax.px1 - ax.px0, ay.px0 - ay.px1);
+    draw_frame(&b, &d, &ax, &ay);
     int legend = 0;
     for (int s = 0; s < nseries; s++) {
         const hesse_series *se = &series[s];
-        const char *color = se->color ? se->color : palette[s % PALETTE_SIZE];
-        if (se->label) legend++;
-        if (se->style == HESSE_PLOT_LINE) {
-            hesse_iobuf_printf(
-                &b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"", color,
-                se->dashed ? " stroke-dasharray=\"6 4\"" : "");
-            for (int64_t i = 0; i < se->n; i++)
-                if (usable(se->x[i], ax.log) && usable(se->y[i], ay.log))
-                    hesse_iobuf_printf(&b, "%.2f,%.2f ", to_px(&ax, se->x[i]),
-                                       to_px(&ay, se->y[i]));
-            hesse_iobuf_puts(&b, "\"/>\n");
-            continue;
-        }
-        double base = ay.log ? ay.px0 : to_px(&ay, 0.0);
-        hesse_iobuf_printf(&b, "<g fill=\"%s\" stroke=\"%s\">\n", color, color);
-        for (int64_t i = 0; i < se->n; i++) {
-            if (!usable(se->x[i], ax.log) || !usable(se->y[i], ay.log)) continue;
-            double px = to_px(&ax, se->x[i]), py = to_px(&ay, se->y[i]);
-            if (se->style == HESSE_PLOT_STEMS)
-                hesse_iobuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>",
-                                   px, base, px, py);
-            hesse_iobuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.2\"/>", px, py);
-        }
-        hesse_iobuf_puts(&b, "\n</g>\n");
+        legend += se->label != NULL;
+        draw_series(&b, se, se->color ? se->color : palette[s % PALETTE_SIZE], &ax, &ay);
     }
     hesse_iobuf_puts(&b, "</g>\n");
-    if (legend) {
-        double y = ay.px1 + 14;
-        for (int s = 0; s < nseries; s++) {
-            if (!series[s].label) continue;
-            const char *color = series[s].color ? series[s].color : palette[s % PALETTE_SIZE];
-            if (series[s].style == HESSE_PLOT_LINE)
-                hesse_iobuf_printf(&b,
-                                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                                   "stroke=\"%s\" stroke-width=\"2\"%s/>",
-                                   ax.px1 - 170, y - 4, ax.px1 - 150, y - 4, color,
-                                   series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
-            else /* points and stems: their marker */
-                hesse_iobuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
-                                   ax.px1 - 160, y - 4, color);
-            hesse_iobuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">", ax.px1 - 145, y);
-            xml_text(&b, series[s].label);
-            hesse_iobuf_puts(&b, "</text>\n");
-            y += 15;
-        }
-    }
+    if (legend) draw_legend(&b, series, nseries, &ax, &ay);
     hesse_iobuf_puts(&b, "</svg>\n");
-    int rc = hesse_iobuf_status(&b);
+    rc = hesse_iobuf_status(&b);
     if (rc != HESSE_OK) {
         hesse_iobuf_free(&b);
         return rc;
