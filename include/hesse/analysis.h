@@ -1,7 +1,13 @@
 /* hesse/analysis.h: the measurements of the four research lines (PAPERS.md beside DESIGN.md):
  * power-law spectra (Xie et al.), the class-mean hierarchy of outliers (Papyan 2019),
  * sample-size dynamics (Papyan 2018), and the Kronecker decoupling of layer Hessians (Wu et
- * al.), plus the subspace tools they share. */
+ * al.), plus the subspace tools they share.
+ *
+ * Room: analysis/ composes operators (curv/) and solvers (spectral/) into the papers'
+ * quantities; it never reaches into a network's passes. Ownership: results with arrays are
+ * released with their *_free; a bare array returned through a pointer (hesse_class_spectrum's
+ * values) is the caller's, released with hesse_free. Threads: a call uses the engine it is
+ * given, which is not thread-safe (hesse/nn.h), and nothing else shared. */
 #ifndef HESSE_ANALYSIS_H
 #define HESSE_ANALYSIS_H
 
@@ -84,7 +90,8 @@ typedef enum { HESSE_MEANS_ALL = 0, HESSE_MEANS_CLASS = 1, HESSE_MEANS_CROSS = 2
 /* The nonzero spectrum of G_means (or its class / cross part) without n x n algebra: the
  * eigenvalues of the Gram matrix S^T S of the stacked means S = [sqrt(pi_c) delta_{c,c'}],
  * descending; *count = C^2, C or C(C-1). With basis (n x k, may be NULL) the k leading
- * eigenvectors of that part, S u / sqrt(lambda) ("averaging", Papyan 2019 sec. 5). */
+ * eigenvectors of that part, S u / sqrt(lambda) ("averaging", Papyan 2019 sec. 5). *values
+ * is the caller's: release it with hesse_free. */
 int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, double **values,
                          int *count, int k, double *basis);
 

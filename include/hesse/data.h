@@ -3,7 +3,12 @@
  * A hesse_dataset is a source as stored on disk (raw bytes or floats, one split); selecting
  * from it gives hesse_samples: the chosen samples, preprocessed to double, ready for a
  * network. safetensors datasets are read by io/ (hesse_dataset_read_safetensors), which
- * builds a dataset through hesse_dataset_from_arrays. */
+ * builds a dataset through hesse_dataset_from_arrays.
+ *
+ * Room: data/ owns reading datasets and choosing and preprocessing samples; it knows nothing of
+ * networks. Ownership and threads: a dataset is immutable once opened, so threads may select
+ * from one at once; hesse_samples own their arrays when `owns` is set (hesse_samples_free) and
+ * are read-only to the engine, so several engines may share them. */
 #ifndef HESSE_DATA_H
 #define HESSE_DATA_H
 

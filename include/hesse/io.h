@@ -2,7 +2,13 @@
  * atomic writes, and the JSON result envelope (cJSON documents).
  *
  * Nothing here writes a half file: every writer goes to a temporary name in the target's
- * directory and renames it into place. */
+ * directory and renames it into place.
+ *
+ * Room: io/ owns file formats and documents (safetensors, model files, JSON results and their
+ * schemas (hesse/schema.h), the report, SVG plots); it computes nothing. Ownership: a buffer
+ * returned through a pointer (file contents, printed JSON, SVG, HTML, a model file's
+ * preprocessing) is the caller's, released with hesse_free. Threads: readers and writers keep
+ * no shared state; the active output set (hesse_outputs_activate) is per thread. */
 #ifndef HESSE_IO_H
 #define HESSE_IO_H
 
@@ -24,10 +30,10 @@ int hesse_write_file_atomic(const char *path, const void *data, size_t len);
 int hesse_write_parts_atomic(const char *path, int nparts, const void *const *data,
                              const size_t *len);
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes
+/* Reads a whole file into a buffer (NUL-terminated for convenience; *len excludes
  * the NUL). Works on pipes and /proc files too. A missing path or a directory is
  * HESSE_EINPUT (the user named a wrong file); a failing read or open otherwise is HESSE_EIO;
- * both name the path. Free with free(). */
+ * both name the path. Release with hesse_free. */
 int hesse_read_file(const char *path, unsigned char **data, size_t *len);
 /* Decides from the first `have` bytes of an input how long it is: sets *total once the
  * bytes tell (else leaves it; called again as more arrive). data[from, have) are the bytes
@@ -211,8 +217,8 @@ hesse_load_options hesse_load_defaults(void);
  * A running_var below zero is HESSE_EINPUT. Errors name the
  * file, the tensor, and the expected vs found shape or dtype. Non-finite weights are
  * HESSE_EINPUT naming the tensor and the index. A file with a hesse.format other than "1"
- * is refused. preprocess_json (may be NULL) receives a malloc'd copy of hesse.preprocess,
- * or NULL when the file has none. */
+ * is refused. preprocess_json (may be NULL) receives a copy of hesse.preprocess (the caller's:
+ * hesse_free), or NULL when the file has none. */
 int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_model **out,
                      char **preprocess_json);
 
@@ -240,7 +246,7 @@ cJSON *hesse_result_new(const char *command, int argc, char **argv);
 cJSON *hesse_json_add_doubles(cJSON *obj, const char *key, const double *v, int64_t n);
 /* The text hesse_json_write writes: two-space indentation, arrays of scalars on one line,
  * numbers that read back as the exact doubles (shortest of %.15g/%.16g/%.17g; -0 as
- * "-0.0"), non-finite numbers as null, a trailing newline. *text is malloc'd. */
+ * "-0.0"), non-finite numbers as null, a trailing newline. *text is the caller's (hesse_free). */
 int hesse_json_print(const cJSON *doc, char **text);
 /* Writes a document atomically, pretty-printed as hesse_json_print does. */
 int hesse_json_write(const cJSON *doc, const char *path);
@@ -266,8 +272,8 @@ typedef struct {
 } hesse_plot;
 hesse_plot hesse_plot_defaults(void);
 
-/* Renders the plot to a malloc'd, NUL-terminated SVG document. Non-finite points are left
- * out. HESSE_EINVAL when no series has a drawable point. */
+/* Renders the plot to a NUL-terminated SVG (the caller's: hesse_free) document. Non-finite points
+ * are left out. HESSE_EINVAL when no series has a drawable point. */
 int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg);
 /* Renders and writes atomically. */
 int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries, const char *path);
@@ -282,9 +288,9 @@ int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries
  * are listed in the section, never an error. */
 
 /* Renders count documents; names[i] (the file it came from) labels docs[i]. title NULL or ""
- * gives "hesse report". *html is malloc'd and NUL-terminated. HESSE_EINPUT naming the
- * document when one is not a JSON object or has no "schema" string; HESSE_EINVAL when count
- * < 1 or an argument is NULL; HESSE_ENOMEM. */
+ * gives "hesse report". *html is NUL-terminated and the caller's (hesse_free). HESSE_EINPUT naming
+ * the document when one is not a JSON object or has no "schema" string; HESSE_EINVAL when count < 1
+ * or an argument is NULL; HESSE_ENOMEM. */
 int hesse_report_html(const cJSON *const *docs, const char *const *names, int count,
                       const char *title, char **html);
 /* Reads and parses the files, then hesse_report_html with the paths as names. A file that is
