@@ -272,7 +272,7 @@ typedef struct {
 } hesse_plot;
 hesse_plot hesse_plot_defaults(void);
 
-/* Renders the plot to a NUL-terminated SVG (the caller's: hesse_free) document. Non-finite points
+/* Renders the plot to a NUL-terminated SVG document (the caller's: hesse_free). Non-finite points
  * are left out. HESSE_EINVAL when no series has a drawable point. */
 int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg);
 /* Renders and writes atomically. */
