@@ -1,4 +1,4 @@
-/* Datasets stored as safetensors (io/dataset_st.c): tensors "x" and "y", their dtypes and
+/* Datasets stored as safetensors (data/dataset_st.c): tensors "x" and "y", their dtypes and
  * shapes, label ranges, num_classes metadata, non-finite values. A dataset that opens must
  * select (preprocess to double) without failing, and every label must lie in range. */
 #include "fuzz.h"

@@ -1,4 +1,4 @@
-/* safetensors reader (io/safetensors.c): header length, JSON header, dtypes, shapes, offsets
+/* safetensors reader (data/safetensors.c): header length, JSON header, dtypes, shapes, offsets
  * and metadata of an arbitrary byte string. A file that opens must keep every promise of
  * hesse_st_open: each tensor's bytes inside the data block, its element count matching its
  * byte range, lookups by name finding it, values convertible. */

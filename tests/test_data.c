@@ -695,6 +695,26 @@ static void test_fashion_mnist(void) {
     hesse_dataset_free(te);
 }
 
+/* hesse_dataset_open tells a .safetensors file from a directory by its name: the same dataset
+ * as hesse_dataset_read_safetensors gives, and only as the training split. */
+static void test_open_safetensors(void) {
+    const char *dir = getenv("HESSE_TEST_DATA");
+    REQUIRE(dir != NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fixture_mlp_data.safetensors", dir);
+    hesse_dataset *a = NULL, *b = NULL;
+    REQUIRE(hesse_dataset_open(path, HESSE_SPLIT_TRAIN, &a) == HESSE_OK);
+    REQUIRE(hesse_dataset_read_safetensors(path, &b) == HESSE_OK);
+    CHECK(hesse_dataset_size(a) == hesse_dataset_size(b) && hesse_dataset_size(a) > 0);
+    CHECK(hesse_dataset_num_classes(a) == hesse_dataset_num_classes(b));
+    CHECK(strcmp(hesse_dataset_name(a), hesse_dataset_name(b)) == 0);
+    hesse_dataset_free(a);
+    hesse_dataset_free(b);
+    hesse_dataset *t = NULL;
+    CHECK(hesse_dataset_open(path, HESSE_SPLIT_TEST, &t) == HESSE_EINVAL && t == NULL);
+    CHECK(strstr(hesse_last_error(), "one split") != NULL);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/hesse-test-data-XXXXXX");
     REQUIRE(mkdtemp(tmp) != NULL);
@@ -705,6 +725,7 @@ int main(void) {
     test_from_arrays();
     test_selection();
     test_fashion_mnist();
+    test_open_safetensors();
     rm_tree(tmp);
     return test_summary("test_data");
 }

@@ -2,8 +2,9 @@
  *
  * A hesse_dataset is a source as stored on disk (raw bytes or floats, one split); selecting
  * from it gives hesse_samples: the chosen samples, preprocessed to double, ready for a
- * network. safetensors datasets are read by io/ (hesse_dataset_read_safetensors), which
- * builds a dataset through hesse_dataset_from_arrays.
+ * network. hesse_dataset_open tells the kinds apart by the path (IDX or CIFAR directory,
+ * safetensors file, the name fashion-mnist). The safetensors reader lives here too, for datasets
+ * and for io/'s model files.
  *
  * Room: data/ owns reading datasets and choosing and preprocessing samples; it knows nothing of
  * networks. Ownership and threads: a dataset is immutable once opened, so threads may select
@@ -62,6 +63,9 @@ typedef struct hesse_dataset hesse_dataset;
  *   DIR with CIFAR binaries  data_batch_{1..5}.bin + test_batch.bin (CIFAR-10) or
  *                            train.bin + test.bin (CIFAR-100, fine labels)
  *   "cifar10:DIR", "cifar100:DIR", "idx:DIR"   the same with the format named.
+ *   FILE.safetensors         one split as safetensors (hesse_dataset_read_safetensors): the
+ *                            file is the split, so only HESSE_SPLIT_TRAIN is accepted
+ *                            (HESSE_EINVAL otherwise: name the test split's file instead).
  * Errors name the file at fault and what was expected (HESSE_EINPUT, HESSE_EIO). */
 int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
 
@@ -137,6 +141,105 @@ void hesse_selection_describe(const hesse_selection *sel, char *buf, size_t cap)
  * the error message (HESSE_EINVAL). The scale stays automatic. */
 int hesse_preprocess_parse(const char *mean, const char *std, const char *option,
                            hesse_preprocess *pre);
+
+/* ---- Reading files -------------------------------------------------------------------- */
+
+/* Reads a whole file into a buffer (NUL-terminated for convenience; *len excludes
+ * the NUL). Works on pipes and /proc files too. A missing path or a directory is
+ * HESSE_EINPUT (the user named a wrong file); a failing read or open otherwise is HESSE_EIO;
+ * both name the path. Release with hesse_free. */
+int hesse_read_file(const char *path, unsigned char **data, size_t *len);
+/* Decides from the first `have` bytes of an input how long it is: sets *total once the
+ * bytes tell (else leaves it; called again as more arrive). data[from, have) are the bytes
+ * that arrived since the last call. */
+typedef void (*hesse_read_size_fn)(void *ctx, const unsigned char *data, size_t have, size_t from,
+                                   size_t *total);
+/* hesse_read_file for inputs that say their own length (a header): a regular file is read
+ * whole as there, anything else (a pipe, a device such as /dev/zero) only as far as `size`
+ * says it reaches, and refused (HESSE_EINPUT naming it) past `cap` bytes before `size` could
+ * tell. No gigabytes are read from an endless source before its first bytes are looked at. */
+int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, size_t cap,
+                          unsigned char **data, size_t *len);
+/* The most a text input that is not a regular file (a pipe) may hold: 256 MiB. */
+#define HESSE_TEXT_STREAM_MAX ((size_t)256 << 20)
+/* A hesse_read_size_fn for text formats (JSON, CSV): a NUL byte ends the input. */
+void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t from,
+                          size_t *total);
+
+/* ---- safetensors ------------------------------------------------------------------------
+ * Format: 8-byte little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F64", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "value"}}, then the data block (offsets relative to its start). */
+
+typedef enum {
+    HESSE_DTYPE_F64,
+    HESSE_DTYPE_F32,
+    HESSE_DTYPE_F16,
+    HESSE_DTYPE_BF16,
+    HESSE_DTYPE_I64,
+    HESSE_DTYPE_I32,
+    HESSE_DTYPE_I16,
+    HESSE_DTYPE_I8,
+    HESSE_DTYPE_U8,
+    HESSE_DTYPE_BOOL,
+    HESSE_DTYPE_U16,
+    HESSE_DTYPE_U32,
+    HESSE_DTYPE_U64
+} hesse_dtype;
+
+/* Bytes per element (F64: 8, BF16: 2, BOOL: 1, ...). */
+size_t hesse_dtype_size(hesse_dtype dtype);
+/* IEEE binary16 and bfloat16 bit patterns to double, exactly (subnormals, +-inf and NaN
+ * included). */
+double hesse_f16_to_double(uint16_t bits);
+double hesse_bf16_to_double(uint16_t bits);
+
+#define HESSE_ST_MAX_DIMS 8
+
+typedef struct {
+    const char *name;
+    hesse_dtype dtype;
+    int ndim;
+    int64_t shape[HESSE_ST_MAX_DIMS];
+    int64_t numel;
+    uint64_t begin, end; /* byte offsets in the data block */
+} hesse_st_tensor;
+
+typedef struct hesse_st_file hesse_st_file;
+
+/* Reads and validates a safetensors file: header length within the file (and at most
+ * 100 MB), valid JSON object, known dtypes, at most HESSE_ST_MAX_DIMS non-negative integer
+ * dimensions whose element count does not overflow and matches the byte range, ranges inside
+ * the data block and not overlapping, unique names, string metadata. Everything is checked
+ * before the call returns, so later accessors cannot fail on the file's content. Errors are
+ * HESSE_EINPUT, one line naming the file and the tensor. The file is read into memory. */
+int hesse_st_open(const char *path, hesse_st_file **out);
+/* The same over a buffer (copied); `label` names it in error messages. */
+int hesse_st_open_memory(const void *data, size_t len, const char *label, hesse_st_file **out);
+/* Frees the file; the tensors, names, metadata strings and data pointers it handed out
+ * stay valid until then. An open file is read-only, so threads may share it. NULL-safe. */
+void hesse_st_close(hesse_st_file *f);
+const char *hesse_st_path(const hesse_st_file *f);
+int hesse_st_count(const hesse_st_file *f);
+const hesse_st_tensor *hesse_st_at(const hesse_st_file *f, int i);
+const hesse_st_tensor *hesse_st_find(const hesse_st_file *f, const char *name);
+/* Converts a tensor's values to double (floats exactly, F16/BF16 widened, integers as
+ * values: 64-bit ones beyond 2^53 rounded; BOOL as 0/1). dst holds t->numel doubles. */
+int hesse_st_read_f64(const hesse_st_file *f, const hesse_st_tensor *t, double *dst);
+/* Raw bytes of a tensor (t->end - t->begin of them), little-endian as stored. */
+const void *hesse_st_data(const hesse_st_file *f, const hesse_st_tensor *t);
+/* A metadata value, or NULL when the file has no such key. */
+const char *hesse_st_meta(const hesse_st_file *f, const char *key);
+int hesse_st_meta_count(const hesse_st_file *f);
+const char *hesse_st_meta_key(const hesse_st_file *f, int i);
+const char *hesse_dtype_name(hesse_dtype dtype);
+
+/* A dataset stored as safetensors: "x" (U8 pixels, or F64/F32/F16/BF16 values, which must
+ * be finite; shape [N, C, H, W], [N, H, W] (C = 1) or [N, D] (c = D, h = w = 1)) and "y"
+ * (integer labels >= 0, shape [N]); metadata "num_classes" optional (else max(y) + 1; when
+ * given, every label must be below it). The dataset is named after the path. Errors
+ * (HESSE_EINPUT) name the file and tensor. */
+int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out);
 
 #ifdef __cplusplus
 }

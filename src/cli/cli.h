@@ -143,8 +143,6 @@ int cli_data_open(const cli_data_opts *o, cli_data *d);
  * NULL) supplies the preprocessing unless --mean/--std are given. */
 int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_data *d);
 void cli_data_free(cli_data *d);
-/* Opens the split of `spec` ("fashion-mnist", DIR, FILE.safetensors). */
-int cli_open_dataset(const char *spec, hesse_split split, hesse_dataset **out);
 int cli_parse_split(const char *split, hesse_split *out);
 
 /* Loads the model file; the input shape comes from the dataset when the file has none (a

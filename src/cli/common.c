@@ -33,11 +33,6 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-int cli_open_dataset(const char *spec, hesse_split split, hesse_dataset **out) {
-    if (ends_with(spec, ".safetensors")) return hesse_dataset_read_safetensors(spec, out);
-    return hesse_dataset_open(spec, split, out);
-}
-
 int cli_data_open(const cli_data_opts *o, cli_data *d) {
     memset(d, 0, sizeof *d);
     hesse_split split = HESSE_SPLIT_TRAIN;
@@ -49,7 +44,7 @@ int cli_data_open(const cli_data_opts *o, cli_data *d) {
                            "option --split: %s is a .safetensors dataset, which holds one split; "
                            "give the file of the split you want instead",
                            o->data);
-    return cli_open_dataset(o->data, split, &d->dataset);
+    return hesse_dataset_open(o->data, split, &d->dataset);
 }
 
 int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_data *d) {

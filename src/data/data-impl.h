@@ -73,4 +73,20 @@ int hesse_data_cifar_present(const char *dir, int version);
 int hesse_data_open_cifar(const char *dir, int version, hesse_split split, const char *name,
                           hesse_dataset **out);
 
+/* The formats data/ reads are little-endian (safetensors) and it reads them into host memory. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "hesse's data/ module assumes a little-endian host"
+#endif
+
+/* ---- Little-endian loads (unaligned) ---------------------------------------------------- */
+static inline uint16_t hesse_le16(const unsigned char *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t hesse_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t hesse_le64(const unsigned char *p) {
+    return (uint64_t)hesse_le32(p) | ((uint64_t)hesse_le32(p + 4) << 32);
+}
+
 #endif

@@ -142,6 +142,15 @@ int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out)
     if (!spec || !*spec) return hesse_error(HESSE_EINVAL, "hesse_dataset_open: no dataset named");
     if (split != HESSE_SPLIT_TRAIN && split != HESSE_SPLIT_TEST)
         return hesse_error(HESSE_EINVAL, "%s: unknown split %d", spec, (int)split);
+    const size_t speclen = strlen(spec), ext = sizeof ".safetensors" - 1;
+    if (speclen > ext && strcmp(spec + speclen - ext, ".safetensors") == 0) {
+        if (split != HESSE_SPLIT_TRAIN)
+            return hesse_error(HESSE_EINVAL,
+                               "%s: a .safetensors dataset holds one split; open the file of the "
+                               "split you want",
+                               spec);
+        return hesse_dataset_read_safetensors(spec, out);
+    }
 
     data_format format = FORMAT_AUTO;
     const char *dir = spec, *label = spec;

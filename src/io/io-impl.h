@@ -64,15 +64,4 @@ int hesse_atomic_write(hesse_atomic *a, const void *data, size_t len);
 int hesse_atomic_commit(hesse_atomic *a);
 void hesse_atomic_abort(hesse_atomic *a);
 
-/* ---- Little-endian loads (unaligned) ---------------------------------------------------- */
-static inline uint16_t hesse_le16(const unsigned char *p) {
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-static inline uint32_t hesse_le32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t hesse_le64(const unsigned char *p) {
-    return (uint64_t)hesse_le32(p) | ((uint64_t)hesse_le32(p + 4) << 32);
-}
-
 #endif /* HESSE_IO_IMPL_H */

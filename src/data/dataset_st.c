@@ -1,7 +1,9 @@
 /* Datasets stored as safetensors: "x" holds the samples, "y" the integer labels. This is
  * how users bring data that hesse has no loader for: save two tensors from NumPy or
  * PyTorch and point hesse at the file. */
-#include "io-impl.h"
+#include "data-impl.h"
+
+#include <cjson/cJSON.h>
 
 #include <inttypes.h>
 #include <math.h>

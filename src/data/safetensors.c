@@ -7,7 +7,9 @@
  * header size N; N bytes of a JSON object mapping names to {dtype, shape, data_offsets}
  * plus an optional "__metadata__" object of strings; then the data block, which offsets
  * are relative to. */
-#include "io-impl.h"
+#include "data-impl.h"
+
+#include <cjson/cJSON.h>
 
 #include <inttypes.h>
 #include <math.h>
