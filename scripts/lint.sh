@@ -16,7 +16,7 @@ build=${1:-build-lint}
 jobs=${JOBS:-2}
 PARSER_FILES="src/data/safetensors.c src/io/model_file.c src/data/dataset_st.c src/io/buf.c
 src/io/file.c src/io/report.c src/io/report_parts.c src/io/report_sections.c
-src/io/report_analysis.c src/data/idx.c src/data/cifar.c src/data/file.c src/nn/arch.c
+src/io/report_analysis.c src/data/read.c src/data/idx.c src/data/cifar.c src/data/file.c src/nn/arch.c
 src/cli/args.c src/cli/checkpoint.c src/spectral/trlan_ckpt.c src/spectral/slq.c fuzz/*.c"
 # On the parsers: integer widening and narrowing (sizes computed from file contents), string
 # conversions that cannot report errors, and the analyzer's null, uninitialised and
