@@ -182,20 +182,27 @@ static int deflate(const density_args *a, density_run *s) {
     return HESSE_OK;
 }
 
+/* The options SLQ and KPM share (their parameter structs name them alike): probes, the grid and
+ * its support, the block and the seed. */
+#define SET_GRID(p, a)                                                                             \
+    do {                                                                                           \
+        if ((a)->probes) (p).probes = (a)->probes;                                                 \
+        if ((a)->margin >= 0) (p).margin = (a)->margin;                                            \
+        (p).lo = (a)->lo;                                                                          \
+        (p).hi = (a)->hi;                                                                          \
+        if ((a)->points) (p).points = (a)->points;                                                 \
+        if ((a)->eps >= 0) (p).eps = (a)->eps;                                                     \
+        (p).block = (a)->co.block;                                                                 \
+        (p).seed = (a)->seed;                                                                      \
+    } while (0)
+
 static int slq(const density_args *a, density_run *s, cJSON *solver) {
     hesse_slq_params p = hesse_slq_defaults();
-    if (a->probes) p.probes = a->probes;
     if (a->steps) p.steps = a->steps;
     p.reorth = !a->no_reorth;
     p.probe = strcmp(a->probe, "normal") == 0 ? HESSE_PROBE_NORMAL : HESSE_PROBE_RADEMACHER;
     if (a->sigma > 0) p.sigma = a->sigma;
-    if (a->margin >= 0) p.margin = a->margin;
-    p.lo = a->lo;
-    p.hi = a->hi;
-    if (a->points) p.points = a->points;
-    if (a->eps >= 0) p.eps = a->eps;
-    p.block = a->co.block;
-    p.seed = a->seed;
+    SET_GRID(p, a);
     p.stop = &cli_stop;
     cli_checkpoint_attach(&s->cc, a->ckpt_every, &p.checkpoint, &p.checkpoint_ctx,
                           &p.checkpoint_interval);
@@ -227,14 +234,7 @@ cleanup:
 static int kpm(const density_args *a, density_run *s, cJSON *solver) {
     hesse_kpm_params p = hesse_kpm_defaults();
     if (a->moments) p.moments = a->moments;
-    if (a->probes) p.probes = a->probes;
-    if (a->margin >= 0) p.margin = a->margin;
-    p.lo = a->lo;
-    p.hi = a->hi;
-    if (a->points) p.points = a->points;
-    if (a->eps >= 0) p.eps = a->eps;
-    p.block = a->co.block;
-    p.seed = a->seed;
+    SET_GRID(p, a);
     int rc = hesse_kpm_density(s->op, &p, &s->dn);
     if (rc != HESSE_OK) return rc;
     cJSON_AddNumberToObject(solver, "moments", p.moments);
