@@ -64,6 +64,10 @@ def walk(a, b, where):
             diffs.append(f"{where}: list length changed"); return
         for i, (x, y) in enumerate(zip(a, b)):
             walk(x, y, f"{where}[{i}]")
+    elif isinstance(a, str) and isinstance(b, str):
+        # paths of this run's files: the record's directory and the new one read alike
+        if a.replace(old_dir, "<dir>") != b.replace(new_dir, "<dir>"):
+            diffs.append(f"{where}: {a!r} -> {b!r}")
     elif a != b or type(a) != type(b):
         diffs.append(f"{where}: {a!r} -> {b!r}")
 names = sorted(f for f in os.listdir(old_dir) if f.endswith(".json"))
