@@ -108,155 +108,190 @@ cleanup:
     return rc;
 }
 
-static int run_case(int which, int batch, int repeat, int block, int threads, cJSON *cases) {
-    hesse_model *m = NULL;
-    hesse_engine *e = NULL, *ec = NULL, *e32 = NULL, *eb = NULL, *eb32 = NULL;
-    hesse_samples s = {0};
-    double *g = NULL, *V = NULL, *Y = NULL, *tg = NULL, *th = NULL, *tb = NULL, *tc = NULL;
-    double *tf = NULL, *tbf = NULL;
+/* The option values of hesse bench. */
+typedef struct {
+    const char *which, *out;
+    int batch, repeat, block, threads, quiet, dgemm;
+} bench_args;
+
+/* One case: the model, its random batch and probe vectors, the engines it times (cold, cached,
+ * f32 and, with --block, the block engines) and the times of the runs (ms). */
+typedef struct {
+    hesse_model *m;
+    hesse_engine *e, *ec, *e32, *eb, *eb32;
+    hesse_samples s;
+    double *g, *V, *Y;
+    double *tg, *th, *tc, *tf, *tb, *tbf;
+    int64_t n;
+} bench_case;
+
+/* The model (seed 0), uniform inputs and labels, the engines and the buffers of case `which`. */
+static int case_setup(const bench_args *a, int which, bench_case *bc) {
+    const int batch = a->batch, repeat = a->repeat, block = a->block;
     int rc;
     HESSE_CHECK(
-        hesse_model_create(bench_cases[which].arch, 1, 28, 28, HESSE_LOSS_CROSS_ENTROPY, &m));
-    hesse_model_init(m, 0);
-    HESSE_CHECK(hesse_samples_alloc(batch, 1, 28, 28, 10, &s));
+        hesse_model_create(bench_cases[which].arch, 1, 28, 28, HESSE_LOSS_CROSS_ENTROPY, &bc->m));
+    hesse_model_init(bc->m, 0);
+    HESSE_CHECK(hesse_samples_alloc(batch, 1, 28, 28, 10, &bc->s));
     hesse_rng rng;
     hesse_rng_seed(&rng, 1);
-    for (int64_t i = 0; i < (int64_t)batch * 784; i++) s.x[i] = hesse_rng_uniform(&rng);
-    for (int i = 0; i < batch; i++) s.y[i] = (int32_t)hesse_rng_below(&rng, 10);
-    const int64_t n = hesse_model_num_params(m);
+    for (int64_t i = 0; i < (int64_t)batch * 784; i++) bc->s.x[i] = hesse_rng_uniform(&rng);
+    for (int i = 0; i < batch; i++) bc->s.y[i] = (int32_t)hesse_rng_below(&rng, 10);
+    const int64_t n = bc->n = hesse_model_num_params(bc->m);
     const int kmax = block > 1 ? block : 1;
     hesse_engine_params ep = hesse_engine_defaults();
-    ep.threads = threads;
+    ep.threads = a->threads;
     ep.cache = 0; /* cold products: forward, backward and R-passes every time */
-    HESSE_CHECK(hesse_engine_create(m, &ep, &e));
+    HESSE_CHECK(hesse_engine_create(bc->m, &ep, &bc->e));
     ep.cache = 1; /* repeated products on one batch, as in an eigensolver */
-    HESSE_CHECK(hesse_engine_create(m, &ep, &ec));
+    HESSE_CHECK(hesse_engine_create(bc->m, &ep, &bc->ec));
     ep.cache = 0;
     ep.precision = HESSE_PRECISION_F32; /* cold products in single precision */
-    HESSE_CHECK(hesse_engine_create(m, &ep, &e32));
+    HESSE_CHECK(hesse_engine_create(bc->m, &ep, &bc->e32));
     if (block > 1) { /* engines made for blocks: scratch for kmax vectors at once */
         ep.max_block = kmax;
-        HESSE_CHECK(hesse_engine_create(m, &ep, &eb32));
+        HESSE_CHECK(hesse_engine_create(bc->m, &ep, &bc->eb32));
         ep.precision = HESSE_PRECISION_F64;
-        HESSE_CHECK(hesse_engine_create(m, &ep, &eb));
+        HESSE_CHECK(hesse_engine_create(bc->m, &ep, &bc->eb));
     }
-    g = hesse_alloc((size_t)n * sizeof *g);
-    V = hesse_alloc((size_t)n * kmax * sizeof *V);
-    Y = hesse_alloc((size_t)n * kmax * sizeof *Y);
-    tg = calloc((size_t)repeat, sizeof *tg);
-    th = calloc((size_t)repeat, sizeof *th);
-    tb = calloc((size_t)repeat, sizeof *tb);
-    tc = calloc((size_t)repeat, sizeof *tc);
-    tf = calloc((size_t)repeat, sizeof *tf);
-    tbf = calloc((size_t)repeat, sizeof *tbf);
-    if (!g || !V || !Y || !tg || !th || !tb || !tc || !tf || !tbf) {
+    bc->g = hesse_alloc((size_t)n * sizeof *bc->g);
+    bc->V = hesse_alloc((size_t)n * kmax * sizeof *bc->V);
+    bc->Y = hesse_alloc((size_t)n * kmax * sizeof *bc->Y);
+    double **times[] = {&bc->tg, &bc->th, &bc->tb, &bc->tc, &bc->tf, &bc->tbf};
+    for (int i = 0; i < 6; i++) *times[i] = calloc((size_t)repeat, sizeof **times[i]);
+    if (!bc->g || !bc->V || !bc->Y || !bc->tg || !bc->th || !bc->tb || !bc->tc || !bc->tf ||
+        !bc->tbf) {
         rc = hesse_error(HESSE_ENOMEM, "bench: out of memory");
         goto cleanup;
     }
-    for (int64_t i = 0; i < n * kmax; i++) V[i] = hesse_rng_normal(&rng);
-    double loss;
-    /* one untimed warm-up of each, then `repeat` timed runs */
-    HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
-    HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
-    HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y)); /* fills the cache */
-    HESSE_CHECK(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+    for (int64_t i = 0; i < n * kmax; i++) bc->V[i] = hesse_rng_normal(&rng);
+cleanup:
+    return rc;
+}
+
+/* One untimed warm-up of each product, then `repeat` timed runs. */
+static int case_time(const bench_args *a, const char *name, bench_case *bc) {
+    const int repeat = a->repeat, block = a->block;
+    const hesse_samples *s = &bc->s;
+    const double *V = bc->V;
+    double *Y = bc->Y, loss;
+    int rc;
+    HESSE_CHECK(hesse_loss_grad(bc->e, s, &loss, bc->g, NULL));
+    HESSE_CHECK(hesse_curv_product(bc->e, s, HESSE_CURV_HESSIAN, 1, V, Y));
+    HESSE_CHECK(hesse_curv_product(bc->ec, s, HESSE_CURV_HESSIAN, 1, V, Y)); /* fills the cache */
+    HESSE_CHECK(hesse_curv_product(bc->e32, s, HESSE_CURV_HESSIAN, 1, V, Y));
     if (block > 1) {
-        HESSE_CHECK(hesse_curv_product(eb, &s, HESSE_CURV_HESSIAN, block, V, Y));
-        HESSE_CHECK(hesse_curv_product(eb32, &s, HESSE_CURV_HESSIAN, block, V, Y));
+        HESSE_CHECK(hesse_curv_product(bc->eb, s, HESSE_CURV_HESSIAN, block, V, Y));
+        HESSE_CHECK(hesse_curv_product(bc->eb32, s, HESSE_CURV_HESSIAN, block, V, Y));
     }
     const double t_start = hesse_now();
     for (int r = 0; r < repeat; r++) {
         double t0 = hesse_now();
-        HESSE_CHECK(hesse_loss_grad(e, &s, &loss, g, NULL));
+        HESSE_CHECK(hesse_loss_grad(bc->e, s, &loss, bc->g, NULL));
         double t1 = hesse_now();
-        HESSE_CHECK(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        HESSE_CHECK(hesse_curv_product(bc->e, s, HESSE_CURV_HESSIAN, 1, V, Y));
         double t2 = hesse_now();
-        tg[r] = 1e3 * (t1 - t0);
-        th[r] = 1e3 * (t2 - t1);
-        HESSE_CHECK(hesse_curv_product(ec, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        bc->tg[r] = 1e3 * (t1 - t0);
+        bc->th[r] = 1e3 * (t2 - t1);
+        HESSE_CHECK(hesse_curv_product(bc->ec, s, HESSE_CURV_HESSIAN, 1, V, Y));
         double t3 = hesse_now();
-        tc[r] = 1e3 * (t3 - t2);
-        HESSE_CHECK(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 1, V, Y));
+        bc->tc[r] = 1e3 * (t3 - t2);
+        HESSE_CHECK(hesse_curv_product(bc->e32, s, HESSE_CURV_HESSIAN, 1, V, Y));
         double t4 = hesse_now();
-        tf[r] = 1e3 * (t4 - t3);
+        bc->tf[r] = 1e3 * (t4 - t3);
         if (block > 1) {
-            HESSE_CHECK(hesse_curv_product(eb, &s, HESSE_CURV_HESSIAN, block, V, Y));
+            HESSE_CHECK(hesse_curv_product(bc->eb, s, HESSE_CURV_HESSIAN, block, V, Y));
             double t5 = hesse_now();
-            tb[r] = 1e3 * (t5 - t4);
-            HESSE_CHECK(hesse_curv_product(eb32, &s, HESSE_CURV_HESSIAN, block, V, Y));
-            tbf[r] = 1e3 * (hesse_now() - t5);
+            bc->tb[r] = 1e3 * (t5 - t4);
+            HESSE_CHECK(hesse_curv_product(bc->eb32, s, HESSE_CURV_HESSIAN, block, V, Y));
+            bc->tbf[r] = 1e3 * (hesse_now() - t5);
         }
         const double elapsed = hesse_now() - t_start;
-        hesse_progress p = {bench_cases[which].name, r + 1, repeat, elapsed, "", r + 1 == repeat};
+        hesse_progress p = {name, r + 1, repeat, elapsed, "", r + 1 == repeat};
         hesse_report_progress(&p);
     }
+cleanup:
+    return rc;
+}
+
+/* The case's row: every run, the medians, the counted FLOPs and the engines' settings. */
+static void case_emit(const bench_args *a, const char *name, bench_case *bc, cJSON *cases) {
+    const int repeat = a->repeat, block = a->block;
     cJSON *row = cJSON_CreateObject();
-    cJSON_AddStringToObject(row, "case", bench_cases[which].name);
-    cJSON_AddStringToObject(row, "arch", hesse_model_arch(m));
-    cJSON_AddNumberToObject(row, "n_params", (double)n);
-    cJSON_AddNumberToObject(row, "batch", batch);
-    hesse_json_add_doubles(row, "grad_ms_runs", tg, repeat);
-    hesse_json_add_doubles(row, "hvp_ms_runs", th, repeat);
-    hesse_json_add_doubles(row, "hvp_cached_ms_runs", tc, repeat);
-    double mg = median(tg, repeat), mh = median(th, repeat), mc = median(tc, repeat);
+    cJSON_AddStringToObject(row, "case", name);
+    cJSON_AddStringToObject(row, "arch", hesse_model_arch(bc->m));
+    cJSON_AddNumberToObject(row, "n_params", (double)bc->n);
+    cJSON_AddNumberToObject(row, "batch", a->batch);
+    hesse_json_add_doubles(row, "grad_ms_runs", bc->tg, repeat);
+    hesse_json_add_doubles(row, "hvp_ms_runs", bc->th, repeat);
+    hesse_json_add_doubles(row, "hvp_cached_ms_runs", bc->tc, repeat);
+    double mg = median(bc->tg, repeat), mh = median(bc->th, repeat), mc = median(bc->tc, repeat);
     cJSON_AddNumberToObject(row, "grad_ms", mg);
     cJSON_AddNumberToObject(row, "hvp_ms", mh);
     cJSON_AddNumberToObject(row, "hvp_cached_ms", mc);
-    const double flops = hvp_flops(m, batch);
+    const double flops = hvp_flops(bc->m, a->batch);
     cJSON_AddNumberToObject(row, "hvp_flops", flops);
     cJSON_AddNumberToObject(row, "hvp_gflops", flops / mh / 1e6);
-    cJSON_AddNumberToObject(row, "threads", hesse_engine_threads(e));
-    cJSON_AddNumberToObject(row, "chunk", hesse_engine_chunk(e));
-    cJSON_AddNumberToObject(row, "cache_bytes", (double)hesse_engine_cache_bytes(ec));
-    double mf = median(tf, repeat);
+    cJSON_AddNumberToObject(row, "threads", hesse_engine_threads(bc->e));
+    cJSON_AddNumberToObject(row, "chunk", hesse_engine_chunk(bc->e));
+    cJSON_AddNumberToObject(row, "cache_bytes", (double)hesse_engine_cache_bytes(bc->ec));
+    double mf = median(bc->tf, repeat);
     cJSON_AddNumberToObject(row, "hvp_f32_ms", mf);
     cJSON_AddNumberToObject(row, "f32_speedup", mh / mf);
     if (block > 1) {
-        double mb = median(tb, repeat), mbf = median(tbf, repeat);
+        double mb = median(bc->tb, repeat), mbf = median(bc->tbf, repeat);
         cJSON_AddNumberToObject(row, "block", block);
-        cJSON_AddNumberToObject(row, "block_per_pass", hesse_engine_max_block(eb));
+        cJSON_AddNumberToObject(row, "block_per_pass", hesse_engine_max_block(bc->eb));
         cJSON_AddNumberToObject(row, "hvp_block_ms", mb);
         cJSON_AddNumberToObject(row, "block_cost_in_hvps", mb / mh);
         cJSON_AddNumberToObject(row, "hvp_block_f32_ms", mbf);
         cJSON_AddNumberToObject(row, "block_f32_cost_in_hvps", mbf / mf);
     }
     cJSON_AddItemToArray(cases, row);
-    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms   cached %9.3f ms   f32 %9.3f ms",
-             bench_cases[which].name, (long long)n, mg, mh, mc, mf);
-cleanup:
-    free(tg);
-    free(th);
-    free(tb);
-    free(tc);
-    free(tf);
-    free(tbf);
-    hesse_free(g);
-    hesse_free(V);
-    hesse_free(Y);
-    hesse_samples_free(&s);
-    hesse_engine_free(e);
-    hesse_engine_free(ec);
-    hesse_engine_free(e32);
-    hesse_engine_free(eb);
-    hesse_engine_free(eb32);
-    hesse_model_free(m);
+    cli_note("%-10s n=%-8lld grad %9.3f ms   hvp %9.3f ms   cached %9.3f ms   f32 %9.3f ms", name,
+             (long long)bc->n, mg, mh, mc, mf);
+}
+
+static void case_free(bench_case *bc) {
+    free(bc->tg);
+    free(bc->th);
+    free(bc->tb);
+    free(bc->tc);
+    free(bc->tf);
+    free(bc->tbf);
+    hesse_free(bc->g);
+    hesse_free(bc->V);
+    hesse_free(bc->Y);
+    hesse_samples_free(&bc->s);
+    hesse_engine_free(bc->e);
+    hesse_engine_free(bc->ec);
+    hesse_engine_free(bc->e32);
+    hesse_engine_free(bc->eb);
+    hesse_engine_free(bc->eb32);
+    hesse_model_free(bc->m);
+}
+
+static int run_case(const bench_args *a, int which, cJSON *cases) {
+    bench_case bc = {0};
+    int rc = case_setup(a, which, &bc);
+    if (rc == HESSE_OK) rc = case_time(a, bench_cases[which].name, &bc);
+    if (rc == HESSE_OK) case_emit(a, bench_cases[which].name, &bc, cases);
+    case_free(&bc);
     return rc;
 }
 
-int cmd_bench(int argc, char **argv) {
-    const char *which = NULL, *out = NULL;
-    int batch = 1000, repeat = 5, block = 1, threads = 0, quiet = 0, dgemm = 2048;
+static int parse_bench(bench_args *a, int argc, char **argv) {
     cli_opt opts[] = {
-        {"case", 0, OPT_STRING, &which, "C", "mlp-small, mlp-large or lenet5 (default: all)",
+        {"case", 0, OPT_STRING, &a->which, "C", "mlp-small, mlp-large or lenet5 (default: all)",
          CLI_NO_RANGE, 0},
-        {"batch", 0, OPT_INT, &batch, "B", "samples per product (default 1000)", 1, 1 << 20, 0},
-        {"repeat", 0, OPT_INT, &repeat, "R", "timed runs; the median is reported (default 5)", 1,
+        {"batch", 0, OPT_INT, &a->batch, "B", "samples per product (default 1000)", 1, 1 << 20, 0},
+        {"repeat", 0, OPT_INT, &a->repeat, "R", "timed runs; the median is reported (default 5)", 1,
          10000, 0},
-        {"block", 0, OPT_INT, &block, "K", "also time a block of K products (default: off)", 1,
+        {"block", 0, OPT_INT, &a->block, "K", "also time a block of K products (default: off)", 1,
          1024, 0},
-        {"dgemm", 0, OPT_INT, &dgemm, "N",
+        {"dgemm", 0, OPT_INT, &a->dgemm, "N",
          "the reference rate: a square N x N DGEMM (default 2048; 0: skip)", 0, 16384, 0},
-        CLI_COMMON_OPTIONS(out, threads, quiet),
+        CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
     cli_command_doc doc = {
         "bench", "time gradients and Hessian-vector products on standard cases",
@@ -266,31 +301,40 @@ int cmd_bench(int argc, char **argv) {
         "MNIST shape, 10 classes, cross-entropy, double precision. JSON keys per "
         "case: grad_ms, hvp_ms (medians), n_params, batch, hvp_flops (counted as "
         "hvp_flops_formula says) and hvp_gflops; dgemm: n, ms, gflops."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+}
+
+/* The cases --case names (all when not given) as [*first, *last]. */
+static int choose_cases(const char *which, int *first, int *last) {
+    *first = 0;
+    *last = NUM_CASES - 1;
+    if (!which) return HESSE_OK;
+    *first = -1;
+    for (int i = 0; i < NUM_CASES; i++)
+        if (strcmp(which, bench_cases[i].name) == 0) *first = *last = i;
+    if (*first >= 0) return HESSE_OK;
+    hesse_error(HESSE_EINVAL, "option --case: expected mlp-small, mlp-large or lenet5, got '%s'",
+                which);
+    return HESSE_EINVAL;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_args a = {NULL, NULL, 1000, 5, 1, 0, 0, 2048};
+    int rc = parse_bench(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("bench", rc);
-    cli_apply_common(threads, quiet);
-    int first = 0, last = NUM_CASES - 1;
-    if (which) {
-        first = -1;
-        for (int i = 0; i < NUM_CASES; i++)
-            if (strcmp(which, bench_cases[i].name) == 0) first = last = i;
-        if (first < 0) {
-            hesse_error(HESSE_EINVAL,
-                        "option --case: expected mlp-small, mlp-large or lenet5, got '%s'", which);
-            return cli_fail("bench", HESSE_EINVAL);
-        }
-    }
-    if ((rc = cli_check_output(out, "option --output")) != HESSE_OK) return cli_fail("bench", rc);
+    cli_apply_common(a.threads, a.quiet);
+    int first, last;
+    if ((rc = choose_cases(a.which, &first, &last)) != HESSE_OK) return cli_fail("bench", rc);
+    if ((rc = cli_check_output(a.out, "option --output")) != HESSE_OK) return cli_fail("bench", rc);
     cJSON *res = hesse_result_new("bench", argc, argv);
     cJSON_AddStringToObject(res, "precision", "f64");
-    cJSON_AddNumberToObject(res, "repeat", repeat);
+    cJSON_AddNumberToObject(res, "repeat", a.repeat);
     cJSON_AddStringToObject(res, "hvp_flops_formula", HVP_FLOPS_FORMULA);
-    if (dgemm > 0) rc = dgemm_rate(dgemm, repeat, res);
+    if (a.dgemm > 0) rc = dgemm_rate(a.dgemm, a.repeat, res);
     cJSON *cases = cJSON_AddArrayToObject(res, "cases");
-    for (int i = first; i <= last && rc == HESSE_OK; i++)
-        rc = run_case(i, batch, repeat, block, threads, cases);
-    if (rc == HESSE_OK) rc = cli_emit(res, out);
+    for (int i = first; i <= last && rc == HESSE_OK; i++) rc = run_case(&a, i, cases);
+    if (rc == HESSE_OK) rc = cli_emit(res, a.out);
     cJSON_Delete(res);
     return rc == HESSE_OK ? 0 : cli_fail("bench", rc);
 }

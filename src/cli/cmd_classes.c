@@ -88,30 +88,50 @@ static int write_svg(const char *path, cJSON *res) {
     return rc;
 }
 
-int cmd_classes(int argc, char **argv) {
-    cli_data_opts d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL};
-    cli_model_opts mo = {NULL, NULL, NULL};
-    cli_curv_opts co = {"hessian", NULL, 8, 0, "f64"};
-    const char *out = NULL, *svg = NULL;
-    int threads = 0, quiet = 0, top = 0, probes = 99, no_residual = 0;
-    double tol = 1e-8;
-    uint64_t solver_seed = 0;
+/* The option values of hesse classes. */
+typedef struct {
+    cli_data_opts d;
+    cli_model_opts mo;
+    cli_curv_opts co;
+    const char *out, *svg;
+    int threads, quiet, top, probes, no_residual;
+    double tol;
+    uint64_t solver_seed;
+} classes_args;
+
+/* What a run holds: the operators, the class means and the spectra, and the figures of the
+ * closing note. */
+typedef struct {
+    cli_curv c;
+    hesse_class_means cm;
+    hesse_op G, E, Gm, Gw;
+    hesse_eigs rh, rg, rw, re;
+    hesse_trace_result tg, tw;
+    double *basis; /* n x C: the top C directions of G_means */
+    int C;
+    int64_t n, products;
+    double tr_means, oh, og, gap, gap_tr, se;
+    int outliers;
+} classes_run;
+
+static int parse_classes(classes_args *a, int argc, char **argv) {
     cli_opt opts[] = {
-        CLI_MODEL_OPTIONS(mo),
-        CLI_DATA_OPTIONS(d),
-        {"top", 0, OPT_INT, &top, "K", "Lanczos eigenvalues of H, G, G_within, E (default 2C)", 1,
-         1e6, 0},
-        {"tol", 0, OPT_DOUBLE, &tol, "T", "Lanczos tolerance (default 1e-8)", 1e-15, 1, 0},
-        {"probes", 0, OPT_INT, &probes, "P", "Hutch++ products per trace (default 99)", 3, 1e7, 0},
-        {"no-residual", 0, OPT_FLAG, &no_residual, NULL, "skip the spectrum of E = H - G",
-         CLI_NO_RANGE, 0},
-        {"solver-seed", 0, OPT_U64, &solver_seed, "S", "seed of the trace probes (default 0)",
-         CLI_NO_RANGE, 0},
-        {"svg", 0, OPT_STRING, &svg, "FILE", "plot the spectra side by side", CLI_NO_RANGE, 0},
-        {"chunk", 0, OPT_INT, &co.chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
+        CLI_MODEL_OPTIONS(a->mo),
+        CLI_DATA_OPTIONS(a->d),
+        {"top", 0, OPT_INT, &a->top, "K", "Lanczos eigenvalues of H, G, G_within, E (default 2C)",
+         1, 1e6, 0},
+        {"tol", 0, OPT_DOUBLE, &a->tol, "T", "Lanczos tolerance (default 1e-8)", 1e-15, 1, 0},
+        {"probes", 0, OPT_INT, &a->probes, "P", "Hutch++ products per trace (default 99)", 3, 1e7,
          0},
-        CLI_PRECISION_OPTION(co),
-        CLI_COMMON_OPTIONS(out, threads, quiet),
+        {"no-residual", 0, OPT_FLAG, &a->no_residual, NULL, "skip the spectrum of E = H - G",
+         CLI_NO_RANGE, 0},
+        {"solver-seed", 0, OPT_U64, &a->solver_seed, "S", "seed of the trace probes (default 0)",
+         CLI_NO_RANGE, 0},
+        {"svg", 0, OPT_STRING, &a->svg, "FILE", "plot the spectra side by side", CLI_NO_RANGE, 0},
+        {"chunk", 0, OPT_INT, &a->co.chunk, "B", "samples per pass (default: from memory)", 1,
+         1 << 20, 0},
+        CLI_PRECISION_OPTION(a->co),
+        CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
     cli_command_doc doc = {
         "classes", "the class-mean hierarchy of the Hessian's outliers (Papyan 2019)",
@@ -122,149 +142,199 @@ int cmd_classes(int argc, char **argv) {
         "G_cross (c' != c) come exactly from their Gram matrices. The averaging basis (top C "
         "of G_means) is compared with the top-C Lanczos eigenvectors of H and G. Samples are "
         "class-balanced by default. See docs/results.md for the JSON keys."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
-    if (rc == 1) return 0;
-    if (rc != HESSE_OK) return cli_fail("classes", rc);
-    cli_apply_common(threads, quiet);
-    cli_signals_install();
+    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+}
 
-    cli_curv c = {0};
-    hesse_class_means cm = {0};
-    hesse_op G = {0}, E = {0}, Gm = {0}, Gw = {0};
-    hesse_eigs rh = {0}, rg = {0}, rw = {0}, re = {0};
-    double *vals = NULL, *basis = NULL;
-    cJSON *res = NULL;
-    int64_t products = 0;
-    double t0 = hesse_now();
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(cli_check_output(svg, "option --svg"));
-    HESSE_CHECK(cli_curv_open(&mo, &d, &co, &c));
-    const int C = hesse_model_num_outputs(c.model);
-    const int64_t n = c.op.n;
-    if (top == 0) top = 2 * C;
-    if (top < C) {
-        cli_note("classes: --top %d raised to %d (the class-mean directions need the top C)", top,
-                 C);
-        top = C;
+/* --top: 2C by default, at least C (the class-mean directions), below the dimension, and with
+ * room for the residual's top and bottom. */
+static int settle_top(classes_args *a, const classes_run *r) {
+    const int C = r->C;
+    const int64_t n = r->n;
+    if (a->top == 0) a->top = 2 * C;
+    if (a->top < C) {
+        cli_note("classes: --top %d raised to %d (the class-mean directions need the top C)",
+                 a->top, C);
+        a->top = C;
     }
-    if (top >= n) {
-        cli_note("classes: --top %d capped at %lld (the operator's dimension - 1)", top,
+    if (a->top >= n) {
+        cli_note("classes: --top %d capped at %lld (the operator's dimension - 1)", a->top,
                  (long long)n - 1);
-        top = (int)n - 1;
+        a->top = (int)n - 1;
     }
-    if (!no_residual && 2 * (int64_t)top >= n) {
-        rc = hesse_error(HESSE_EINVAL,
-                         "option --top %d: the residual term's top and bottom %d need 2 x %d < "
-                         "%lld parameters; give a smaller --top (default 2C) or --no-residual",
-                         top, top, top, (long long)n);
-        goto cleanup;
-    }
-    res = hesse_result_new("classes", argc, argv);
+    if (!a->no_residual && 2 * (int64_t)a->top >= n)
+        return hesse_error(HESSE_EINVAL,
+                           "option --top %d: the residual term's top and bottom %d need 2 x %d < "
+                           "%lld parameters; give a smaller --top (default 2C) or --no-residual",
+                           a->top, a->top, a->top, (long long)n);
+    return HESSE_OK;
+}
+
+/* The solvers, the model, the data, the operator, its loss and the class count. */
+static int describe(const classes_args *a, classes_run *r, cJSON *res) {
     cJSON *solver = cJSON_AddObjectToObject(res, "solver");
     cJSON_AddStringToObject(solver, "eigensolver", "lanczos");
-    cJSON_AddNumberToObject(solver, "tol", tol);
+    cJSON_AddNumberToObject(solver, "tol", a->tol);
     cJSON_AddNumberToObject(solver, "seed", (double)hesse_lanczos_defaults().seed);
     cJSON_AddStringToObject(solver, "trace", "hutchpp");
-    cJSON_AddNumberToObject(solver, "trace_probes", probes);
-    cJSON_AddNumberToObject(solver, "trace_seed", (double)solver_seed);
-    cli_curv_describe(res, &c, mo.model);
-    HESSE_CHECK(cli_curv_loss(&c, res));
-    cJSON_AddNumberToObject(res, "classes", C);
+    cJSON_AddNumberToObject(solver, "trace_probes", a->probes);
+    cJSON_AddNumberToObject(solver, "trace_seed", (double)a->solver_seed);
+    cli_curv_describe(res, &r->c, a->mo.model);
+    int rc = cli_curv_loss(&r->c, res);
+    if (rc == HESSE_OK) cJSON_AddNumberToObject(res, "classes", r->C);
+    return rc;
+}
 
-    /* The class means and the Gram spectra (exact). */
-    cli_note("classes: %d x %d class means (%d backward passes over %s)", C, C, C,
-             c.data.description);
-    HESSE_CHECK(hesse_class_means_compute(c.engine, &c.data.samples, &cm));
-    hesse_json_add_doubles(res, "class_weights", cm.pi, C);
-    basis = hesse_alloc((size_t)n * (size_t)C * sizeof *basis);
-    if (!basis) {
-        rc = hesse_error(HESSE_ENOMEM,
-                         "classes: cannot allocate the %d class-mean directions "
-                         "(%d x %lld doubles)",
-                         C, C, (long long)n);
-        goto cleanup;
-    }
+/* The class means and the exact spectra of G_means, G_class and G_cross from their Gram
+ * matrices; keeps the top C directions of G_means (the averaging basis) and tr G_means. */
+static int class_means(classes_run *r, cJSON *res) {
     static const char *const part_keys[] = {"means_eigenvalues", "class_eigenvalues",
                                             "cross_eigenvalues"};
-    double tr_means = 0;
-    for (int part = 0; part < 3; part++) {
+    const int C = r->C;
+    cli_note("classes: %d x %d class means (%d backward passes over %s)", C, C, C,
+             r->c.data.description);
+    int rc = hesse_class_means_compute(r->c.engine, &r->c.data.samples, &r->cm);
+    if (rc != HESSE_OK) return rc;
+    hesse_json_add_doubles(res, "class_weights", r->cm.pi, C);
+    r->basis = hesse_alloc((size_t)r->n * (size_t)C * sizeof *r->basis);
+    if (!r->basis)
+        return hesse_error(HESSE_ENOMEM,
+                           "classes: cannot allocate the %d class-mean directions "
+                           "(%d x %lld doubles)",
+                           C, C, (long long)r->n);
+    r->tr_means = 0;
+    for (int part = 0; part < 3 && rc == HESSE_OK; part++) {
+        double *vals = NULL;
         int count = 0;
-        HESSE_CHECK(hesse_class_spectrum(&cm, (hesse_means_part)part, &vals, &count,
-                                         part == 0 ? C : 0, part == 0 ? basis : NULL));
-        hesse_json_add_doubles(res, part_keys[part], vals, count);
-        if (part == 0)
-            for (int j = 0; j < count; j++) tr_means += vals[j];
+        rc = hesse_class_spectrum(&r->cm, (hesse_means_part)part, &vals, &count, part == 0 ? C : 0,
+                                  part == 0 ? r->basis : NULL);
+        if (rc == HESSE_OK) hesse_json_add_doubles(res, part_keys[part], vals, count);
+        if (rc == HESSE_OK && part == 0)
+            for (int j = 0; j < count; j++) r->tr_means += vals[j];
         free(vals);
-        vals = NULL;
     }
+    return rc;
+}
 
-    /* Lanczos spectra of H, G, G_within = G - G_means and E = H - G. */
-    cJSON *spectra = cJSON_AddObjectToObject(res, "spectra");
-    HESSE_CHECK(hesse_op_curvature(c.engine, &c.data.samples, HESSE_CURV_GGN, &G));
-    HESSE_CHECK(hesse_op_class_means(&cm, HESSE_MEANS_ALL, &Gm));
-    HESSE_CHECK(hesse_op_combine(&G, 1.0, &Gm, -1.0, &Gw));
-    HESSE_CHECK(spectrum_of(&c.op, "hessian", top, 0, tol, 1, spectra, &rh, &products));
-    HESSE_CHECK(spectrum_of(&G, "ggn", top, 0, tol, 1, spectra, &rg, &products));
-    HESSE_CHECK(spectrum_of(&Gw, "within", top, 0, tol, 0, spectra, &rw, &products));
-    if (!no_residual) {
-        HESSE_CHECK(hesse_op_curvature(c.engine, &c.data.samples, HESSE_CURV_RESIDUAL, &E));
-        HESSE_CHECK(spectrum_of(&E, "residual", top, top, tol, 0, spectra, &re, &products));
+/* Lanczos spectra of H, G, G_within = G - G_means and E = H - G. */
+static int spectra(const classes_args *a, classes_run *r, cJSON *res) {
+    const hesse_samples *s = &r->c.data.samples;
+    const int top = a->top;
+    const double tol = a->tol;
+    cJSON *sp = cJSON_AddObjectToObject(res, "spectra");
+    int rc;
+    HESSE_CHECK(hesse_op_curvature(r->c.engine, s, HESSE_CURV_GGN, &r->G));
+    HESSE_CHECK(hesse_op_class_means(&r->cm, HESSE_MEANS_ALL, &r->Gm));
+    HESSE_CHECK(hesse_op_combine(&r->G, 1.0, &r->Gm, -1.0, &r->Gw));
+    HESSE_CHECK(spectrum_of(&r->c.op, "hessian", top, 0, tol, 1, sp, &r->rh, &r->products));
+    HESSE_CHECK(spectrum_of(&r->G, "ggn", top, 0, tol, 1, sp, &r->rg, &r->products));
+    HESSE_CHECK(spectrum_of(&r->Gw, "within", top, 0, tol, 0, sp, &r->rw, &r->products));
+    if (!a->no_residual) {
+        HESSE_CHECK(hesse_op_curvature(r->c.engine, s, HESSE_CURV_RESIDUAL, &r->E));
+        HESSE_CHECK(spectrum_of(&r->E, "residual", top, top, tol, 0, sp, &r->re, &r->products));
     }
+cleanup:
+    return rc;
+}
 
-    /* The averaging approximation of the top-C subspace, and the outliers. */
+/* The averaging approximation of the top-C subspace, and the outliers. */
+static void overlaps(classes_run *r, cJSON *res) {
+    const int C = r->C;
+    const int64_t n = r->n;
     cJSON *ov = cJSON_AddObjectToObject(res, "overlap");
-    double oh = hesse_subspace_overlap(n, C, basis, C, rh.vectors);
-    double og = hesse_subspace_overlap(n, C, basis, C, rg.vectors);
-    cJSON_AddNumberToObject(ov, "averaging_vs_hessian", oh);
-    cJSON_AddNumberToObject(ov, "averaging_vs_ggn", og);
+    r->oh = hesse_subspace_overlap(n, C, r->basis, C, r->rh.vectors);
+    r->og = hesse_subspace_overlap(n, C, r->basis, C, r->rg.vectors);
+    cJSON_AddNumberToObject(ov, "averaging_vs_hessian", r->oh);
+    cJSON_AddNumberToObject(ov, "averaging_vs_ggn", r->og);
     cJSON_AddNumberToObject(ov, "hessian_vs_ggn",
-                            hesse_subspace_overlap(n, C, rh.vectors, C, rg.vectors));
-    double gap;
-    int outl = hesse_outlier_count(rh.values, rh.ntop, &gap);
+                            hesse_subspace_overlap(n, C, r->rh.vectors, C, r->rg.vectors));
+    r->outliers = hesse_outlier_count(r->rh.values, r->rh.ntop, &r->gap);
     cJSON *oo = cJSON_AddObjectToObject(res, "outliers");
-    cJSON_AddNumberToObject(oo, "count", outl);
-    cJSON_AddNumberToObject(oo, "gap_ratio", gap);
+    cJSON_AddNumberToObject(oo, "count", r->outliers);
+    cJSON_AddNumberToObject(oo, "gap_ratio", r->gap);
+}
 
-    /* tr G = tr G_means + tr G_within: G and G_within estimated with independent probes. */
-    hesse_trace_result tg = {0}, tw = {0};
-    cli_note("classes: traces of G and G_within (Hutch++, %d products each)", probes);
-    HESSE_CHECK(trace_of(&G, probes, solver_seed, &tg, &products));
-    HESSE_CHECK(trace_of(&Gw, probes, solver_seed + 1, &tw, &products));
+/* tr G = tr G_means + tr G_within: G and G_within estimated with independent probes. */
+static int traces(const classes_args *a, classes_run *r, cJSON *res) {
+    cli_note("classes: traces of G and G_within (Hutch++, %d products each)", a->probes);
+    int rc = trace_of(&r->G, a->probes, a->solver_seed, &r->tg, &r->products);
+    if (rc == HESSE_OK) rc = trace_of(&r->Gw, a->probes, a->solver_seed + 1, &r->tw, &r->products);
+    if (rc != HESSE_OK) return rc;
+    const hesse_trace_result *tg = &r->tg, *tw = &r->tw;
     cJSON *tr = cJSON_AddObjectToObject(res, "trace");
-    cJSON_AddNumberToObject(tr, "ggn", tg.trace);
-    cJSON_AddNumberToObject(tr, "ggn_stderr", tg.std_error);
-    cJSON_AddNumberToObject(tr, "means", tr_means);
-    cJSON_AddNumberToObject(tr, "within", tw.trace);
-    cJSON_AddNumberToObject(tr, "within_stderr", tw.std_error);
-    double gap_tr = tg.trace - tr_means - tw.trace;
-    double se = sqrt(tg.std_error * tg.std_error + tw.std_error * tw.std_error);
-    cJSON_AddNumberToObject(tr, "identity_gap", gap_tr);
-    cJSON_AddNumberToObject(tr, "identity_stderr", se);
+    cJSON_AddNumberToObject(tr, "ggn", tg->trace);
+    cJSON_AddNumberToObject(tr, "ggn_stderr", tg->std_error);
+    cJSON_AddNumberToObject(tr, "means", r->tr_means);
+    cJSON_AddNumberToObject(tr, "within", tw->trace);
+    cJSON_AddNumberToObject(tr, "within_stderr", tw->std_error);
+    r->gap_tr = tg->trace - r->tr_means - tw->trace;
+    r->se = sqrt(tg->std_error * tg->std_error + tw->std_error * tw->std_error);
+    cJSON_AddNumberToObject(tr, "identity_gap", r->gap_tr);
+    cJSON_AddNumberToObject(tr, "identity_stderr", r->se);
+    return HESSE_OK;
+}
 
-    cJSON_AddNumberToObject(res, "backward_passes", (double)cm.passes);
-    cJSON_AddNumberToObject(res, "products", (double)products);
+/* The counts, the plot (rank 0) and the document; the summary on stderr. */
+static int emit(const classes_args *a, const classes_run *r, double t0, cJSON *res) {
+    cJSON_AddNumberToObject(res, "backward_passes", (double)r->cm.passes);
+    cJSON_AddNumberToObject(res, "products", (double)r->products);
     cJSON_AddNumberToObject(res, "seconds", hesse_now() - t0);
-    if (svg && cli_root) { /* rank 0 writes */
-        HESSE_CHECK(write_svg(svg, res));
-        cJSON_AddStringToObject(res, "svg", svg);
+    int rc;
+    if (a->svg && cli_root) { /* rank 0 writes */
+        HESSE_CHECK(write_svg(a->svg, res));
+        cJSON_AddStringToObject(res, "svg", a->svg);
     }
-    HESSE_CHECK(cli_emit(res, out));
+    HESSE_CHECK(cli_emit(res, a->out));
     cli_note("classes: %d outliers (gap x%.2f); averaging-subspace overlap %.3f with H, %.3f with "
              "G; tr G %.6g = means %.6g + within %.6g (gap %.3g, stderr %.3g)",
-             outl, gap, oh, og, tg.trace, tr_means, tw.trace, gap_tr, se);
+             r->outliers, r->gap, r->oh, r->og, r->tg.trace, r->tr_means, r->tw.trace, r->gap_tr,
+             r->se);
 cleanup:
-    free(vals);
-    hesse_free(basis);
-    hesse_eigs_free(&rh);
-    hesse_eigs_free(&rg);
-    hesse_eigs_free(&rw);
-    hesse_eigs_free(&re);
-    hesse_op_free(&Gw);
-    hesse_op_free(&Gm);
-    hesse_op_free(&E);
-    hesse_op_free(&G);
-    hesse_class_means_free(&cm);
+    return rc;
+}
+
+static void classes_run_free(classes_run *r) {
+    hesse_free(r->basis);
+    hesse_eigs_free(&r->rh);
+    hesse_eigs_free(&r->rg);
+    hesse_eigs_free(&r->rw);
+    hesse_eigs_free(&r->re);
+    hesse_op_free(&r->Gw);
+    hesse_op_free(&r->Gm);
+    hesse_op_free(&r->E);
+    hesse_op_free(&r->G);
+    hesse_class_means_free(&r->cm);
+    cli_curv_close(&r->c);
+}
+
+int cmd_classes(int argc, char **argv) {
+    classes_args a = {.d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL},
+                      .co = {"hessian", NULL, 8, 0, "f64"},
+                      .probes = 99,
+                      .tol = 1e-8};
+    int rc = parse_classes(&a, argc, argv);
+    if (rc == 1) return 0;
+    if (rc != HESSE_OK) return cli_fail("classes", rc);
+    cli_apply_common(a.threads, a.quiet);
+    cli_signals_install();
+
+    classes_run r = {0};
+    cJSON *res = NULL;
+    double t0 = hesse_now();
+    HESSE_CHECK(cli_check_output(a.out, "option --output"));
+    HESSE_CHECK(cli_check_output(a.svg, "option --svg"));
+    HESSE_CHECK(cli_curv_open(&a.mo, &a.d, &a.co, &r.c));
+    r.C = hesse_model_num_outputs(r.c.model);
+    r.n = r.c.op.n;
+    HESSE_CHECK(settle_top(&a, &r));
+    res = hesse_result_new("classes", argc, argv);
+    HESSE_CHECK(describe(&a, &r, res));
+    HESSE_CHECK(class_means(&r, res));
+    HESSE_CHECK(spectra(&a, &r, res));
+    overlaps(&r, res);
+    HESSE_CHECK(traces(&a, &r, res));
+    HESSE_CHECK(emit(&a, &r, t0, res));
+cleanup:
     cJSON_Delete(res);
-    cli_curv_close(&c);
+    classes_run_free(&r);
     return rc == HESSE_OK ? 0 : cli_fail("classes", rc);
 }

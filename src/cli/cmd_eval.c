@@ -39,75 +39,108 @@ static int grad_norm(const hesse_model *m, const double *g, double *out) {
     return HESSE_OK;
 }
 
-int cmd_eval(int argc, char **argv) {
-    cli_data_opts d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL};
-    cli_model_opts mo = {NULL, NULL, NULL};
-    const char *out = NULL;
-    int threads = 0, quiet = 0, chunk = 0;
+/* The option values of hesse eval. */
+typedef struct {
+    cli_data_opts d;
+    cli_model_opts mo;
+    const char *out;
+    int threads, quiet, chunk;
+} eval_args;
+
+/* What a run holds, and what it measured. */
+typedef struct {
+    cli_data data;
+    hesse_model *m;
+    hesse_engine *e;
+    char *pre;
+    double *grad;
+    int64_t N, correct; /* samples (over every rank), correctly classified */
+    double loss, seconds, gn;
+} eval_run;
+
+static int parse_eval(eval_args *a, int argc, char **argv) {
     cli_opt opts[] = {
-        CLI_MODEL_OPTIONS(mo),
-        CLI_DATA_OPTIONS(d),
-        {"chunk", 0, OPT_INT, &chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
+        CLI_MODEL_OPTIONS(a->mo),
+        CLI_DATA_OPTIONS(a->d),
+        {"chunk", 0, OPT_INT, &a->chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
          0},
-        CLI_COMMON_OPTIONS(out, threads, quiet),
+        CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
     cli_command_doc doc = {"eval", "loss, accuracy and gradient norm of a model on data",
                            "--model M [--arch A] [--data D] [--samples N] [-o out.json]",
                            "The loss is the mean over the samples (PyTorch's reduction='mean'). "
                            "JSON keys: loss, accuracy, grad_norm, n_params, samples, seconds."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+}
+
+/* The data, the model, the samples with its preprocessing, and the engine over this rank's
+ * shard. */
+static int open_run(const eval_args *a, eval_run *r) {
+    int rc;
+    HESSE_CHECK(cli_data_open(&a->d, &r->data));
+    HESSE_CHECK(cli_load_model(&a->mo, r->data.dataset, &r->m, &r->pre));
+    HESSE_CHECK(cli_data_select(&a->d, r->pre, &r->data));
+    hesse_engine_params ep = cli_engine_defaults();
+    ep.chunk = a->chunk;
+    HESSE_CHECK(hesse_engine_create(r->m, &ep, &r->e));
+    HESSE_CHECK(cli_distribute(&r->data, r->m, r->e)); /* this rank's shard */
+cleanup:
+    return rc;
+}
+
+/* Loss, accuracy and the gradient's norm (timed: the pass alone). */
+static int run(eval_run *r) {
+    r->N = hesse_samples_total(&r->data.samples);
+    const int64_t n = hesse_model_num_params(r->m);
+    r->grad = hesse_alloc((size_t)n * sizeof *r->grad);
+    if (!r->grad)
+        return hesse_error(HESSE_ENOMEM, "eval: cannot allocate the gradient (%lld doubles)",
+                           (long long)n);
+    double t0 = hesse_now();
+    int rc = hesse_loss_grad(r->e, &r->data.samples, &r->loss, r->grad, &r->correct);
+    if (rc != HESSE_OK) return rc;
+    r->seconds = hesse_now() - t0;
+    return grad_norm(r->m, r->grad, &r->gn);
+}
+
+static int emit(const eval_args *a, const eval_run *r, int argc, char **argv) {
+    const double N = (double)r->N;
+    cJSON *res = hesse_result_new("eval", argc, argv);
+    cli_describe_model(res, r->m, a->mo.model);
+    cli_describe_data(res, &r->data);
+    cli_describe_ranks(res);
+    cJSON_AddNumberToObject(res, "samples", N);
+    cJSON_AddNumberToObject(res, "loss", r->loss);
+    cJSON_AddNumberToObject(res, "accuracy", (double)r->correct / N);
+    cJSON_AddNumberToObject(res, "correct", (double)r->correct);
+    cJSON_AddNumberToObject(res, "grad_norm", r->gn);
+    cJSON_AddNumberToObject(res, "seconds", r->seconds);
+    int rc = cli_emit(res, a->out);
+    if (rc == HESSE_OK)
+        cli_note("eval: %s: loss %.6g, accuracy %.2f%%, |grad| %.4g (%lld samples, %.2fs)",
+                 r->data.description, r->loss, 100.0 * (double)r->correct / N, r->gn,
+                 (long long)r->N, r->seconds);
+    cJSON_Delete(res);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    eval_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL}};
+    int rc = parse_eval(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("eval", rc);
-    cli_apply_common(threads, quiet);
+    cli_apply_common(a.threads, a.quiet);
 
-    cli_data data = {0};
-    hesse_model *m = NULL;
-    hesse_engine *e = NULL;
-    char *pre = NULL;
-    double *grad = NULL;
-    cJSON *res = NULL;
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(cli_data_open(&d, &data));
-    HESSE_CHECK(cli_load_model(&mo, data.dataset, &m, &pre));
-    HESSE_CHECK(cli_data_select(&d, pre, &data));
-    hesse_engine_params ep = cli_engine_defaults();
-    ep.chunk = chunk;
-    HESSE_CHECK(hesse_engine_create(m, &ep, &e));
-    HESSE_CHECK(cli_distribute(&data, m, e)); /* this rank's shard */
-    const int64_t N = hesse_samples_total(&data.samples);
-    const int64_t n = hesse_model_num_params(m);
-    grad = hesse_alloc((size_t)n * sizeof *grad);
-    if (!grad) {
-        rc = hesse_error(HESSE_ENOMEM, "eval: cannot allocate the gradient (%lld doubles)",
-                         (long long)n);
-        goto cleanup;
-    }
-    double t0 = hesse_now(), loss;
-    int64_t correct;
-    HESSE_CHECK(hesse_loss_grad(e, &data.samples, &loss, grad, &correct));
-    double seconds = hesse_now() - t0, gn = 0;
-    HESSE_CHECK(grad_norm(m, grad, &gn));
-
-    res = hesse_result_new("eval", argc, argv);
-    cli_describe_model(res, m, mo.model);
-    cli_describe_data(res, &data);
-    cli_describe_ranks(res);
-    cJSON_AddNumberToObject(res, "samples", (double)N);
-    cJSON_AddNumberToObject(res, "loss", loss);
-    cJSON_AddNumberToObject(res, "accuracy", (double)correct / (double)N);
-    cJSON_AddNumberToObject(res, "correct", (double)correct);
-    cJSON_AddNumberToObject(res, "grad_norm", gn);
-    cJSON_AddNumberToObject(res, "seconds", seconds);
-    HESSE_CHECK(cli_emit(res, out));
-    cli_note("eval: %s: loss %.6g, accuracy %.2f%%, |grad| %.4g (%lld samples, %.2fs)",
-             data.description, loss, 100.0 * (double)correct / (double)N, gn, (long long)N,
-             seconds);
+    eval_run r = {0};
+    HESSE_CHECK(cli_check_output(a.out, "option --output"));
+    HESSE_CHECK(open_run(&a, &r));
+    HESSE_CHECK(run(&r));
+    HESSE_CHECK(emit(&a, &r, argc, argv));
 cleanup:
-    cJSON_Delete(res);
-    hesse_free(grad);
-    free(pre);
-    hesse_engine_free(e);
-    hesse_model_free(m);
-    cli_data_free(&data);
+    hesse_free(r.grad);
+    free(r.pre);
+    hesse_engine_free(r.e);
+    hesse_model_free(r.m);
+    cli_data_free(&r.data);
     return rc == HESSE_OK ? 0 : cli_fail("eval", rc);
 }

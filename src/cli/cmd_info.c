@@ -13,43 +13,28 @@ static void shape_text(const hesse_tensor_info *t, char *buf, size_t cap) {
     if (at < cap) snprintf(buf + at, cap - at, "]");
 }
 
-/* The model's parameters and buffers, as text or as JSON. */
-static int model_info(const cli_model_opts *mo, const char *input, int json, const char *out,
-                      int argc, char **argv) {
-    hesse_model *m = NULL;
-    cJSON *doc = NULL;
-    int rc = HESSE_OK;
-    hesse_load_options lo = hesse_load_defaults();
-    lo.arch = mo->arch;
-    if (input && sscanf(input, "%d,%d,%d", &lo.c, &lo.h, &lo.w) != 3) {
-        rc = hesse_error(HESSE_EINVAL, "option --input-shape: expected C,H,W, got '%s'", input);
-        goto cleanup;
-    }
-    HESSE_CHECK(hesse_model_load(mo->model, &lo, &m, NULL));
-    if (json || out) {
-        doc = hesse_result_new("info", argc, argv);
-        cli_describe_model(doc, m, mo->model);
-        cJSON *ts = cJSON_AddArrayToObject(doc, "tensors");
-        for (int pass = 0; pass < 2; pass++) {
-            int count = pass ? hesse_model_num_buffers(m) : hesse_model_num_tensors(m);
-            for (int i = 0; i < count; i++) {
-                const hesse_tensor_info *t =
-                    pass ? hesse_model_buffer(m, i) : hesse_model_tensor(m, i);
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "name", t->name);
-                cJSON_AddStringToObject(o, "kind", pass ? "buffer" : "parameter");
-                int shape[4];
-                for (int d = 0; d < t->ndim; d++) shape[d] = (int)t->shape[d];
-                cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, t->ndim));
-                cJSON_AddItemToArray(ts, o);
-            }
+/* Every parameter and buffer of m into "tensors" of doc: name, kind, shape. */
+static void describe_tensors(const hesse_model *m, cJSON *doc) {
+    cJSON *ts = cJSON_AddArrayToObject(doc, "tensors");
+    for (int pass = 0; pass < 2; pass++) {
+        int count = pass ? hesse_model_num_buffers(m) : hesse_model_num_tensors(m);
+        for (int i = 0; i < count; i++) {
+            const hesse_tensor_info *t = pass ? hesse_model_buffer(m, i) : hesse_model_tensor(m, i);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", t->name);
+            cJSON_AddStringToObject(o, "kind", pass ? "buffer" : "parameter");
+            int shape[4];
+            for (int d = 0; d < t->ndim; d++) shape[d] = (int)t->shape[d];
+            cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, t->ndim));
+            cJSON_AddItemToArray(ts, o);
         }
-        rc = cli_emit(doc, out);
-        goto cleanup;
     }
+}
+
+static void print_model(const hesse_model *m, const char *path) {
     int c, h, w;
     hesse_model_input_shape(m, &c, &h, &w);
-    printf("model:      %s\narch:       %s\ninput:      %dx%dx%d\nparameters: %lld\n", mo->model,
+    printf("model:      %s\narch:       %s\ninput:      %dx%dx%d\nparameters: %lld\n", path,
            hesse_model_arch(m), c, h, w, (long long)hesse_model_num_params(m));
     char shape[96];
     for (int i = 0; i < hesse_model_num_tensors(m); i++) {
@@ -62,54 +47,47 @@ static int model_info(const cli_model_opts *mo, const char *input, int json, con
         shape_text(t, shape, sizeof shape);
         printf("  buffer    %-40s %s\n", t->name, shape);
     }
-cleanup:
-    cJSON_Delete(doc);
+}
+
+/* The model's parameters and buffers, as text or as JSON. */
+static int model_info(const cli_model_opts *mo, const char *input, int json, const char *out,
+                      int argc, char **argv) {
+    hesse_model *m = NULL;
+    hesse_load_options lo = hesse_load_defaults();
+    lo.arch = mo->arch;
+    if (input && sscanf(input, "%d,%d,%d", &lo.c, &lo.h, &lo.w) != 3)
+        return hesse_error(HESSE_EINVAL, "option --input-shape: expected C,H,W, got '%s'", input);
+    int rc = hesse_model_load(mo->model, &lo, &m, NULL);
+    if (rc == HESSE_OK && (json || out)) {
+        cJSON *doc = hesse_result_new("info", argc, argv);
+        cli_describe_model(doc, m, mo->model);
+        describe_tensors(m, doc);
+        rc = cli_emit(doc, out);
+        cJSON_Delete(doc);
+    } else if (rc == HESSE_OK) {
+        print_model(m, mo->model);
+    }
     hesse_model_free(m);
     return rc;
 }
 
-int cmd_info(int argc, char **argv) {
-    const char *out = NULL, *input = NULL;
-    int json = 0;
-    cli_model_opts mo = {NULL, NULL, NULL};
-    cli_opt opts[] = {
-        {"json", 0, OPT_FLAG, &json, NULL, "print JSON instead of text", CLI_NO_RANGE, 0},
-        {"output", 'o', OPT_STRING, &out, "FILE", "write the JSON to FILE", CLI_NO_RANGE, 0},
-        {"model", 'm', OPT_STRING, &mo.model, "FILE",
-         "list a model's parameters and buffers instead", CLI_NO_RANGE, 0},
-        {"arch", 0, OPT_STRING, &mo.arch, "A", "architecture of a PyTorch state_dict (--model)",
-         CLI_NO_RANGE, 0},
-        {"input-shape", 0, OPT_STRING, &input, "C,H,W",
-         "input shape of a PyTorch state_dict (--model)", CLI_NO_RANGE, 0},
-    };
-    cli_command_doc doc = {"info", "version, BLAS library and core, threads, CPU features",
-                           "[--json] [-o FILE] [--model M [--arch A --input-shape C,H,W]]",
-                           "The BLAS core is chosen from the CPU's features before OpenBLAS loads "
-                           "(AVX-512F: SkylakeX, AVX2+FMA: Haswell); a value of OPENBLAS_CORETYPE "
-                           "set by the user is kept. With --model: the model's architecture, its "
-                           "parameter tensors and its buffers (batch norm's running statistics, "
-                           "which are loaded and saved but are not parameters)."};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
-    if (rc == 1) return 0;
-    if (rc == HESSE_OK) rc = cli_check_output(out, "option --output");
-    if (rc != HESSE_OK) return cli_fail("info", rc);
-    if (mo.model) {
-        rc = model_info(&mo, input, json, out, argc, argv);
-        return rc == HESSE_OK ? 0 : cli_fail("info", rc);
-    }
+/* The build as JSON: memory and the distributed backend. */
+static int system_json(const char *out, int argc, char **argv) {
+    cJSON *doc_json = hesse_result_new("info", argc, argv);
+    cJSON_AddNumberToObject(doc_json, "memory_available_bytes", (double)hesse_mem_available());
+    cJSON *dist = cJSON_AddObjectToObject(doc_json, "distributed");
+    cJSON_AddStringToObject(dist, "backend", hesse_dist_backend());
+    cJSON_AddStringToObject(dist, "library", hesse_dist_library());
+    cJSON_AddNumberToObject(dist, "ranks", hesse_dist_size());
+    int rc = cli_emit(doc_json, out);
+    cJSON_Delete(doc_json);
+    return rc;
+}
+
+/* The build as text: CPU, BLAS library, core and threads, memory, distributed backend. */
+static void print_system(void) {
     hesse_blas_info b;
     hesse_blas_get_info(&b);
-    if (json || out) {
-        cJSON *doc_json = hesse_result_new("info", argc, argv);
-        cJSON_AddNumberToObject(doc_json, "memory_available_bytes", (double)hesse_mem_available());
-        cJSON *dist = cJSON_AddObjectToObject(doc_json, "distributed");
-        cJSON_AddStringToObject(dist, "backend", hesse_dist_backend());
-        cJSON_AddStringToObject(dist, "library", hesse_dist_library());
-        cJSON_AddNumberToObject(dist, "ranks", hesse_dist_size());
-        rc = cli_emit(doc_json, out);
-        cJSON_Delete(doc_json);
-        return rc == HESSE_OK ? 0 : cli_fail("info", rc);
-    }
     printf("hesse %s\n", hesse_version());
     printf("cpu:          %s (%d online)\n", b.cpu_model[0] ? b.cpu_model : "unknown", b.cpus);
     printf("cpu features: %s\n", b.cpu_features[0] ? b.cpu_features : "(none of interest)");
@@ -126,5 +104,46 @@ int cmd_info(int argc, char **argv) {
     printf("distributed:  %s, %d rank%s (%s%s)\n", hesse_dist_backend(), hesse_dist_size(),
            hesse_dist_size() == 1 ? "" : "s",
            hesse_dist_library()[0] ? "built with " : "built without MPI", hesse_dist_library());
-    return 0;
+}
+
+/* The option values of hesse info. */
+typedef struct {
+    const char *out, *input;
+    int json;
+    cli_model_opts mo;
+} info_args;
+
+static int parse_info(info_args *a, int argc, char **argv) {
+    cli_opt opts[] = {
+        {"json", 0, OPT_FLAG, &a->json, NULL, "print JSON instead of text", CLI_NO_RANGE, 0},
+        {"output", 'o', OPT_STRING, &a->out, "FILE", "write the JSON to FILE", CLI_NO_RANGE, 0},
+        {"model", 'm', OPT_STRING, &a->mo.model, "FILE",
+         "list a model's parameters and buffers instead", CLI_NO_RANGE, 0},
+        {"arch", 0, OPT_STRING, &a->mo.arch, "A", "architecture of a PyTorch state_dict (--model)",
+         CLI_NO_RANGE, 0},
+        {"input-shape", 0, OPT_STRING, &a->input, "C,H,W",
+         "input shape of a PyTorch state_dict (--model)", CLI_NO_RANGE, 0},
+    };
+    cli_command_doc doc = {"info", "version, BLAS library and core, threads, CPU features",
+                           "[--json] [-o FILE] [--model M [--arch A --input-shape C,H,W]]",
+                           "The BLAS core is chosen from the CPU's features before OpenBLAS loads "
+                           "(AVX-512F: SkylakeX, AVX2+FMA: Haswell); a value of OPENBLAS_CORETYPE "
+                           "set by the user is kept. With --model: the model's architecture, its "
+                           "parameter tensors and its buffers (batch norm's running statistics, "
+                           "which are loaded and saved but are not parameters)."};
+    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+}
+
+int cmd_info(int argc, char **argv) {
+    info_args a = {NULL, NULL, 0, {NULL, NULL, NULL}};
+    int rc = parse_info(&a, argc, argv);
+    if (rc == 1) return 0;
+    if (rc == HESSE_OK) rc = cli_check_output(a.out, "option --output");
+    if (rc == HESSE_OK && a.mo.model)
+        rc = model_info(&a.mo, a.input, a.json, a.out, argc, argv);
+    else if (rc == HESSE_OK && (a.json || a.out))
+        rc = system_json(a.out, argc, argv);
+    else if (rc == HESSE_OK)
+        print_system();
+    return rc == HESSE_OK ? 0 : cli_fail("info", rc);
 }

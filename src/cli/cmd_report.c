@@ -5,15 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cmd_report(int argc, char **argv) {
-    const char *out = NULL, *title = NULL;
-    int quiet = 0;
+/* The option values of hesse report; files (room for argc) holds the operands. */
+typedef struct {
+    const char *out, *title;
+    int quiet;
+    char **files;
+    int nfiles;
+} report_args;
+
+static int parse_report(report_args *a, int argc, char **argv) {
     cli_opt opts[] = {
-        {"output", 'o', OPT_STRING, &out, "FILE", "the HTML file to write (default stdout)",
+        {"output", 'o', OPT_STRING, &a->out, "FILE", "the HTML file to write (default stdout)",
          CLI_NO_RANGE, 0},
-        {"title", 0, OPT_STRING, &title, "T", "the page title (default \"hesse report\")",
+        {"title", 0, OPT_STRING, &a->title, "T", "the page title (default \"hesse report\")",
          CLI_NO_RANGE, 0},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no notes on stderr", CLI_NO_RANGE, 0},
+        {"quiet", 'q', OPT_FLAG, &a->quiet, NULL, "no notes on stderr", CLI_NO_RANGE, 0},
     };
     cli_command_doc doc = {
         "report", "one self-contained HTML page from result documents",
@@ -24,36 +30,49 @@ int cmd_report(int argc, char **argv) {
         "Documents of other schemas get a table of their values. The page has inline CSS and "
         "SVG only: no scripts, no external assets. Hover over a number for its JSON path and "
         "exact value. See docs/report.md."};
-    char **files = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *files);
-    if (!files) return cli_fail("report", hesse_error(HESSE_ENOMEM, "out of memory"));
-    int nfiles = 0;
-    int rc = cli_parse_positional(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]),
-                                  files, &nfiles);
+    return cli_parse_positional(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]),
+                                a->files, &a->nfiles);
+}
+
+/* At least one document, none of them an output, and the output staged. */
+static int validate(const report_args *a) {
+    if (a->nfiles == 0)
+        return hesse_error(HESSE_EINVAL, "no result files given (usage: hesse report FILE.json... "
+                                         "-o report.html)");
+    int rc = HESSE_OK;
+    for (int i = 0; i < a->nfiles && rc == HESSE_OK; i++) rc = cli_input(a->files[i], "input file");
+    if (rc == HESSE_OK) rc = cli_check_output(a->out, "option --output");
+    return rc;
+}
+
+/* The page to -o FILE (with a note), or to standard output. */
+static int emit(const report_args *a, const char *html) {
+    size_t len = strlen(html);
+    if (!a->out || strcmp(a->out, "-") == 0) return cli_stdout(html, len);
+    int rc = hesse_write_file_atomic(a->out, html, len);
+    if (rc == HESSE_OK)
+        cli_note("report: %d document%s -> %s (%.0f KB)", a->nfiles, a->nfiles == 1 ? "" : "s",
+                 a->out, (double)len / 1024.0);
+    return rc;
+}
+
+int cmd_report(int argc, char **argv) {
+    report_args a = {NULL, NULL, 0, NULL, 0};
+    a.files = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *a.files);
+    if (!a.files) return cli_fail("report", hesse_error(HESSE_ENOMEM, "out of memory"));
+    int rc = parse_report(&a, argc, argv);
     if (rc == 1) {
-        free(files);
+        free(a.files);
         return 0;
     }
     char *html = NULL;
     if (rc != HESSE_OK) goto cleanup;
-    cli_quiet = quiet;
-    if (nfiles == 0) {
-        rc = hesse_error(HESSE_EINVAL, "no result files given (usage: hesse report FILE.json... -o "
-                                       "report.html)");
-        goto cleanup;
-    }
-    for (int i = 0; i < nfiles; i++) HESSE_CHECK(cli_input(files[i], "input file"));
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(hesse_report_files((const char *const *)files, nfiles, title, &html));
-    size_t len = strlen(html);
-    if (out && strcmp(out, "-") != 0) {
-        HESSE_CHECK(hesse_write_file_atomic(out, html, len));
-        cli_note("report: %d document%s -> %s (%.0f KB)", nfiles, nfiles == 1 ? "" : "s", out,
-                 (double)len / 1024.0);
-    } else {
-        rc = cli_stdout(html, len);
-    }
+    cli_quiet = a.quiet;
+    HESSE_CHECK(validate(&a));
+    HESSE_CHECK(hesse_report_files((const char *const *)a.files, a.nfiles, a.title, &html));
+    rc = emit(&a, html);
 cleanup:
     free(html);
-    free(files);
+    free(a.files);
     return rc == HESSE_OK ? 0 : cli_fail("report", rc);
 }

@@ -13,6 +13,80 @@ typedef struct {
     int epochs, batch, step_epochs;
 } train_opts;
 
+/* The option values of hesse train. */
+typedef struct {
+    cli_data_opts d;
+    train_opts t;
+    const char *arch, *loss_name, *out, *init, *json_out;
+    int64_t test_samples;
+    int threads, quiet, no_test;
+} train_args;
+
+/* What a run holds: data, model, engines, optimizer and the per-epoch history. */
+typedef struct {
+    cli_data data, test;
+    hesse_model *m;
+    hesse_engine *e, *ev;
+    hesse_samples batch;
+    hesse_optimizer *opt;
+    hesse_optim_params op;
+    hesse_schedule_kind sk;
+    int64_t *order;
+    double *grad;
+    char *pre;
+    cJSON *history;
+    int64_t n, N, batches;
+    int B;
+    double t_start;
+} train_run;
+
+static int parse_train(train_args *a, int argc, char **argv) {
+    train_opts *t = &a->t;
+    cli_opt opts[] = {
+        {"arch", 0, OPT_STRING, &a->arch, "A", "architecture string (PyTorch module names)",
+         CLI_NO_RANGE, 0},
+        {"loss", 0, OPT_STRING, &a->loss_name, "L",
+         "cross_entropy (default; with --init, the model file's loss) or mse", CLI_NO_RANGE, 0},
+        {"init", 0, OPT_STRING, &a->init, "FILE", "start from this model instead of a fresh init",
+         CLI_NO_RANGE, 0},
+        CLI_DATA_OPTIONS(a->d),
+        {"epochs", 0, OPT_INT, &t->epochs, "E",
+         "passes over the data (default 1; 0 writes the init)", 0, 1e6, 0},
+        {"batch", 0, OPT_INT, &t->batch, "B", "minibatch size (default 64)", 1, 1 << 20, 0},
+        {"lr", 0, OPT_DOUBLE, &t->lr, "LR", "learning rate (default 0.01)", 0, 1e6, 0},
+        {"momentum", 0, OPT_DOUBLE, &t->momentum, "MU", "SGD momentum (default 0.9)", 0, 1, 0},
+        {"wd", 0, OPT_DOUBLE, &t->wd, "WD", "weight decay (default 0)", 0, 1e6, 0},
+        {"optimizer", 0, OPT_STRING, &t->optimizer, "O", "sgd (default) or adam", CLI_NO_RANGE, 0},
+        {"schedule", 0, OPT_STRING, &t->schedule, "S", "constant (default), step or cosine",
+         CLI_NO_RANGE, 0},
+        {"step-epochs", 0, OPT_INT, &t->step_epochs, "K",
+         "step schedule: epochs between decays (default epochs/3)", 1, 1e6, 0},
+        {"gamma", 0, OPT_DOUBLE, &t->gamma, "G", "step schedule: decay factor (default 0.1)", 0, 1,
+         0},
+        {"test-samples", 0, OPT_INT64, &a->test_samples, "N",
+         "test samples evaluated after each epoch (0: all)", 0, 1e15, 0},
+        {"no-test", 0, OPT_FLAG, &a->no_test, NULL, "skip the test evaluation", CLI_NO_RANGE, 0},
+        {"json", 0, OPT_STRING, &a->json_out, "FILE", "also write the training history as JSON",
+         CLI_NO_RANGE, 0},
+        {"output", 'o', OPT_STRING, &a->out, "FILE", "the model file to write (.safetensors)",
+         CLI_NO_RANGE, 0},
+        {"threads", 0, OPT_INT, &a->threads, "T", "BLAS threads (default: all cores)", 1, 1024, 0},
+        {"quiet", 'q', OPT_FLAG, &a->quiet, NULL, "no progress or notes on stderr", CLI_NO_RANGE,
+         0},
+    };
+    cli_command_doc doc = {
+        "train", "train a network (SGD or Adam) and save it as safetensors",
+        "--arch A [--data D] [--epochs E] [--lr LR] [--batch B] -o model.safetensors",
+        "Parameters start from PyTorch's default init (seeded by --seed) unless --init is given. "
+        "Each epoch reshuffles the samples with the seed. The model file records the "
+        "architecture, input shape, loss, preprocessing, seed and the per-epoch history in its "
+        "metadata. Example (LeNet-5 on Fashion-MNIST):\n"
+        "  hesse train --arch 'conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,"
+        "maxpool2d(2),flatten,linear(400,120),relu,linear(120,84),relu,linear(84,10)' "
+        "--epochs 3 --lr 0.05 -o lenet5.safetensors"};
+    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+}
+
 static int parse_train_opts(const train_opts *t, hesse_optim_params *op, hesse_schedule_kind *sk) {
     if (strcmp(t->optimizer, "sgd") == 0)
         *op = hesse_optim_defaults(HESSE_OPTIM_SGD);
@@ -36,6 +110,103 @@ static int parse_train_opts(const train_opts *t, hesse_optim_params *op, hesse_s
     return HESSE_OK;
 }
 
+/* The options' own checks, then the outputs staged before any work. */
+static int validate(train_args *a, train_run *r) {
+    if (!a->out)
+        return hesse_error(HESSE_EINVAL,
+                           "option -o/--output is required (the model file to write)");
+    if (!a->arch && !a->init)
+        return hesse_error(HESSE_EINVAL, "option --arch is required (or --init with a model file)");
+    r->sk = HESSE_SCHEDULE_CONSTANT;
+    int rc = parse_train_opts(&a->t, &r->op, &r->sk);
+    if (rc != HESSE_OK) return rc;
+    if (a->t.step_epochs == 0) a->t.step_epochs = a->t.epochs / 3 > 1 ? a->t.epochs / 3 : 1;
+    rc = cli_check_output(a->out, "option --output");
+    if (rc == HESSE_OK) rc = cli_check_output(a->json_out, "option --json");
+    return rc;
+}
+
+/* The model: loaded from --init, or built from --arch and initialised with the seed. */
+static int open_model(const train_args *a, train_run *r) {
+    if (a->init) {
+        cli_model_opts mo = {a->init, a->arch, a->loss_name};
+        return cli_load_model(&mo, r->data.dataset, &r->m, &r->pre);
+    }
+    hesse_loss_kind loss;
+    const char *loss_name = a->loss_name ? a->loss_name : "cross_entropy";
+    if (hesse_loss_parse(loss_name, &loss) != HESSE_OK)
+        return hesse_error(HESSE_EINVAL, "option --loss: expected cross_entropy or mse, got '%s'",
+                           loss_name);
+    int c, h, w;
+    hesse_dataset_shape(r->data.dataset, &c, &h, &w);
+    int rc = hesse_model_create(a->arch, c, h, w, loss, &r->m);
+    if (rc == HESSE_OK) hesse_model_init(r->m, a->d.seed);
+    return rc;
+}
+
+/* Refuses a network hesse cannot train, or one with fewer outputs than the data's classes. */
+static int check_trainable(const train_args *a, train_run *r) {
+    const char *eval_only = NULL;
+    if (a->t.epochs > 0 && hesse_model_has_eval_only(r->m, &eval_only)) {
+        /* training would need batch statistics and running-statistic updates (batch norm) or
+         * random masks (dropout); hesse implements these layers in evaluation mode only */
+        return hesse_error(HESSE_EINPUT,
+                           "hesse train does not train networks with %s layers: hesse implements "
+                           "them in evaluation mode only (%s); train in PyTorch and load the "
+                           "state_dict with --model and --arch (--epochs 0 writes the initial "
+                           "model)",
+                           eval_only,
+                           strncmp(eval_only, "batchnorm", 9) == 0
+                               ? "running statistics fixed, no batch statistics"
+                               : "dropout is the identity");
+    }
+    int rc = cli_data_select(&a->d, r->pre, &r->data);
+    if (rc != HESSE_OK) return rc;
+    if (hesse_model_num_outputs(r->m) < hesse_dataset_num_classes(r->data.dataset))
+        return hesse_error(HESSE_EINPUT, "the model has %d outputs but %s has %d classes",
+                           hesse_model_num_outputs(r->m), hesse_dataset_name(r->data.dataset),
+                           hesse_dataset_num_classes(r->data.dataset));
+    return HESSE_OK;
+}
+
+/* The test split, with the training preprocessing; none for a single-file dataset. */
+static int open_test(train_args *a, train_run *r) {
+    if (a->no_test || a->t.epochs == 0) return HESSE_OK;
+    cli_data_opts td = a->d;
+    td.split = "test";
+    td.samples = a->test_samples;
+    td.select = "first";
+    /* a single-file dataset has no test split: evaluate on nothing rather than on train */
+    if (strstr(a->d.data, ".safetensors")) {
+        a->no_test = 1;
+        return HESSE_OK;
+    }
+    int rc = cli_data_open(&td, &r->test);
+    if (rc == HESSE_OK) rc = cli_data_select(&td, r->pre, &r->test); /* the training one */
+    return rc;
+}
+
+/* Engines, the minibatch, the shuffle order, the gradient and the optimizer. */
+static int prepare(const train_args *a, train_run *r) {
+    r->n = hesse_model_num_params(r->m);
+    r->N = r->data.samples.n;
+    r->B = a->t.batch < r->N ? a->t.batch : (int)r->N;
+    hesse_engine_params ep = hesse_engine_defaults();
+    ep.chunk = r->B;
+    int rc;
+    HESSE_CHECK(hesse_engine_create(r->m, &ep, &r->e));
+    HESSE_CHECK(hesse_engine_create(r->m, NULL, &r->ev));
+    const hesse_samples *s = &r->data.samples;
+    HESSE_CHECK(hesse_samples_alloc(r->B, s->c, s->h, s->w, s->num_classes, &r->batch));
+    r->order = malloc((size_t)r->N * sizeof *r->order);
+    r->grad = hesse_calloc((size_t)r->n, sizeof *r->grad);
+    HESSE_CHECK(hesse_optimizer_create(r->n, &r->op, &r->opt));
+    if (!r->order || !r->grad || !r->history)
+        rc = hesse_error(HESSE_ENOMEM, "out of memory for training state");
+cleanup:
+    return rc;
+}
+
 /* Test loss and accuracy (forward only). */
 static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, double *acc) {
     int64_t correct = 0;
@@ -44,257 +215,173 @@ static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     return rc;
 }
 
-int cmd_train(int argc, char **argv) {
-    cli_data_opts d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL};
-    train_opts t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0};
-    const char *arch = NULL, *loss_name = NULL, *out = NULL, *init = NULL;
-    const char *json_out = NULL;
-    int64_t test_samples = 0;
-    int threads = 0, quiet = 0, no_test = 0;
-    cli_opt opts[] = {
-        {"arch", 0, OPT_STRING, &arch, "A", "architecture string (PyTorch module names)",
-         CLI_NO_RANGE, 0},
-        {"loss", 0, OPT_STRING, &loss_name, "L",
-         "cross_entropy (default; with --init, the model file's loss) or mse", CLI_NO_RANGE, 0},
-        {"init", 0, OPT_STRING, &init, "FILE", "start from this model instead of a fresh init",
-         CLI_NO_RANGE, 0},
-        CLI_DATA_OPTIONS(d),
-        {"epochs", 0, OPT_INT, &t.epochs, "E",
-         "passes over the data (default 1; 0 writes the init)", 0, 1e6, 0},
-        {"batch", 0, OPT_INT, &t.batch, "B", "minibatch size (default 64)", 1, 1 << 20, 0},
-        {"lr", 0, OPT_DOUBLE, &t.lr, "LR", "learning rate (default 0.01)", 0, 1e6, 0},
-        {"momentum", 0, OPT_DOUBLE, &t.momentum, "MU", "SGD momentum (default 0.9)", 0, 1, 0},
-        {"wd", 0, OPT_DOUBLE, &t.wd, "WD", "weight decay (default 0)", 0, 1e6, 0},
-        {"optimizer", 0, OPT_STRING, &t.optimizer, "O", "sgd (default) or adam", CLI_NO_RANGE, 0},
-        {"schedule", 0, OPT_STRING, &t.schedule, "S", "constant (default), step or cosine",
-         CLI_NO_RANGE, 0},
-        {"step-epochs", 0, OPT_INT, &t.step_epochs, "K",
-         "step schedule: epochs between decays (default epochs/3)", 1, 1e6, 0},
-        {"gamma", 0, OPT_DOUBLE, &t.gamma, "G", "step schedule: decay factor (default 0.1)", 0, 1,
-         0},
-        {"test-samples", 0, OPT_INT64, &test_samples, "N",
-         "test samples evaluated after each epoch (0: all)", 0, 1e15, 0},
-        {"no-test", 0, OPT_FLAG, &no_test, NULL, "skip the test evaluation", CLI_NO_RANGE, 0},
-        {"json", 0, OPT_STRING, &json_out, "FILE", "also write the training history as JSON",
-         CLI_NO_RANGE, 0},
-        {"output", 'o', OPT_STRING, &out, "FILE", "the model file to write (.safetensors)",
-         CLI_NO_RANGE, 0},
-        {"threads", 0, OPT_INT, &threads, "T", "BLAS threads (default: all cores)", 1, 1024, 0},
-        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress or notes on stderr", CLI_NO_RANGE, 0},
-    };
-    cli_command_doc doc = {
-        "train", "train a network (SGD or Adam) and save it as safetensors",
-        "--arch A [--data D] [--epochs E] [--lr LR] [--batch B] -o model.safetensors",
-        "Parameters start from PyTorch's default init (seeded by --seed) unless --init is given. "
-        "Each epoch reshuffles the samples with the seed. The model file records the "
-        "architecture, input shape, loss, preprocessing, seed and the per-epoch history in its "
-        "metadata. Example (LeNet-5 on Fashion-MNIST):\n"
-        "  hesse train --arch 'conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,"
-        "maxpool2d(2),flatten,linear(400,120),relu,linear(120,84),relu,linear(84,10)' "
-        "--epochs 3 --lr 0.05 -o lenet5.safetensors"};
-    int rc = cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
-    if (rc == 1) return 0;
-    if (rc != HESSE_OK) return cli_fail("train", rc);
-    cli_apply_common(threads, quiet);
+/* One pass over the shuffled samples, a step per minibatch; the running loss and accuracy
+ * go to the progress line. */
+static int train_epoch(const train_args *a, train_run *r, int epoch, double lr, hesse_rng *rng,
+                       double *loss_sum, int64_t *correct_sum) {
+    const int64_t N = r->N, B = r->B;
+    hesse_rng_shuffle(rng, r->order, N);
+    for (int64_t bi = 0; bi < r->batches; bi++) {
+        int64_t b0 = bi * B, count = N - b0 < B ? N - b0 : B;
+        hesse_samples_gather(&r->data.samples, r->order + b0, count, &r->batch);
+        double loss;
+        int64_t correct;
+        int rc = hesse_loss_grad(r->e, &r->batch, &loss, r->grad, &correct);
+        if (rc != HESSE_OK) return rc;
+        hesse_optimizer_step(r->opt, lr, hesse_model_params(r->m), r->grad);
+        *loss_sum += loss * (double)count;
+        *correct_sum += correct;
+        char detail[96];
+        snprintf(detail, sizeof detail, "epoch %d/%d loss %.4f acc %.1f%%", epoch + 1, a->t.epochs,
+                 *loss_sum / (double)(b0 + count),
+                 100.0 * (double)*correct_sum / (double)(b0 + count));
+        hesse_progress p = {"train",
+                            (double)(epoch * r->batches + bi + 1),
+                            (double)(a->t.epochs * r->batches),
+                            hesse_now() - r->t_start,
+                            detail,
+                            0};
+        hesse_report_progress(&p);
+    }
+    return HESSE_OK;
+}
 
-    cli_data data = {0}, test = {0};
-    hesse_model *m = NULL;
-    hesse_engine *e = NULL, *ev = NULL;
-    hesse_samples batch = {0};
-    hesse_optimizer *opt = NULL;
-    int64_t *order = NULL;
-    double *grad = NULL;
-    char *pre = NULL, *hist_text = NULL, *pre_text = NULL, *data_text = NULL;
-    cJSON *history = cJSON_CreateArray(), *res = NULL;
-    if (!out) {
-        rc = hesse_error(HESSE_EINVAL, "option -o/--output is required (the model file to write)");
-        goto cleanup;
+/* An epoch's row of the history, its last progress and its line on stderr. */
+static void record_epoch(const train_args *a, train_run *r, int epoch, double lr, double secs,
+                         double loss_sum, int64_t correct_sum, double test_loss, double test_acc) {
+    const double N = (double)r->N;
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddNumberToObject(row, "epoch", epoch + 1);
+    cJSON_AddNumberToObject(row, "lr", lr);
+    cJSON_AddNumberToObject(row, "train_loss", loss_sum / N);
+    cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / N);
+    if (!a->no_test) {
+        cJSON_AddNumberToObject(row, "test_loss", test_loss);
+        cJSON_AddNumberToObject(row, "test_accuracy", test_acc);
     }
-    if (!arch && !init) {
-        rc = hesse_error(HESSE_EINVAL, "option --arch is required (or --init with a model file)");
-        goto cleanup;
-    }
-    hesse_optim_params op;
-    hesse_schedule_kind sk = HESSE_SCHEDULE_CONSTANT;
-    HESSE_CHECK(parse_train_opts(&t, &op, &sk));
-    if (t.step_epochs == 0) t.step_epochs = t.epochs / 3 > 1 ? t.epochs / 3 : 1;
-    HESSE_CHECK(cli_check_output(out, "option --output"));
-    HESSE_CHECK(cli_check_output(json_out, "option --json"));
-    HESSE_CHECK(cli_data_open(&d, &data));
-    if (init) {
-        cli_model_opts mo = {init, arch, loss_name};
-        HESSE_CHECK(cli_load_model(&mo, data.dataset, &m, &pre));
-    } else {
-        hesse_loss_kind loss;
-        if (!loss_name) loss_name = "cross_entropy";
-        if (hesse_loss_parse(loss_name, &loss) != HESSE_OK) {
-            rc = hesse_error(HESSE_EINVAL, "option --loss: expected cross_entropy or mse, got '%s'",
-                             loss_name);
-            goto cleanup;
-        }
-        int c, h, w;
-        hesse_dataset_shape(data.dataset, &c, &h, &w);
-        HESSE_CHECK(hesse_model_create(arch, c, h, w, loss, &m));
-        hesse_model_init(m, d.seed);
-    }
-    const char *eval_only = NULL;
-    if (t.epochs > 0 && hesse_model_has_eval_only(m, &eval_only)) {
-        /* training would need batch statistics and running-statistic updates (batch norm) or
-         * random masks (dropout); hesse implements these layers in evaluation mode only */
-        rc = hesse_error(HESSE_EINPUT,
-                         "hesse train does not train networks with %s layers: hesse implements "
-                         "them in evaluation mode only (%s); train in PyTorch and load the "
-                         "state_dict with --model and --arch (--epochs 0 writes the initial model)",
-                         eval_only,
-                         strncmp(eval_only, "batchnorm", 9) == 0
-                             ? "running statistics fixed, no batch statistics"
-                             : "dropout is the identity");
-        goto cleanup;
-    }
-    HESSE_CHECK(cli_data_select(&d, pre, &data));
-    if (hesse_model_num_outputs(m) < hesse_dataset_num_classes(data.dataset)) {
-        rc = hesse_error(HESSE_EINPUT, "the model has %d outputs but %s has %d classes",
-                         hesse_model_num_outputs(m), hesse_dataset_name(data.dataset),
-                         hesse_dataset_num_classes(data.dataset));
-        goto cleanup;
-    }
-    if (!no_test && t.epochs > 0) {
-        cli_data_opts td = d;
-        td.split = "test";
-        td.samples = test_samples;
-        td.select = "first";
-        /* a single-file dataset has no test split: evaluate on nothing rather than on train */
-        if (strstr(d.data, ".safetensors"))
-            no_test = 1;
-        else {
-            HESSE_CHECK(cli_data_open(&td, &test));
-            HESSE_CHECK(cli_data_select(&td, pre, &test)); /* the training preprocessing */
-        }
-    }
-    const int64_t n = hesse_model_num_params(m), N = data.samples.n;
-    const int B = t.batch < N ? t.batch : (int)N;
-    hesse_engine_params ep = hesse_engine_defaults();
-    ep.chunk = B;
-    HESSE_CHECK(hesse_engine_create(m, &ep, &e));
-    HESSE_CHECK(hesse_engine_create(m, NULL, &ev));
-    HESSE_CHECK(hesse_samples_alloc(B, data.samples.c, data.samples.h, data.samples.w,
-                                    data.samples.num_classes, &batch));
-    order = malloc((size_t)N * sizeof *order);
-    grad = hesse_calloc((size_t)n, sizeof *grad);
-    HESSE_CHECK(hesse_optimizer_create(n, &op, &opt));
-    if (!order || !grad || !history) {
-        rc = hesse_error(HESSE_ENOMEM, "out of memory for training state");
-        goto cleanup;
-    }
-    cli_note("train: %s, %lld parameters, %s, %d epochs, batch %d, %s lr %g", hesse_model_arch(m),
-             (long long)n, data.description, t.epochs, B, t.optimizer, t.lr);
+    cJSON_AddNumberToObject(row, "seconds", secs);
+    cJSON_AddItemToArray(r->history, row);
+    const int epochs = a->t.epochs;
+    hesse_progress p = {"train",
+                        (double)((epoch + 1) * r->batches),
+                        (double)(epochs * r->batches),
+                        hesse_now() - r->t_start,
+                        "",
+                        epoch + 1 == epochs};
+    if (epoch + 1 == epochs) hesse_report_progress(&p);
+    if (a->no_test)
+        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", epoch + 1, epochs,
+                 loss_sum / N, 100.0 * (double)correct_sum / N, lr, secs);
+    else
+        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
+                 "%.1fs",
+                 epoch + 1, epochs, loss_sum / N, 100.0 * (double)correct_sum / N, test_loss,
+                 100.0 * test_acc, lr, secs);
+}
+
+/* The epochs: shuffled with stream 1 of the seed, each followed by the test evaluation. */
+static int train(const train_args *a, train_run *r) {
+    const train_opts *t = &a->t;
+    cli_note("train: %s, %lld parameters, %s, %d epochs, batch %d, %s lr %g",
+             hesse_model_arch(r->m), (long long)r->n, r->data.description, t->epochs, r->B,
+             t->optimizer, t->lr);
     hesse_rng rng;
-    hesse_rng_seed_stream(&rng, d.seed, 1); /* stream 0 initialised the weights */
-    for (int64_t i = 0; i < N; i++) order[i] = i;
-    const int64_t batches = (N + B - 1) / B;
-    double t_start = hesse_now();
-    for (int epoch = 0; epoch < t.epochs; epoch++) {
-        double lr = hesse_schedule_lr(sk, t.lr, epoch, t.epochs, t.step_epochs, t.gamma),
+    hesse_rng_seed_stream(&rng, a->d.seed, 1); /* stream 0 initialised the weights */
+    for (int64_t i = 0; i < r->N; i++) r->order[i] = i;
+    r->batches = (r->N + r->B - 1) / r->B;
+    r->t_start = hesse_now();
+    for (int epoch = 0; epoch < t->epochs; epoch++) {
+        double lr = hesse_schedule_lr(r->sk, t->lr, epoch, t->epochs, t->step_epochs, t->gamma),
                t0 = hesse_now(), loss_sum = 0;
         int64_t correct_sum = 0;
-        hesse_rng_shuffle(&rng, order, N);
-        for (int64_t bi = 0; bi < batches; bi++) {
-            int64_t b0 = bi * B, count = N - b0 < B ? N - b0 : B;
-            hesse_samples_gather(&data.samples, order + b0, count, &batch);
-            double loss;
-            int64_t correct;
-            HESSE_CHECK(hesse_loss_grad(e, &batch, &loss, grad, &correct));
-            hesse_optimizer_step(opt, lr, hesse_model_params(m), grad);
-            loss_sum += loss * (double)count;
-            correct_sum += correct;
-            char detail[96];
-            snprintf(detail, sizeof detail, "epoch %d/%d loss %.4f acc %.1f%%", epoch + 1, t.epochs,
-                     loss_sum / (double)(b0 + count),
-                     100.0 * (double)correct_sum / (double)(b0 + count));
-            hesse_progress p = {"train",
-                                (double)(epoch * batches + bi + 1),
-                                (double)(t.epochs * batches),
-                                hesse_now() - t_start,
-                                detail,
-                                0};
-            hesse_report_progress(&p);
-        }
+        int rc = train_epoch(a, r, epoch, lr, &rng, &loss_sum, &correct_sum);
         double test_loss = NAN, test_acc = NAN;
-        if (!no_test) HESSE_CHECK(evaluate(ev, &test.samples, &test_loss, &test_acc));
-        double secs = hesse_now() - t0;
-        cJSON *row = cJSON_CreateObject();
-        cJSON_AddNumberToObject(row, "epoch", epoch + 1);
-        cJSON_AddNumberToObject(row, "lr", lr);
-        cJSON_AddNumberToObject(row, "train_loss", loss_sum / (double)N);
-        cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / (double)N);
-        if (!no_test) {
-            cJSON_AddNumberToObject(row, "test_loss", test_loss);
-            cJSON_AddNumberToObject(row, "test_accuracy", test_acc);
-        }
-        cJSON_AddNumberToObject(row, "seconds", secs);
-        cJSON_AddItemToArray(history, row);
-        hesse_progress p = {"train",
-                            (double)((epoch + 1) * batches),
-                            (double)(t.epochs * batches),
-                            hesse_now() - t_start,
-                            "",
-                            epoch + 1 == t.epochs};
-        if (epoch + 1 == t.epochs) hesse_report_progress(&p);
-        if (no_test)
-            cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", epoch + 1, t.epochs,
-                     loss_sum / (double)N, 100.0 * (double)correct_sum / (double)N, lr, secs);
-        else
-            cli_note(
-                "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
-                "%.1fs",
-                epoch + 1, t.epochs, loss_sum / (double)N, 100.0 * (double)correct_sum / (double)N,
-                test_loss, 100.0 * test_acc, lr, secs);
+        if (rc == HESSE_OK && !a->no_test)
+            rc = evaluate(r->ev, &r->test.samples, &test_loss, &test_acc);
+        if (rc != HESSE_OK) return rc;
+        record_epoch(a, r, epoch, lr, hesse_now() - t0, loss_sum, correct_sum, test_loss, test_acc);
     }
+    return HESSE_OK;
+}
 
+/* The model file, its metadata recording the preprocessing, the data, the optimizer and the
+ * history. */
+static int save(const train_args *a, train_run *r) {
+    char *hist_text = NULL, *pre_text = NULL, *data_text = NULL;
     cJSON *pj = cJSON_CreateObject(), *dj = cJSON_CreateObject();
-    hesse_preprocess_to_json(&data.preprocess, pj);
-    cJSON_AddStringToObject(dj, "dataset", hesse_dataset_name(data.dataset));
-    cJSON_AddStringToObject(dj, "description", data.description);
-    cJSON_AddNumberToObject(dj, "samples", (double)N);
+    hesse_preprocess_to_json(&r->data.preprocess, pj);
+    cJSON_AddStringToObject(dj, "dataset", hesse_dataset_name(r->data.dataset));
+    cJSON_AddStringToObject(dj, "description", r->data.description);
+    cJSON_AddNumberToObject(dj, "samples", (double)r->N);
     cJSON *tj = cJSON_AddObjectToObject(dj, "optimizer");
-    cJSON_AddStringToObject(tj, "name", t.optimizer);
-    cJSON_AddStringToObject(tj, "schedule", t.schedule);
-    cJSON_AddNumberToObject(tj, "lr", t.lr);
-    cJSON_AddNumberToObject(tj, "momentum", t.momentum);
-    cJSON_AddNumberToObject(tj, "weight_decay", t.wd);
-    cJSON_AddNumberToObject(tj, "batch", B);
-    cJSON_AddNumberToObject(tj, "epochs", t.epochs);
-    rc = hesse_json_print(pj, &pre_text);
+    cJSON_AddStringToObject(tj, "name", a->t.optimizer);
+    cJSON_AddStringToObject(tj, "schedule", a->t.schedule);
+    cJSON_AddNumberToObject(tj, "lr", a->t.lr);
+    cJSON_AddNumberToObject(tj, "momentum", a->t.momentum);
+    cJSON_AddNumberToObject(tj, "weight_decay", a->t.wd);
+    cJSON_AddNumberToObject(tj, "batch", r->B);
+    cJSON_AddNumberToObject(tj, "epochs", a->t.epochs);
+    int rc = hesse_json_print(pj, &pre_text);
     if (rc == HESSE_OK) rc = hesse_json_print(dj, &data_text);
-    if (rc == HESSE_OK) rc = hesse_json_print(history, &hist_text);
+    if (rc == HESSE_OK) rc = hesse_json_print(r->history, &hist_text);
     cJSON_Delete(pj);
     cJSON_Delete(dj);
-    if (rc != HESSE_OK) goto cleanup;
-    hesse_model_meta meta = {pre_text, hist_text, data_text, d.seed};
-    HESSE_CHECK(hesse_model_save(m, &meta, out));
-    cli_note("train: wrote %s (%.1fs)", out, hesse_now() - t_start);
-    if (json_out) {
-        res = hesse_result_new("train", argc, argv);
-        cli_describe_model(res, m, out);
-        cli_describe_data(res, &data);
-        cJSON_AddItemReferenceToObject(res, "history", history);
-        HESSE_CHECK(cli_emit(res, json_out));
+    if (rc == HESSE_OK) {
+        hesse_model_meta meta = {pre_text, hist_text, data_text, a->d.seed};
+        rc = hesse_model_save(r->m, &meta, a->out);
     }
-cleanup:
-    cJSON_Delete(res);
-    cJSON_Delete(history);
+    if (rc == HESSE_OK) cli_note("train: wrote %s (%.1fs)", a->out, hesse_now() - r->t_start);
     free(hist_text);
     free(pre_text);
     free(data_text);
-    hesse_free(grad);
-    hesse_optimizer_free(opt);
-    free(order);
-    free(pre);
-    hesse_samples_free(&batch);
-    hesse_engine_free(e);
-    hesse_engine_free(ev);
-    hesse_model_free(m);
-    cli_data_free(&data);
-    cli_data_free(&test);
+    return rc;
+}
+
+/* --json: the model, the data and the history. */
+static int emit(const train_args *a, const train_run *r, int argc, char **argv) {
+    if (!a->json_out) return HESSE_OK;
+    cJSON *res = hesse_result_new("train", argc, argv);
+    cli_describe_model(res, r->m, a->out);
+    cli_describe_data(res, &r->data);
+    cJSON_AddItemReferenceToObject(res, "history", r->history);
+    int rc = cli_emit(res, a->json_out);
+    cJSON_Delete(res);
+    return rc;
+}
+
+static void train_run_free(train_run *r) {
+    cJSON_Delete(r->history);
+    hesse_free(r->grad);
+    hesse_optimizer_free(r->opt);
+    free(r->order);
+    free(r->pre);
+    hesse_samples_free(&r->batch);
+    hesse_engine_free(r->e);
+    hesse_engine_free(r->ev);
+    hesse_model_free(r->m);
+    cli_data_free(&r->data);
+    cli_data_free(&r->test);
+}
+
+int cmd_train(int argc, char **argv) {
+    train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL},
+                    .t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0}};
+    int rc = parse_train(&a, argc, argv);
+    if (rc == 1) return 0;
+    if (rc != HESSE_OK) return cli_fail("train", rc);
+    cli_apply_common(a.threads, a.quiet);
+
+    train_run r = {.history = cJSON_CreateArray()};
+    HESSE_CHECK(validate(&a, &r));
+    HESSE_CHECK(cli_data_open(&a.d, &r.data));
+    HESSE_CHECK(open_model(&a, &r));
+    HESSE_CHECK(check_trainable(&a, &r));
+    HESSE_CHECK(open_test(&a, &r));
+    HESSE_CHECK(prepare(&a, &r));
+    HESSE_CHECK(train(&a, &r));
+    HESSE_CHECK(save(&a, &r));
+    HESSE_CHECK(emit(&a, &r, argc, argv));
+cleanup:
+    train_run_free(&r);
     return rc == HESSE_OK ? 0 : cli_fail("train", rc);
 }
