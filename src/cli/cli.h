@@ -240,9 +240,11 @@ typedef struct {
          OPT_STRING,   &(co).layer,                                                                 \
          "L",          "restrict to a layer block: an index (3) or tensor names (3.weight,3.bias)", \
          CLI_NO_RANGE, 0},                                                                          \
-        {"chunk", 0,       OPT_INT, &(co).chunk, "B", "samples per pass (default: from memory)",    \
-         1,       1 << 20, 0},                                                                      \
-        CLI_PRECISION_OPTION(co)
+        CLI_CHUNK_OPTION((co).chunk), CLI_PRECISION_OPTION(co)
+
+/* --chunk: samples per pass. */
+#define CLI_CHUNK_OPTION(dest)                                                                     \
+    { "chunk", 0, OPT_INT, &(dest), "B", "samples per pass (default: from memory)", 1, 1 << 20, 0 }
 
 /* --precision: f32 products (the solvers stay in double). */
 #define CLI_PRECISION_OPTION(co)                                                                   \
@@ -385,6 +387,9 @@ void cli_lanczos_params(const cli_lanczos_opts *lo, hesse_lanczos_params *p);
  * and a warning when pairs did not converge. */
 int cli_lanczos_solve(cli_curv *c, const char *task, const cli_lanczos_opts *lo,
                       hesse_lanczos_params *p, cli_checkpoint_ctx *cc, hesse_eigs *r);
+/* hesse_lanczos_eigs that SIGINT/SIGTERM stops at its next boundary (HESSE_EINTR), without a
+ * checkpoint: for the short runs inside an analysis. */
+int cli_lanczos_stoppable(const hesse_op *op, hesse_lanczos_params *p, hesse_eigs *r);
 /* The end of an eigensolver run started at t0: progress, and a warning when fewer than `wanted`
  * pairs converged. */
 void cli_solved(const char *task, const hesse_eigs *r, int wanted, double t0);

@@ -17,11 +17,8 @@ static int spectrum_of(const hesse_op *op, const char *name, int top, int bottom
     p.bottom = bottom;
     p.tol = tol;
     p.want_vectors = vectors;
-    p.stop = &cli_stop;
     cli_note("classes: Lanczos on %s (top %d%s)", name, top, bottom ? ", bottom too" : "");
-    cli_stoppable(1);
-    int rc = hesse_lanczos_eigs(op, &p, r);
-    cli_stoppable(0);
+    int rc = cli_lanczos_stoppable(op, &p, r);
     if (rc != HESSE_OK) return rc;
     *products += r->products;
     cJSON *o = cJSON_AddObjectToObject(spectra, name);
@@ -128,8 +125,7 @@ static int parse_classes(classes_args *a, int argc, char **argv) {
         {"solver-seed", 0, OPT_U64, &a->solver_seed, "S", "seed of the trace probes (default 0)",
          CLI_NO_RANGE, 0},
         {"svg", 0, OPT_STRING, &a->svg, "FILE", "plot the spectra side by side", CLI_NO_RANGE, 0},
-        {"chunk", 0, OPT_INT, &a->co.chunk, "B", "samples per pass (default: from memory)", 1,
-         1 << 20, 0},
+        CLI_CHUNK_OPTION(a->co.chunk),
         CLI_PRECISION_OPTION(a->co),
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };

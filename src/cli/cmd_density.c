@@ -157,15 +157,12 @@ static int deflate(const density_args *a, density_run *s) {
     hesse_lanczos_params lp = hesse_lanczos_defaults();
     lp.top = K;
     lp.seed = a->seed;
-    lp.stop = &cli_stop;
     cli_eig_watch watch;
     hesse_op watched = cli_eig_watch_start(&watch, "deflation", &s->c.op, K);
     lp.monitor = cli_eig_monitor;
     lp.monitor_ctx = &watch;
     cli_note("density: finding the top %d eigenvectors to deflate", K);
-    cli_stoppable(1);
-    int rc = hesse_lanczos_eigs(&watched, &lp, &s->outliers);
-    cli_stoppable(0);
+    int rc = cli_lanczos_stoppable(&watched, &lp, &s->outliers);
     if (rc == HESSE_EINTR) rc = cli_stopped(&s->cc);
     if (rc != HESSE_OK) return rc;
     if (s->outliers.nconverged < K)

@@ -62,8 +62,7 @@ static int parse_eval(eval_args *a, int argc, char **argv) {
     cli_opt opts[] = {
         CLI_MODEL_OPTIONS(a->mo),
         CLI_DATA_OPTIONS(a->d),
-        {"chunk", 0, OPT_INT, &a->chunk, "B", "samples per pass (default: from memory)", 1, 1 << 20,
-         0},
+        CLI_CHUNK_OPTION(a->chunk),
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
     cli_command_doc doc = {"eval", "loss, accuracy and gradient norm of a model on data",

@@ -53,8 +53,7 @@ static int parse_kronecker(kron_args *a, int argc, char **argv) {
         CLI_DATA_OPTIONS(a->d),
         {"top", 0, OPT_INT, &a->k, "K", "eigenvalues per layer (default 20)", 1, 1e6, 0},
         {"tol", 0, OPT_DOUBLE, &a->tol, "T", "Lanczos tolerance (default 1e-8)", 1e-15, 1, 0},
-        {"chunk", 0, OPT_INT, &a->co.chunk, "B", "samples per pass (default: from memory)", 1,
-         1 << 20, 0},
+        CLI_CHUNK_OPTION(a->co.chunk),
         CLI_PRECISION_OPTION(a->co),
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
@@ -112,12 +111,9 @@ static int layer_spectra(const kron_args *a, cli_curv *c, const hesse_layer_fact
     hesse_lanczos_params p = hesse_lanczos_defaults();
     p.top = kk;
     p.tol = a->tol;
-    p.stop = &cli_stop;
     cli_note("kronecker: layer %s (%s, %lld weights): top %d of the exact block", L->name,
              hesse_layer_kind_name(L->kind), (long long)w->len, kk);
-    cli_stoppable(1);
-    rc = hesse_lanczos_eigs(&w->blk, &p, &w->r);
-    cli_stoppable(0);
+    rc = cli_lanczos_stoppable(&w->blk, &p, &w->r);
     return rc;
 }
 

@@ -193,8 +193,7 @@ static int parse_samples(samples_args *a, int argc, char **argv) {
          CLI_NO_RANGE, 0},
         {"svg", 0, OPT_STRING, &a->svg, "FILE", "plots: FILE (densities), FILE-outliers",
          CLI_NO_RANGE, 0},
-        {"chunk", 0, OPT_INT, &a->co.chunk, "B", "samples per pass (default: from memory)", 1,
-         1 << 20, 0},
+        CLI_CHUNK_OPTION(a->co.chunk),
         CLI_PRECISION_OPTION(a->co),
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
@@ -266,10 +265,7 @@ static int size_top(const samples_args *a, size_run *s, int first, cJSON *res) {
     hesse_lanczos_params p = hesse_lanczos_defaults();
     p.top = k;
     p.tol = a->tol;
-    p.stop = &cli_stop;
-    cli_stoppable(1);
-    rc = hesse_lanczos_eigs(&s->c.op, &p, &s->e);
-    cli_stoppable(0);
+    rc = cli_lanczos_stoppable(&s->c.op, &p, &s->e);
     if (rc == HESSE_OK && s->e.nconverged < k)
         hesse_log(HESSE_LOG_WARN,
                   "samples: N = %lld: only %d of the top %d eigenpairs reached the "

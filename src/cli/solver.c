@@ -66,3 +66,11 @@ void cli_eigs_describe(cJSON *res, const hesse_eigs *r, int lanczos) {
     cJSON_AddBoolToObject(res, "residuals_explicit", r->residuals_explicit);
     if (lanczos) cJSON_AddNumberToObject(res, "orthogonality", r->orthogonality);
 }
+
+int cli_lanczos_stoppable(const hesse_op *op, hesse_lanczos_params *p, hesse_eigs *r) {
+    p->stop = &cli_stop;
+    cli_stoppable(1);
+    int rc = hesse_lanczos_eigs(op, p, r);
+    cli_stoppable(0);
+    return rc;
+}
