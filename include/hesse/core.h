@@ -1,5 +1,5 @@
-/* hesse/core.h: status codes and error detail, logging and progress hooks, aligned memory
- * and arenas, the seeded random generator, timers, hashing, and BLAS set-up.
+/* hesse/core.h: status codes and error detail, logging and progress hooks, aligned memory,
+ * the seeded random generator, timers, hashing, and BLAS set-up.
  *
  * Every other module uses these; this one uses only the C library and OpenBLAS. */
 #ifndef HESSE_CORE_H
@@ -88,18 +88,6 @@ uint64_t hesse_mem_available(void);
 void hesse_mem_set_available(uint64_t bytes);
 /* Peak resident set size of this process in bytes, 0 if unknown. */
 uint64_t hesse_peak_rss(void);
-
-/* An arena hands out aligned scratch from one block; rewinding frees everything after a
- * mark at once. Used for per-product scratch so that hot loops never call malloc. */
-typedef struct hesse_arena hesse_arena;
-int hesse_arena_create(size_t capacity, hesse_arena **out);
-void hesse_arena_free(hesse_arena *a);
-/* 64-byte aligned, uninitialised. NULL (and HESSE_ENOMEM detail) when the arena is full. */
-void *hesse_arena_alloc(hesse_arena *a, size_t bytes);
-size_t hesse_arena_mark(const hesse_arena *a);
-void hesse_arena_rewind(hesse_arena *a, size_t mark);
-size_t hesse_arena_used(const hesse_arena *a);
-size_t hesse_arena_capacity(const hesse_arena *a);
 
 /* ---- Random numbers --------------------------------------------------------------------
  * xoshiro256** seeded through splitmix64. The state is a plain struct so that it can be
