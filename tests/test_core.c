@@ -1,6 +1,7 @@
 /* core/: status strings, error detail, aligned allocation, RNG reproducibility and moments, SHA-256
  * against the FIPS 180-2 test vectors, the counted operator wrapper. */
 #include <hesse/core.h>
+#include <hesse/op.h>
 
 #include <string.h>
 

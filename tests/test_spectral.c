@@ -81,7 +81,7 @@ static void test_generic(void) {
     hesse_op df;
     REQUIRE(hesse_op_deflate(&dg, 2, U, &df) == HESSE_OK);
     double D[n * n], w[n];
-    REQUIRE(hesse_op_to_dense(&df, 3, D, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&df, 3, D, NULL, NULL) == HESSE_OK);
     REQUIRE(hesse_eigh(n, D, w, NULL) == HESSE_OK);
     double want[n] = {-1.5, -0.5, 0.0, 0.0, 0.5, 1.5, 2.5};
     ok = 1;
@@ -150,7 +150,7 @@ static void test_dense(void) {
     spec_indefinite(m, d);
     hesse_op op = qdq_make(m, d, 3, 3);
     hesse_op_stats st = {0, 0, 0};
-    REQUIRE(hesse_op_to_dense(&op, 64, M, &st) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&op, 64, M, NULL, &st) == HESSE_OK);
     CHECK(st.products == m && st.calls == 5);
     REQUIRE(hesse_eigh(m, M, wm, NULL) == HESSE_OK);
     spec_ends(m, d, 0, NULL, m, sorted);

@@ -1,7 +1,13 @@
 /* hesse/spectral.h: eigensolvers and spectral estimators over an abstract symmetric operator
- * (hesse_op, core.h). Nothing here knows about networks.
+ * (hesse_op, op.h). Nothing here knows about networks.
  *
- *   dense      hesse_eigh (LAPACK dsyevd), hesse_op_to_dense, hesse_trace_exact
+ * Room (DESIGN.md, layer spectral/): solvers that see only an operator. This header and its
+ * sources use core.h and op.h alone, so they build and link without nn/ or data/ (CMake target
+ * hesse_spectral: core + op + spectral). Deflation, shifts and explicit matrices for a solver
+ * come from op.h; curvature operators of a network from curv.h.
+ *
+ *   dense      hesse_eigh (LAPACK dsyevd), hesse_trace_exact; materialising an operator is
+ *              hesse_op_to_dense (op.h)
  *   Lanczos    hesse_lanczos_tridiag (m steps), hesse_spectral_support,
  *              hesse_lanczos_eigs / hesse_lanczos_resume (thick restart, top / bottom / both)
  *   power      hesse_power_eigs (PyHessian's power iteration with deflation)
@@ -11,11 +17,13 @@
  * Every product goes through hesse_op_apply, so every result reports `products` (a block
  * of k counts k) and the seconds spent in them. Runs are deterministic given `seed` (and a
  * fixed BLAS thread count). Results that own arrays are released with their *_free, which
- * accepts a zeroed struct. The solvers never print: progress goes to a monitor callback. */
+ * accepts a zeroed struct; the caller owns them. The solvers never print: progress goes to a
+ * monitor callback. Thread safety: a call keeps all its state in its arguments and its own
+ * workspace; calls on distinct operators may run in parallel (see op.h for one operator). */
 #ifndef HESSE_SPECTRAL_H
 #define HESSE_SPECTRAL_H
 
-#include <hesse/core.h>
+#include <hesse/op.h>
 
 #include <signal.h>
 
@@ -29,10 +37,6 @@ extern "C" {
  * triangle is read) by LAPACK dsyevd: w[n] receives the eigenvalues in ascending order and,
  * when V is not NULL, V (n x n) the orthonormal eigenvectors as columns. */
 int hesse_eigh(int64_t n, const double *A, double *w, double *V);
-
-/* Materialises an operator as an n x n matrix A (column-major) by applying it to blocks of
- * `block` columns of the identity (block <= 0: 64). Costs n products. For small n only. */
-int hesse_op_to_dense(const hesse_op *op, int block, double *A, hesse_op_stats *stats);
 
 /* ---- Lanczos tridiagonalisation ---------------------------------------------------------- */
 

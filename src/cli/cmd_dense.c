@@ -75,7 +75,7 @@ int cmd_dense(int argc, char **argv) {
     int64_t correct;
     HESSE_CHECK(hesse_loss_grad(e, &data.samples, &loss, NULL, &correct));
     hesse_op_stats st = {0, 0, 0};
-    HESSE_CHECK(hesse_dense_matrix(&op, block, A, &asym, &st));
+    HESSE_CHECK(hesse_op_to_dense(&op, block, A, &asym, &st));
     double trace = 0, frob = 0;
     for (int64_t i = 0; i < n; i++) trace += A[i * n + i];
     for (int64_t i = 0; i < n * n; i++) frob += A[i] * A[i];

@@ -25,7 +25,7 @@ static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors,
                          (long long)n, (long long)n, (double)n * (double)n * 16.0 / 1073741824.0);
         goto cleanup;
     }
-    HESSE_CHECK(hesse_dense_matrix(op, 64, A, NULL, &st));
+    HESSE_CHECK(hesse_op_to_dense(op, 64, A, NULL, &st));
     HESSE_CHECK(hesse_eigh(n, A, w, V));
     const int k = top + bottom;
     out->n = n;
