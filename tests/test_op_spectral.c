@@ -4,7 +4,8 @@
  * header of those rooms reached from these two fails the #error below.
  *
  * References are closed forms: the eigenvalues of diagonal operators and of operators built
- * from them (deflation, shift, combination, restriction) are known exactly. */
+ * from them (deflation, shift, combination, restriction) are known exactly, and so are the
+ * eigenpairs of the 1-D Laplacian (dense eigenpairs). */
 #include <hesse/op.h>
 #include <hesse/spectral.h>
 
@@ -166,6 +167,87 @@ static void test_diag_and_deflate(void) {
     free(d);
 }
 
+/* Dense eigenpairs of the 1-D Laplacian tridiag(-1, 2, -1) of size n, given as an explicit
+ * operator: lambda_k = 2 - 2 cos(k pi / (n + 1)), v_k(j) = sqrt(2 / (n + 1)) sin(j k pi / (n + 1)),
+ * k, j = 1 .. n. dsyevd is backward stable: value errors <= c n eps ||A|| ~ 60 * 2.2e-16 * 4 =
+ * 5e-14, so 1e-12; vector angles <= that / gap, the smallest gap ~ 3 pi^2 / n^2 = 8e-3, so
+ * 1 - |<v, v_k>| <= 1e-10 is generous. */
+static void test_dense_eigs(void) {
+    enum { n = 60 };
+    const double pi = 3.14159265358979323846;
+    double *L = calloc((size_t)n * n, sizeof *L);
+    REQUIRE(L != NULL);
+    for (int i = 0; i < n; i++) {
+        L[i * n + i] = 2.0;
+        if (i + 1 < n) L[i * n + i + 1] = L[(i + 1) * n + i] = -1.0;
+    }
+    hesse_op op;
+    REQUIRE(hesse_op_dense(n, L, &op) == HESSE_OK);
+    hesse_dense_params p = hesse_dense_defaults();
+    CHECK(p.block == 64 && p.want_vectors == 1 && p.memory_budget == 0);
+    p.top = 3;
+    p.bottom = 2;
+    hesse_eigs r = {0};
+    REQUIRE(hesse_dense_eigs(&op, &p, &r) == HESSE_OK);
+    CHECK(r.n == n && r.ntop == 3 && r.nbottom == 2 && r.nconverged == 5);
+    CHECK(r.products == n && r.residuals_explicit == 1 && r.vectors != NULL);
+    const int ks[5] = {n, n - 1, n - 2, 1, 2}; /* top descending, then bottom ascending */
+    for (int i = 0; i < 5; i++) {
+        double want = 2.0 - 2.0 * cos(ks[i] * pi / (n + 1)), dot = 0.0;
+        for (int j = 1; j <= n; j++)
+            dot += r.vectors[(size_t)i * n + j - 1] * sqrt(2.0 / (n + 1)) *
+                   sin(j * ks[i] * pi / (n + 1));
+        CHECK_MSG(fabs(r.values[i] - want) <= 1e-12, "pair %d: %.17g, want %.17g", i, r.values[i],
+                  want);
+        CHECK_MSG(1.0 - fabs(dot) <= 1e-10, "pair %d: vector off by %g", i, 1.0 - fabs(dot));
+        CHECK(r.residuals[i] <= 1e-12);
+    }
+    CHECK_CLOSE(r.anorm, 2.0 - 2.0 * cos(n * pi / (n + 1)), 1e-12, 1.0);
+
+    /* The same numbers, bit for bit, as materialising and calling hesse_eigh, which is what
+     * `hesse spectrum --method dense` did before this function existed. */
+    double *A = malloc(sizeof(double) * n * n), *V = malloc(sizeof(double) * n * n), w[n];
+    REQUIRE(A && V);
+    REQUIRE(hesse_op_to_dense(&op, 64, A, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_eigh(n, A, w, V) == HESSE_OK);
+    int same = 1;
+    for (int i = 0; i < 5; i++) {
+        int col = i < 3 ? n - 1 - i : i - 3;
+        same &= memcmp(&r.values[i], &w[col], sizeof(double)) == 0;
+        same &= memcmp(r.vectors + (size_t)i * n, V + (size_t)col * n, sizeof(double) * n) == 0;
+    }
+    CHECK(same);
+    hesse_eigs_free(&r);
+
+    /* In place, values only and with vectors: every value against the closed form. */
+    double w2[n];
+    REQUIRE(hesse_eigh_inplace(n, A, w2, 0) == HESSE_OK);
+    double worst = 0.0;
+    for (int k = 1; k <= n; k++)
+        worst = fmax(worst, fabs(w2[k - 1] - (2.0 - 2.0 * cos(k * pi / (n + 1)))));
+    CHECK_MSG(worst <= 1e-12, "in-place eigenvalue error %g", worst);
+    memcpy(A, L, sizeof(double) * n * n);
+    REQUIRE(hesse_eigh_inplace(n, A, w2, 1) == HESSE_OK);
+    double dot = 0.0; /* A's first column: the eigenvector of k = 1 */
+    for (int j = 1; j <= n; j++) dot += A[j - 1] * sqrt(2.0 / (n + 1)) * sin(j * pi / (n + 1));
+    CHECK_MSG(1.0 - fabs(dot) <= 1e-10, "in-place vector off by %g", 1.0 - fabs(dot));
+    CHECK(hesse_eigh_inplace(0, A, w2, 0) == HESSE_EINVAL);
+
+    /* Refusals leave *out zeroed. */
+    p.top = n;
+    CHECK(hesse_dense_eigs(&op, &p, &r) == HESSE_EINVAL && r.values == NULL);
+    p.top = 0;
+    p.bottom = 0;
+    CHECK(hesse_dense_eigs(&op, &p, &r) == HESSE_EINVAL);
+    p.top = 1;
+    p.memory_budget = 3 * 8 * n * n - 1; /* one byte short of three n x n copies */
+    CHECK(hesse_dense_eigs(&op, &p, &r) == HESSE_ENOMEM && r.values == NULL);
+    hesse_op_free(&op);
+    free(V);
+    free(A);
+    free(L);
+}
+
 static void test_memory_check(void) {
     CHECK(hesse_dense_check_memory(10, 1, 800) == HESSE_OK); /* 10^2 doubles = 800 bytes */
     CHECK(hesse_dense_check_memory(10, 2, 800) == HESSE_ENOMEM);
@@ -175,6 +257,7 @@ static void test_memory_check(void) {
 int main(void) {
     test_apply();
     test_diag_and_deflate();
+    test_dense_eigs();
     test_memory_check();
     return test_summary("test_op_spectral");
 }

@@ -1,4 +1,4 @@
-/* Generic operators (curv/generic.c), the dense eigensolver against closed forms, exact /
+/* Generic operators (op/algebra.c), the dense eigensolver against closed forms, exact /
  * Hutchinson / Hutch++ traces, plain Lanczos, and power iteration against Lanczos. */
 #include <hesse/core.h>
 #include <hesse/curv.h>
@@ -157,6 +157,16 @@ static void test_dense(void) {
     worst = 0.0;
     for (int i = 0; i < m; i++) worst = fmax(worst, fabs(wm[i] - sorted[i]));
     CHECK_MSG(worst <= 1e-12, "Q D Q^T spectrum error %g", worst);
+    /* hesse_eigh_inplace is `hesse dense`'s LAPACK call (values only, upper triangle, in place),
+     * bit for bit */
+    double *M2 = malloc(sizeof(double) * m * m), wi[m], wl[m];
+    REQUIRE(M2 != NULL);
+    memcpy(M2, M, sizeof(double) * m * m);
+    REQUIRE(hesse_eigh_inplace(m, M2, wi, 0) == HESSE_OK);
+    memcpy(M2, M, sizeof(double) * m * m);
+    REQUIRE(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', m, M2, m, wl) == 0);
+    CHECK(memcmp(wi, wl, sizeof wi) == 0);
+    free(M2);
 
     /* exact trace: n products, the sum of the diagonal to rounding */
     double tr = 0.0;
