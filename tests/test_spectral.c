@@ -1,7 +1,6 @@
 /* Generic operators (op/algebra.c), the dense eigensolver against closed forms, exact /
  * Hutchinson / Hutch++ traces, plain Lanczos, and power iteration against Lanczos. */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <string.h>
