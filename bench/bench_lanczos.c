@@ -3,15 +3,14 @@
  * step) dominates. Reports the split between products, reorthogonalisation and restarts.
  *
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude bench/bench_lanczos.c \
- *      build/libhesse.a $(pkg-config --libs openblas lapacke libcjson) -lz -lm -o bench_lanczos
+ *      build/libhesse_spectral.a $(pkg-config --libs openblas lapacke) -lm -o bench_lanczos
  *   OPENBLAS_NUM_THREADS=1 ./bench_lanczos [n = 1000000] [basis = 200] [top = 20] [bottom = 0]
  *
  * The bottom of 1/k is a cluster (gaps ~ 1/n^2) that does not converge: with bottom > 0 the
  * run is capped at 3 restarts, so every cycle expands the whole basis.
  *
  * Not part of the test suite (no timed assertions). */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <stdio.h>

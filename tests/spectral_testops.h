@@ -12,8 +12,7 @@
 #ifndef HESSE_TEST_SPECTRAL_TESTOPS_H
 #define HESSE_TEST_SPECTRAL_TESTOPS_H
 
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <cblas.h>

@@ -128,7 +128,7 @@ static void run(hesse_loss_kind loss) {
     hesse_op G;
     REQUIRE(hesse_op_curvature(e, &s, HESSE_CURV_GGN, &G) == HESSE_OK);
     double *Gd = malloc((size_t)(n * n) * sizeof *Gd);
-    REQUIRE(hesse_dense_matrix(&G, 8, Gd, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&G, 8, Gd, NULL, NULL) == HESSE_OK);
     double gerr = 0, gmax = 0;
     for (int64_t k = 0; k < n * n; k++) {
         gerr = fmax(gerr, fabs(Gm[k] + Gw[k] - Gd[k]));
@@ -139,7 +139,7 @@ static void run(hesse_loss_kind loss) {
     /* the G_means operator is S S^T */
     hesse_op Mop;
     REQUIRE(hesse_op_class_means(&cm, HESSE_MEANS_ALL, &Mop) == HESSE_OK);
-    REQUIRE(hesse_dense_matrix(&Mop, 4, A, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&Mop, 4, A, NULL, NULL) == HESSE_OK);
     double merr = 0;
     for (int64_t k = 0; k < n * n; k++) merr = fmax(merr, fabs(A[k] - Gm[k]));
     CHECK_MSG(merr <= 1e-8 * w[n - 1], "G_means operator: %.3g", merr / w[n - 1]);

@@ -1,17 +1,10 @@
-/* core/: status strings, error detail, arena, RNG reproducibility and moments, SHA-256
- * against the FIPS 180-2 test vectors, the counted operator wrapper. */
+/* core/: status strings, error detail, aligned allocation, RNG reproducibility and moments, SHA-256
+ * against the FIPS 180-2 test vectors. (The counted operator wrapper: test_op_spectral.) */
 #include <hesse/core.h>
 
 #include <string.h>
 
 #include "check.h"
-
-static int diag_apply(void *ctx, int k, const double *X, double *Y) {
-    const double *d = ctx;
-    for (int j = 0; j < k; j++)
-        for (int i = 0; i < 3; i++) Y[j * 3 + i] = d[i] * X[j * 3 + i];
-    return HESSE_OK;
-}
 
 static void test_errors(void) {
     CHECK(strcmp(hesse_strerror(HESSE_EINPUT), "bad input") == 0);
@@ -24,20 +17,11 @@ static void test_errors(void) {
     CHECK(hesse_exit_code(HESSE_EIO) == 4);
 }
 
-static void test_arena(void) {
-    hesse_arena *a = NULL;
-    REQUIRE(hesse_arena_create(1024, &a) == HESSE_OK);
-    char *p = hesse_arena_alloc(a, 10);
+static void test_alloc(void) {
+    double *p = hesse_alloc(10);
     CHECK(p && ((uintptr_t)p % 64) == 0);
-    size_t mark = hesse_arena_mark(a);
-    char *q = hesse_arena_alloc(a, 100);
-    CHECK(q && ((uintptr_t)q % 64) == 0 && q >= p + 64);
-    CHECK(hesse_arena_alloc(a, 2000) == NULL); /* over capacity */
-    hesse_arena_rewind(a, mark);
-    CHECK(hesse_arena_used(a) == mark);
-    CHECK(hesse_arena_alloc(a, 100) == q); /* rewound space is handed out again */
-    hesse_arena_free(a);
-    hesse_arena_free(NULL);
+    hesse_free(p);
+    hesse_free(NULL);
     CHECK(hesse_calloc(SIZE_MAX / 2, 4) == NULL); /* overflow is refused, not wrapped */
 }
 
@@ -96,18 +80,6 @@ static void test_sha256(void) {
     CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
 }
 
-static void test_op(void) {
-    double d[3] = {1, 2, 3};
-    hesse_op op = {3, diag_apply, d, 2, NULL};
-    double X[9] = {1, 1, 1, 0, 1, 0, 2, 0, 0}, Y[9];
-    hesse_op_stats st = {0, 0, 0};
-    CHECK(hesse_op_apply(&op, 3, X, Y, &st) == HESSE_OK);
-    CHECK(st.products == 3 && st.calls == 2); /* max_block 2 splits 3 columns into 2 calls */
-    CHECK(Y[0] == 1 && Y[1] == 2 && Y[2] == 3 && Y[4] == 2 && Y[6] == 2);
-    d[1] = NAN;
-    CHECK(hesse_op_apply(&op, 1, X, Y, &st) == HESSE_ENUMERIC);
-}
-
 static void test_blas_choice(void) {
     hesse_blas_info info;
     hesse_blas_get_info(&info);
@@ -119,10 +91,9 @@ static void test_blas_choice(void) {
 
 int main(void) {
     test_errors();
-    test_arena();
+    test_alloc();
     test_rng();
     test_sha256();
-    test_op();
     test_blas_choice();
     return test_summary("test_core");
 }

@@ -47,9 +47,9 @@ int main(void) {
     CHECK(B.n == 16);
     double *A = malloc((size_t)(n * n) * sizeof *A), *Ab = malloc(16 * 16 * sizeof *Ab);
     hesse_op_stats st = {0, 0, 0};
-    REQUIRE(hesse_dense_matrix(&H, 8, A, NULL, &st) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&H, 8, A, NULL, &st) == HESSE_OK);
     CHECK(st.products == n);
-    REQUIRE(hesse_dense_matrix(&B, 5, Ab, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&B, 5, Ab, NULL, NULL) == HESSE_OK);
     int64_t idx[16];
     for (int i = 0; i < 4; i++) idx[i] = 24 + i;
     for (int i = 0; i < 12; i++) idx[4 + i] = 28 + i;

@@ -1,8 +1,7 @@
 /* Spectral densities: SLQ and KPM against the true eigenvalue distribution of Q D Q^T
  * operators (n = 10^4) in Wasserstein-1 distance, the quadrature nodes and weights, the KPM
  * moments against exact ones, and SLQ on a deflated operator (the bulk without outliers). */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <string.h>

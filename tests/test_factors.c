@@ -40,7 +40,7 @@ static double *dense_block(hesse_engine *e, const hesse_samples *s, hesse_curv_k
     REQUIRE(hesse_op_curvature(e, s, kind, &full) == HESSE_OK);
     REQUIRE(hesse_op_restrict(&full, 1, &off, &len, &blk) == HESSE_OK);
     double *A = malloc((size_t)(len * len) * sizeof *A);
-    REQUIRE(hesse_dense_matrix(&blk, 16, A, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&blk, 16, A, NULL, NULL) == HESSE_OK);
     hesse_op_free(&blk);
     hesse_op_free(&full);
     return A;

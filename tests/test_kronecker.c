@@ -116,7 +116,7 @@ static void test_one_sample_layer(void) {
     hesse_op H;
     REQUIRE(hesse_op_curvature(e, &s, HESSE_CURV_HESSIAN, &H) == HESSE_OK);
     double A[144], w[12];
-    REQUIRE(hesse_dense_matrix(&H, 12, A, NULL, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&H, 12, A, NULL, NULL) == HESSE_OK);
     REQUIRE(hesse_eigh(12, A, w, NULL) == HESSE_OK);
     /* M (x) x x^T has rank rank(M) = 2 (softmax's Hessian has p in its kernel... its rank is
      * C - 1 = 2) times rank(x x^T) = 1: two nonzero eigenvalues, the rest zero */

@@ -3,8 +3,7 @@
  * vectors, repeated eigenvalues with their multiplicity, invariant subspaces, small n, argument
  * errors, and checkpoint -> resume (at restart boundaries and between two products) giving the
  * uninterrupted run bit for bit. */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <string.h>

@@ -109,7 +109,7 @@ static hesse_engine *make_engine(const hesse_model *m, hesse_precision prec) {
     return e;
 }
 
-/* The dense matrix of `kind` from products (hesse_dense_matrix, blocks of 8) and its
+/* The dense matrix of `kind` from products (hesse_op_to_dense, blocks of 8) and its
  * eigenvalues (hesse_eigh), against PyTorch's. */
 static void check_dense(const char *name, hesse_engine *e, const hesse_samples *s,
                         hesse_curv_kind kind, const double *ref, int q) {
@@ -120,7 +120,7 @@ static void check_dense(const char *name, hesse_engine *e, const hesse_samples *
     REQUIRE(A && ev);
     double asym = -1;
     hesse_op_stats st = {0};
-    REQUIRE(hesse_dense_matrix(&op, 8, A, &asym, &st) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&op, 8, A, &asym, &st) == HESSE_OK);
     CHECK_MSG(asym >= 0 && asym <= 1e-12, "%s: %s asymmetry %.3g", name, hesse_curv_name(kind),
               asym);
     REQUIRE(hesse_eigh(n, A, ev, NULL) == HESSE_OK);

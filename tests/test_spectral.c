@@ -1,7 +1,6 @@
-/* Generic operators (curv/generic.c), the dense eigensolver against closed forms, exact /
+/* Generic operators (op/algebra.c), the dense eigensolver against closed forms, exact /
  * Hutchinson / Hutch++ traces, plain Lanczos, and power iteration against Lanczos. */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <string.h>
@@ -81,7 +80,7 @@ static void test_generic(void) {
     hesse_op df;
     REQUIRE(hesse_op_deflate(&dg, 2, U, &df) == HESSE_OK);
     double D[n * n], w[n];
-    REQUIRE(hesse_op_to_dense(&df, 3, D, NULL) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&df, 3, D, NULL, NULL) == HESSE_OK);
     REQUIRE(hesse_eigh(n, D, w, NULL) == HESSE_OK);
     double want[n] = {-1.5, -0.5, 0.0, 0.0, 0.5, 1.5, 2.5};
     ok = 1;
@@ -150,13 +149,23 @@ static void test_dense(void) {
     spec_indefinite(m, d);
     hesse_op op = qdq_make(m, d, 3, 3);
     hesse_op_stats st = {0, 0, 0};
-    REQUIRE(hesse_op_to_dense(&op, 64, M, &st) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&op, 64, M, NULL, &st) == HESSE_OK);
     CHECK(st.products == m && st.calls == 5);
     REQUIRE(hesse_eigh(m, M, wm, NULL) == HESSE_OK);
     spec_ends(m, d, 0, NULL, m, sorted);
     worst = 0.0;
     for (int i = 0; i < m; i++) worst = fmax(worst, fabs(wm[i] - sorted[i]));
     CHECK_MSG(worst <= 1e-12, "Q D Q^T spectrum error %g", worst);
+    /* hesse_eigh_inplace is `hesse dense`'s LAPACK call (values only, upper triangle, in place),
+     * bit for bit */
+    double *M2 = malloc(sizeof(double) * m * m), wi[m], wl[m];
+    REQUIRE(M2 != NULL);
+    memcpy(M2, M, sizeof(double) * m * m);
+    REQUIRE(hesse_eigh_inplace(m, M2, wi, 0) == HESSE_OK);
+    memcpy(M2, M, sizeof(double) * m * m);
+    REQUIRE(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', m, M2, m, wl) == 0);
+    CHECK(memcmp(wi, wl, sizeof wi) == 0);
+    free(M2);
 
     /* exact trace: n products, the sum of the diagonal to rounding */
     double tr = 0.0;

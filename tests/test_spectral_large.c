@@ -2,8 +2,7 @@
  * ends of an indefinite spectrum, repeated eigenvalues, and an SLQ density, on Q D Q^T
  * operators applied implicitly (no n x n matrix). Tolerances as in test_lanczos.c and
  * test_density.c. */
-#include <hesse/core.h>
-#include <hesse/curv.h>
+#include <hesse/op.h>
 #include <hesse/spectral.h>
 
 #include <string.h>

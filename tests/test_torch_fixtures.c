@@ -125,7 +125,7 @@ static void check_spectrum(const fixture_case *fc, hesse_engine *e, const hesse_
     REQUIRE(A && u && col && ev);
     double asym = -1;
     hesse_op_stats st = {0};
-    REQUIRE(hesse_dense_matrix(&op, 8, A, &asym, &st) == HESSE_OK);
+    REQUIRE(hesse_op_to_dense(&op, 8, A, &asym, &st) == HESSE_OK);
     CHECK(st.products == n);
     /* Exact curvature matrices are symmetric; the products' rounding leaves ~1e-15. */
     CHECK_MSG(asym >= 0 && asym <= 1e-12, "%s: %s asymmetry %.3g", fc->name, what, asym);

@@ -1,7 +1,12 @@
-/* hesse/core.h: status codes and error detail, logging and progress hooks, aligned memory
- * and arenas, the seeded random generator, timers, hashing, and BLAS set-up.
+/* hesse/core.h: status codes and error detail, logging and progress hooks, aligned memory,
+ * the seeded random generator, timers, hashing, and BLAS set-up.
  *
- * Every other module uses these; this one uses only the C library and OpenBLAS. */
+ * Room (DESIGN.md, the bottom layer core/): the services every other module uses; this one
+ * uses only the C library and OpenBLAS. The linear operator is one floor up, in op.h.
+ *
+ * Thread safety: the last-error message is per thread; the log and progress hooks, the
+ * memory override and BLAS set-up are process-wide and set before work starts. A hesse_rng
+ * or hesse_sha256 is a plain value owned by its caller, one thread at a time. */
 #ifndef HESSE_CORE_H
 #define HESSE_CORE_H
 
@@ -89,18 +94,6 @@ void hesse_mem_set_available(uint64_t bytes);
 /* Peak resident set size of this process in bytes, 0 if unknown. */
 uint64_t hesse_peak_rss(void);
 
-/* An arena hands out aligned scratch from one block; rewinding frees everything after a
- * mark at once. Used for per-product scratch so that hot loops never call malloc. */
-typedef struct hesse_arena hesse_arena;
-int hesse_arena_create(size_t capacity, hesse_arena **out);
-void hesse_arena_free(hesse_arena *a);
-/* 64-byte aligned, uninitialised. NULL (and HESSE_ENOMEM detail) when the arena is full. */
-void *hesse_arena_alloc(hesse_arena *a, size_t bytes);
-size_t hesse_arena_mark(const hesse_arena *a);
-void hesse_arena_rewind(hesse_arena *a, size_t mark);
-size_t hesse_arena_used(const hesse_arena *a);
-size_t hesse_arena_capacity(const hesse_arena *a);
-
 /* ---- Random numbers --------------------------------------------------------------------
  * xoshiro256** seeded through splitmix64. The state is a plain struct so that it can be
  * checkpointed; the same seed gives the same bits on every machine. */
@@ -163,33 +156,6 @@ typedef struct {
 } hesse_blas_info;
 void hesse_blas_get_info(hesse_blas_info *info);
 void hesse_blas_set_threads(int threads);
-
-/* ---- Linear operators -------------------------------------------------------------------
- * Everything spectral runs against one block callback (DESIGN.md, "The operator contract"):
- * Y = A X for X, Y of n rows and k columns, column-major with leading dimension n. */
-typedef int (*hesse_matvec_fn)(void *ctx, int k, const double *X, double *Y);
-typedef struct {
-    int64_t n;             /* dimension */
-    hesse_matvec_fn apply; /* returns HESSE_OK or a status (with hesse_error detail) */
-    void *ctx;
-    int max_block;               /* largest k one call accepts; 0 = any */
-    void (*free_ctx)(void *ctx); /* releases ctx in hesse_op_free; NULL: ctx is borrowed */
-} hesse_op;
-
-/* Releases an operator's context (when it owns one) and zeroes the struct. NULL-safe. */
-void hesse_op_free(hesse_op *op);
-
-/* What applying an operator has cost so far. */
-typedef struct {
-    int64_t products; /* matrix-vector products: a block of k counts k */
-    int64_t calls;    /* callback invocations */
-    double seconds;   /* wall time inside the callback */
-} hesse_op_stats;
-
-/* The one counted way to apply an operator: splits X into blocks of at most max_block
- * columns, adds k to stats->products and the time taken to stats->seconds (stats may be
- * NULL), and fails with HESSE_ENUMERIC if any output entry is not finite. */
-int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_op_stats *stats);
 
 /* The library's version string, "0.1.0". */
 const char *hesse_version(void);

@@ -3,6 +3,7 @@
 #define HESSE_HESSE_H
 
 #include <hesse/core.h>
+#include <hesse/op.h>
 #include <hesse/data.h>
 #include <hesse/nn.h>
 #include <hesse/curv.h>

@@ -1,7 +1,14 @@
 /* hesse/spectral.h: eigensolvers and spectral estimators over an abstract symmetric operator
- * (hesse_op, core.h). Nothing here knows about networks.
+ * (hesse_op, op.h). Nothing here knows about networks.
  *
- *   dense      hesse_eigh (LAPACK dsyevd), hesse_op_to_dense, hesse_trace_exact
+ * Room (DESIGN.md, layer spectral/): solvers that see only an operator. This header and its
+ * sources use core.h and op.h alone, so they build and link without nn/ or data/ (CMake target
+ * hesse_spectral: core + op + spectral). Deflation, shifts and explicit matrices for a solver
+ * come from op.h; curvature operators of a network from curv.h.
+ *
+ *   dense      hesse_eigh / hesse_eigh_inplace (LAPACK dsyevd), hesse_dense_eigs (eigenpairs of
+ *              a small operator), hesse_trace_exact; materialising an operator is
+ *              hesse_op_to_dense (op.h)
  *   Lanczos    hesse_lanczos_tridiag (m steps), hesse_spectral_support,
  *              hesse_lanczos_eigs / hesse_lanczos_resume (thick restart, top / bottom / both)
  *   power      hesse_power_eigs (PyHessian's power iteration with deflation)
@@ -11,11 +18,13 @@
  * Every product goes through hesse_op_apply, so every result reports `products` (a block
  * of k counts k) and the seconds spent in them. Runs are deterministic given `seed` (and a
  * fixed BLAS thread count). Results that own arrays are released with their *_free, which
- * accepts a zeroed struct. The solvers never print: progress goes to a monitor callback. */
+ * accepts a zeroed struct; the caller owns them. The solvers never print: progress goes to a
+ * monitor callback. Thread safety: a call keeps all its state in its arguments and its own
+ * workspace; calls on distinct operators may run in parallel (see op.h for one operator). */
 #ifndef HESSE_SPECTRAL_H
 #define HESSE_SPECTRAL_H
 
-#include <hesse/core.h>
+#include <hesse/op.h>
 
 #include <signal.h>
 
@@ -30,9 +39,13 @@ extern "C" {
  * when V is not NULL, V (n x n) the orthonormal eigenvectors as columns. */
 int hesse_eigh(int64_t n, const double *A, double *w, double *V);
 
-/* Materialises an operator as an n x n matrix A (column-major) by applying it to blocks of
- * `block` columns of the identity (block <= 0: 64). Costs n products. For small n only. */
-int hesse_op_to_dense(const hesse_op *op, int block, double *A, hesse_op_stats *stats);
+/* Every eigenvalue of a symmetric n x n matrix A (column-major), ascending in w[n], in place:
+ * with want_vectors A is overwritten by the orthonormal eigenvectors (columns), without it A is
+ * destroyed; no further n x n memory is taken. Reads the upper triangle: LAPACK dsyevd 'U',
+ * exactly the call `hesse dense` makes on the matrix of hesse_op_to_dense (values only), so its
+ * numbers stay the same bit for bit (dsyevd's rounding depends on the triangle, and hesse_eigh
+ * reads the lower one). HESSE_ENUMERIC "LAPACK dsyevd failed (info i)" when it fails. */
+int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors);
 
 /* ---- Lanczos tridiagonalisation ---------------------------------------------------------- */
 
@@ -57,8 +70,8 @@ int hesse_spectral_support(const hesse_op *op, int steps, uint64_t seed, double 
 
 /* ---- Eigenpairs: common result and progress ---------------------------------------------- */
 
-/* Eigenpairs found by hesse_lanczos_eigs / hesse_power_eigs. Values come top first
- * (descending), then bottom (ascending). */
+/* Eigenpairs found by hesse_lanczos_eigs / hesse_power_eigs / hesse_dense_eigs. Values come top
+ * first (descending), then bottom (ascending). */
 typedef struct {
     int64_t n;
     int ntop, nbottom;         /* values[0 .. ntop) top, values[ntop .. ntop + nbottom) bottom */
@@ -100,6 +113,27 @@ typedef struct {
     double elapsed;          /* seconds since the call started (this run) */
 } hesse_eig_progress;
 typedef void (*hesse_eig_monitor_fn)(void *ctx, const hesse_eig_progress *p);
+
+/* ---- Dense eigenpairs of an operator ------------------------------------------------------ */
+
+typedef struct {
+    int top, bottom;        /* largest / smallest eigenpairs kept; top + bottom in [1, n] */
+    int want_vectors;       /* return the eigenvectors (default 1) */
+    int block;              /* unit vectors per product while materialising (default 64) */
+    uint64_t memory_budget; /* bytes the three n x n copies must fit in (0: memory available) */
+} hesse_dense_params;
+
+hesse_dense_params hesse_dense_defaults(void);
+
+/* The `top` largest and `bottom` smallest eigenpairs of a small operator, exactly: the matrix
+ * is materialised (hesse_op_to_dense, n products, symmetrised), decomposed by hesse_eigh
+ * (dsyevd 'V', lower triangle), and the residuals ||A v - lambda v|| are computed against the
+ * materialised matrix (residuals_explicit = 1, nconverged = top + bottom, anorm = max |lambda|).
+ * The same computation, in the same order, as `hesse spectrum --method dense` (its dense_eigs),
+ * so its numbers stay bit for bit. Fills *out (release with hesse_eigs_free; zeroed on error).
+ * Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the check against memory_budget, or an
+ * allocation), the operator's status, HESSE_ENUMERIC (dsyevd). */
+int hesse_dense_eigs(const hesse_op *op, const hesse_dense_params *p, hesse_eigs *out);
 
 /* ---- Thick-restart Lanczos -------------------------------------------------------------- */
 

@@ -1,7 +1,6 @@
 /* hesse dense: the whole spectrum of the Hessian (or GGN) of a small network, exactly. */
 #include "cli/cli.h"
 
-#include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +64,14 @@ static int decompose(dense_run *s, int block) {
     int rc = hesse_loss_grad(s->c.engine, &s->c.data.samples, &s->loss, NULL, &correct);
     if (rc != HESSE_OK) return rc;
     s->accuracy = (double)correct / (double)hesse_samples_total(&s->c.data.samples);
-    rc = hesse_dense_matrix(&s->c.op, block, s->A, &s->asym, &s->st);
+    rc = hesse_op_to_dense(&s->c.op, block, s->A, &s->asym, &s->st);
     if (rc != HESSE_OK) return rc;
     for (int64_t i = 0; i < n; i++) s->trace += s->A[i * n + i];
     for (int64_t i = 0; i < n * n; i++) s->frob += s->A[i] * s->A[i];
     s->frob = sqrt(s->frob);
     double te = hesse_now();
-    lapack_int info =
-        LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)n, s->A, (lapack_int)n, s->ev);
-    if (info != 0) return hesse_error(HESSE_ENUMERIC, "LAPACK dsyevd failed (info %d)", (int)info);
+    rc = hesse_eigh_inplace(n, s->A, s->ev, 0);
+    if (rc != HESSE_OK) return rc;
     s->eig_seconds = hesse_now() - te;
     s->seconds = hesse_now() - t0;
     return HESSE_OK;

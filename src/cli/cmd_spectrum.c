@@ -2,7 +2,6 @@
  * thick-restart Lanczos, PyHessian-style power iteration, or a dense decomposition. */
 #include "cli/cli.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,66 +21,6 @@ typedef struct {
     cJSON *res, *header;
     cli_checkpoint_ctx cc;
 } spectrum_run;
-
-/* Dense route for small operators: every eigenpair from LAPACK, the wanted ones kept. */
-static int dense_eigs(const hesse_op *op, int top, int bottom, int want_vectors, hesse_eigs *out) {
-    const int64_t n = op->n;
-    int rc = hesse_dense_check_memory(n, 3, 0);
-    if (rc != HESSE_OK) return rc;
-    double *A = hesse_alloc((size_t)(n * n) * sizeof *A),
-           *V = hesse_alloc((size_t)(n * n) * sizeof *V);
-    double *w = hesse_alloc((size_t)n * sizeof *w);
-    memset(out, 0, sizeof *out);
-    hesse_op_stats st = {0, 0, 0};
-    double t0 = hesse_now();
-    if (!A || !V || !w) {
-        rc = hesse_error(HESSE_ENOMEM,
-                         "--method dense: cannot allocate two %lld x %lld matrices (%.3g GiB); "
-                         "use --method lanczos",
-                         (long long)n, (long long)n, (double)n * (double)n * 16.0 / 1073741824.0);
-        goto cleanup;
-    }
-    HESSE_CHECK(hesse_dense_matrix(op, 64, A, NULL, &st));
-    HESSE_CHECK(hesse_eigh(n, A, w, V));
-    const int k = top + bottom;
-    out->n = n;
-    out->ntop = top;
-    out->nbottom = bottom;
-    out->values = malloc((size_t)k * sizeof(double));
-    out->residuals = malloc((size_t)k * sizeof(double));
-    out->vectors = want_vectors ? hesse_alloc((size_t)(n * k) * sizeof(double)) : NULL;
-    if (!out->values || !out->residuals || (want_vectors && !out->vectors)) {
-        rc = hesse_error(HESSE_ENOMEM, "--method dense: cannot allocate %d eigenpairs", k);
-        goto cleanup;
-    }
-    double anorm = fmax(fabs(w[0]), fabs(w[n - 1]));
-    for (int i = 0; i < k; i++) {
-        int64_t col = i < top ? n - 1 - i : i - top;
-        const double *v = V + col * n;
-        out->values[i] = w[col];
-        /* residual ||A v - lambda v|| against the assembled (symmetrised) matrix */
-        double r2 = 0;
-        for (int64_t a = 0; a < n; a++) {
-            double s = -w[col] * v[a];
-            for (int64_t b = 0; b < n; b++) s += A[b * n + a] * v[b];
-            r2 += s * s;
-        }
-        out->residuals[i] = sqrt(r2);
-        if (out->vectors) memcpy(out->vectors + (int64_t)i * n, v, (size_t)n * sizeof(double));
-    }
-    out->residuals_explicit = 1;
-    out->nconverged = k;
-    out->anorm = anorm;
-    out->products = st.products;
-    out->seconds_products = st.seconds;
-    out->seconds = hesse_now() - t0;
-cleanup:
-    hesse_free(A);
-    hesse_free(V);
-    hesse_free(w);
-    if (rc != HESSE_OK) hesse_eigs_free(out);
-    return rc;
-}
 
 static const cli_command_doc doc = {
     "spectrum", "extreme eigenvalues of the Hessian, GGN, residual or empirical Fisher",
@@ -192,7 +131,11 @@ static int solve(const spectrum_args *a, spectrum_run *s, cJSON *solver) {
         cJSON_AddNumberToObject(solver, "max_iter", p.max_iter);
         cJSON_AddNumberToObject(solver, "seed", (double)p.seed);
     } else {
-        rc = dense_eigs(&s->c.op, a->top, a->bottom, a->vectors != NULL, &s->r);
+        hesse_dense_params p = hesse_dense_defaults();
+        p.top = a->top;
+        p.bottom = a->bottom;
+        p.want_vectors = a->vectors != NULL;
+        rc = hesse_dense_eigs(&s->c.op, &p, &s->r);
     }
     if (rc == HESSE_OK) cli_solved("spectrum", &s->r, a->top + a->bottom, t0);
     cJSON_AddNumberToObject(solver, "iterations", (double)s->r.iterations);

@@ -1,4 +1,4 @@
-/* Aligned allocation, arenas, and what the process may use. */
+/* Aligned allocation and what the process may use. */
 #include <hesse/core.h>
 
 #include <stdio.h>
@@ -58,57 +58,4 @@ uint64_t hesse_peak_rss(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports kilobytes */
-}
-
-struct hesse_arena {
-    unsigned char *base;
-    size_t capacity, used;
-};
-
-int hesse_arena_create(size_t capacity, hesse_arena **out) {
-    *out = NULL;
-    hesse_arena *a = calloc(1, sizeof *a);
-    if (!a) return hesse_error(HESSE_ENOMEM, "cannot allocate an arena");
-    a->base = hesse_alloc(capacity);
-    if (!a->base) {
-        free(a);
-        return hesse_error(HESSE_ENOMEM, "cannot allocate an arena of %zu bytes", capacity);
-    }
-    a->capacity = capacity;
-    *out = a;
-    return HESSE_OK;
-}
-
-void hesse_arena_free(hesse_arena *a) {
-    if (!a) return;
-    hesse_free(a->base);
-    free(a);
-}
-
-void *hesse_arena_alloc(hesse_arena *a, size_t bytes) {
-    size_t need = (bytes + HESSE_ALIGN - 1) / HESSE_ALIGN * HESSE_ALIGN;
-    if (need < bytes || need > a->capacity - a->used) {
-        hesse_error(HESSE_ENOMEM, "arena of %zu bytes cannot hold %zu more (%zu used)", a->capacity,
-                    bytes, a->used);
-        return NULL;
-    }
-    void *p = a->base + a->used;
-    a->used += need;
-    return p;
-}
-
-size_t hesse_arena_mark(const hesse_arena *a) {
-    return a->used;
-}
-
-void hesse_arena_rewind(hesse_arena *a, size_t mark) {
-    if (mark <= a->used) a->used = mark;
-}
-
-size_t hesse_arena_used(const hesse_arena *a) {
-    return a->used;
-}
-
-size_t hesse_arena_capacity(const hesse_arena *a) {
-    return a->capacity;
 }

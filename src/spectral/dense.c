@@ -1,8 +1,15 @@
-/* Dense symmetric eigen-decomposition (LAPACK dsyevd) and materialising an operator. */
+/* Dense symmetric eigen-decomposition (LAPACK dsyevd), and the eigenpairs of a small operator
+ * from its materialised matrix.
+ *
+ * hesse_eigh_inplace and hesse_dense_eigs are the computations of `hesse dense` and `hesse
+ * spectrum --method dense` (cli/cmd_dense.c, cli/cmd_spectrum.c) moved into the library: the
+ * same LAPACK calls on the same triangle, the same loops in the same order, so that the
+ * commands give the same numbers bit for bit once they call these. */
 #include "spectral-impl.h"
 
 #include <lapacke.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 int hesse_eigh(int64_t n, const double *A, double *w, double *V) {
@@ -22,22 +29,93 @@ int hesse_eigh(int64_t n, const double *A, double *w, double *V) {
     return HESSE_OK;
 }
 
-int hesse_op_to_dense(const hesse_op *op, int block, double *A, hesse_op_stats *stats) {
-    if (!op || !op->apply || op->n <= 0 || !A)
-        return hesse_error(HESSE_EINVAL, "hesse_op_to_dense: need an operator and an output");
-    int64_t n = op->n;
-    if (block <= 0) block = 64;
-    if (block > n) block = (int)n;
-    double *E = hesse_calloc((size_t)n * (size_t)block, sizeof(double));
-    if (!E) return HESSE_ENOMEM;
-    int rc = HESSE_OK;
-    for (int64_t j0 = 0; j0 < n; j0 += block) {
-        int k = n - j0 < block ? (int)(n - j0) : block;
-        for (int j = 0; j < k; j++) E[(size_t)j * n + j0 + j] = 1.0;
-        rc = hesse_op_apply(op, k, E, A + (size_t)j0 * n, stats);
-        for (int j = 0; j < k; j++) E[(size_t)j * n + j0 + j] = 0.0;
-        if (rc != HESSE_OK) break;
+int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors) {
+    if (n <= 0 || n > INT_MAX || !A || !w)
+        return hesse_error(HESSE_EINVAL,
+                           "hesse_eigh_inplace: need 0 < n <= INT_MAX, A and w (n = %lld)",
+                           (long long)n);
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, want_vectors ? 'V' : 'N', 'U', (lapack_int)n,
+                                     A, (lapack_int)n, w);
+    if (info != 0) return hesse_error(HESSE_ENUMERIC, "LAPACK dsyevd failed (info %d)", (int)info);
+    return HESSE_OK;
+}
+
+hesse_dense_params hesse_dense_defaults(void) {
+    hesse_dense_params p;
+    memset(&p, 0, sizeof p);
+    p.want_vectors = 1;
+    p.block = 64;
+    return p;
+}
+
+/* Fills out's pairs from the decomposition (w ascending, V its vectors) of the materialised A:
+ * top from the end of w, then bottom from its start, each with ||A v - lambda v||. */
+static int dense_pairs(int64_t n, const double *A, const double *w, const double *V, int top,
+                       int bottom, int want_vectors, hesse_eigs *out) {
+    const int k = top + bottom;
+    out->n = n;
+    out->ntop = top;
+    out->nbottom = bottom;
+    out->values = hesse_alloc((size_t)k * sizeof(double));
+    out->residuals = hesse_alloc((size_t)k * sizeof(double));
+    out->vectors = want_vectors ? hesse_alloc((size_t)(n * k) * sizeof(double)) : NULL;
+    if (!out->values || !out->residuals || (want_vectors && !out->vectors))
+        return hesse_error(HESSE_ENOMEM, "dense eigenpairs: cannot allocate %d eigenpairs", k);
+    for (int i = 0; i < k; i++) {
+        int64_t col = i < top ? n - 1 - i : i - top;
+        const double *v = V + col * n;
+        out->values[i] = w[col];
+        /* residual ||A v - lambda v|| against the assembled (symmetrised) matrix */
+        double r2 = 0;
+        for (int64_t a = 0; a < n; a++) {
+            double s = -w[col] * v[a];
+            for (int64_t b = 0; b < n; b++) s += A[b * n + a] * v[b];
+            r2 += s * s;
+        }
+        out->residuals[i] = sqrt(r2);
+        if (out->vectors) memcpy(out->vectors + (int64_t)i * n, v, (size_t)n * sizeof(double));
     }
-    hesse_free(E);
+    out->residuals_explicit = 1;
+    out->nconverged = k;
+    out->anorm = fmax(fabs(w[0]), fabs(w[n - 1]));
+    return HESSE_OK;
+}
+
+int hesse_dense_eigs(const hesse_op *op, const hesse_dense_params *p, hesse_eigs *out) {
+    if (!out) return hesse_error(HESSE_EINVAL, "hesse_dense_eigs: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!op || !op->apply || op->n <= 0 || !p)
+        return hesse_error(HESSE_EINVAL, "hesse_dense_eigs: need an operator and parameters");
+    const int64_t n = op->n;
+    if (p->top < 0 || p->bottom < 0 || p->top + p->bottom < 1 || p->top + p->bottom > n)
+        return hesse_error(HESSE_EINVAL,
+                           "hesse_dense_eigs: need 1 <= top + bottom <= n (%lld), got top %d, "
+                           "bottom %d",
+                           (long long)n, p->top, p->bottom);
+    int rc = hesse_dense_check_memory(n, 3, p->memory_budget);
+    if (rc != HESSE_OK) return rc;
+    double *A = hesse_alloc((size_t)(n * n) * sizeof *A),
+           *V = hesse_alloc((size_t)(n * n) * sizeof *V);
+    double *w = hesse_alloc((size_t)n * sizeof *w);
+    hesse_op_stats st = {0, 0, 0};
+    double t0 = hesse_now();
+    if (!A || !V || !w) {
+        rc = hesse_error(HESSE_ENOMEM,
+                         "dense eigenpairs: cannot allocate two %lld x %lld matrices (%.3g GiB); "
+                         "use an iterative method",
+                         (long long)n, (long long)n, (double)n * (double)n * 16.0 / 1073741824.0);
+        goto cleanup;
+    }
+    HESSE_CHECK(hesse_op_to_dense(op, p->block, A, NULL, &st));
+    HESSE_CHECK(hesse_eigh(n, A, w, V));
+    HESSE_CHECK(dense_pairs(n, A, w, V, p->top, p->bottom, p->want_vectors, out));
+    out->products = st.products;
+    out->seconds_products = st.seconds;
+    out->seconds = hesse_now() - t0;
+cleanup:
+    hesse_free(A);
+    hesse_free(V);
+    hesse_free(w);
+    if (rc != HESSE_OK) hesse_eigs_free(out);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* The counted, timed, checked application of a block operator. */
-#include <hesse/core.h>
+#include <hesse/op.h>
 
 #include <math.h>
 #include <string.h>

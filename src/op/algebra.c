@@ -1,14 +1,17 @@
-/* Generic operators (curv.h): explicit dense and diagonal matrices, projection deflation
- * P A P, shift A + sigma I and linear combination alpha A + beta B.
+/* The operator algebra (op.h): explicit dense and diagonal matrices, projection deflation
+ * P A P, shift A + sigma I, linear combination alpha A + beta B and restriction P^T A P to a
+ * subset of coordinates.
  *
- * Operators built on another call the base's callback directly, not hesse_op_apply, so that
- * one product of the result counts once; they inherit the base's max_block, so the outer
- * hesse_op_apply already splits blocks to a size the base accepts. Scratch for a block
- * grows on demand inside the context and is reused, so repeated products do not allocate. */
-#include <hesse/curv.h>
+ * Operators built on another call the base's callback directly (restriction through
+ * hesse_op_apply without stats), not a counting hesse_op_apply, so that one product of the
+ * result counts once; they inherit the base's max_block, so the outer hesse_op_apply already
+ * splits blocks to a size the base accepts. Scratch for a block grows on demand inside the
+ * context and is reused, so repeated products do not allocate. */
+#include <hesse/op.h>
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Smallest positive max_block of two (0 means any). */
@@ -242,5 +245,91 @@ int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double 
     c->alpha = alpha;
     c->beta = beta;
     *out = (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free};
+    return HESSE_OK;
+}
+
+/* ---- Restriction P^T A P to coordinate ranges ------------------------------------------- */
+
+typedef struct {
+    hesse_op base;
+    int count;
+    int64_t *offset, *length;
+    int64_t m;
+    double *X, *Y; /* n x k scratch, grown on demand */
+    int cap;
+} restrict_ctx;
+
+static void restrict_free(void *p) {
+    restrict_ctx *c = p;
+    if (!c) return;
+    free(c->offset);
+    free(c->length);
+    hesse_free(c->X);
+    hesse_free(c->Y);
+    free(c);
+}
+
+static int restrict_apply(void *ctx, int k, const double *X, double *Y) {
+    restrict_ctx *c = ctx;
+    const int64_t n = c->base.n;
+    if (k > c->cap) {
+        hesse_free(c->X);
+        hesse_free(c->Y);
+        c->X = hesse_alloc((size_t)n * (size_t)k * sizeof(double));
+        c->Y = hesse_alloc((size_t)n * (size_t)k * sizeof(double));
+        c->cap = c->X && c->Y ? k : 0;
+        if (!c->cap) return HESSE_ENOMEM;
+    }
+    memset(c->X, 0, (size_t)n * (size_t)k * sizeof(double));
+    for (int j = 0; j < k; j++) {
+        int64_t at = 0;
+        for (int r = 0; r < c->count; r++) {
+            memcpy(c->X + j * n + c->offset[r], X + j * c->m + at,
+                   (size_t)c->length[r] * sizeof(double));
+            at += c->length[r];
+        }
+    }
+    /* no stats here: the caller's hesse_op_apply counts this product once */
+    int rc = hesse_op_apply(&c->base, k, c->X, c->Y, NULL);
+    if (rc != HESSE_OK) return rc;
+    for (int j = 0; j < k; j++) {
+        int64_t at = 0;
+        for (int r = 0; r < c->count; r++) {
+            memcpy(Y + j * c->m + at, c->Y + j * n + c->offset[r],
+                   (size_t)c->length[r] * sizeof(double));
+            at += c->length[r];
+        }
+    }
+    return HESSE_OK;
+}
+
+int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset, const int64_t *length,
+                      hesse_op *out) {
+    if (!a || !out || count < 1 || !offset || !length)
+        return hesse_error(HESSE_EINVAL, "hesse_op_restrict: invalid arguments");
+    int64_t m = 0, end = 0;
+    for (int r = 0; r < count; r++) {
+        if (offset[r] < end || length[r] < 1 || offset[r] + length[r] > a->n)
+            return hesse_error(HESSE_EINVAL,
+                               "hesse_op_restrict: range %d [%lld, +%lld) is out of order, empty "
+                               "or beyond dimension %lld",
+                               r, (long long)offset[r], (long long)length[r], (long long)a->n);
+        end = offset[r] + length[r];
+        m += length[r];
+    }
+    restrict_ctx *c = calloc(1, sizeof *c);
+    if (!c) return hesse_error(HESSE_ENOMEM, "out of memory");
+    c->base = *a;
+    c->count = count;
+    c->m = m;
+    c->offset = malloc((size_t)count * sizeof *c->offset);
+    c->length = malloc((size_t)count * sizeof *c->length);
+    if (!c->offset || !c->length) {
+        restrict_free(c);
+        return hesse_error(HESSE_ENOMEM, "out of memory");
+    }
+    memcpy(c->offset, offset, (size_t)count * sizeof *offset);
+    memcpy(c->length, length, (size_t)count * sizeof *length);
+    *out = (hesse_op){m, restrict_apply, c, a->max_block, restrict_free};
     return HESSE_OK;
 }
