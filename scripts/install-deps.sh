@@ -7,7 +7,7 @@
 #   scripts/install-deps.sh --bench    also PyTorch, for bench/ and tests/make_fixtures.py
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer (make fuzz; make test uses them
 #                                      when present)
-#   scripts/install-deps.sh --lint     also cppcheck, clang-tidy, clang-format and the MPI headers (make lint)
+#   scripts/install-deps.sh --lint     also cppcheck, clang-tidy, clang-format, pmccabe and the MPI headers (make lint)
 set -eu
 
 packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist python3"
@@ -20,7 +20,7 @@ for arg in "$@"; do
     # libFuzzer and the sanitizer runtimes for clang live in libclang-rt-<version>-dev.
     --fuzz) packages="$packages clang libclang-rt-dev" ;;
     # libopenmpi-dev: clang-tidy reads src/dist/mpi.c, which includes mpi.h.
-    --lint) packages="$packages cppcheck clang-tidy clang-format libopenmpi-dev" ;;
+    --lint) packages="$packages cppcheck clang-tidy clang-format pmccabe libopenmpi-dev" ;;
     -h | --help)
         sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
         exit 0

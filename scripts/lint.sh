@@ -78,5 +78,13 @@ else
     status=1
 fi
 
+echo "lint: function lengths (tools/funclen.sh: 120 lines in src/, 80 in src/cli/)" >&2
+if command -v pmccabe >/dev/null; then
+    tools/funclen.sh >"$log" 2>&1 || { grep "over" "$log" >&2; status=1; }
+else
+    echo "lint: pmccabe missing (scripts/install-deps.sh --lint); lengths not checked" >&2
+    status=1
+fi
+
 [ $status -eq 0 ] && echo "lint: clean" >&2
 exit $status
