@@ -17,7 +17,7 @@
  *   kernels*.inc        the numerical kernels the rows call (GEMM wrappers, im2col, pooling,
  *                       normalisation)
  * The layer_*.inc files hold a kind's pass functions in the precision of real.h; passes.inc
- * includes them, and passes_f64.c / passes_f64.c compile them once per precision, so that a
+ * includes them, and passes_f64.c / passes_f32.c compile them once per precision, so that a
  * pass function `SUF(linear_forward)` is linear_forward_f64 and linear_forward_f32 in the
  * objects (tags: .ctags.d/hesse.ctags indexes the SUF(...) definitions under both names). */
 #ifndef HESSE_LAYER_IMPL_H
