@@ -1,7 +1,7 @@
 /* The engine: creation, the worker pool, the forward/backward cache, and the public passes
  * (loss and gradient, curvature products, logits). The per-precision parts are in
  * engine_typed.inc, the passes over one chunk in passes.inc; the design is in engine-impl.h. */
-#include "nn/engine-impl.h"
+#include "nn/layer-impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,44 +42,42 @@ int64_t nn_state_per_sample(const hesse_engine *e, int with_cols) {
     const hesse_model *m = e->m;
     int64_t ps = e->C;
     for (int l = 0; l < e->L; l++) {
-        const hesse_layer *L = &m->layers[l];
-        ps += (nn_is_alias(L->kind) ? 1 : 2) * e->size[l + 1]; /* act (none for an alias), grad */
-        if (with_cols && L->kind == HESSE_LAYER_CONV2D) ps += nn_conv_k(L) * nn_conv_p(L);
-        if (L->kind == HESSE_LAYER_MAXPOOL2D) ps += e->size[l + 1]; /* int32, rounded up */
+        const nn_layer_type *t = e->type[l];
+        ps += (t->flags & NN_ALIAS ? 1 : 2) * e->size[l + 1]; /* act (none for an alias), grad */
+        if (with_cols && t->cols) ps += t->cols(&m->layers[l]);
+        if (t->flags & NN_ARGMAX) ps += e->size[l + 1]; /* int32, rounded up */
     }
     return ps;
 }
 
+void nn_scratch_size(const hesse_engine *e, int k, nn_scratch *s) {
+    *s = (nn_scratch){0, 0, 0, 0, e->size[0], 0};
+    for (int l = 0; l < e->L; l++) {
+        const hesse_layer *L = &e->m->layers[l];
+        if (e->size[l + 1] > s->max_size) s->max_size = e->size[l + 1];
+        if (L->weight_count > s->max_weights) s->max_weights = L->weight_count;
+        if (e->type[l]->scratch) e->type[l]->scratch(L, k, s);
+    }
+}
+
 void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *fixed) {
     const hesse_model *m = e->m;
-    int64_t ps = 0, max_size = e->size[0], max_tmp = 0, max_gcols = 0, max_gyp = 0, max_w = 0;
-    int64_t max_lin = 0;
+    int64_t ps = 0;
     for (int l = 0; l < e->L; l++) {
-        const hesse_layer *L = &m->layers[l];
-        if (!nn_is_alias(L->kind)) ps += (int64_t)k * e->size[l + 1]; /* ract */
-        if (e->size[l + 1] > max_size) max_size = e->size[l + 1];
-        if (L->kind == HESSE_LAYER_CONV2D) {
-            int64_t K = nn_conv_k(L), P = nn_conv_p(L);
-            ps += K * P * k; /* rcols */
-            if (K * P * k > max_gcols) max_gcols = K * P * k;
-            if ((int64_t)L->out_c * P * k > max_tmp) max_tmp = (int64_t)L->out_c * P * k;
-            if ((int64_t)L->out_c * P > max_gyp) max_gyp = (int64_t)L->out_c * P;
-        }
-        if (L->weight_count > max_w) max_w = L->weight_count;
-        if (L->kind == HESSE_LAYER_LINEAR) {
-            int64_t d = L->in_c > L->out_c ? L->in_c : L->out_c;
-            if (d > max_lin) max_lin = d;
-        }
+        const nn_layer_type *t = e->type[l];
+        if (!(t->flags & NN_ALIAS)) ps += (int64_t)k * e->size[l + 1]; /* ract */
+        if (t->cols) ps += t->cols(&m->layers[l]) * k;                 /* rcols */
     }
+    nn_scratch s;
+    nn_scratch_size(e, k, &s);
     /* rg[2] (and rsave, rshort in residual nets), tmp, gcols, gyp, perm */
-    ps += (e->residual ? 4 : 2) * (int64_t)k * max_size + max_tmp + max_gcols + max_gyp +
-          (int64_t)k * max_lin;
-    *per_sample = ps + (e->f32 ? e->size[0] : 0); /* xbuf */
-    *fixed = 2 * (int64_t)k * max_w;              /* vstack, wbuf */
+    ps += (e->residual ? 4 : 2) * (int64_t)k * s.max_size + s.tmp + s.gcols + s.gyp + s.perm;
+    *per_sample = ps + (e->prec->staged ? e->size[0] : 0); /* xbuf */
+    *fixed = 2 * (int64_t)k * s.max_weights;               /* vstack, wbuf */
 }
 
 static size_t elem_size(const hesse_engine *e) {
-    return e->f32 ? sizeof(float) : sizeof(double);
+    return e->prec->real_size;
 }
 
 /* ---- The pool ------------------------------------------------------------------------------ */
@@ -154,9 +152,8 @@ int nn_chunk_size(const hesse_engine *e, int64_t n) {
 static int cache_chunk(const hesse_engine *e) {
     int64_t patch = 0;
     for (int l = 0; l < e->L; l++) {
-        const hesse_layer *L = &e->m->layers[l];
-        if (L->kind != HESSE_LAYER_CONV2D) continue;
-        int64_t p = nn_conv_k(L) * nn_conv_p(L) * (int64_t)elem_size(e);
+        if (!e->type[l]->cols) continue;
+        int64_t p = e->type[l]->cols(&e->m->layers[l]) * (int64_t)elem_size(e);
         if (p > patch) patch = p;
     }
     if (patch == 0) return MAX_DENSE_CHUNK;
@@ -169,11 +166,28 @@ static int cache_chunk(const hesse_engine *e) {
     return fit < MIN_CONV_CHUNK ? MIN_CONV_CHUNK : fit > MAX_CHUNK ? MAX_CHUNK : (int)fit;
 }
 
-static void cache_clear(hesse_engine *e) {
-    if (e->f32)
-        nn_cache_clear_f32(e);
-    else
-        nn_cache_clear_f64(e);
+/* Each layer's row, which activations depend on the parameters (a layer's output does when
+ * its input does or it has parameters, unless its row says otherwise: the residual block's
+ * markers), and the passes' steps: one per layer, but where a row fuses its layer with the
+ * next (ReLU -> max pool), one for both. */
+static void plan_steps(hesse_engine *e) {
+    const hesse_model *m = e->m;
+    for (int l = 0; l < e->L; l++) {
+        const hesse_layer *Ly = &m->layers[l];
+        const nn_layer_type *t = e->type[l] = nn_layer_type_of(Ly->kind);
+        if (t->depends)
+            e->dep[l + 1] = (char)t->depends(e, l);
+        else
+            e->dep[l + 1] = e->dep[l] || Ly->weight_count + Ly->bias_count > 0;
+        if (t->flags & NN_BLOCK) e->residual = 1;
+    }
+    e->nsteps = 0;
+    for (int l = 0; l < e->L; l++) {
+        const nn_layer_type *fused =
+            e->type[l]->fuse && l + 1 < e->L ? e->type[l]->fuse(&m->layers[l + 1]) : NULL;
+        e->steps[e->nsteps++] = (nn_step){l, fused ? l + 1 : l, fused ? fused : e->type[l]};
+        if (fused) l++;
+    }
 }
 
 int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hesse_engine **out) {
@@ -195,7 +209,7 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     e->L = L;
     e->C = hesse_model_num_outputs(m);
     e->max_block = d.max_block;
-    e->f32 = d.precision == HESSE_PRECISION_F32;
+    e->prec = d.precision == HESSE_PRECISION_F32 ? &nn_precision_f32 : &nn_precision_f64;
     e->nworkers = d.threads > 0 ? d.threads : openblas_get_num_threads();
     if (e->nworkers < 1) e->nworkers = 1;
     if (e->nworkers > 256) e->nworkers = 256;
@@ -204,25 +218,15 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
         if (m->layers[l].weight_count + m->layers[l].bias_count > 0) e->first_param = l;
     e->size = calloc((size_t)L + 1, sizeof *e->size);
     e->dep = calloc((size_t)L + 1, 1);
-    if (!e->size || !e->dep) {
+    e->type = calloc((size_t)L, sizeof *e->type);
+    e->steps = calloc((size_t)L, sizeof *e->steps);
+    if (!e->size || !e->dep || !e->type || !e->steps) {
         rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
         goto cleanup;
     }
     e->size[0] = nn_in_size(&m->layers[0]);
     for (int l = 0; l < L; l++) e->size[l + 1] = nn_out_size(&m->layers[l]);
-    /* Which activations depend on the parameters: a layer's output does when its input does
-     * or it has parameters; SHORTCUT's output is the block's input, ADD's depends on either
-     * branch. */
-    for (int l = 0; l < L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        if (Ly->kind == HESSE_LAYER_SHORTCUT)
-            e->dep[l + 1] = e->dep[Ly->block[0]];
-        else if (Ly->kind == HESSE_LAYER_ADD)
-            e->dep[l + 1] = e->dep[Ly->block[1]] || e->dep[l];
-        else
-            e->dep[l + 1] = e->dep[l] || Ly->weight_count + Ly->bias_count > 0;
-        if (Ly->kind == HESSE_LAYER_RESIDUAL) e->residual = 1;
-    }
+    plan_steps(e);
     if (d.chunk == 0) {
         /* The largest chunk the budget allows; when a block of max_block vectors would leave
          * chunks of fewer than MIN_CHUNK samples (slow, narrow GEMMs), take fewer vectors per
@@ -245,21 +249,19 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
         size_t avail = (size_t)hesse_mem_available() / 4, cap = (size_t)4 << 30;
         e->cache.budget = d.cache_budget ? d.cache_budget : (avail && avail < cap ? avail : cap);
     }
-    if (e->f32) {
+    if (e->prec->staged) {
         e->params32 = hesse_alloc((size_t)m->n * sizeof(float));
         if (!e->params32) {
             rc = hesse_error(HESSE_ENOMEM, "engine: out of memory for single-precision weights");
             goto cleanup;
         }
     }
-    e->w = calloc((size_t)e->nworkers, e->f32 ? sizeof(nn_work_f32) : sizeof(nn_work_f64));
+    e->w = calloc((size_t)e->nworkers, e->prec->work_size);
     if (!e->w) {
         rc = hesse_error(HESSE_ENOMEM, "engine: out of memory");
         goto cleanup;
     }
-    for (int i = 0; i < e->nworkers; i++)
-        HESSE_CHECK(e->f32 ? nn_work_alloc_f32(e, (nn_work_f32 *)e->w + i)
-                           : nn_work_alloc_f64(e, (nn_work_f64 *)e->w + i));
+    for (int i = 0; i < e->nworkers; i++) HESSE_CHECK(e->prec->work_alloc(e, nn_common(e, i)));
     if (e->nworkers > 1) {
         e->threads = calloc((size_t)e->nworkers, sizeof *e->threads);
         if (!e->threads || pthread_mutex_init(&e->mu, NULL) || pthread_cond_init(&e->wake, NULL) ||
@@ -299,18 +301,15 @@ void hesse_engine_free(hesse_engine *e) {
         pthread_cond_destroy(&e->done);
     }
     free(e->threads);
-    for (int i = 0; e->w && i < e->nworkers; i++) {
-        if (e->f32)
-            nn_work_free_f32(e, (nn_work_f32 *)e->w + i);
-        else
-            nn_work_free_f64(e, (nn_work_f64 *)e->w + i);
-    }
+    for (int i = 0; e->w && i < e->nworkers; i++) e->prec->work_free(e, nn_common(e, i));
     free(e->w);
-    cache_clear(e);
+    if (e->prec) e->prec->cache_clear(e);
     hesse_free(e->params32);
     hesse_free(e->v32);
     free(e->size);
     free(e->dep);
+    free(e->type);
+    free(e->steps);
     free(e);
 }
 
@@ -356,8 +355,7 @@ int nn_diagnose(hesse_engine *e, const hesse_samples *s, int kind, int k, const 
                      (long long)(i / m->n), (long long)(i % m->n));
             return 1;
         }
-    return e->f32 ? nn_diagnose_f32(e, s, kind, k, V, msg, cap)
-                  : nn_diagnose_f64(e, s, kind, k, V, msg, cap);
+    return e->prec->diagnose(e, s, kind, k, V, msg, cap);
 }
 
 /* The error of a pass that failed on some rank: this rank's own non-finite sample (with the
@@ -401,7 +399,7 @@ int hesse_engine_threads(const hesse_engine *e) {
 }
 
 hesse_precision hesse_engine_precision(const hesse_engine *e) {
-    return e->f32 ? HESSE_PRECISION_F32 : HESSE_PRECISION_F64;
+    return e->prec->precision;
 }
 
 size_t hesse_engine_cache_bytes(const hesse_engine *e) {
@@ -459,8 +457,7 @@ static int cache_prepare(hesse_engine *e, const hesse_samples *s, int chunk) {
     double need =
         ((double)s->n * (double)nn_state_per_sample(e, 0) + 64.0 * nchunks) * (double)elem_size(e);
     if (need > (double)e->cache.budget) return 0;
-    return e->f32 ? nn_cache_layout_f32(e, s, chunk, (size_t)need)
-                  : nn_cache_layout_f64(e, s, chunk, (size_t)need);
+    return e->prec->cache_layout(e, s, chunk, (size_t)need);
 }
 
 /* ---- Public passes ---------------------------------------------------------------------- */
@@ -492,61 +489,31 @@ double nn_loss_scale(const hesse_engine *e, int64_t n) {
 static int64_t first_bad(const hesse_engine *e) {
     int64_t bad = -1;
     for (int i = 0; i < e->nworkers; i++) {
-        int64_t b = e->f32 ? ((nn_work_f32 *)e->w)[i].bad : ((nn_work_f64 *)e->w)[i].bad;
+        int64_t b = nn_common(e, i)->bad;
         if (b >= 0 && (bad < 0 || b < bad)) bad = b;
     }
     return bad;
 }
 
-/* The accumulators of worker i (double, both precisions). */
-static double **acc_of(hesse_engine *e, int i, int64_t **cap) {
-    if (e->f32) {
-        nn_work_f32 *w = (nn_work_f32 *)e->w + i;
-        *cap = &w->acc_cap;
-        return &w->acc;
-    }
-    nn_work_f64 *w = (nn_work_f64 *)e->w + i;
-    *cap = &w->acc_cap;
-    return &w->acc;
-}
-
 int nn_ensure_acc(hesse_engine *e, int64_t count) {
-    for (int i = 0; i < e->nworkers; i++) {
-        int64_t *cap;
-        double **acc = acc_of(e, i, &cap);
-        if (i > 0 && *cap < count) {
-            hesse_free(*acc);
-            *acc = hesse_alloc((size_t)count * sizeof(double));
-            *cap = *acc ? count : 0;
-            if (!*acc) return HESSE_ENOMEM;
-        }
-        if (e->f32) { /* the float buffer a chunk accumulates in */
-            nn_work_f32 *w = (nn_work_f32 *)e->w + i;
-            if (w->ybuf_cap < count) {
-                hesse_free(w->ybuf);
-                w->ybuf = hesse_alloc((size_t)count * sizeof(float));
-                w->ybuf_cap = w->ybuf ? count : 0;
-                if (!w->ybuf) return HESSE_ENOMEM;
-            }
+    for (int i = 1; i < e->nworkers; i++) {
+        nn_work_common *c = nn_common(e, i);
+        if (c->acc_cap < count) {
+            hesse_free(c->acc);
+            c->acc = hesse_alloc((size_t)count * sizeof(double));
+            c->acc_cap = c->acc ? count : 0;
+            if (!c->acc) return HESSE_ENOMEM;
         }
     }
-    return HESSE_OK;
+    return e->prec->reserve(e, count);
 }
 
 /* out += the accumulators of workers 1.. in order (worker 0 wrote into out). */
 static void reduce_acc(hesse_engine *e, double *out, int64_t count) {
     for (int i = 1; i < e->nworkers; i++) {
-        int64_t *cap;
-        const double *acc = *acc_of(e, i, &cap);
+        const double *acc = nn_common(e, i)->acc;
         for (int64_t j = 0; j < count; j++) out[j] += acc[j];
     }
-}
-
-/* Single precision: the parameters as floats, for this pass. */
-static void refresh_params32(hesse_engine *e) {
-    if (!e->f32) return;
-    const double *p = e->m->params;
-    for (int64_t i = 0; i < e->m->n; i++) e->params32[i] = (float)p[i];
 }
 
 int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
@@ -557,17 +524,16 @@ int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     const int64_t n = e->m->n;
     if (grad && (rc = nn_ensure_acc(e, n)) != HESSE_OK)
         return hesse_error(rc, "engine: no memory for the workers' gradients");
-    refresh_params32(e);
+    e->prec->stage(e, 0, NULL);
     nn_loss_job j = {s, nn_loss_scale(e, hesse_samples_total(s)), nn_chunk_size(e, s->n),
                      grad != NULL, grad};
-    nn_run(e, e->f32 ? nn_loss_grad_job_f32 : nn_loss_grad_job_f64, &j);
+    nn_run(e, e->prec->loss_grad_job, &j);
     int64_t bad = first_bad(e);
     if (nn_any_failed(e, bad >= 0)) return failed_pass(e, s, bad);
     double tot[2] = {0.0, 0.0}; /* loss sum, correct predictions */
     for (int i = 0; i < e->nworkers; i++) {
-        tot[0] += e->f32 ? ((nn_work_f32 *)e->w)[i].loss : ((nn_work_f64 *)e->w)[i].loss;
-        tot[1] +=
-            (double)(e->f32 ? ((nn_work_f32 *)e->w)[i].correct : ((nn_work_f64 *)e->w)[i].correct);
+        tot[0] += nn_common(e, i)->loss;
+        tot[1] += (double)nn_common(e, i)->correct;
     }
     if (grad) reduce_acc(e, grad, n);
     if ((rc = nn_reduce(e, tot, 2)) != HESSE_OK) return rc;
@@ -589,16 +555,7 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     const int64_t n = e->m->n;
     if ((rc = nn_ensure_acc(e, n * k)) != HESSE_OK)
         return hesse_error(rc, "engine: no memory for the workers' products (%d vectors)", k);
-    if (e->f32) {
-        if (e->v32_cap < n * k) {
-            hesse_free(e->v32);
-            e->v32 = hesse_alloc((size_t)(n * k) * sizeof(float));
-            e->v32_cap = e->v32 ? n * k : 0;
-            if (!e->v32) return hesse_error(HESSE_ENOMEM, "engine: no memory for %d directions", k);
-        }
-        for (int64_t i = 0; i < n * k; i++) e->v32[i] = (float)V[i];
-    }
-    refresh_params32(e);
+    if ((rc = e->prec->stage(e, k, V)) != HESSE_OK) return rc;
     nn_curv_job j = {
         s, kind, k, nn_chunk_size(e, s->n), V, Y, nn_loss_scale(e, hesse_samples_total(s)), 0};
     uint64_t key = 0;
@@ -612,7 +569,7 @@ int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
             e->cache.key = 0; /* valid only once the pass completes */
         }
     }
-    nn_run(e, e->f32 ? nn_curv_job_f32 : nn_curv_job_f64, &j);
+    nn_run(e, e->prec->curv_job, &j);
     int64_t bad = first_bad(e);
     if (nn_any_failed(e, bad >= 0)) return failed_pass(e, s, bad);
     if (j.cached == 1) e->cache.key = key;
@@ -639,9 +596,9 @@ int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out) {
     if (!e || !out) return hesse_error(HESSE_EINVAL, "hesse_forward: NULL argument");
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    refresh_params32(e);
+    e->prec->stage(e, 0, NULL);
     nn_forward_job j = {s, nn_chunk_size(e, s->n), out};
-    nn_run(e, e->f32 ? nn_forward_job_f32 : nn_forward_job_f64, &j);
+    nn_run(e, e->prec->forward_job, &j);
     return HESSE_OK;
 }
 

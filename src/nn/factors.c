@@ -1,6 +1,6 @@
 /* Backward passes with given output gradients, and the Kronecker factors of layer Hessians
  * (E[x x^T] of each layer's input, E[M] of the loss Hessian in its output). */
-#include "nn/engine-impl.h"
+#include "nn/layer-impl.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -19,8 +19,8 @@ static void backward_job_run(hesse_engine *e, int idx, void *arg) {
     backward_job *j = arg;
     nn_work_f64 *w = nn_work64(e, idx);
     const int64_t dim = hesse_samples_dim(j->s);
-    double *acc = idx == 0 ? j->out : w->acc;
-    w->bad = -1;
+    double *acc = idx == 0 ? j->out : w->c.acc;
+    w->c.bad = -1;
     w->st = w->own;
     memset(acc, 0, (size_t)e->m->n * sizeof *acc);
     for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
@@ -30,7 +30,7 @@ static void backward_job_run(hesse_engine *e, int idx, void *arg) {
         nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
         int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, 1.0, &sum, NULL); /* fills probs */
         if (bad >= 0) {
-            w->bad = c0 + bad;
+            w->c.bad = c0 + bad;
             return;
         }
         /* the loss gradient in g[L] is replaced by the caller's */
@@ -44,7 +44,7 @@ static void backward_job_run(hesse_engine *e, int idx, void *arg) {
 static int check_bad(hesse_engine *e, const hesse_samples *s) {
     int64_t bad = -1;
     for (int i = 0; i < e->nworkers; i++) {
-        int64_t b = nn_work64(e, i)->bad;
+        int64_t b = nn_work64(e, i)->c.bad;
         if (b >= 0 && (bad < 0 || b < bad)) bad = b;
     }
     if (!nn_any_failed(e, bad >= 0)) return HESSE_OK; /* every rank asks, failed or not */
@@ -60,7 +60,7 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
     const int64_t n = e->m->n;
-    if (e->f32)
+    if (e->prec->precision != HESSE_PRECISION_F64)
         return hesse_error(HESSE_EINVAL, "backward passes with given gradients need an engine of "
                                          "double precision");
     if (nn_ensure_acc(e, n) != HESSE_OK)
@@ -69,27 +69,25 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
     nn_run(e, backward_job_run, &j);
     if ((rc = check_bad(e, s)) != HESSE_OK) return rc;
     for (int i = 1; i < e->nworkers; i++)
-        for (int64_t k = 0; k < n; k++) grad[k] += nn_work64(e, i)->acc[k];
+        for (int64_t k = 0; k < n; k++) grad[k] += nn_work64(e, i)->c.acc[k];
     return nn_reduce(e, grad, n);
 }
 
 /* 1 when every layer after l is piecewise linear in its input (so that the logits are
- * piecewise linear in layer l's output and its output Hessian is J^T A J exactly). Batch norm
- * in evaluation mode, pooling and residual sums are linear; layer norm is not. */
+ * piecewise linear in layer l's output and its output Hessian is J^T A J exactly): none is
+ * NN_CURVED. Batch norm in evaluation mode, pooling and residual sums are linear; layer norm
+ * is not. */
 static int linear_after(const hesse_model *m, int l) {
-    for (int k = l + 1; k < m->num_layers; k++) {
-        hesse_layer_kind kind = m->layers[k].kind;
-        if (kind == HESSE_LAYER_TANH || kind == HESSE_LAYER_SIGMOID || kind == HESSE_LAYER_GELU ||
-            kind == HESSE_LAYER_LAYERNORM)
-            return 0;
-    }
+    for (int k = l + 1; k < m->num_layers; k++)
+        if (nn_layer_type_of(m->layers[k].kind)->flags & NN_CURVED) return 0;
     return 1;
 }
 
-/* Layers with Kronecker factors: linear and conv (batch and layer norm's parameters have
- * none). */
-static int has_factors(const hesse_layer *L) {
-    return L->kind == HESSE_LAYER_LINEAR || L->kind == HESSE_LAYER_CONV2D;
+/* Layers with Kronecker factors: those whose row has factor hooks (linear and conv; batch and
+ * layer norm's parameters have none). */
+static const nn_layer_type *factor_type(const hesse_layer *L) {
+    const nn_layer_type *t = nn_layer_type_of(L->kind);
+    return t->factor_dims ? t : NULL;
 }
 
 void hesse_layer_factors_free(hesse_layer_factors *f, int count) {
@@ -101,12 +99,12 @@ void hesse_layer_factors_free(hesse_layer_factors *f, int count) {
     free(f);
 }
 
-/* Adds the rows of a [B, Cout, P] layer-output array, one row of Cout values per (sample,
- * position), each scaled by w[b] (NULL: 1), into M += X^T X. */
-static void add_outer(const hesse_layer *L, int B, const double *g, const double *w, double *tmp,
-                      double *M) {
-    const int Co = L->out_c;
-    const int64_t P = L->kind == HESSE_LAYER_CONV2D ? nn_conv_p(L) : 1, BP = B * P;
+/* Adds the rows of a [B, Cout, P] layer-output array (P = f->positions), one row of Cout values
+ * per (sample, position), each scaled by w[b] (NULL: 1), into M += X^T X. */
+static void add_outer(const hesse_layer_factors *f, int B, const double *g, const double *w,
+                      double *tmp, double *M) {
+    const int Co = (int)f->out;
+    const int64_t P = f->positions, BP = B * P;
     /* tmp [Cout, B*P] (the transpose of X), rows scaled by sqrt(w) */
     if (P == 1) {
         for (int b = 0; b < B; b++)
@@ -189,7 +187,7 @@ static void factor_job_run(hesse_engine *e, int idx, void *arg) {
     const int64_t dim = hesse_samples_dim(j->s);
     const int ce = m->loss == HESSE_LOSS_CROSS_ENTROPY;
     const hesse_layer_factors *f = j->f;
-    w->bad = -1;
+    w->c.bad = -1;
     w->st = w->own;
     for (int64_t c0 = (int64_t)idx * j->chunk; c0 < j->s->n;
          c0 += (int64_t)e->nworkers * j->chunk) {
@@ -198,19 +196,12 @@ static void factor_job_run(hesse_engine *e, int idx, void *arg) {
         nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
         int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, 1.0, &sum, NULL);
         if (bad >= 0) {
-            w->bad = c0 + bad;
+            w->c.bad = c0 + bad;
             return;
         }
         /* Inputs: xx += x^T x (linear) or cols cols^T (conv; patches of every position). */
         for (int i = 0; i < nf; i++) {
-            const hesse_layer *Ly = &m->layers[f[i].layer];
-            if (Ly->kind == HESSE_LAYER_CONV2D)
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f[i].in,
-                            (int)(B * f[i].positions), 1.0, w->st.cols[f[i].layer],
-                            (int)(B * f[i].positions), 1.0, a->xx[i], (int)f[i].in);
-            else
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f[i].in, B, 1.0,
-                            w->a[f[i].layer], (int)f[i].in, 1.0, a->xx[i], (int)f[i].in);
+            factor_type(&m->layers[f[i].layer])->factor_xx(w, B, &f[i], a->xx[i]);
             memset(a->q[i], 0, (size_t)B * (size_t)e->size[f[i].layer + 1] * sizeof(double));
         }
         /* Outputs: one backward pass per logit c gives J_c = d f_c / d z for every layer.
@@ -226,9 +217,8 @@ static void factor_job_run(hesse_engine *e, int idx, void *arg) {
             w->g[L] = gz;
             nn_backward_chunk_f64(e, w, B, NULL);
             for (int i = 0; i < nf; i++) {
-                const hesse_layer *Ly = &m->layers[f[i].layer];
                 const double *g = w->g[f[i].layer + 1];
-                add_outer(Ly, B, g, a->pc, a->tmp, a->M[i]);
+                add_outer(&f[i], B, g, a->pc, a->tmp, a->M[i]);
                 if (!ce) continue;
                 const int64_t sz = e->size[f[i].layer + 1];
                 for (int b = 0; b < B; b++)
@@ -238,10 +228,9 @@ static void factor_job_run(hesse_engine *e, int idx, void *arg) {
         if (ce)
             for (int i = 0; i < nf; i++) {
                 /* M -= q^T q: the same outer products, into scratch, subtracted */
-                const hesse_layer *Ly = &m->layers[f[i].layer];
                 const int64_t oo = f[i].out * f[i].out;
                 memset(a->qm, 0, (size_t)oo * sizeof *a->qm);
-                add_outer(Ly, B, a->q[i], NULL, a->tmp, a->qm);
+                add_outer(&f[i], B, a->q[i], NULL, a->tmp, a->qm);
                 for (int64_t k = 0; k < oo; k++) a->M[i][k] -= a->qm[k];
             }
     }
@@ -255,23 +244,20 @@ int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_l
     *count = 0;
     int rc = nn_check_samples(e, s);
     if (rc != HESSE_OK) return rc;
-    if (e->f32)
+    if (e->prec->precision != HESSE_PRECISION_F64)
         return hesse_error(HESSE_EINVAL, "layer factors need an engine of double precision");
     const hesse_model *m = e->m;
     const int L = e->L;
     int nf = 0;
-    for (int l = 0; l < L; l++) nf += has_factors(&m->layers[l]);
+    for (int l = 0; l < L; l++) nf += factor_type(&m->layers[l]) != NULL;
     hesse_layer_factors *f = calloc(nf ? (size_t)nf : 1, sizeof *f);
     factor_job j = {s, f, nf, nn_chunk_size(e, s->n), 0, 0};
     if (!f) return hesse_error(HESSE_ENOMEM, "layer factors: out of memory");
     for (int l = 0, i = 0; l < L; l++) {
-        const hesse_layer *Ly = &m->layers[l];
-        if (!has_factors(Ly)) continue;
-        int conv = Ly->kind == HESSE_LAYER_CONV2D;
+        const nn_layer_type *t = factor_type(&m->layers[l]);
+        if (!t) continue;
         f[i].layer = l;
-        f[i].in = conv ? nn_conv_k(Ly) : Ly->in_c;
-        f[i].out = Ly->out_c;
-        f[i].positions = conv ? nn_conv_p(Ly) : 1;
+        t->factor_dims(&m->layers[l], &f[i]);
         f[i].M_exact = linear_after(m, l);
         if (e->size[l + 1] > j.max_tmp) j.max_tmp = e->size[l + 1];
         if (f[i].out > j.max_out) j.max_out = f[i].out;

@@ -1,7 +1,7 @@
 /* The model: layers resolved from an architecture string, named tensor views, one contiguous
  * parameter buffer in PyTorch's state_dict order, and the buffers (batch norm's running
  * statistics) beside it. */
-#include "nn/nn-impl.h"
+#include "nn/layer-impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 
 /* A tensor view named "<module>.<what>" with the given shape. */
-static void set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, const char *what,
-                       int ndim, const int64_t *shape, int64_t offset) {
+void nn_set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, const char *what,
+                   int ndim, const int64_t *shape, int64_t offset) {
     snprintf(t->name, sizeof t->name, "%s.%s", L->name, what);
     t->layer = layer;
     t->ndim = ndim;
@@ -20,14 +20,14 @@ static void set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, co
 }
 
 /* Lays out "<module>.weight" then "<module>.bias" for every layer with parameters, in layer
- * order, and the buffers "<module>.running_mean", ".running_var", ".num_batches_tracked" of
- * every batch norm. */
+ * order, and the buffers of the layers that have them (batch norm's "<module>.running_mean",
+ * ".running_var", ".num_batches_tracked"), with the shapes their rows give. */
 static int build_tensors(hesse_model *m) {
     int count = 0, nbuf = 0;
     for (int i = 0; i < m->num_layers; i++) {
         const hesse_layer *L = &m->layers[i];
         count += (L->weight_count > 0) + (L->bias_count > 0);
-        if (nn_is_batchnorm(L->kind)) nbuf += 3;
+        nbuf += nn_layer_type_of(L->kind)->nbuffers;
     }
     m->tensors = calloc(count ? (size_t)count : 1, sizeof *m->tensors);
     m->buffer_info = calloc(nbuf ? (size_t)nbuf : 1, sizeof *m->buffer_info);
@@ -36,40 +36,24 @@ static int build_tensors(hesse_model *m) {
     int t = 0, bt = 0;
     for (int i = 0; i < m->num_layers; i++) {
         hesse_layer *L = &m->layers[i];
+        const nn_layer_type *type = nn_layer_type_of(L->kind);
         int64_t shape[4] = {L->out_c, L->in_c, L->kh, L->kw};
-        int ndim = 1;
-        if (L->kind == HESSE_LAYER_LINEAR) {
-            ndim = 2;
-        } else if (L->kind == HESSE_LAYER_CONV2D) {
-            ndim = 4;
-        } else if (L->kind == HESSE_LAYER_LAYERNORM) {
-            ndim = L->norm_ndim;
-            for (int d = 0; d < ndim; d++) shape[d] = L->norm_shape[d];
-        } else if (nn_is_batchnorm(L->kind)) {
-            shape[0] = L->in_c;
-        }
+        int ndim = 1, bdim = 1;
+        if (type->tensor_shape) type->tensor_shape(L, shape, &ndim, &bdim);
         if (L->weight_count > 0) {
-            set_tensor(&m->tensors[t++], L, i, "weight", ndim, shape, offset);
+            nn_set_tensor(&m->tensors[t++], L, i, "weight", ndim, shape, offset);
             L->weight_offset = offset;
             offset += L->weight_count;
         }
         if (L->bias_count > 0) {
-            /* linear / conv: [out]; the norms: the weight's shape */
-            int64_t bshape[4] = {shape[0], shape[1], shape[2], shape[3]};
-            int bdim = L->kind == HESSE_LAYER_LAYERNORM ? ndim : 1;
-            set_tensor(&m->tensors[t++], L, i, "bias", bdim, bshape, offset);
+            nn_set_tensor(&m->tensors[t++], L, i, "bias", bdim, shape, offset);
             L->bias_offset = offset;
             offset += L->bias_count;
         }
-        if (nn_is_batchnorm(L->kind)) {
-            int64_t c[1] = {L->in_c};
+        if (type->nbuffers) {
             L->buffer_offset = boff;
-            set_tensor(&m->buffer_info[bt++], L, i, "running_mean", 1, c, boff);
-            set_tensor(&m->buffer_info[bt++], L, i, "running_var", 1, c, boff + L->in_c);
-            set_tensor(&m->buffer_info[bt], L, i, "num_batches_tracked", 0, NULL,
-                       boff + 2 * (int64_t)L->in_c);
-            m->buffer_info[bt++].integer = 1;
-            boff += 2 * (int64_t)L->in_c + 1;
+            boff += type->buffers(&m->buffer_info[bt], L, i, boff);
+            bt += type->nbuffers;
         }
     }
     m->num_tensors = count;
@@ -79,17 +63,13 @@ static int build_tensors(hesse_model *m) {
     return HESSE_OK;
 }
 
-/* PyTorch's initial buffers: running_mean 0, running_var 1, num_batches_tracked 0. */
+/* PyTorch's initial buffers (batch norm: running_mean 0, running_var 1, num_batches_tracked
+ * 0). */
 static void reset_buffers(hesse_model *m) {
     for (int i = 0; i < m->num_layers; i++) {
         const hesse_layer *L = &m->layers[i];
-        if (!nn_is_batchnorm(L->kind)) continue;
-        double *b = m->buffers + L->buffer_offset;
-        for (int c = 0; c < L->in_c; c++) {
-            b[c] = 0.0;
-            b[L->in_c + c] = 1.0;
-        }
-        b[2 * L->in_c] = 0.0;
+        const nn_layer_type *t = nn_layer_type_of(L->kind);
+        if (t->reset) t->reset(L, m->buffers + L->buffer_offset);
     }
 }
 
@@ -146,29 +126,26 @@ int hesse_model_clone(const hesse_model *m, hesse_model **out) {
     return rc;
 }
 
+/* kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
+ * = 1 / sqrt(fan_in); PyTorch draws the bias from the same interval. */
+void nn_init_kaiming(const hesse_layer *L, double *params, hesse_rng *rng) {
+    double fan_in = (double)L->weight_count / L->out_c;
+    double bound = 1.0 / sqrt(fan_in);
+    double *p = params + L->weight_offset;
+    for (int64_t j = 0; j < L->weight_count; j++)
+        p[j] = bound * (2.0 * hesse_rng_uniform(rng) - 1.0);
+    p = params + L->bias_offset;
+    for (int64_t j = 0; j < L->bias_count; j++) p[j] = bound * (2.0 * hesse_rng_uniform(rng) - 1.0);
+}
+
 void hesse_model_init(hesse_model *m, uint64_t seed) {
     hesse_rng rng;
     hesse_rng_seed(&rng, seed);
     reset_buffers(m);
     for (int i = 0; i < m->num_layers; i++) {
         const hesse_layer *L = &m->layers[i];
-        if (L->kind == HESSE_LAYER_LAYERNORM || nn_is_batchnorm(L->kind)) {
-            /* weight 1, bias 0 (reset_parameters of BatchNorm and LayerNorm) */
-            for (int64_t j = 0; j < L->weight_count; j++) m->params[L->weight_offset + j] = 1.0;
-            for (int64_t j = 0; j < L->bias_count; j++) m->params[L->bias_offset + j] = 0.0;
-            continue;
-        }
-        if (L->kind != HESSE_LAYER_LINEAR && L->kind != HESSE_LAYER_CONV2D) continue;
-        /* kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
-         * = 1 / sqrt(fan_in); PyTorch draws the bias from the same interval. */
-        double fan_in = (double)L->weight_count / L->out_c;
-        double bound = 1.0 / sqrt(fan_in);
-        double *p = m->params + L->weight_offset;
-        for (int64_t j = 0; j < L->weight_count; j++)
-            p[j] = bound * (2.0 * hesse_rng_uniform(&rng) - 1.0);
-        p = m->params + L->bias_offset;
-        for (int64_t j = 0; j < L->bias_count; j++)
-            p[j] = bound * (2.0 * hesse_rng_uniform(&rng) - 1.0);
+        const nn_layer_type *t = nn_layer_type_of(L->kind);
+        if (t->init) t->init(L, m->params, &rng);
     }
 }
 
@@ -235,7 +212,7 @@ const double *hesse_model_buffers_const(const hesse_model *m) {
 int hesse_model_has_eval_only(const hesse_model *m, const char **what) {
     for (int i = 0; i < m->num_layers; i++) {
         hesse_layer_kind k = m->layers[i].kind;
-        if (nn_is_batchnorm(k) || k == HESSE_LAYER_DROPOUT || k == HESSE_LAYER_DROPOUT2D) {
+        if (nn_layer_type_of(k)->flags & NN_EVAL_ONLY) {
             if (what) *what = hesse_layer_kind_name(k);
             return 1;
         }

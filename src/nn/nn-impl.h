@@ -29,18 +29,6 @@ int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers, i
  * not a preset name. HESSE_EINPUT for a preset with bad arguments. */
 int nn_expand_preset(const char *arch, char **out);
 
-/* Layers whose output is their input (or, SHORTCUT, the block's input): no storage of their
- * own in any pass. */
-static inline int nn_is_alias(hesse_layer_kind kind) {
-    return kind == HESSE_LAYER_FLATTEN || kind == HESSE_LAYER_DROPOUT ||
-           kind == HESSE_LAYER_DROPOUT2D || kind == HESSE_LAYER_IDENTITY ||
-           kind == HESSE_LAYER_RESIDUAL || kind == HESSE_LAYER_SHORTCUT;
-}
-
-static inline int nn_is_batchnorm(hesse_layer_kind kind) {
-    return kind == HESSE_LAYER_BATCHNORM2D || kind == HESSE_LAYER_BATCHNORM1D;
-}
-
 /* Values per sample of a layer's input and output. */
 static inline int64_t nn_in_size(const hesse_layer *L) {
     return (int64_t)L->in_c * L->in_h * L->in_w;
@@ -74,10 +62,6 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
  * maxpool_gather         y [B, out] = x at idx (the R-forward of max pooling)
  * maxpool_scatter        gx [B, in] += gy scattered by idx (gx zeroed by the caller)
  * avgpool_forward/_backward  count_include_pad = True (PyTorch's default); backward adds
- * activation_forward     y = f(x) over count values
- * activation_jvp         out = f'(x) * v (the backward and the R-forward), given x and y = f(x)
- * activation_rback       rgx = f'(x) * rgy + f''(x) * rx * gy (the R-backward; rx = NULL drops
- *                        the second-order term, for the GGN)
  * adaptive_forward/_backward  adaptive average pooling [B, C, H, W] -> [B, C, Ho, Wo] with
  *                        PyTorch's windows; backward adds
  * Batch norm in evaluation mode, x [B, C, P] (P = H*W, 1 for batchnorm1d), with mean and var
@@ -114,12 +98,6 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
                                 real *gx);                                                         \
     void nn_avgpool_forward_##S(const hesse_layer *L, int B, const real *x, real *y);              \
     void nn_avgpool_backward_##S(const hesse_layer *L, int B, const real *gy, real *gx);           \
-    void nn_activation_forward_##S(hesse_layer_kind kind, int64_t count, const real *x, real *y);  \
-    void nn_activation_jvp_##S(hesse_layer_kind kind, int64_t count, const real *x, const real *y, \
-                               const real *v, real *out);                                          \
-    void nn_activation_rback_##S(hesse_layer_kind kind, int64_t count, const real *x,              \
-                                 const real *y, const real *gy, const real *rx, const real *rgy,   \
-                                 real *rgx);                                                       \
     void nn_adaptive_forward_##S(const hesse_layer *L, int B, const real *x, real *y);             \
     void nn_adaptive_backward_##S(const hesse_layer *L, int B, const real *gy, real *gx);          \
     void nn_bn_forward_##S(const hesse_layer *L, int B, const real *x, const double *mean,         \
@@ -145,10 +123,5 @@ static inline int64_t nn_conv_p(const hesse_layer *L) {
                              real *rgx, real *hw, real *hb);
 NN_KERNELS(double, f64)
 NN_KERNELS(float, f32)
-
-static inline int nn_is_activation(hesse_layer_kind kind) {
-    return kind == HESSE_LAYER_RELU || kind == HESSE_LAYER_TANH || kind == HESSE_LAYER_SIGMOID ||
-           kind == HESSE_LAYER_GELU;
-}
 
 #endif

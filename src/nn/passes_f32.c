@@ -2,7 +2,7 @@
 #define HESSE_REAL_F32
 #include "nn/real.h"
 
-#include "nn/engine-impl.h"
+#include "nn/layer-impl.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* The passes over one chunk in double precision (passes.inc). */
 #include "nn/real.h"
 
-#include "nn/engine-impl.h"
+#include "nn/layer-impl.h"
 
 #include <string.h>
 
