@@ -75,7 +75,7 @@ static inline hesse_op qdq_make(int n, const double *d, int r, uint64_t seed) {
         double nrm = cblas_dnrm2(n, u, 1);
         cblas_dscal(n, 1.0 / nrm, u, 1);
     }
-    hesse_op op = {n, qdq_apply, c, 0, qdq_free};
+    hesse_op op = {n, qdq_apply, c, 0, qdq_free, 0};
     return op;
 }
 
@@ -134,7 +134,7 @@ static inline hesse_op lowrank_make(int n, int r, double top, double noise, uint
     for (int i = 0; i < r; i++) tr += (c->s[i] = top / (i + 1));
     for (int i = 0; i < n; i++) tr += (c->e[i] = noise * hesse_rng_uniform(&rng));
     *trace = tr;
-    hesse_op op = {n, lowrank_apply, c, 0, lowrank_free};
+    hesse_op op = {n, lowrank_apply, c, 0, lowrank_free, 0};
     return op;
 }
 

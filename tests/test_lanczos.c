@@ -286,7 +286,7 @@ static void test_checkpoint(void) {
     /* stopped between two products of an expansion (product 27: inside the second cycle of a
      * basis of 20): the checkpoint holds the partial expansion and resumes it bit for bit */
     stopping_op so = {&op, 0, 27};
-    hesse_op sop = {op.n, stopping_apply, &so, 0, NULL};
+    hesse_op sop = {op.n, stopping_apply, &so, 0, NULL, 0};
     store s3 = {NULL, 0, 0, 0};
     hesse_lanczos_params pm = p;
     pm.checkpoint = store_blob;

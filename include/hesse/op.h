@@ -37,6 +37,8 @@ typedef struct {
     void *ctx;
     int max_block;               /* largest k one call accepts; 0 = any */
     void (*free_ctx)(void *ctx); /* releases ctx in hesse_op_free; NULL: ctx is borrowed */
+    int checks_finite; /* 1: apply itself fails (HESSE_ENUMERIC, with a diagnosis) when an output
+                          is not finite, so hesse_op_apply does not scan it again; 0: it does */
 } hesse_op;
 
 /* Releases an operator's context (when it owns one) and zeroes the struct. NULL-safe. */
@@ -51,7 +53,8 @@ typedef struct {
 
 /* The one counted way to apply an operator: splits X into blocks of at most max_block
  * columns, adds k to stats->products and the time taken to stats->seconds (stats may be
- * NULL), and fails with HESSE_ENUMERIC if any output entry is not finite. */
+ * NULL), and fails with HESSE_ENUMERIC if any output entry is not finite (scanned here unless the
+ * operator checks its own outputs: op->checks_finite). */
 int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_op_stats *stats);
 
 /* ---- Operators from matrices ------------------------------------------------------------ */

@@ -258,6 +258,6 @@ int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hes
         free(o);
         return HESSE_ENOMEM;
     }
-    *out = (hesse_op){cm->n, means_apply, o, 0, means_op_free};
+    *out = (hesse_op){cm->n, means_apply, o, 0, means_op_free, 0};
     return HESSE_OK;
 }

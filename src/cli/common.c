@@ -382,7 +382,7 @@ hesse_op cli_eig_watch_start(cli_eig_watch *w, const char *task, const hesse_op 
     w->t0 = hesse_now();
     w->inner = inner;
     w->nwanted = nwanted;
-    hesse_op op = {inner->n, eig_watch_apply, w, inner->max_block, NULL};
+    hesse_op op = {inner->n, eig_watch_apply, w, inner->max_block, NULL, inner->checks_finite};
     return op;
 }
 

@@ -31,6 +31,7 @@ int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind 
     out->ctx = c;
     out->max_block = 0; /* the engine splits larger blocks itself, reusing each forward pass */
     out->free_ctx = free;
+    out->checks_finite = 1; /* hesse_curv_product scans every product once, and diagnoses it */
     return HESSE_OK;
 }
 

@@ -72,7 +72,7 @@ int hesse_op_dense(int64_t n, const double *A, hesse_op *out) {
     if (!c) return HESSE_ENOMEM;
     c->n = (int)n;
     c->A = A;
-    *out = (hesse_op){n, dense_apply, c, 0, plain_free};
+    *out = (hesse_op){n, dense_apply, c, 0, plain_free, 0};
     return HESSE_OK;
 }
 
@@ -101,7 +101,7 @@ int hesse_op_diag(int64_t n, const double *d, hesse_op *out) {
     if (!c) return HESSE_ENOMEM;
     c->n = n;
     c->d = d;
-    *out = (hesse_op){n, diag_apply, c, 0, plain_free};
+    *out = (hesse_op){n, diag_apply, c, 0, plain_free, 0};
     return HESSE_OK;
 }
 
@@ -163,7 +163,7 @@ int hesse_op_deflate(const hesse_op *a, int m, const double *U, hesse_op *out) {
     c->n = (int)a->n;
     c->m = m;
     c->U = U;
-    *out = (hesse_op){a->n, deflate_apply, c, a->max_block, deflate_free};
+    *out = (hesse_op){a->n, deflate_apply, c, a->max_block, deflate_free, 0};
     return HESSE_OK;
 }
 
@@ -193,7 +193,7 @@ int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out) {
     c->a = *a;
     c->a.free_ctx = NULL;
     c->sigma = sigma;
-    *out = (hesse_op){a->n, shift_apply, c, a->max_block, plain_free};
+    *out = (hesse_op){a->n, shift_apply, c, a->max_block, plain_free, 0};
     return HESSE_OK;
 }
 
@@ -244,7 +244,7 @@ int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double 
     c->b.free_ctx = NULL;
     c->alpha = alpha;
     c->beta = beta;
-    *out = (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free};
+    *out = (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free, 0};
     return HESSE_OK;
 }
 
@@ -330,6 +330,6 @@ int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset, const
     }
     memcpy(c->offset, offset, (size_t)count * sizeof *offset);
     memcpy(c->length, length, (size_t)count * sizeof *length);
-    *out = (hesse_op){m, restrict_apply, c, a->max_block, restrict_free};
+    *out = (hesse_op){m, restrict_apply, c, a->max_block, restrict_free, 0};
     return HESSE_OK;
 }

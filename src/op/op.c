@@ -20,6 +20,7 @@ int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_
         }
         if (rc != HESSE_OK) return rc;
         if (stats) stats->products += kk;
+        if (op->checks_finite) continue; /* the operator scanned its own output */
         for (int64_t i = 0; i < (int64_t)kk * op->n; i++)
             if (!isfinite(y[i]))
                 return hesse_error(HESSE_ENUMERIC,
