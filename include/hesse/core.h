@@ -155,7 +155,11 @@ typedef struct {
     int cpus;              /* online processors */
 } hesse_blas_info;
 void hesse_blas_get_info(hesse_blas_info *info);
+/* BLAS's thread count, process-wide (OpenBLAS keeps one): only core/ touches it. set ignores
+ * threads <= 0. A multi-worker engine sets it to 1 while its workers run and back after
+ * (hesse/nn.h), so the application sets it only between library calls. */
 void hesse_blas_set_threads(int threads);
+int hesse_blas_get_threads(void);
 
 /* The library's version string, "0.1.0". */
 const char *hesse_version(void);

@@ -10,7 +10,17 @@
  * ("layer1.0.conv1.weight"); residual(<main> | <shortcut>) adds the two branches; presets
  * (resnet18-cifar, vgg11-bn-cifar, lenet5, mlp(784,512,10)) expand to such strings. Batch
  * norm runs in evaluation mode: its running statistics are buffers, loaded and saved with
- * the model but not parameters. docs/architectures.md has the grammar and module layouts. */
+ * the model but not parameters. docs/architectures.md has the grammar and module layouts.
+ *
+ * Room: nn/ owns networks and their passes, one file per layer kind (docs/adding-a-layer.md);
+ * curvature operators over them are curv/'s, solvers never see this header.
+ * Ownership and threads: a model is read-only once built (hesse_model_load, hesse_model_create)
+ * except through hesse_model_params, so engines on different threads may share one as long as
+ * nobody writes its parameters meanwhile. An engine is NOT thread-safe: it holds a mutable
+ * cache and scratch, and runs its own workers; one thread at a time calls it. While a
+ * multi-worker engine runs a pass it sets BLAS to one thread, process-wide (hesse_blas_*,
+ * core.h), and restores it after: run engines one after another, not side by side. The
+ * reduction and pass-check hooks are called on the calling thread, collectively on every rank. */
 #ifndef HESSE_NN_H
 #define HESSE_NN_H
 
@@ -181,6 +191,13 @@ int hesse_engine_threads(const hesse_engine *e);
  * (a non-finite loss) still joins the reductions, so that every rank fails alike. */
 typedef int (*hesse_reduce_fn)(void *ctx, double *data, int64_t count);
 void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx);
+/* The agreement every pass begins with: `failed` is 1 when this rank's own samples gave a
+ * non-finite loss, and the function sets *any to whether any rank's did (collective). Without
+ * one the reduction sums the failures. An application may carry its own per-pass news in the
+ * same call (the CLI: a stop request on any rank, so that every rank stops at the same pass);
+ * the reduction itself only ever sums. A failing check counts as a failure. */
+typedef int (*hesse_pass_check_fn)(void *ctx, int failed, int *any);
+void hesse_engine_set_pass_check(hesse_engine *e, hesse_pass_check_fn fn, void *ctx);
 /* Sums count doubles in place with the installed reduction (collective: every rank calls it
  * alike); nothing to do without one. */
 int hesse_engine_reduce(hesse_engine *e, double *data, int64_t count);

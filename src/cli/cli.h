@@ -407,7 +407,8 @@ void cli_eigs_describe(cJSON *res, const hesse_eigs *r, int lanczos);
 /* 1 on rank 0 and in a serial run. */
 extern int cli_root;
 /* Set by SIGINT / SIGTERM on this rank. In a distributed run cli_stop follows it only through
- * the reductions, so that every rank stops at the same solver boundary. */
+ * the engine's per-pass check (hesse_engine_set_pass_check), so that every rank stops at the
+ * same solver boundary. */
 extern volatile sig_atomic_t cli_signal;
 /* Starts the MPI runtime when an MPI launcher started hesse (main, before the command). */
 int cli_dist_start(int *argc, char ***argv);

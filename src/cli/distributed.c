@@ -90,19 +90,16 @@ int cli_dist_end(int code) {
     return job;
 }
 
-/* The engine's reduction: the sum over ranks, and on small reductions (every pass begins with
- * one: has any rank's loss gone non-finite?) the stop request of any rank, so that all ranks
- * see cli_stop change at the same point of the run and stop at the same solver boundary. */
-static int reduce(void *ctx, double *data, int64_t count) {
+/* The check every pass begins with: whether any rank's samples failed, and whether any rank was
+ * signalled, in one reduction, so that every rank sees cli_stop change at the same pass and stops
+ * at the same solver boundary. */
+static int pass_check(void *ctx, int failed, int *any) {
     (void)ctx;
-    if (count < 1 || count > 16) return hesse_dist_sum(NULL, data, count);
-    double buf[17];
-    memcpy(buf, data, (size_t)count * sizeof *buf);
-    buf[count] = cli_signal ? 1.0 : 0.0;
-    int rc = hesse_dist_sum(NULL, buf, count + 1);
+    double v[2] = {failed ? 1.0 : 0.0, cli_signal ? 1.0 : 0.0};
+    int rc = hesse_dist_sum(NULL, v, 2);
     if (rc != HESSE_OK) return rc;
-    memcpy(data, buf, (size_t)count * sizeof *buf);
-    if (buf[count] > 0) cli_stop = 1;
+    if (v[1] > 0) cli_stop = 1;
+    *any = v[0] > 0;
     return HESSE_OK;
 }
 
@@ -247,7 +244,8 @@ int cli_distribute(cli_data *d, const hesse_model *m, hesse_engine *e) {
     shard.total = s->n;
     hesse_samples_free(s);
     *s = shard;
-    hesse_engine_set_reduce(e, reduce, NULL);
+    hesse_engine_set_reduce(e, hesse_dist_sum, NULL);
+    hesse_engine_set_pass_check(e, pass_check, NULL);
     return HESSE_OK;
 }
 

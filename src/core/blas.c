@@ -112,3 +112,7 @@ void hesse_blas_get_info(hesse_blas_info *info) {
 void hesse_blas_set_threads(int threads) {
     if (threads > 0) openblas_set_num_threads(threads);
 }
+
+int hesse_blas_get_threads(void) {
+    return openblas_get_num_threads();
+}

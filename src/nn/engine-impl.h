@@ -154,6 +154,8 @@ struct hesse_engine {
     /* distributed runs: the sum over ranks, or NULL */
     hesse_reduce_fn reduce;
     void *reduce_ctx;
+    hesse_pass_check_fn pass_check; /* NULL: the reduction sums the failures */
+    void *pass_check_ctx;
 };
 
 /* Distributed runs: 1 when any rank failed (every rank calls it, failed or not); the sum over

@@ -9,10 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* OpenBLAS extensions (declared in its cblas.h). */
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int num_threads);
-
 #define MAX_CHUNK       128 /* convolutional nets: larger chunks lose cache locality */
 #define MAX_DENSE_CHUNK 512 /* nets without convolutions: weights are packed once a chunk */
 #define MIN_CHUNK       32  /* smaller chunks make narrow, slow GEMMs */
@@ -115,8 +111,8 @@ void nn_run(hesse_engine *e, nn_job_fn fn, void *arg) {
         return;
     }
     /* the workers' GEMMs run in their own threads: OpenBLAS stays single-threaded meanwhile */
-    int blas = openblas_get_num_threads();
-    if (blas > 1) openblas_set_num_threads(1);
+    int blas = hesse_blas_get_threads();
+    if (blas > 1) hesse_blas_set_threads(1);
     pthread_mutex_lock(&e->mu);
     e->job = fn;
     e->job_arg = arg;
@@ -128,7 +124,7 @@ void nn_run(hesse_engine *e, nn_job_fn fn, void *arg) {
     pthread_mutex_lock(&e->mu);
     while (e->pending > 0) pthread_cond_wait(&e->done, &e->mu);
     pthread_mutex_unlock(&e->mu);
-    if (blas > 1) openblas_set_num_threads(blas);
+    if (blas > 1) hesse_blas_set_threads(blas);
 }
 
 int nn_chunk_size(const hesse_engine *e, int64_t n) {
@@ -210,7 +206,7 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     e->C = hesse_model_num_outputs(m);
     e->max_block = d.max_block;
     e->prec = d.precision == HESSE_PRECISION_F32 ? &nn_precision_f32 : &nn_precision_f64;
-    e->nworkers = d.threads > 0 ? d.threads : openblas_get_num_threads();
+    e->nworkers = d.threads > 0 ? d.threads : hesse_blas_get_threads();
     if (e->nworkers < 1) e->nworkers = 1;
     if (e->nworkers > 256) e->nworkers = 256;
     e->first_param = L;
@@ -318,7 +314,17 @@ void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx) {
     e->reduce_ctx = ctx;
 }
 
+void hesse_engine_set_pass_check(hesse_engine *e, hesse_pass_check_fn fn, void *ctx) {
+    e->pass_check = fn;
+    e->pass_check_ctx = ctx;
+}
+
 int nn_any_failed(hesse_engine *e, int failed) {
+    if (e->pass_check) {
+        int any = 1;
+        if (e->pass_check(e->pass_check_ctx, failed, &any) != HESSE_OK) return 1;
+        return any;
+    }
     if (!e->reduce) return failed;
     double v = failed ? 1.0 : 0.0;
     if (e->reduce(e->reduce_ctx, &v, 1) != HESSE_OK) return 1;
