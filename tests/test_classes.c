@@ -114,13 +114,13 @@ static void run(hesse_loss_kind loss) {
     CHECK_MSG(ov > 1 - 1e-8, "averaging basis overlap %.12f", ov);
     double tr_all = 0, tr_parts = 0;
     for (int j = 0; j < count; j++) tr_all += vals[j];
-    free(vals);
+    hesse_free(vals);
     for (int part = HESSE_MEANS_CLASS; part <= HESSE_MEANS_CROSS; part++) {
         REQUIRE(hesse_class_spectrum(&cm, (hesse_means_part)part, &vals, &count, 0, NULL) ==
                 HESSE_OK);
         CHECK(count == (part == HESSE_MEANS_CLASS ? C : C * (C - 1)));
         for (int j = 0; j < count; j++) tr_parts += vals[j];
-        free(vals);
+        hesse_free(vals);
     }
     CHECK_CLOSE(tr_all, tr_parts, 1e-12, 1e-300); /* tr G_means = tr G_class + tr G_cross */
 

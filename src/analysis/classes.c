@@ -181,7 +181,7 @@ int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, dou
         goto cleanup;
     }
     gram = hesse_alloc((size_t)m * m * sizeof *gram);
-    w = malloc((size_t)m * sizeof *w);
+    w = hesse_alloc((size_t)m * sizeof *w);
     U = hesse_alloc((size_t)m * m * sizeof *U);
     if (!gram || !w || !U) {
         rc = hesse_error(HESSE_ENOMEM, "class spectrum: out of memory");
@@ -212,7 +212,7 @@ cleanup:
     hesse_free(S);
     hesse_free(gram);
     hesse_free(U);
-    free(w);
+    hesse_free(w);
     return rc;
 }
 

@@ -206,7 +206,7 @@ static int class_means(classes_run *r, cJSON *res) {
         if (rc == HESSE_OK) hesse_json_add_doubles(res, part_keys[part], vals, count);
         if (rc == HESSE_OK && part == 0)
             for (int j = 0; j < count; j++) r->tr_means += vals[j];
-        free(vals);
+        hesse_free(vals);
     }
     return rc;
 }
