@@ -211,35 +211,17 @@ static void init_affine(const hesse_layer *L, double *params, hesse_rng *rng) {
 NN_DECLARE_PASSES(batchnorm);
 NN_DECLARE_PASSES(layernorm);
 
-const nn_layer_type nn_layer_batchnorm2d = {
-    .name = "batchnorm2d",
-    .flags = NN_EVAL_ONLY,
-    .configure = configure_batchnorm,
-    .shape = shape_batchnorm,
-    .params = params_batchnorm,
-    .describe = describe_batchnorm,
-    .tensor_shape = tensor_shape_batchnorm,
-    .nbuffers = 3,
-    .buffers = buffers_batchnorm,
-    .reset = reset_batchnorm,
-    .init = init_affine,
-    NN_PASSES(batchnorm),
-};
+/* Batch norm over channels (2d) or flat features (1d): one row but for the name. */
+#define BATCHNORM_ROW(nm)                                                                          \
+    {                                                                                              \
+        .name = nm, .flags = NN_EVAL_ONLY, .configure = configure_batchnorm,                       \
+        .shape = shape_batchnorm, .params = params_batchnorm, .describe = describe_batchnorm,      \
+        .tensor_shape = tensor_shape_batchnorm, .nbuffers = 3, .buffers = buffers_batchnorm,       \
+        .reset = reset_batchnorm, .init = init_affine, NN_PASSES(batchnorm),                       \
+    }
 
-const nn_layer_type nn_layer_batchnorm1d = {
-    .name = "batchnorm1d",
-    .flags = NN_EVAL_ONLY,
-    .configure = configure_batchnorm,
-    .shape = shape_batchnorm,
-    .params = params_batchnorm,
-    .describe = describe_batchnorm,
-    .tensor_shape = tensor_shape_batchnorm,
-    .nbuffers = 3,
-    .buffers = buffers_batchnorm,
-    .reset = reset_batchnorm,
-    .init = init_affine,
-    NN_PASSES(batchnorm),
-};
+const nn_layer_type nn_layer_batchnorm2d = BATCHNORM_ROW("batchnorm2d");
+const nn_layer_type nn_layer_batchnorm1d = BATCHNORM_ROW("batchnorm1d");
 
 /* Layer norm is not linear in its input: a layer before it has an output Hessian with more
  * than its Gauss-Newton part. */
