@@ -244,7 +244,8 @@ int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double 
     c->b.free_ctx = NULL;
     c->alpha = alpha;
     c->beta = beta;
-    *out = (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free, 0};
+    *out =
+        (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free, 0};
     return HESSE_OK;
 }
 
