@@ -295,7 +295,7 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
                     cli_checkpoint_ctx *cc, double every, const char *resume, hesse_eigs *r) {
     p->monitor = cli_eig_monitor;
     p->monitor_ctx = watch;
-    p->stop = &cli_stop;
+    p->stop = &cli_stop; /* the resumed run's; cli_lanczos_stoppable sets it for a fresh one */
     cli_checkpoint_attach(cc, every, &p->checkpoint, &p->checkpoint_ctx, &p->checkpoint_interval);
     int rc;
     if (resume) {
@@ -306,11 +306,10 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
         cli_stoppable(1);
         if (rc == HESSE_OK)
             rc = cli_resume_failed(resume, hesse_lanczos_resume(op, p, blob, blob_size, r));
+        cli_stoppable(0);
         free(data);
     } else {
-        cli_stoppable(1);
-        rc = hesse_lanczos_eigs(op, p, r);
+        rc = cli_lanczos_stoppable(op, p, r);
     }
-    cli_stoppable(0);
     return rc == HESSE_EINTR ? cli_stopped(cc) : rc;
 }

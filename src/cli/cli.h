@@ -5,6 +5,7 @@
 #include <hesse/hesse.h>
 
 #include <signal.h>
+#include <string.h>
 
 /* ---- Options ------------------------------------------------------------------------------
  * Each command declares a table; cli_parse fills the destinations, checks types and ranges,
@@ -324,8 +325,15 @@ int cli_lanczos_run(hesse_op *op, hesse_lanczos_params *p, cli_eig_watch *watch,
  * own into a caller's array of CLI_MAX_OPTS rows (the table outlives parsing: validation asks
  * which options were given). */
 enum { CLI_MAX_OPTS = 64 };
-/* Copies n rows of `table` into opts (CLI_MAX_OPTS rows) and returns n. */
-int cli_opts_copy(cli_opt *opts, const cli_opt *table, size_t n);
+/* Returns from an options function: copies the array `table` into opts (CLI_MAX_OPTS rows) and
+ * returns its length; a table longer than opts does not compile. */
+#define CLI_OPTS_RETURN(opts, table)                                                               \
+    do {                                                                                           \
+        _Static_assert(sizeof(table) / sizeof((table)[0]) <= CLI_MAX_OPTS,                         \
+                       "an option table longer than CLI_MAX_OPTS");                                \
+        memcpy((opts), (table), sizeof(table));                                                    \
+        return (int)(sizeof(table) / sizeof((table)[0]));                                          \
+    } while (0)
 /* cli_parse, then --threads/--quiet (the table's destinations) applied: 1 after --help (exit 0),
  * else a status. */
 int cli_start(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,

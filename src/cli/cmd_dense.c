@@ -46,7 +46,7 @@ static int options(dense_args *a, cli_opt *opts) {
          CLI_NO_RANGE, 0},
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+    CLI_OPTS_RETURN(opts, t);
 }
 
 /* The matrix, its trace and Frobenius norm, and every eigenvalue. */
@@ -160,7 +160,8 @@ int cmd_dense(int argc, char **argv) {
     if (rc != HESSE_OK) return cli_fail("dense", rc);
     if (a.co.block == 0) a.co.block = 64;
     dense_run s = {0};
-    rc = hesse_curv_parse(a.co.operator_name, &s.c.kind); /* refused before any file is read */
+    hesse_curv_kind kind; /* a bad --operator is refused before the outputs are checked */
+    rc = hesse_curv_parse(a.co.operator_name, &kind);
     if (rc == HESSE_OK) {
         s.res = hesse_result_new("dense", argc, argv);
         rc = run(&a, &s);

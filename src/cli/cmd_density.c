@@ -102,7 +102,7 @@ static int options(density_args *a, cli_opt *opts) {
          4096, 0},
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+    CLI_OPTS_RETURN(opts, t);
 }
 
 /* --lo and --hi together, or neither (then --margin widens the estimated support). */

@@ -255,7 +255,7 @@ static int options(powerlaw_args *a, cli_opt *opts) {
          4096, 0},
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+    CLI_OPTS_RETURN(opts, t);
 }
 
 static int validate(const powerlaw_args *a, const cli_opt *opts, int nopts) {

@@ -59,7 +59,7 @@ static int options(spectrum_args *a, cli_opt *opts) {
          4096, 0},
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
     };
-    return cli_opts_copy(opts, t, sizeof t / sizeof t[0]);
+    CLI_OPTS_RETURN(opts, t);
 }
 
 /* Which options the chosen method takes, before any work. */

@@ -4,12 +4,6 @@
 
 #include <string.h>
 
-int cli_opts_copy(cli_opt *opts, const cli_opt *table, size_t n) {
-    if (n > CLI_MAX_OPTS) n = CLI_MAX_OPTS; /* a table that long fails its command's tests */
-    memcpy(opts, table, n * sizeof *table);
-    return (int)n;
-}
-
 int cli_start(const cli_command_doc *doc, int argc, char **argv, cli_opt *opts, int nopts,
               const int *threads, const int *quiet) {
     int rc = cli_parse(doc, argc, argv, opts, nopts);
