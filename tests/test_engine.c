@@ -159,7 +159,8 @@ int main(void) {
     CHECK(rel(Z1, Zt, NS * 3) < 1e-5);
     hesse_layer_factors *lf = NULL;
     int nlf = 0;
-    CHECK(hesse_layer_factors_compute(e32, &s, &lf, &nlf) == HESSE_EINVAL && lf == NULL);
+    CHECK(hesse_layer_factors_compute(e32, &s, HESSE_FACTOR_M_EXACT, &lf, &nlf) == HESSE_EINVAL &&
+          lf == NULL);
     CHECK(strstr(hesse_last_error(), "double precision") != NULL);
     hesse_engine_free(e32);
 

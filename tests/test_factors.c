@@ -64,8 +64,8 @@ static double kron_error(const double *A, int64_t out, int64_t in, int count,
     return err / amax;
 }
 
-static void check_identity(const char *arch, int c, int h, int w, hesse_curv_kind kind,
-                           int want_exact) {
+static void check_identity(const char *arch, int c, int h, int w, hesse_factor_m which,
+                           hesse_curv_kind kind, int want_exact) {
     hesse_model *m = NULL;
     REQUIRE(hesse_model_create(arch, c, h, w, HESSE_LOSS_CROSS_ENTROPY, &m) == HESSE_OK);
     hesse_model_init(m, 11);
@@ -80,10 +80,11 @@ static void check_identity(const char *arch, int c, int h, int w, hesse_curv_kin
     REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
     hesse_layer_factors *all = NULL, *per[7];
     int nf = 0, nf1 = 0;
-    REQUIRE(hesse_layer_factors_compute(e, &s, &all, &nf) == HESSE_OK);
+    REQUIRE(hesse_layer_factors_compute(e, &s, which, &all, &nf) == HESSE_OK);
     for (int i = 0; i < N; i++) {
         hesse_samples one = hesse_samples_slice(&s, i, 1);
-        REQUIRE(hesse_layer_factors_compute(e, &one, &per[i], &nf1) == HESSE_OK && nf1 == nf);
+        REQUIRE(hesse_layer_factors_compute(e, &one, which, &per[i], &nf1) == HESSE_OK &&
+                nf1 == nf);
     }
     for (int f = 0; f < nf; f++) {
         const hesse_layer *L = hesse_model_layer(m, all[f].layer);
@@ -151,14 +152,24 @@ int main(void) {
     hesse_samples_free(&s);
     hesse_model_free(m);
 
+    const hesse_factor_m X = HESSE_FACTOR_M_EXACT, G = HESSE_FACTOR_M_GGN;
     /* one linear layer: M is the loss Hessian itself, exact */
-    check_identity("flatten,linear(6,3)", 1, 2, 3, HESSE_CURV_HESSIAN, 1);
+    check_identity("flatten,linear(6,3)", 1, 2, 3, X, HESSE_CURV_HESSIAN, 1);
     /* ReLU and max-pool after every layer: M exact, Hessian blocks of the linear layers */
     check_identity("conv2d(1,2,3),relu,maxpool2d(2),flatten,linear(8,5),relu,linear(5,3)", 1, 6, 6,
-                   HESSE_CURV_HESSIAN, 1);
+                   X, HESSE_CURV_HESSIAN, 1);
+    check_identity("conv2d(1,2,3),relu,maxpool2d(2),flatten,linear(8,5),relu,linear(5,3)", 1, 6, 6,
+                   G, HESSE_CURV_HESSIAN, 1);
     /* a convolution covering its input has one output position: the identity holds for it */
-    check_identity("conv2d(2,4,3),relu,flatten,linear(4,3)", 2, 3, 3, HESSE_CURV_HESSIAN, 1);
-    /* tanh after the first layer: its M is the GGN part; the identity holds for the GGN */
-    check_identity("flatten,linear(6,4),tanh,linear(4,3)", 1, 2, 3, HESSE_CURV_GGN, 0);
+    check_identity("conv2d(2,4,3),relu,flatten,linear(4,3)", 2, 3, 3, X, HESSE_CURV_HESSIAN, 1);
+    /* tanh after the first layer: the exact M (R-passes) gives the Hessian block, the GGN M
+     * the GGN block */
+    check_identity("flatten,linear(6,4),tanh,linear(4,3)", 1, 2, 3, X, HESSE_CURV_HESSIAN, 1);
+    check_identity("flatten,linear(6,4),tanh,linear(4,3)", 1, 2, 3, G, HESSE_CURV_GGN, 0);
+    /* curved layers of every kind after the first layers, a conv of one output position */
+    check_identity("conv2d(2,5,3),gelu,flatten,linear(5,4),sigmoid,layernorm(4),linear(4,3)", 2, 3,
+                   3, X, HESSE_CURV_HESSIAN, 1);
+    check_identity("conv2d(2,5,3),gelu,flatten,linear(5,4),sigmoid,layernorm(4),linear(4,3)", 2, 3,
+                   3, G, HESSE_CURV_GGN, 0);
     return test_summary("test_factors");
 }

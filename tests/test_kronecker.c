@@ -25,7 +25,7 @@ static void random_psd(int d, hesse_rng *r, double *A) {
 static void test_closed_form(void) {
     /* E[M] = diag(3, 1), E[xx] = diag(2, 0.5, 0): products 6, 2, 1.5, 0.5, 0, 0 */
     double M[4] = {3, 0, 0, 1}, X[9] = {2, 0, 0, 0, 0.5, 0, 0, 0, 0};
-    hesse_layer_factors f = {0, 3, 2, 1, X, M, 1};
+    hesse_layer_factors f = {0, 3, 2, 1, X, M, 1, HESSE_FACTOR_M_EXACT, NULL};
     f.in = 3;
     f.out = 2;
     hesse_kron_layer kl;
@@ -46,7 +46,7 @@ static void test_random_factors(void) {
     double M[16], X[25];
     random_psd(o, &r, M);
     random_psd(in, &r, X);
-    hesse_layer_factors f = {0, in, o, 1, X, M, 1};
+    hesse_layer_factors f = {0, in, o, 1, X, M, 1, HESSE_FACTOR_M_EXACT, NULL};
     hesse_kron_layer kl;
     REQUIRE(hesse_kron_layer_from_factors(&f, &kl) == HESSE_OK);
     double v[6], *V = malloc((size_t)(n * k) * sizeof *V);
@@ -108,7 +108,8 @@ static void test_one_sample_layer(void) {
     REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
     hesse_layer_factors *f = NULL;
     int nf = 0;
-    REQUIRE(hesse_layer_factors_compute(e, &s, &f, &nf) == HESSE_OK && nf == 1);
+    REQUIRE(hesse_layer_factors_compute(e, &s, HESSE_FACTOR_M_EXACT, &f, &nf) == HESSE_OK &&
+            nf == 1);
     hesse_kron_layer kl;
     REQUIRE(hesse_kron_layer_from_factors(&f[0], &kl) == HESSE_OK);
     double kv[12];

@@ -106,15 +106,34 @@ int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hes
  * mu_a nu_b of the factors' eigenvalues and its eigenvectors u_a (x) w_b, which in hesse's
  * row-major vec(W) (index o * in + j) is the out x in matrix u_a w_b^T: rank one. */
 
+/* Whether E[x x^T] is dominated by E[x] E[x]^T (Wu et al., sec. 4: the reason top eigenspaces
+ * of layer Hessians agree across seeds), with m = E[x] and S = E[x x^T] (S - m m^T is the
+ * covariance, positive semidefinite, so both ratios lie in [0, 1]):
+ *   ratio_fro = ||m m^T||_F / ||S||_F = |m|^2 / ||S||_F,
+ *   ratio_2   = ||m m^T||_2 / ||S||_2 = |m|^2 / lambda_max(S),
+ *   overlap   = |<u_1, m / |m|>|, u_1 the top eigenvector of S.
+ * All NAN when m is zero or not known. */
+typedef struct {
+    double norm; /* |E[x]| */
+    double ratio_fro, ratio_2, overlap;
+} hesse_mean_dominance;
+
 typedef struct {
     int layer;                      /* index into the model's layers */
     int64_t out, in;                /* E[M] is out x out, E[x x^T] in x in */
     int M_exact;                    /* see hesse_layer_factors */
+    hesse_factor_m M_kind;          /* the M asked for */
     double *M_values, *xx_values;   /* descending */
     double *M_vectors, *xx_vectors; /* column-major, column j for value j */
+    hesse_mean_dominance mean;      /* from the factors' x_mean (NAN when it is NULL) */
 } hesse_kron_layer;
 
-/* Eigen-decomposes both factors (copied; f is not modified). */
+/* The dominance measures of a mean m (in values) in the second moment S (in x in) whose top
+ * eigenpair (lambda_1, u_1) is given. */
+hesse_mean_dominance hesse_mean_dominance_of(int64_t in, const double *m, const double *S,
+                                             double lambda1, const double *u1);
+
+/* Eigen-decomposes both factors (copied; f is not modified), and measures E[x]'s dominance. */
 int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out);
 void hesse_kron_layer_free(hesse_kron_layer *kl);
 

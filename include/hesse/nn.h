@@ -255,21 +255,39 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
  *   H_W = (1/N) sum_i M_i (x) x_i x_i^T   exactly,   M_i = d^2 l_i / dz^2,
  * and the decoupling conjecture is H_W ~ E[M] (x) E[x x^T]. For a convolution x runs over the
  * im2col patches and M over output channels: xx = E over samples and positions of x x^T,
- * M = E over samples of the sum over positions of the diagonal blocks M_{i,pp}. */
+ * M = E over samples of the sum over positions p of the diagonal blocks M_{i,pp} (Cout x Cout,
+ * d^2 l_i / dz_{.,p} dz_{.,p}) of the output Hessian; the blocks between two positions are
+ * left out, which is the KFC convention (exact for one output position).
+ *
+ * Which M: HESSE_FACTOR_M_EXACT, the loss Hessian in the layer's output through every later
+ * nonlinearity (tanh, sigmoid, GELU, layer norm and the loss): where every later layer is
+ * piecewise linear (ReLU, pooling, linear, conv) that is J_z^T A J_z, from C backward passes
+ * per chunk; otherwise one R-forward and R-backward pass (the second-order terms on, no
+ * parameter direction) per output value of the layer (out, or Cout * positions for a conv),
+ * in blocks of the engine's max_block. HESSE_FACTOR_M_GGN: the Gauss-Newton part
+ * J_z^T A J_z alone, an approximation wherever a curved layer follows. */
+typedef enum { HESSE_FACTOR_M_EXACT = 0, HESSE_FACTOR_M_GGN = 1 } hesse_factor_m;
+/* "exact", "ggn", and back (HESSE_EINVAL on an unknown name). */
+const char *hesse_factor_m_name(hesse_factor_m which);
+int hesse_factor_m_parse(const char *name, hesse_factor_m *which);
+
 typedef struct {
-    int layer;         /* index into the model's layers */
-    int64_t in, out;   /* x and z dimensions per position (conv: Cin*kh*kw and Cout) */
-    int64_t positions; /* output positions per sample (1 for linear) */
-    double *xx;        /* in x in, E[x x^T] */
-    double *M;         /* out x out, E[M], the GGN part J_z^T A J_z */
-    int M_exact;       /* 1 when the network after the layer is piecewise linear (ReLU,
-                          pooling, linear, conv): then M has no other part and is exact */
+    int layer;             /* index into the model's layers */
+    int64_t in, out;       /* x and z dimensions per position (conv: Cin*kh*kw and Cout) */
+    int64_t positions;     /* output positions per sample (1 for linear) */
+    double *xx;            /* in x in, E[x x^T] */
+    double *M;             /* out x out, E[M] as asked (M_kind) */
+    int M_exact;           /* 1 when M is the exact output Hessian: asked for, or the network
+                              after the layer is piecewise linear, so the GGN part is all of it */
+    hesse_factor_m M_kind; /* the M asked for */
+    double *x_mean;        /* in, E[x] (conv: the mean patch over samples and positions) */
 } hesse_layer_factors;
 
-/* The factors of every linear and conv layer over the samples of s, using one forward and C
- * backward passes per chunk. *out (count entries) is released with hesse_layer_factors_free. */
-int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_layer_factors **out,
-                                int *count);
+/* The factors of every linear and conv layer over the samples of s (one forward pass per
+ * chunk, C backward passes for the layers whose M is J^T A J, and the R-passes above for the
+ * others). *out (count entries) is released with hesse_layer_factors_free. */
+int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_factor_m which,
+                                hesse_layer_factors **out, int *count);
 void hesse_layer_factors_free(hesse_layer_factors *f, int count);
 
 /* ---- Training ---------------------------------------------------------------------------

@@ -40,6 +40,38 @@ static int eig_desc(int64_t d, const double *A, double **values, double **vector
     return HESSE_OK;
 }
 
+/* sqrt(sum x_i^2) without overflow or underflow: scaled by the running largest |x_i| (the
+ * LAPACK dnrm2 recurrence). */
+static double norm2(int64_t count, const double *x) {
+    double scale = 0.0, ssq = 1.0;
+    for (int64_t i = 0; i < count; i++) {
+        const double a = fabs(x[i]);
+        if (a == 0.0) continue;
+        if (scale < a) {
+            ssq = 1.0 + ssq * (scale / a) * (scale / a);
+            scale = a;
+        } else {
+            ssq += (a / scale) * (a / scale);
+        }
+    }
+    return scale * sqrt(ssq);
+}
+
+hesse_mean_dominance hesse_mean_dominance_of(int64_t in, const double *m, const double *S,
+                                             double lambda1, const double *u1) {
+    hesse_mean_dominance d = {NAN, NAN, NAN, NAN};
+    if (!m || !S || in < 1) return d;
+    d.norm = norm2(in, m);
+    if (!(d.norm > 0.0)) return d;
+    const double sq = d.norm * d.norm, fro = norm2(in * in, S);
+    d.ratio_fro = sq / fro;
+    d.ratio_2 = sq / lambda1;
+    double dot = 0.0;
+    for (int64_t i = 0; u1 && i < in; i++) dot += u1[i] * m[i];
+    d.overlap = u1 ? fabs(dot) / d.norm : NAN;
+    return d;
+}
+
 int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out) {
     if (!f || !out) return hesse_error(HESSE_EINVAL, "Kronecker layer: NULL argument");
     memset(out, 0, sizeof *out);
@@ -47,10 +79,16 @@ int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer
     out->out = f->out;
     out->in = f->in;
     out->M_exact = f->M_exact;
+    out->M_kind = f->M_kind;
     int rc = eig_desc(f->out, f->M, &out->M_values, &out->M_vectors);
     if (rc == HESSE_OK) rc = eig_desc(f->in, f->xx, &out->xx_values, &out->xx_vectors);
-    if (rc != HESSE_OK) hesse_kron_layer_free(out);
-    return rc;
+    if (rc != HESSE_OK) {
+        hesse_kron_layer_free(out);
+        return rc;
+    }
+    out->mean =
+        hesse_mean_dominance_of(f->in, f->x_mean, f->xx, out->xx_values[0], out->xx_vectors);
+    return HESSE_OK;
 }
 
 typedef struct {

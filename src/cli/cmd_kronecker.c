@@ -21,7 +21,8 @@ typedef struct {
     cli_model_opts mo;
     cli_curv_opts co;
     cli_list models;
-    const char *out;
+    const char *out, *M;
+    hesse_factor_m which; /* --M */
     int threads, quiet, k;
     double tol;
 } kron_args;
@@ -52,6 +53,10 @@ static int parse_kronecker(kron_args *a, int argc, char **argv) {
          "further models (same architecture) for the cross-model overlaps", CLI_NO_RANGE, 0},
         CLI_DATA_OPTIONS(a->d),
         {"top", 0, OPT_INT, &a->k, "K", "eigenvalues per layer (default 20)", 1, 1e6, 0},
+        {"M", 0, OPT_STRING, &a->M, "exact|ggn",
+         "E[M]: the exact loss Hessian in the layer's output (default), or its Gauss-Newton "
+         "part J^T A J (an approximation where a curved layer follows)",
+         CLI_NO_RANGE, 0},
         {"tol", 0, OPT_DOUBLE, &a->tol, "T", "Lanczos tolerance (default 1e-8)", 1e-15, 1, 0},
         CLI_CHUNK_OPTION(a->co.chunk),
         CLI_PRECISION_OPTION(a->co),
@@ -59,13 +64,20 @@ static int parse_kronecker(kron_args *a, int argc, char **argv) {
     };
     cli_command_doc doc = {
         "kronecker", "layer Hessians against the Kronecker decoupling E[M] (x) E[xx^T]",
-        "--model M [--models M2 M3 ...] [--data D] [--samples N] [--top K] [-o out.json]",
-        "For every linear and conv layer: E[M] (the loss Hessian in the layer's output; exact "
-        "when the rest of the network is piecewise linear, otherwise its Gauss-Newton part) and "
-        "E[xx^T] (the layer's input; for conv the im2col patches), the top K eigenvalues of "
-        "their Kronecker product against the exact layer block's (Lanczos), the overlap of the "
-        "two top-K eigenspaces, the rank-one ratio s1^2/sum s^2 of each exact eigenvector "
-        "reshaped to the weight, and the outlier count against C - 1. With --models, the "
+        "--model M [--models M2 M3 ...] [--data D] [--samples N] [--top K] [--M exact|ggn] "
+        "[-o out.json]",
+        "For every linear and conv layer: E[M], M_i = d2 l_i / dz2 the loss Hessian in the "
+        "layer's output z through every later nonlinearity (for conv: the sum over output "
+        "positions of its Cout x Cout diagonal blocks), and E[xx^T] (the layer's input; for "
+        "conv the im2col patches); the top K eigenvalues of their Kronecker product against "
+        "the exact layer block's (Lanczos), the overlap of the two top-K eigenspaces, the "
+        "rank-one ratio s1^2/sum s^2 of each exact eigenvector reshaped to the weight, and the "
+        "outlier count against C - 1. E[M] is exact by default: J^T A J (C backward passes) "
+        "where every later layer is piecewise linear, else one R-pass per output value of the "
+        "layer (out, or Cout x positions for conv), which costs far more on wide conv layers; "
+        "--M ggn keeps the Gauss-Newton part J^T A J everywhere (JSON: M and M_exact per "
+        "layer). Also per layer E[x]'s dominance in E[xx^T]: |E[x]|, |E[x]|^2 / ||E[xx^T]||_F, "
+        "|E[x]|^2 / lambda_max and |<u_1, E[x]/|E[x]|>| (x_mean_*). With --models, the "
         "overlaps of every layer's top-K eigenspaces across the models (Wu et al. 2020)."};
     return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
 }
@@ -117,6 +129,17 @@ static int layer_spectra(const kron_args *a, cli_curv *c, const hesse_layer_fact
     return rc;
 }
 
+/* E[x]'s dominance in E[xx^T]; the ratios only where E[x] is not zero. */
+static void add_mean(cJSON *o, const hesse_mean_dominance *d) {
+    cJSON_AddNumberToObject(o, "x_mean_norm", isfinite(d->norm) ? d->norm : 0.0);
+    if (!isfinite(d->ratio_fro)) return;
+    cJSON_AddNumberToObject(o, "x_mean_ratio_fro", d->ratio_fro);
+    cJSON_AddNumberToObject(o, "x_mean_ratio_2", d->ratio_2);
+    cJSON_AddNumberToObject(o, "x_mean_overlap", d->overlap);
+    cli_note("  E[x]: |E[x]|^2 / ||E[xx^T]||_F %.3f, / lambda_max %.3f, overlap with u_1 %.3f",
+             d->ratio_fro, d->ratio_2, d->overlap);
+}
+
 /* A layer's entry of `layers`: factor spectra, both top-kk spectra, their overlap, the
  * rank-one ratios and the outliers; its exact eigenvectors move to keep. */
 static void emit_layer(const char *model, const hesse_layer *L, const hesse_layer_factors *f, int C,
@@ -134,6 +157,7 @@ static void emit_layer(const char *model, const hesse_layer *L, const hesse_laye
     cJSON_AddNumberToObject(o, "positions", (double)f->positions);
     hesse_json_add_doubles(o, "M_eigenvalues", kl->M_values, kl->out);
     cJSON_AddBoolToObject(o, "M_exact", kl->M_exact);
+    cJSON_AddStringToObject(o, "M", hesse_factor_m_name(kl->M_kind));
     hesse_json_add_doubles(o, "xx_eigenvalues", kl->xx_values, kl->in);
     hesse_json_add_doubles(o, "kron_top", w->kv, kk);
     hesse_json_add_doubles(o, "exact_top", w->r.values, kk);
@@ -152,6 +176,7 @@ static void emit_layer(const char *model, const hesse_layer *L, const hesse_laye
     cJSON_AddNumberToObject(o, "M_outliers", moutl);
     cJSON_AddNumberToObject(o, "classes_minus_one", C - 1);
     cJSON_AddNumberToObject(o, "products", (double)w->r.products);
+    add_mean(o, &kl->mean);
     cJSON_AddItemToArray(layers, o);
     cli_note("  overlap(top %d) %.3f, rank-one %.3f (top vector), outliers %d (C-1 = %d), "
              "M outliers %d",
@@ -192,7 +217,7 @@ static int analyse_model(const kron_args *a, kron_run *r, int j) {
     }
     cli_note("kronecker: %s: factors of every layer on %s", mo.model, c.data.description);
     note_skipped(c.model, j == 0 ? r->res : NULL);
-    HESSE_CHECK(hesse_layer_factors_compute(c.engine, &c.data.samples, &f, &nf));
+    HESSE_CHECK(hesse_layer_factors_compute(c.engine, &c.data.samples, a->which, &f, &nf));
     r->keep[j] = calloc((size_t)nf, sizeof *r->keep[j]);
     if (!r->keep[j]) {
         rc = hesse_error(HESSE_ENOMEM, "out of memory");
@@ -257,6 +282,8 @@ int cmd_kronecker(int argc, char **argv) {
     if (rc != HESSE_OK) return cli_fail("kronecker", rc);
     cli_apply_common(a.threads, a.quiet);
     cli_signals_install();
+    if (a.M && (rc = hesse_factor_m_parse(a.M, &a.which)) != HESSE_OK)
+        return cli_fail("kronecker", rc);
 
     kron_run r = {.nm = 1 + a.models.count};
     r.keep = calloc((size_t)r.nm, sizeof *r.keep);
@@ -272,6 +299,7 @@ int cmd_kronecker(int argc, char **argv) {
     cJSON_AddNumberToObject(solver, "tol", a.tol);
     cJSON_AddNumberToObject(solver, "seed", (double)hesse_lanczos_defaults().seed);
     cJSON_AddNumberToObject(r.res, "k", a.k);
+    cJSON_AddStringToObject(r.res, "M", hesse_factor_m_name(a.which));
     r.layers = cJSON_AddArrayToObject(r.res, "layers");
     r.mlist = cJSON_AddArrayToObject(r.res, "models");
     for (int j = 0; j < r.nm; j++) HESSE_CHECK(analyse_model(&a, &r, j));

@@ -400,6 +400,7 @@ static const hesse_key kronecker_keys[] = {
     REQ("solver.seed", "seed", "", INT),
     REQ("classes", "classes C", "", INT),
     REQ("k", "k (top eigenvalues compared)", "", INT),
+    OPT("M", "E[M] asked for (exact or ggn)", "", STRING), /* since --M */
     REQ("skipped", "layers without Kronecker factors", "", ARRAY),
     REQ("models", "models", "", ARRAY),
     REQ("layers", "layers", "", ARRAY),
@@ -410,6 +411,7 @@ static const hesse_key kronecker_keys[] = {
     REQ("layers[].positions", "positions", "", INT),
     REQ("layers[].M_eigenvalues", "E[M]", "", ARRAY),
     REQ("layers[].M_exact", "M exact (with second-order terms)", "", BOOL),
+    OPT("layers[].M", "M (exact or ggn)", "", STRING), /* since --M */
     REQ("layers[].xx_eigenvalues", "E[xxᵀ]", "", ARRAY),
     REQ("layers[].kron_top", "Kronecker μ_a ν_b", "", ARRAY),
     REQ("layers[].exact_top", "exact λ_k", "", ARRAY),
@@ -421,6 +423,10 @@ static const hesse_key kronecker_keys[] = {
     REQ("layers[].M_outliers", "outliers of E[M]", "", INT),
     REQ("layers[].classes_minus_one", "C − 1", "", INT),
     REQ("layers[].products", "products", "", INT),
+    OPT("layers[].x_mean_norm", "‖E[x]‖", "", NUMBER),
+    OPT("layers[].x_mean_ratio_fro", "‖E[x]E[x]ᵀ‖_F / ‖E[xxᵀ]‖_F", "", NUMBER), /* E[x] ≠ 0 */
+    OPT("layers[].x_mean_ratio_2", "‖E[x]‖² / λ_max(E[xxᵀ])", "", NUMBER),
+    OPT("layers[].x_mean_overlap", "|⟨u₁, E[x]/‖E[x]‖⟩|", "", NUMBER),
     OPT("cross_model_overlap", "overlap across models", "", ARRAY), /* several models */
     REQ("cross_model_overlap[].name", "weight", "", STRING),
     REQ("cross_model_overlap[].pairs", "pairs of models", "", ARRAY),

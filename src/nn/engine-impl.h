@@ -235,6 +235,8 @@ typedef struct {
     void nn_rbackward_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k,               \
                                 const real *V, real *Y, double scale, int64_t N,                   \
                                 hesse_curv_kind kind);                                             \
+    real *nn_output_hessian_chunk_##S(const hesse_engine *e, nn_work_##S *w, int B, int k, int l,  \
+                                      double scale);                                               \
     int nn_diagnose_##S(hesse_engine *e, const hesse_samples *s, int kind, int k, const double *V, \
                         char *msg, size_t cap);
 NN_TYPED(double, f64)

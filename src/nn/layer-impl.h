@@ -71,9 +71,10 @@ typedef struct nn_layer_type {
     int (*depends)(const hesse_engine *e, int l);
     const struct nn_layer_type *(*fuse)(const hesse_layer *next);
     /* Kronecker factors (factors.c), NULL for layers without: the dimensions (in, out,
-     * positions), and xx += the chunk's input second moments (upper triangle). */
+     * positions), and xx += the chunk's input second moments (upper triangle), xs += the sums
+     * of its inputs (in values; conv: over samples and positions). */
     void (*factor_dims)(const hesse_layer *L, hesse_layer_factors *f);
-    void (*factor_xx)(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx);
+    void (*factor_xx)(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx, double *xs);
     /* The passes in each precision (layer_*.inc). */
     const nn_pass_f64 *pass_f64;
     const nn_pass_f32 *pass_f32;

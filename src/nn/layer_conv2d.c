@@ -115,10 +115,17 @@ static void factor_dims(const hesse_layer *L, hesse_layer_factors *f) {
     f->positions = nn_conv_p(L);
 }
 
-/* xx += cols cols^T over the chunk's patches [K, B*P] */
-static void factor_xx(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f->in, (int)(B * f->positions), 1.0,
-                w->st.cols[f->layer], (int)(B * f->positions), 1.0, xx, (int)f->in);
+/* xx += cols cols^T, xs += the row sums of cols, over the chunk's patches [K, B*P] */
+static void factor_xx(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx, double *xs) {
+    const int64_t BP = B * f->positions;
+    const double *cols = w->st.cols[f->layer];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)f->in, (int)BP, 1.0, cols, (int)BP,
+                1.0, xx, (int)f->in);
+    for (int64_t k = 0; k < f->in; k++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < BP; i++) s += cols[k * BP + i];
+        xs[k] += s;
+    }
 }
 
 NN_DECLARE_PASSES(conv2d);

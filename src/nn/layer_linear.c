@@ -67,10 +67,13 @@ static void factor_dims(const hesse_layer *L, hesse_layer_factors *f) {
     f->positions = 1;
 }
 
-/* xx += x^T x over the chunk's inputs [B, in] */
-static void factor_xx(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f->in, B, 1.0, w->a[f->layer],
-                (int)f->in, 1.0, xx, (int)f->in);
+/* xx += x^T x, xs += the sum of the rows, over the chunk's inputs [B, in] */
+static void factor_xx(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx, double *xs) {
+    const double *x = w->a[f->layer];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f->in, B, 1.0, x, (int)f->in, 1.0, xx,
+                (int)f->in);
+    for (int b = 0; b < B; b++)
+        for (int64_t j = 0; j < f->in; j++) xs[j] += x[b * f->in + j];
 }
 
 NN_DECLARE_PASSES(linear);
