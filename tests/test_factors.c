@@ -171,5 +171,10 @@ int main(void) {
                    3, X, HESSE_CURV_HESSIAN, 1);
     check_identity("conv2d(2,5,3),gelu,flatten,linear(5,4),sigmoid,layernorm(4),linear(4,3)", 2, 3,
                    3, G, HESSE_CURV_GGN, 0);
+    /* residual blocks: directions injected inside a block's main branch and in its shortcut
+     * (the block's input R-value must read as zero), curved layers after them */
+    check_identity("flatten,linear(6,4),residual(linear(4,4),tanh,linear(4,4),tanh|linear(4,4)),"
+                   "tanh,linear(4,3)",
+                   1, 2, 3, X, HESSE_CURV_HESSIAN, 1);
     return test_summary("test_factors");
 }
