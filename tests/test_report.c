@@ -107,7 +107,10 @@ static const char *const texts[] = {
                          "'shape':[3,4],'M_eigenvalues':[2,1,0.1],'M_exact':false,"
                          "'xx_eigenvalues':[5,1,0.5,0.1],'kron_top':[10,5,2],"
                          "'exact_top':[9.5,5.2,1.9],'overlap':0.97,'rank_one':[0.99,0.98,0.9],"
-                         "'outliers':2,'M_outliers':2}]}",
+                         "'outliers':2,'M_outliers':2,'x_mean_norm':2,'x_mean_ratio_fro':0.5,"
+                         "'x_mean_ratio_2':0.75,'x_mean_overlap':0.875}],"
+                         "'cross_model_overlap':[{'name':'0.weight<b>','pairs':["
+                         "{'a':0,'b':1,'overlap':0.5},{'a':0,'b':2,'overlap':0.25}]}]}",
     /* 12 an unknown schema */
     ("{'schema':'other.tool/7','answer':42,'nested':{'deep':{'x':1.5}},'tags':['a','b'],"
      "'note':'<script>alert(2)</script>'}"),
@@ -207,6 +210,9 @@ int main(void) {
     CHECK(strstr(html, "title=\"$.history[1].train_loss = 2\">2</td>") != NULL);
     CHECK(strstr(html, "title=\"$.fit.d_ks = 0.2\">0.2</td>") != NULL);
     CHECK(strstr(html, "title=\"$.layers[0].rank_one[2] = 0.9\">0.9</td>") != NULL);
+    /* kronecker: E[x]'s dominance beside the mean cross-model overlap, (0.5 + 0.25) / 2 */
+    CHECK(strstr(html, "title=\"$.layers[0].x_mean_ratio_2 = 0.75\">0.75</td>") != NULL);
+    CHECK(strstr(html, "mean of $.cross_model_overlap[0].pairs[].overlap = 0.375") != NULL);
     CHECK(strstr(html, "$.eigenvalues[5] = 4") != NULL); /* dense: the largest */
     CHECK(strstr(html, "power law is accepted") != NULL);
     /* the unknown schema: a note and its values by path */

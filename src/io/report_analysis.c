@@ -355,10 +355,12 @@ void hesse_rep_samples(hesse_rep *s, const cJSON *doc) {
 
 static const hesse_rep_item layer_rows[] = {NEED("overlap"), NEED("outliers")};
 static const hesse_rep_item classes_minus_one_row[] = {NEED("classes_minus_one")};
-static const hesse_rep_item layer_more_rows[] = {OPT("outlier_gap_ratio"), OPT("M_outliers"),
-                                                 OPT("M_exact"),           OPT("shape"),
-                                                 OPT("positions"),         OPT("products")};
-static const hesse_rep_item settings_rows[] = {NEED("classes"), NEED("k"), OPT("models")};
+static const hesse_rep_item layer_more_rows[] = {
+    OPT("outlier_gap_ratio"), OPT("M_outliers"),    OPT("M"),
+    OPT("M_exact"),           OPT("shape"),         OPT("positions"),
+    OPT("products"),          OPT("x_mean_norm"),   OPT("x_mean_ratio_fro"),
+    OPT("x_mean_ratio_2"),    OPT("x_mean_overlap")};
+static const hesse_rep_item settings_rows[] = {NEED("classes"), NEED("k"), OPT("M"), OPT("models")};
 
 static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
     char p[32], title[256], cap[160];
@@ -440,10 +442,70 @@ static void kron_layer(hesse_rep *s, const cJSON *layer, int i, int C) {
     free(xx);
 }
 
+/* The mean of cross_model_overlap[c].pairs[].overlap for the entry named `name` (its index in
+ * *c), or NAN when there is none. */
+static double cross_mean(const cJSON *cross, const char *name, int *c) {
+    for (int i = 0; i < array_size(cross); i++) {
+        const cJSON *e = at(cross, i), *n = hesse_rep_opt(e, "name");
+        if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0) continue;
+        const cJSON *pairs = hesse_rep_opt(e, "pairs");
+        double sum = 0;
+        int count = 0;
+        for (int j = 0; j < array_size(pairs); j++) {
+            const cJSON *o = hesse_rep_opt(at(pairs, j), "overlap");
+            if (cJSON_IsNumber(o)) sum += o->valuedouble, count++;
+        }
+        *c = i;
+        return count ? sum / count : NAN;
+    }
+    return NAN;
+}
+
+/* Wu et al. sec. 4 side by side: E[x]'s dominance in E[xx^T] per layer of the first model,
+ * and the overlap of the layer's top-k eigenspace across the models (mean over the pairs). */
+static void kron_dominance(hesse_rep *s, const cJSON *doc, const cJSON *layers) {
+    static const char *const cols[] = {"layer", "‖E[x]‖²/‖E[xxᵀ]‖_F", "‖E[x]‖²/λ_max",
+                                       "|⟨u₁, E[x]/‖E[x]‖⟩|", "top-k overlap across models"};
+    static const char *const keys[] = {"x_mean_ratio_fro", "x_mean_ratio_2", "x_mean_overlap"};
+    const cJSON *cross = hesse_rep_opt(doc, "cross_model_overlap");
+    const cJSON *first = at(hesse_rep_opt(doc, "models"), 0);
+    int any = 0;
+    for (int i = 0; i < array_size(layers); i++) any |= hesse_rep_opt(at(layers, i), keys[0]) != 0;
+    if (!any) return;
+    hesse_rep_h3(s, "E[x] dominance and overlap across models");
+    hesse_rep_table(s, "grid", "Per layer (first model)", 5, cols);
+    for (int i = 0; i < array_size(layers); i++) {
+        const cJSON *L = at(layers, i), *name = hesse_rep_opt(L, "name"),
+                    *model = hesse_rep_opt(L, "model");
+        if (!cJSON_IsString(name) || !hesse_rep_opt(L, keys[0])) continue;
+        if (cJSON_IsString(first) && cJSON_IsString(model) &&
+            strcmp(first->valuestring, model->valuestring) != 0)
+            continue;
+        const cJSON *n0 = hesse_rep_opt(at(layers, 0), "name");
+        if (i > 0 && cJSON_IsString(n0) && strcmp(n0->valuestring, name->valuestring) == 0)
+            break; /* the next model's layers (the same file given twice) */
+        hesse_iobuf_puts(s->b, "<tr>");
+        hesse_rep_cell(s, name, "$.layers[%d].name", i);
+        for (int k = 0; k < 3; k++)
+            hesse_rep_cell(s, hesse_rep_opt(L, keys[k]), "$.layers[%d].%s", i, keys[k]);
+        int c = -1;
+        double ov = cross_mean(cross, name->valuestring, &c);
+        char how[96];
+        snprintf(how, sizeof how, "mean of $.cross_model_overlap[%d].pairs[].overlap", c);
+        if (c >= 0)
+            hesse_rep_cell_computed(s, ov, how);
+        else
+            hesse_iobuf_puts(s->b, "<td>(one model)</td>");
+        hesse_iobuf_puts(s->b, "</tr>\n");
+    }
+    hesse_rep_table_end(s);
+}
+
 void hesse_rep_kronecker(hesse_rep *s, const cJSON *doc) {
     KV(s, "Settings", doc, settings_rows);
     const cJSON *layers = hesse_rep_need(s, doc, "layers", "$");
     int C = hesse_rep_int(doc, "classes");
+    kron_dominance(s, doc, layers);
     for (int i = 0; i < array_size(layers); i++) kron_layer(s, at(layers, i), i, C);
     const cJSON *cross = hesse_rep_opt(doc, "cross_model_overlap");
     if (cross) {

@@ -56,8 +56,24 @@ check_py "$T/k.json" "all(abs(l['kron_top'][0] - l['M_eigenvalues'][0] * l['xx_e
     "kronecker: top eigenvalue = product of the factors' top eigenvalues"
 check_py "$T/k.json" "all(l['kron_top'] == sorted(l['kron_top'], reverse=True) and 0 <= l['overlap'] <= 1 + 1e-12 and all(0 < r <= 1 + 1e-12 for r in l['rank_one']) for l in d['layers'])" \
     "kronecker: order, overlaps, rank-one ratios"
-check_py "$T/k.json" "[l['M_exact'] for l in d['layers'][:2]] == [False, True] and d['layers'][0]['shape'] == [6, 49]" \
-    "kronecker: M exact only after the tanh"
+check_py "$T/k.json" "d['M'] == 'exact' and all(l['M'] == 'exact' and l['M_exact'] for l in d['layers']) and d['layers'][0]['shape'] == [6, 49]" \
+    "kronecker: M exact by default"
+# E[x]'s dominance: |E[x]|^2 <= lambda_max <= ||E[xx^T]||_F (E[xx^T] - E[x]E[x]^T is PSD)
+check_py "$T/k.json" "all(0 < l['x_mean_ratio_fro'] <= l['x_mean_ratio_2'] <= 1 + 1e-12 and 0 <= l['x_mean_overlap'] <= 1 + 1e-12 and l['x_mean_norm'] > 0 for l in d['layers'])" \
+    "kronecker: E[x] ratios in order"
+# --M ggn: the Gauss-Newton part, labelled; the same E[xx^T], and the same M after the tanh
+"$HESSE" kronecker -q --model "$T/m.safetensors" --samples 300 --top 8 --M ggn -o "$T/kg.json" ||
+    fail "kronecker --M ggn"
+check_py "$T/kg.json" "d['M'] == 'ggn' and [l['M'] for l in d['layers']] == ['ggn'] * 2 and [l['M_exact'] for l in d['layers']] == [False, True]" \
+    "kronecker --M ggn: labelled, exact only after the tanh"
+"$PY" - "$T/k.json" "$T/kg.json" <<'PY' || fail "kronecker: exact and ggn share E[xx^T] and the last layer's M"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+la, lb = a['layers'][:2], b['layers']
+assert all(x['xx_eigenvalues'] == y['xx_eigenvalues'] for x, y in zip(la, lb))
+assert la[1]['M_eigenvalues'] == lb[1]['M_eigenvalues']
+assert la[0]['M_eigenvalues'] != lb[0]['M_eigenvalues']
+PY
 check_py "$T/k.json" "all(p['overlap'] > 1 - 1e-9 for c in d['cross_model_overlap'] for p in c['pairs'] if (p['a'], p['b']) == (0, 1))" \
     "kronecker: a model overlaps itself"
 check_py "$T/k.json" "all(p['overlap'] < 1 - 1e-6 for c in d['cross_model_overlap'] for p in c['pairs'] if p['b'] == 2)" \

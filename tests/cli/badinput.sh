@@ -257,6 +257,7 @@ row E62 "option --min conflicts with --sizes" -- "$HESSE" samples $m --sizes 100
 row E88 "layer '9' matches no parameter tensor \(the model has 2\.weight, 2\.bias, 4\.weight, 4\.bias\)" -- \
     "$HESSE" dense $s --layer 9 -o "$o"
 row E89 "option --precision: expected f64 or f32, got 'f16'" -- "$HESSE" dense $s --precision f16 -o "$o"
+row E90 "option --M: expected exact or ggn, got 'hessian'" -- "$HESSE" kronecker $s --M hessian -o "$o"
 row E64 "option --sizes: size 100000: fashion-mnist/train: cannot select 100000 samples, the split has 60000" -- \
     "$HESSE" samples $m --sizes 100,100000 -o "$o"
 row E71 "option --top is given twice; give it once" -- "$HESSE" spectrum $s --top 3 --top 5 -o "$o"
