@@ -20,6 +20,16 @@ static inline double fixture_rel_err(const double *a, const double *b, int64_t n
     return s > 0 ? sqrt(d) / sqrt(s) : sqrt(d);
 }
 
+/* max |a_i - b_i| / max |b_i| (the largest difference when b is zero). */
+static inline double fixture_max_rel(const double *a, const double *b, int64_t n) {
+    double d = 0, s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs(a[i] - b[i]));
+        s = fmax(s, fabs(b[i]));
+    }
+    return s > 0 ? d / s : d;
+}
+
 /* The float64 tensor `name` of `count` elements (malloc'd); the test stops when it is missing,
  * mis-sized or unreadable. */
 static inline double *fixture_read(const hesse_st_file *f, const char *name, int64_t count) {

@@ -166,16 +166,6 @@ static void test_mean_dominance(void) {
     hesse_kron_layer_free(&kl);
 }
 
-/* max |a - b| / max |b| over n values. */
-static double max_rel(const double *a, const double *b, int64_t n) {
-    double d = 0, sc = 0;
-    for (int64_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(a[i] - b[i]));
-        sc = fmax(sc, fabs(b[i]));
-    }
-    return sc > 0 ? d / sc : d;
-}
-
 /* The top k eigenvalues (descending) and eigenvectors of the exact Hessian block of a layer's
  * weight, from the dense block (n unit-vector products) and LAPACK. */
 static void exact_block_top(hesse_engine *e, const hesse_samples *s, const hesse_layer *L, int k,
@@ -230,13 +220,13 @@ static void fixture_layer(const char *name, hesse_engine *e, const hesse_samples
     REQUIRE(hesse_kron_top(&kl, k, kv, kvec) == HESSE_OK);
     exact_block_top(e, s, L, k, ev, evec);
     const double ours[4] = {kl.mean.norm, kl.mean.ratio_fro, kl.mean.ratio_2, kl.mean.overlap};
-    err[0] = max_rel(f->M, M, o * o);
-    err[1] = max_rel(kl.M_values, Mv, o);
-    err[2] = max_rel(f->xx, xx, in * in);
-    err[3] = max_rel(kv, kt, k);
-    err[4] = max_rel(ev, et, k);
+    err[0] = fixture_max_rel(f->M, M, o * o);
+    err[1] = fixture_max_rel(kl.M_values, Mv, o);
+    err[2] = fixture_max_rel(f->xx, xx, in * in);
+    err[3] = fixture_max_rel(kv, kt, k);
+    err[4] = fixture_max_rel(ev, et, k);
     err[5] = fabs(hesse_subspace_overlap(len, k, kvec, k, evec) - ov[0]);
-    err[6] = max_rel(ours, mean, 4);
+    err[6] = fixture_max_rel(ours, mean, 4);
     /* The same quantities by two exact routes (R-passes here, autograd Hessians there) and two
      * eigensolvers: rounding of sums of products over 24 samples, amplified by the eigenvector
      * condition (the smallest relative gap at k is 4e-3): 1e-12. */
@@ -297,7 +287,7 @@ static void test_fixture(const char *name) {
         double *ref = fixture_read(ex, key, g[i].out);
         hesse_kron_layer kl;
         REQUIRE(hesse_kron_layer_from_factors(&g[i], &kl) == HESSE_OK);
-        double err = max_rel(kl.M_values, ref, g[i].out);
+        double err = fixture_max_rel(kl.M_values, ref, g[i].out);
         CHECK_MSG(err <= 1e-12 && g[i].M_kind == HESSE_FACTOR_M_GGN &&
                       g[i].M_exact == (i == ng - 1),
                   "%s layer %d: GGN M eigenvalues differ by %.3g (M_exact %d)", name, g[i].layer,
