@@ -179,6 +179,17 @@ int main(void) {
     check_identity("flatten,linear(6,4),residual(linear(4,4),tanh,linear(4,4),tanh|linear(4,4)),"
                    "tanh,linear(4,3)",
                    1, 2, 3, X, HESSE_CURV_HESSIAN, 1);
+    /* the R-pass directions per sample: the conv's 5 x 1 x 1 and linear(5,4)'s 4 outputs are
+     * behind curved layers, the last linear's are not */
+    hesse_model *mc = NULL;
+    REQUIRE(hesse_model_create("conv2d(2,5,3),gelu,flatten,linear(5,4),sigmoid,layernorm(4),"
+                               "linear(4,3)",
+                               2, 3, 3, HESSE_LOSS_CROSS_ENTROPY, &mc) == HESSE_OK);
+    hesse_engine *ec = NULL;
+    REQUIRE(hesse_engine_create(mc, NULL, &ec) == HESSE_OK);
+    CHECK(hesse_layer_factors_rpasses(ec, X) == 9 && hesse_layer_factors_rpasses(ec, G) == 0);
+    hesse_engine_free(ec);
+    hesse_model_free(mc);
     /* MSE (the mean over N samples and C outputs): M_i is the Hessian of the per-sample mean
      * over outputs, exact and GGN alike */
     test_loss = HESSE_LOSS_MSE;

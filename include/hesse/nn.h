@@ -289,6 +289,10 @@ typedef struct {
 int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_factor_m which,
                                 hesse_layer_factors **out, int *count);
 void hesse_layer_factors_free(hesse_layer_factors *f, int count);
+/* The cost of the exact M: directions per sample that hesse_layer_factors_compute runs as
+ * R-passes (the output values of the factor layers behind a curved layer; 0 for a network
+ * piecewise linear after its first factor layer, or for HESSE_FACTOR_M_GGN). */
+int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_factor_m which);
 
 /* ---- Training ---------------------------------------------------------------------------
  * Optimizers that follow PyTorch's torch.optim.SGD and torch.optim.Adam step for step

@@ -217,6 +217,11 @@ static int analyse_model(const kron_args *a, kron_run *r, int j) {
     }
     cli_note("kronecker: %s: factors of every layer on %s", mo.model, c.data.description);
     note_skipped(c.model, j == 0 ? r->res : NULL);
+    int64_t rp = hesse_layer_factors_rpasses(c.engine, a->which);
+    if (rp > 0)
+        cli_note("kronecker: exact E[M] behind curved layers: %lld R-passes per sample (--M ggn: "
+                 "the Gauss-Newton part, %d backward passes)",
+                 (long long)rp, hesse_model_num_outputs(c.model));
     HESSE_CHECK(hesse_layer_factors_compute(c.engine, &c.data.samples, a->which, &f, &nf));
     r->keep[j] = calloc((size_t)nf, sizeof *r->keep[j]);
     if (!r->keep[j]) {

@@ -344,6 +344,13 @@ static int reduce_factor(hesse_engine *e, const hesse_samples *s, int i, hesse_l
     return HESSE_OK;
 }
 
+int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_factor_m which) {
+    int64_t count = 0;
+    for (int l = 0; e && which == HESSE_FACTOR_M_EXACT && l < e->L; l++)
+        if (factor_type(&e->m->layers[l]) && !linear_after(e->m, l)) count += e->size[l + 1];
+    return count;
+}
+
 /* The factor layers' sizes and which M each gets, into f and j (rpass, allocated). */
 static int plan_factors(const hesse_engine *e, hesse_factor_m which, hesse_layer_factors *f,
                         factor_job *j) {
