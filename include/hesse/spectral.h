@@ -350,7 +350,9 @@ typedef struct {
 int hesse_trace_exact(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
 
 /* Hutchinson (1989): mean of z^T A z over p->samples probes; std_error = sample standard
- * deviation / sqrt(samples). samples >= 2 (one probe has no standard error). */
+ * deviation / sqrt(samples) times sqrt((samples - 1) / (samples - 3)) when samples >= 4 (the sd
+ * of a Student t with samples - 1 degrees of freedom, so that (trace - exact) / std_error has
+ * unit variance; trace.c). samples >= 2 (one probe has no standard error). */
 int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
                            hesse_trace_result *out);
 
