@@ -59,6 +59,52 @@ typedef struct {
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
 int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
 
+/* ---- Marchenko-Pastur bulk (Papyan 2018) ---------------------------------------------- */
+/* (section owned by analysis/mpfit.c)
+ *
+ * The Marchenko-Pastur law with ratio gamma and scale sigma^2 (the eigenvalues of X X^T / m,
+ * X p x m with iid entries of variance sigma^2, gamma = p / m): density
+ * sqrt((b - x)(x - a)) / (2 pi sigma^2 gamma x) on [a, b] = sigma^2 (1 -+ sqrt(gamma))^2 and,
+ * when gamma > 1, an atom 1 - 1/gamma at 0. Fitted to a measured spectral distribution (the
+ * deflated bulk, Papyan 2018) by its first two moments, m1 = sigma^2 and m2 = sigma^4 (1 +
+ * gamma), the atom at 0 included. */
+typedef struct {
+    double gamma, sigma2;             /* ratio and scale */
+    double lambda_minus, lambda_plus; /* the edges a, b */
+    double zero_mass;                 /* the atom at 0, max(0, 1 - 1/gamma) */
+    double ks;          /* Kolmogorov-Smirnov distance sup_x |F_measured(x) - F_MP(x)| */
+    double w1;          /* Wasserstein-1 distance: integral of |F_measured - F_MP| dx */
+    double w1_relative; /* w1 / sigma2 (scale-free) */
+    double tail_mass;   /* measured mass above lambda_plus (the law has none) */
+} hesse_mp_law;
+
+/* Two fits: by moments (gamma = m2 / m1^2 - 1, sigma^2 = m1), which a heavy tail inflates, and
+ * the law at minimum KS distance (the one to read: a tail weighs at most its mass there). */
+typedef struct {
+    int fitted;           /* 0 when m1 <= 0 or m2 <= m1^2 (no MP law has them) */
+    double m1, m2;        /* measured moments (mean of x and of x^2) */
+    hesse_mp_law moments; /* the moment fit */
+    hesse_mp_law ks;      /* the minimum-KS fit */
+} hesse_mp_fit;
+
+/* Fits the law to the distribution of count atoms x[i] with weights w[i] >= 0 (normalised
+ * here). Moments that no law has leave out->fitted = 0 and HESSE_OK (m1, m2 filled). */
+int hesse_mp_fit_atoms(int count, const double *x, const double *w, hesse_mp_fit *out);
+
+/* The same over an SLQ density's quadrature: every probe's Gauss nodes and weights, each probe
+ * counting 1 / probes (the moments are then Hutchinson estimates of tr(A)/n and tr(A^2)/n,
+ * exact per probe for up to 2 steps - 1 >= 2). HESSE_EINVAL for a density without nodes (KPM). */
+int hesse_mp_fit_density(const hesse_density *d, hesse_mp_fit *out);
+
+/* The fitted law smoothed by a Gaussian of width sigma (as SLQ smooths its nodes), at
+ * points grid values: out[i] = atom * N(grid[i]; 0, sigma) + integral of rho(x) N(grid[i]; x,
+ * sigma) dx. */
+int hesse_mp_curve(const hesse_mp_law *f, double sigma, int points, const double *grid,
+                   double *out);
+
+/* The law's CDF at x (atom included); NAN unless gamma > 0 and sigma2 > 0. */
+double hesse_mp_cdf(double gamma, double sigma2, double x);
+
 /* ---- Class means (Papyan 2019) --------------------------------------------------------- */
 /* (section owned by analysis/classes.c)
  *
