@@ -59,6 +59,39 @@ typedef struct {
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
 int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
 
+/* The solver's accuracy over many decades. An eigenvalue from Lanczos at tolerance tol is off
+ * by at most its residual, tol ||A||, so the smallest fitted one, lambda_K, is known to
+ * tol ||A|| / lambda_K relatively: over more than a few decades that is no longer small and the
+ * fit moves with it. hesse_powerlaw_eigs solves at tol, and while tol ||A|| / lambda_K exceeds
+ * HESSE_POWERLAW_ACCURACY solves again at half that accuracy's tolerance, 0.5e-3 lambda_K /
+ * ||A|| (at most 3 times); it refuses (HESSE_ENUMERIC, saying why) when that tolerance would
+ * be below HESSE_POWERLAW_TOL_MIN. */
+#define HESSE_POWERLAW_ACCURACY 1e-3
+#define HESSE_POWERLAW_TOL_MIN  1e-13
+
+typedef struct {
+    double tol_requested, tol_used;
+    double limit;      /* HESSE_POWERLAW_ACCURACY */
+    double accuracy;   /* tol_used ||A|| / lambda_K of the last solve */
+    double lambda_min; /* lambda_K, the smallest positive value of the last solve */
+    double anorm;      /* its ||A|| estimate */
+    int tightened;     /* solves again at a smaller tolerance */
+    int refused;       /* 1 when the needed tolerance is out of reach */
+} hesse_powerlaw_guard;
+
+/* Solves for the top values (descending in out->values[ntop], with residuals and anorm) at a
+ * relative tolerance; out is released by the caller with hesse_eigs_free. */
+typedef int (*hesse_powerlaw_solve_fn)(void *ctx, double tol, hesse_eigs *out);
+int hesse_powerlaw_eigs(hesse_powerlaw_solve_fn solve, void *ctx, double tol, hesse_eigs *out,
+                        hesse_powerlaw_guard *g);
+
+/* The fit's sensitivity to the eigenvalues' errors: the largest change of s_ls or s_mle over
+ * three refits of the K fitted values desc (descending, positive) with residuals[K]: every
+ * value moved down by its residual, every value moved up by it, and only the pairs whose
+ * residual is within `bound` (tol ||A||: the converged ones) kept. */
+int hesse_powerlaw_sensitivity(const double *desc, const double *residuals, int K, double bound,
+                               const hesse_powerlaw *f, double *s_sensitivity);
+
 /* ---- Marchenko-Pastur bulk (Papyan 2018) ---------------------------------------------- */
 /* (section owned by analysis/mpfit.c)
  *
