@@ -59,6 +59,85 @@ typedef struct {
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
 int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
 
+/* The solver's accuracy over many decades. An eigenvalue from Lanczos at tolerance tol is off
+ * by at most its residual, tol ||A||, so the smallest fitted one, lambda_K, is known to
+ * tol ||A|| / lambda_K relatively: over more than a few decades that is no longer small and the
+ * fit moves with it. hesse_powerlaw_eigs solves at tol, and while tol ||A|| / lambda_K exceeds
+ * HESSE_POWERLAW_ACCURACY solves again at half that accuracy's tolerance, 0.5e-3 lambda_K /
+ * ||A|| (at most 3 times); it refuses (HESSE_ENUMERIC, saying why) when that tolerance would
+ * be below HESSE_POWERLAW_TOL_MIN. */
+#define HESSE_POWERLAW_ACCURACY 1e-3
+#define HESSE_POWERLAW_TOL_MIN  1e-13
+
+typedef struct {
+    double tol_requested, tol_used;
+    double limit;      /* HESSE_POWERLAW_ACCURACY */
+    double accuracy;   /* tol_used ||A|| / lambda_K of the last solve */
+    double lambda_min; /* lambda_K, the smallest positive value of the last solve */
+    double anorm;      /* its ||A|| estimate */
+    int tightened;     /* solves again at a smaller tolerance */
+    int refused;       /* 1 when the needed tolerance is out of reach */
+} hesse_powerlaw_guard;
+
+/* Solves for the top values (descending in out->values[ntop], with residuals and anorm) at a
+ * relative tolerance; out is released by the caller with hesse_eigs_free. */
+typedef int (*hesse_powerlaw_solve_fn)(void *ctx, double tol, hesse_eigs *out);
+int hesse_powerlaw_eigs(hesse_powerlaw_solve_fn solve, void *ctx, double tol, hesse_eigs *out,
+                        hesse_powerlaw_guard *g);
+
+/* The fit's sensitivity to the eigenvalues' errors: the largest change of s_ls or s_mle over
+ * three refits of the K fitted values desc (descending, positive) with residuals[K]: every
+ * value moved down by its residual, every value moved up by it, and only the pairs whose
+ * residual is within `bound` (tol ||A||: the converged ones) kept. */
+int hesse_powerlaw_sensitivity(const double *desc, const double *residuals, int K, double bound,
+                               const hesse_powerlaw *f, double *s_sensitivity);
+
+/* ---- Marchenko-Pastur bulk (Papyan 2018) ---------------------------------------------- */
+/* (section owned by analysis/mpfit.c)
+ *
+ * The Marchenko-Pastur law with ratio gamma and scale sigma^2 (the eigenvalues of X X^T / m,
+ * X p x m with iid entries of variance sigma^2, gamma = p / m): density
+ * sqrt((b - x)(x - a)) / (2 pi sigma^2 gamma x) on [a, b] = sigma^2 (1 -+ sqrt(gamma))^2 and,
+ * when gamma > 1, an atom 1 - 1/gamma at 0. Fitted to a measured spectral distribution (the
+ * deflated bulk, Papyan 2018) by its first two moments, m1 = sigma^2 and m2 = sigma^4 (1 +
+ * gamma), the atom at 0 included. */
+typedef struct {
+    double gamma, sigma2;             /* ratio and scale */
+    double lambda_minus, lambda_plus; /* the edges a, b */
+    double zero_mass;                 /* the atom at 0, max(0, 1 - 1/gamma) */
+    double ks;          /* Kolmogorov-Smirnov distance sup_x |F_measured(x) - F_MP(x)| */
+    double w1;          /* Wasserstein-1 distance: integral of |F_measured - F_MP| dx */
+    double w1_relative; /* w1 / sigma2 (scale-free) */
+    double tail_mass;   /* measured mass above lambda_plus (the law has none) */
+} hesse_mp_law;
+
+/* Two fits: by moments (gamma = m2 / m1^2 - 1, sigma^2 = m1), which a heavy tail inflates, and
+ * the law at minimum KS distance (the one to read: a tail weighs at most its mass there). */
+typedef struct {
+    int fitted;           /* 0 when m1 <= 0 or m2 <= m1^2 (no MP law has them) */
+    double m1, m2;        /* measured moments (mean of x and of x^2) */
+    hesse_mp_law moments; /* the moment fit */
+    hesse_mp_law ks;      /* the minimum-KS fit */
+} hesse_mp_fit;
+
+/* Fits the law to the distribution of count atoms x[i] with weights w[i] >= 0 (normalised
+ * here). Moments that no law has leave out->fitted = 0 and HESSE_OK (m1, m2 filled). */
+int hesse_mp_fit_atoms(int count, const double *x, const double *w, hesse_mp_fit *out);
+
+/* The same over an SLQ density's quadrature: every probe's Gauss nodes and weights, each probe
+ * counting 1 / probes (the moments are then Hutchinson estimates of tr(A)/n and tr(A^2)/n,
+ * exact per probe for up to 2 steps - 1 >= 2). HESSE_EINVAL for a density without nodes (KPM). */
+int hesse_mp_fit_density(const hesse_density *d, hesse_mp_fit *out);
+
+/* The fitted law smoothed by a Gaussian of width sigma (as SLQ smooths its nodes), at
+ * points grid values: out[i] = atom * N(grid[i]; 0, sigma) + integral of rho(x) N(grid[i]; x,
+ * sigma) dx. */
+int hesse_mp_curve(const hesse_mp_law *f, double sigma, int points, const double *grid,
+                   double *out);
+
+/* The law's CDF at x (atom included); NAN unless gamma > 0 and sigma2 > 0. */
+double hesse_mp_cdf(double gamma, double sigma2, double x);
+
 /* ---- Class means (Papyan 2019) --------------------------------------------------------- */
 /* (section owned by analysis/classes.c)
  *

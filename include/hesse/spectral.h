@@ -47,6 +47,14 @@ int hesse_eigh(int64_t n, const double *A, double *w, double *V);
  * reads the lower one). HESSE_ENUMERIC "LAPACK dsyevd failed (info i)" when it fails. */
 int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors);
 
+/* The Euclidean norm sqrt(sum_i x_i^2) of count values (a matrix's Frobenius norm when x is
+ * its entries), to about one rounding: the values are scaled by a power of two from the
+ * largest |x_i| (no overflow or underflow, as LAPACK's dlassq) and the squares, each split
+ * exactly by an fma into a rounded part and its error, are summed in double-double, so the
+ * result does not lose digits with count as a naive running sum does (count * eps). 0 for
+ * count <= 0; NAN when a value is NAN, INFINITY when one is infinite. */
+double hesse_norm2(int64_t count, const double *x);
+
 /* ---- Lanczos tridiagonalisation ---------------------------------------------------------- */
 
 /* m steps of Lanczos from v0 (normalised here; NULL: a random normal start drawn from `seed`).
@@ -342,7 +350,9 @@ typedef struct {
 int hesse_trace_exact(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
 
 /* Hutchinson (1989): mean of z^T A z over p->samples probes; std_error = sample standard
- * deviation / sqrt(samples). samples >= 2 (one probe has no standard error). */
+ * deviation / sqrt(samples) times sqrt((samples - 1) / (samples - 3)) when samples >= 4 (the sd
+ * of a Student t with samples - 1 degrees of freedom, so that (trace - exact) / std_error has
+ * unit variance; trace.c). samples >= 2 (one probe has no standard error). */
 int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
                            hesse_trace_result *out);
 

@@ -112,3 +112,82 @@ cleanup:
     if (rc != HESSE_OK) memset(out, 0, sizeof *out);
     return rc;
 }
+
+/* ---- The solver's accuracy over many decades -------------------------------------------- */
+
+/* The smallest positive value of count values (0 when none). */
+static double smallest_positive(const double *v, int count) {
+    double m = 0.0;
+    for (int i = 0; i < count; i++)
+        if (v[i] > 0 && (m == 0.0 || v[i] < m)) m = v[i];
+    return m;
+}
+
+int hesse_powerlaw_eigs(hesse_powerlaw_solve_fn solve, void *ctx, double tol, hesse_eigs *out,
+                        hesse_powerlaw_guard *g) {
+    if (!solve || !out || !g || !(tol > 0))
+        return hesse_error(HESSE_EINVAL, "hesse_powerlaw_eigs: needs a solver, tol > 0, out, g");
+    memset(g, 0, sizeof *g);
+    g->tol_requested = tol;
+    g->limit = HESSE_POWERLAW_ACCURACY;
+    for (;;) {
+        int rc = solve(ctx, tol, out);
+        if (rc != HESSE_OK) return rc;
+        g->tol_used = tol;
+        const double lk = smallest_positive(out->values, out->ntop);
+        if (!(lk > 0) || !(out->anorm > 0)) return HESSE_OK; /* the fit will say why */
+        g->lambda_min = lk;
+        g->anorm = out->anorm;
+        g->accuracy = tol * out->anorm / lk;
+        if (g->accuracy <= g->limit) return HESSE_OK;
+        /* half the limit: lambda_K itself moves when the pairs converge further */
+        const double want = 0.5 * g->limit * lk / out->anorm;
+        if (want < HESSE_POWERLAW_TOL_MIN || g->tightened >= 3) {
+            g->refused = 1;
+            return hesse_error(
+                HESSE_ENUMERIC,
+                "the top %d eigenvalues span %.1f decades (lambda_1 / lambda_K = %.3g): an "
+                "eigenvalue error of at most %g lambda_K needs a relative Lanczos tolerance "
+                "(--tol) of %.2g, below the %g that double precision attains here; fit fewer "
+                "values (a smaller --top)",
+                out->ntop, log10(out->anorm / lk), out->anorm / lk, g->limit, want,
+                HESSE_POWERLAW_TOL_MIN);
+        }
+        hesse_log(HESSE_LOG_WARN,
+                  "powerlaw: tol %.3g x ||A|| = %.3g is %.3g of the smallest fitted eigenvalue "
+                  "%.4g (more than %g): solving again at tol %.3g",
+                  tol, tol * out->anorm, g->accuracy, lk, g->limit, want);
+        hesse_eigs_free(out);
+        tol = want;
+        g->tightened++;
+    }
+}
+
+/* max(|s_ls' - s_ls|, |s_mle' - s_mle|) of a refit of v against f; 0 when the refit fails
+ * (fewer than 3 positive values left). */
+static double refit_change(const double *v, int count, const hesse_powerlaw *f) {
+    hesse_powerlaw r;
+    if (hesse_powerlaw_fit(v, count, &r) != HESSE_OK) return 0.0;
+    return fmax(fabs(r.s_ls - f->s_ls), fabs(r.s_mle - f->s_mle));
+}
+
+int hesse_powerlaw_sensitivity(const double *desc, const double *residuals, int K, double bound,
+                               const hesse_powerlaw *f, double *s_sensitivity) {
+    if (!desc || !residuals || !f || !s_sensitivity || K < 3)
+        return hesse_error(HESSE_EINVAL, "hesse_powerlaw_sensitivity: needs K >= 3 values, "
+                                         "their residuals and their fit");
+    double *v = hesse_alloc(sizeof *v * (size_t)K);
+    if (!v) return HESSE_ENOMEM;
+    double worst = 0.0;
+    for (int sign = -1; sign <= 1; sign += 2) { /* every value moved by its residual, down, up */
+        for (int k = 0; k < K; k++) v[k] = desc[k] + sign * residuals[k];
+        worst = fmax(worst, refit_change(v, K, f));
+    }
+    int kept = 0; /* the pairs whose residual is within the bound only */
+    for (int k = 0; k < K; k++)
+        if (residuals[k] <= bound) v[kept++] = desc[k];
+    if (kept < K) worst = fmax(worst, refit_change(v, kept, f));
+    hesse_free(v);
+    *s_sensitivity = worst;
+    return HESSE_OK;
+}

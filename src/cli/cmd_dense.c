@@ -67,8 +67,7 @@ static int decompose(dense_run *s, int block) {
     rc = hesse_op_to_dense(&s->c.op, block, s->A, &s->asym, &s->st);
     if (rc != HESSE_OK) return rc;
     for (int64_t i = 0; i < n; i++) s->trace += s->A[i * n + i];
-    for (int64_t i = 0; i < n * n; i++) s->frob += s->A[i] * s->A[i];
-    s->frob = sqrt(s->frob);
+    s->frob = hesse_norm2(n * n, s->A);
     double te = hesse_now();
     rc = hesse_eigh_inplace(n, s->A, s->ev, 0);
     if (rc != HESSE_OK) return rc;

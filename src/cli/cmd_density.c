@@ -7,24 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PREFIX.svg and PREFIX-log.svg from --svg PREFIX[.svg], both listed in files. */
-static int write_plots(const char *svg, const hesse_density *dn, const char *what, cJSON *files) {
+/* PREFIX.svg and PREFIX-log.svg from --svg PREFIX[.svg], both listed in files; with --mp the
+ * fitted Marchenko-Pastur curve (mp, may be NULL; its log10 in mp_log) drawn over the density. */
+static int write_plots(const char *svg, const hesse_density *dn, const char *what, const double *mp,
+                       const double *mp_log, cJSON *files) {
     char path[CLI_SVG_PATH], title[160];
-    hesse_series s = {NULL, dn->grid, dn->density, dn->points, HESSE_PLOT_LINE, NULL, 0};
+    hesse_series s[2] = {
+        {"measured", dn->grid, dn->density, dn->points, HESSE_PLOT_LINE, NULL, 0},
+        {"Marchenko-Pastur (min KS)", dn->grid, mp, dn->points, HESSE_PLOT_LINE, NULL, 1}};
+    const int ns = mp ? 2 : 1;
+    if (!mp) s[0].label = NULL;
     hesse_plot p = hesse_plot_defaults();
     p.xlabel = "eigenvalue";
     p.title = title;
     snprintf(title, sizeof title, "Spectral density of the %s", what);
     p.ylabel = "density";
     int rc = cli_svg_name(svg, "", path, sizeof path);
-    if (rc == HESSE_OK) rc = hesse_svg_write(&p, &s, 1, path);
+    if (rc == HESSE_OK) rc = hesse_svg_write(&p, s, ns, path);
     if (rc != HESSE_OK) return rc;
     cJSON_AddItemToArray(files, cJSON_CreateString(path));
     snprintf(title, sizeof title, "Spectral density of the %s (log scale)", what);
     p.ylabel = "log10(density + eps)";
-    s.y = dn->log10_density;
+    s[0].y = dn->log10_density;
+    s[1].y = mp_log;
     rc = cli_svg_name(svg, "-log", path, sizeof path);
-    if (rc == HESSE_OK) rc = hesse_svg_write(&p, &s, 1, path);
+    if (rc == HESSE_OK) rc = hesse_svg_write(&p, s, ns, path);
     if (rc == HESSE_OK) cJSON_AddItemToArray(files, cJSON_CreateString(path));
     return rc;
 }
@@ -35,13 +42,15 @@ typedef struct {
     cli_curv_opts co;
     const char *out, *method, *svg, *probe, *ckpt, *resume;
     double ckpt_every, sigma, margin, lo, hi, eps;
-    int threads, quiet, probes, steps, points, moments, deflate, no_reorth;
+    int threads, quiet, probes, steps, points, moments, deflate, no_reorth, mp;
     uint64_t seed;
 } density_args;
 
 typedef struct {
     cli_curv c;
     hesse_density dn;
+    hesse_mp_fit mp;
+    double *mp_curve, *mp_log; /* the fitted law smoothed as the density, and its log10 */
     hesse_eigs outliers;
     hesse_op deflated;
     const hesse_op *op; /* c.op, or deflated */
@@ -55,12 +64,21 @@ typedef struct {
 static const cli_command_doc doc = {
     "density", "spectral density by stochastic Lanczos quadrature or KPM",
     "--model M [--data D] [--samples N] [--method slq|kpm] [--probes P] [--steps S] "
-    "[--deflate K] [-o out.json]",
+    "[--deflate K [--mp]] [-o out.json]",
     "The density is on an equally spaced grid over the support (estimated by a short "
     "Lanczos run and widened by --margin), normalised to integrate to 1 (trapezoid rule); "
     "log10_density = log10(density + eps) shows bulk and outliers on one plot. SLQ also "
     "returns every probe's Ritz nodes and weights. JSON keys: grid, density, "
-    "log10_density, products, seconds."};
+    "log10_density, products, seconds.\n"
+    "--mp (with --deflate K, SLQ; Papyan 2018, the bulk against Marchenko-Pastur): the law "
+    "with ratio gamma and scale sigma2 (edges sigma2 (1 -+ sqrt(gamma))^2, an atom 1 - 1/gamma "
+    "at 0 when gamma > 1, counted as part of the law) fitted to the quadrature's distribution "
+    "two ways: at minimum Kolmogorov-Smirnov distance (mp.gamma, mp.sigma2, ...: the fit to "
+    "read, a heavy tail weighs at most its mass) and by moments (mp.moments: sigma2 = m1, gamma "
+    "= m2/m1^2 - 1, which a heavy tail inflates). Each gives lambda_minus, lambda_plus, "
+    "zero_mass, ks (sup |F - F_MP|), w1 (integral |F - F_MP| dx; w1_relative = w1/sigma2) and "
+    "tail_mass (measured mass above lambda_plus; MP has none). mp.curve is the min-KS law "
+    "smoothed like the density, on the grid (drawn on the --svg plots)."};
 
 static int options(density_args *a, cli_opt *opts) {
     const cli_opt t[] = {
@@ -88,6 +106,11 @@ static int options(density_args *a, cli_opt *opts) {
         {"eps", 0, OPT_DOUBLE, &a->eps, "E", "added before log10 (default 1e-8)", 0, 1, 0},
         {"deflate", 0, OPT_INT, &a->deflate, "K",
          "project out the top K eigenvectors first (the bulk alone)", 0, 1e6, 0},
+        {"mp", 0, OPT_FLAG, &a->mp, NULL,
+         "fit a Marchenko-Pastur law to the deflated bulk (needs --deflate and SLQ; Papyan "
+         "2018): minimum-KS and moment fits, edges, KS and W1 distances, tail mass beyond the "
+         "upper edge",
+         CLI_NO_RANGE, 0},
         {"solver-seed", 0, OPT_U64, &a->seed, "S", "seed of the probes (default 0)", CLI_NO_RANGE,
          0},
         {"svg", 0, OPT_STRING, &a->svg, "FILE", "plot to FILE and FILE-log (.svg)", CLI_NO_RANGE,
@@ -142,6 +165,12 @@ static int validate(const density_args *a, const cli_opt *opts, int nopts) {
     int rc = HESSE_OK;
     HESSE_CHECK(cli_refuse_given(opts, nopts, slq ? kpm_only : slq_only,
                                  slq ? "applies to --method kpm" : "applies to --method slq"));
+    if (a->mp && !slq)
+        return hesse_error(HESSE_EINVAL, "option --mp: needs --method slq (the fit reads the "
+                                         "quadrature nodes and weights)");
+    if (a->mp && a->deflate <= 0)
+        return hesse_error(HESSE_EINVAL, "option --mp: fits the bulk; give --deflate K (the top K "
+                                         "outliers projected out first, e.g. the class count)");
     HESSE_CHECK(cli_checkpoint_options(opts, nopts, a->ckpt));
     HESSE_CHECK(validate_support(a, opts, nopts));
     HESSE_CHECK(cli_check_output(a->out, "option --output"));
@@ -241,6 +270,55 @@ static int kpm(const density_args *a, density_run *s, cJSON *solver) {
     return HESSE_OK;
 }
 
+static void add_law(cJSON *o, const hesse_mp_law *l) {
+    cJSON_AddNumberToObject(o, "gamma", l->gamma);
+    cJSON_AddNumberToObject(o, "sigma2", l->sigma2);
+    cJSON_AddNumberToObject(o, "lambda_minus", l->lambda_minus);
+    cJSON_AddNumberToObject(o, "lambda_plus", l->lambda_plus);
+    cJSON_AddNumberToObject(o, "zero_mass", l->zero_mass);
+    cJSON_AddNumberToObject(o, "ks", l->ks);
+    cJSON_AddNumberToObject(o, "w1", l->w1);
+    cJSON_AddNumberToObject(o, "w1_relative", l->w1_relative);
+    cJSON_AddNumberToObject(o, "tail_mass", l->tail_mass);
+}
+
+/* --mp: the Marchenko-Pastur fits of the (deflated) density, and the min-KS law smoothed as
+ * the density is, on its grid. */
+static int mp_fit(density_run *s) {
+    const hesse_density *dn = &s->dn;
+    int rc = hesse_mp_fit_density(dn, &s->mp);
+    if (rc != HESSE_OK) return rc;
+    cJSON *o = cJSON_AddObjectToObject(s->res, "mp");
+    cJSON_AddStringToObject(o, "method", "min-ks");
+    cJSON_AddBoolToObject(o, "fitted", s->mp.fitted);
+    cJSON_AddNumberToObject(o, "m1", s->mp.m1);
+    cJSON_AddNumberToObject(o, "m2", s->mp.m2);
+    if (!s->mp.fitted) {
+        hesse_log(HESSE_LOG_WARN,
+                  "--mp: the bulk's moments m1 = %.4g, m2 = %.4g admit no Marchenko-Pastur law "
+                  "(need m1 > 0 and m2 > m1^2)",
+                  s->mp.m1, s->mp.m2);
+        return HESSE_OK;
+    }
+    add_law(o, &s->mp.ks);
+    add_law(cJSON_AddObjectToObject(o, "moments"), &s->mp.moments);
+    s->mp_curve = malloc(sizeof(double) * 2 * (size_t)dn->points);
+    if (!s->mp_curve) return hesse_error(HESSE_ENOMEM, "out of memory");
+    s->mp_log = s->mp_curve + dn->points;
+    rc = hesse_mp_curve(&s->mp.ks, dn->sigma, dn->points, dn->grid, s->mp_curve);
+    if (rc != HESSE_OK) return rc;
+    for (int i = 0; i < dn->points; i++) s->mp_log[i] = log10(s->mp_curve[i] + dn->eps);
+    hesse_json_add_doubles(o, "curve", s->mp_curve, dn->points);
+    hesse_json_add_doubles(o, "log10_curve", s->mp_log, dn->points);
+    cli_note("density: Marchenko-Pastur (min KS) gamma %.4g, sigma2 %.4g, edges [%.4g, %.4g], "
+             "KS %.3g, tail mass %.3g beyond the edge (moments: gamma %.4g, edge %.4g, tail "
+             "%.3g)",
+             s->mp.ks.gamma, s->mp.ks.sigma2, s->mp.ks.lambda_minus, s->mp.ks.lambda_plus,
+             s->mp.ks.ks, s->mp.ks.tail_mass, s->mp.moments.gamma, s->mp.moments.lambda_plus,
+             s->mp.moments.tail_mass);
+    return HESSE_OK;
+}
+
 static int run(const density_args *a, density_run *s, int argc, char **argv) {
     int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
     if (rc != HESSE_OK) return rc;
@@ -265,6 +343,7 @@ static int run(const density_args *a, density_run *s, int argc, char **argv) {
     HESSE_CHECK(strcmp(a->method, "slq") == 0 ? slq(a, s, solver) : kpm(a, s, solver));
     cJSON_AddNumberToObject(solver, "seed", (double)a->seed);
     s->products += s->dn.products;
+    if (a->mp) HESSE_CHECK(mp_fit(s));
 cleanup:
     return rc;
 }
@@ -297,7 +376,7 @@ static int emit(const density_args *a, density_run *s) {
     int rc = HESSE_OK;
     if (a->svg && cli_root) { /* rank 0 writes */
         cJSON_AddStringToObject(res, "svg", a->svg);
-        HESSE_CHECK(write_plots(a->svg, dn, hesse_curv_name(s->c.kind),
+        HESSE_CHECK(write_plots(a->svg, dn, hesse_curv_name(s->c.kind), s->mp_curve, s->mp_log,
                                 cJSON_AddArrayToObject(res, "svg_files")));
     }
     HESSE_CHECK(cli_emit(res, a->out));
@@ -332,6 +411,7 @@ int cmd_density(int argc, char **argv) {
     cJSON_Delete(s.header);
     free(s.ckpt_data);
     hesse_density_free(&s.dn);
+    free(s.mp_curve);
     hesse_op_free(&s.deflated);
     hesse_eigs_free(&s.outliers);
     cli_curv_close(&s.c);

@@ -206,6 +206,8 @@ typedef struct {
 typedef struct {
     cli_curv c;
     hesse_eigs r;
+    hesse_powerlaw_guard guard;
+    double s_sensitivity; /* -1: not computed (--eigenvalues) */
     hesse_powerlaw fit;
     cJSON *res, *header;
     double *values, *desc; /* every value, descending; the fitted (positive) ones */
@@ -228,7 +230,11 @@ static const cli_command_doc doc = {
     "by thick-restart Lanczos first (as hesse spectrum --top K; default 1000 samples), and "
     "--checkpoint/--resume work as there. JSON keys: K, K_requested, eigenvalues "
     "(descending, the fitted ones), fit (s_ls, intercept_ls, r2_ls, beta, beta_stderr, "
-    "s_mle, d_ks, d_c, accepted, lambda_min, lambda_max, dropped), source."};
+    "s_mle, d_ks, d_c, accepted, lambda_min, lambda_max, dropped), source; with --model "
+    "also tol_guard (tol_requested, tol_used, limit 1e-3, accuracy = tol_used ||A|| / "
+    "lambda_K, tightened, reason) and s_sensitivity: the largest change of s_ls or s_mle over "
+    "three refits, every eigenvalue moved down by its residual, moved up by it, and only the "
+    "converged pairs kept (compare it with the fit's standard error)."};
 
 static int options(powerlaw_args *a, cli_opt *opts) {
     const cli_opt t[] = {
@@ -248,7 +254,9 @@ static int options(powerlaw_args *a, cli_opt *opts) {
             "within 1e-6 ||A|| of the exact one, so ln lambda_k is off by at most 1e-6 "
             "lambda_1/lambda_k, well below the fit's standard error (beta - 1)/sqrt(K) (~3% at "
             "K = 1000) unless the top K span more than four decades; smaller values cost restarts "
-            "for no change)"),
+            "for no change). Guard: when tol x ||A|| / lambda_K (lambda_K the smallest fitted) "
+            "exceeds 1e-3 the top K are solved again at 0.5e-3 lambda_K / ||A|| (JSON "
+            "tol_guard), or refused when that is below 1e-13"),
         {"svg", 0, OPT_STRING, &a->svg, "FILE",
          "the rank-log plot: the eigenvalues and both fitted lines", CLI_NO_RANGE, 0},
         {"block", 0, OPT_INT, &a->co.block, "K", "vectors per pass over the data (default 8)", 1,
@@ -286,6 +294,43 @@ static int read_values(const powerlaw_args *a, powerlaw_run *s, int argc, char *
     return HESSE_OK;
 }
 
+/* One Lanczos solve at tol for hesse_powerlaw_eigs: a tightened solve starts afresh (no
+ * --resume; its checkpoints carry the tightened tolerance). */
+typedef struct {
+    const powerlaw_args *a;
+    powerlaw_run *s;
+    hesse_lanczos_params *p;
+    int calls;
+    int64_t products; /* over every solve */
+    double seconds;
+} solve_ctx;
+
+static int solve_at(void *ctx, double tol, hesse_eigs *out) {
+    solve_ctx *c = ctx;
+    cli_lanczos_opts lo = c->a->lo;
+    if (c->calls++ > 0) lo.resume = NULL;
+    c->p->tol = tol;
+    int rc = cli_lanczos_solve(&c->s->c, "powerlaw", &lo, c->p, &c->s->cc, out);
+    if (rc == HESSE_OK) {
+        c->products += out->products;
+        c->seconds += out->seconds;
+    }
+    return rc;
+}
+
+static void add_guard(cJSON *res, const hesse_powerlaw_guard *g) {
+    cJSON *o = cJSON_AddObjectToObject(res, "tol_guard");
+    cJSON_AddNumberToObject(o, "tol_requested", g->tol_requested);
+    cJSON_AddNumberToObject(o, "tol_used", g->tol_used);
+    cJSON_AddNumberToObject(o, "limit", g->limit);
+    cJSON_AddNumberToObject(o, "accuracy", g->accuracy);
+    cJSON_AddNumberToObject(o, "tightened", g->tightened);
+    if (g->tightened)
+        cJSON_AddStringToObject(o, "reason",
+                                "tol x ||A|| / lambda_K exceeded the limit at the requested "
+                                "tolerance: solved again at 0.5 limit x lambda_K / ||A||");
+}
+
 /* --model: the top K by Lanczos (K at most the dimension - 1), descending. */
 static int compute_values(const powerlaw_args *a, powerlaw_run *s, int argc, char **argv) {
     cli_signals_install(); /* a signal stops Lanczos at its next boundary */
@@ -314,7 +359,13 @@ static int compute_values(const powerlaw_args *a, powerlaw_run *s, int argc, cha
     cli_lanczos_params(&a->lo, &p);
     p.want_vectors = 0;
     p.explicit_residuals = 1;
-    HESSE_CHECK(cli_lanczos_solve(&s->c, "powerlaw", &a->lo, &p, &s->cc, &s->r));
+    solve_ctx sc = {a, s, &p, 0, 0, 0.0};
+    HESSE_CHECK(hesse_powerlaw_eigs(solve_at, &sc, p.tol, &s->r, &s->guard));
+    if (s->guard.tightened)
+        cli_note("powerlaw: tolerance tightened from %.3g to %.3g (tol x ||A|| / lambda_K now "
+                 "%.3g <= %g)",
+                 s->guard.tol_requested, s->guard.tol_used, s->guard.accuracy, s->guard.limit);
+    add_guard(s->res, &s->guard);
     s->count = s->r.ntop;
     s->values = malloc((size_t)s->count * sizeof *s->values);
     if (!s->values) return hesse_error(HESSE_ENOMEM, "out of memory");
@@ -323,8 +374,8 @@ static int compute_values(const powerlaw_args *a, powerlaw_run *s, int argc, cha
     cJSON_AddStringToObject(solver, "method", "lanczos");
     cli_lanczos_describe(solver, &p, &s->r, a->lo.resume);
     cli_eigs_describe(s->res, &s->r, 1);
-    cJSON_AddNumberToObject(s->res, "products", (double)s->r.products);
-    cJSON_AddNumberToObject(s->res, "seconds", s->r.seconds);
+    cJSON_AddNumberToObject(s->res, "products", (double)sc.products); /* every solve's */
+    cJSON_AddNumberToObject(s->res, "seconds", sc.seconds);
 cleanup:
     return rc;
 }
@@ -347,10 +398,13 @@ static int fit(const powerlaw_args *a, powerlaw_run *s) {
     for (int i = 0, j = 0; i < s->count; i++)
         if (s->values[i] > 0) s->desc[j++] = s->values[i];
     if (a->eigfile) return HESSE_OK;
+    rc = hesse_powerlaw_sensitivity(s->desc, s->r.residuals, K, s->guard.tol_used * s->r.anorm,
+                                    &s->fit, &s->s_sensitivity);
+    if (rc != HESSE_OK) return rc;
     /* An eigenvalue is known to within its residual, at most tol ||A||: positive values below
      * that may be zero eigenvalues (a null space) moved by rounding, and their logs then drive
      * both fits. */
-    const double floor = a->lo.tol * s->r.anorm;
+    const double floor = s->guard.tol_used * s->r.anorm;
     int noise = 0;
     while (noise < K && s->desc[K - 1 - noise] <= floor) noise++;
     if (noise)
@@ -371,6 +425,7 @@ static int emit(const powerlaw_args *a, powerlaw_run *s) {
     if (!a->eigfile) /* residuals of the fitted pairs: the positive ones lead the list */
         hesse_json_add_doubles(s->res, "residuals", s->r.residuals, f->K);
     add_fit(s->res, f);
+    if (s->s_sensitivity >= 0) cJSON_AddNumberToObject(s->res, "s_sensitivity", s->s_sensitivity);
     cJSON_AddStringToObject(s->res, "source", a->eigfile ? a->eigfile : "lanczos");
     int rc = HESSE_OK;
     if (a->svg && cli_root) { /* rank 0 writes */
@@ -405,6 +460,7 @@ int cmd_powerlaw(int argc, char **argv) {
     if (rc != HESSE_OK) return cli_fail("powerlaw", rc);
     if (a.co.block == 0) a.co.block = 8;
     powerlaw_run s = {0};
+    s.s_sensitivity = -1;
     rc = validate(&a, opts, nopts);
     if (rc == HESSE_OK)
         rc = a.eigfile ? read_values(&a, &s, argc, argv) : compute_values(&a, &s, argc, argv);

@@ -57,7 +57,9 @@ static int parse_trace(trace_args *a, int argc, char **argv) {
         "Rademacher probes. hutchpp: Hutch++ (Meyer, Musco, Musco, Woodruff 2021), exact on a "
         "low-rank part and Hutchinson on the rest; fewer products for the same error when the "
         "spectrum is dominated by a few outliers. JSON keys: trace, stderr (the standard error "
-        "of the stochastic part; 0 for exact), products, seconds."};
+        "of the stochastic part over its g samples: s/sqrt(g) x sqrt((g-1)/(g-3)), the sd of "
+        "the Student t that (trace - exact)/stderr follows, so its z-scores have unit "
+        "variance; 0 for exact), products, seconds."};
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     int rc = cli_parse(&doc, argc, argv, opts, nopts);
     return rc == HESSE_OK ? parse_method(a, opts, nopts) : rc;

@@ -271,6 +271,26 @@ static const hesse_rep_item density_solver_rows[] = {
     OPT("solver.probe"),  NEED("lo"),           NEED("hi"),          NEED("sigma"),
     NEED("eps")};
 static const hesse_rep_item run_rows[] = {OPT("products"), OPT("seconds")};
+/* --mp: the minimum-KS law, then the moment fit beside it */
+static const hesse_rep_item mp_rows[] = {OPT("mp.gamma"),         OPT("mp.sigma2"),
+                                         OPT("mp.lambda_minus"),  OPT("mp.lambda_plus"),
+                                         OPT("mp.zero_mass"),     OPT("mp.ks"),
+                                         OPT("mp.w1_relative"),   OPT("mp.tail_mass"),
+                                         OPT("mp.moments.gamma"), OPT("mp.moments.lambda_plus"),
+                                         OPT("mp.moments.ks"),    OPT("mp.moments.tail_mass")};
+
+/* The Marchenko-Pastur curve (mp.curve or mp.log10_curve, by key) to draw over the density when
+ * it has the grid's n values (malloc'd); NULL otherwise. */
+static double *mp_curve_of(hesse_rep *s, const cJSON *doc, int64_t n, const char *key) {
+    const cJSON *mp = hesse_rep_opt(doc, "mp");
+    if (!mp) return NULL;
+    double *y = NULL;
+    if (hesse_rep_doubles(s, hesse_rep_opt(mp, key), &y) != n) {
+        free(y);
+        y = NULL;
+    }
+    return y;
+}
 
 void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
     hesse_rep_need(s, doc, "solver", "$");
@@ -292,6 +312,11 @@ void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
     }
     hesse_rep_rows(s, doc, "$", "", run_rows, HESSE_REP_COUNT(run_rows));
     hesse_rep_table_end(s);
+    if (hesse_rep_opt(doc, "mp")) {
+        hesse_rep_table(s, "kv", "Marchenko-Pastur fit of the bulk (min KS; moments)", 0, NULL);
+        hesse_rep_rows(s, doc, "$", "", mp_rows, HESSE_REP_COUNT(mp_rows));
+        hesse_rep_table_end(s);
+    }
 
     const cJSON *defl = hesse_rep_opt(doc, "deflated");
     if (cJSON_IsArray(defl)) {
@@ -314,24 +339,35 @@ void hesse_rep_density(hesse_rep *s, const cJSON *doc) {
                        cJSON_GetArraySize(quad));
     if (n > 0) {
         hesse_rep_plots_begin(s);
+        double *mp = mp_curve_of(s, doc, n, "curve"), *mpl = mp_curve_of(s, doc, n, "log10_curve");
         if (nd == n) {
-            hesse_series se = {NULL, grid, dens, n, HESSE_PLOT_LINE, NULL, 0};
+            hesse_series se[2] = {
+                {mp ? "measured" : NULL, grid, dens, n, HESSE_PLOT_LINE, NULL, 0},
+                {"Marchenko-Pastur (min KS)", grid, mp, n, HESSE_PLOT_LINE, NULL, 1}};
             hesse_plot p = hesse_rep_plot_spec("Spectral density", "eigenvalue", "density", 0, 0);
-            hesse_rep_plot(s, &p, &se, 1, "$.density against $.grid");
+            hesse_rep_plot(s, &p, se, mp ? 2 : 1,
+                           mp ? "$.density and $.mp.curve against $.grid"
+                              : "$.density against $.grid");
         } else if (nd >= 0) {
             hesse_rep_note(s, "note", "$.density has %lld values for %lld grid points.",
                            (long long)nd, (long long)n);
         }
         if (nl == n) {
-            hesse_series se = {NULL, grid, logd, n, HESSE_PLOT_LINE, "#d62728", 0};
+            hesse_series se[2] = {
+                {mpl ? "measured" : NULL, grid, logd, n, HESSE_PLOT_LINE, "#d62728", 0},
+                {"Marchenko-Pastur (min KS)", grid, mpl, n, HESSE_PLOT_LINE, NULL, 1}};
             hesse_plot p = hesse_rep_plot_spec("Spectral density (log10)", "eigenvalue",
                                                "log10 density", 0, 0);
-            hesse_rep_plot(s, &p, &se, 1, "$.log10_density against $.grid");
+            hesse_rep_plot(s, &p, se, mpl ? 2 : 1,
+                           mpl ? "$.log10_density and $.mp.log10_curve against $.grid"
+                               : "$.log10_density against $.grid");
         } else if (nl >= 0) {
             hesse_rep_note(s, "note", "$.log10_density has %lld values for %lld grid points.",
                            (long long)nl, (long long)n);
         }
         hesse_rep_plots_end(s);
+        free(mp);
+        free(mpl);
     }
     free(grid);
     free(dens);

@@ -119,3 +119,35 @@ cleanup:
     if (rc != HESSE_OK) hesse_eigs_free(out);
     return rc;
 }
+
+/* Knuth's TwoSum: s + e == a + b exactly. */
+static inline void two_sum(double a, double b, double *s, double *e) {
+    double t = a + b, bb = t - a;
+    *e = (a - (t - bb)) + (b - bb);
+    *s = t;
+}
+
+double hesse_norm2(int64_t count, const double *x) {
+    double big = 0.0;
+    for (int64_t i = 0; i < count; i++) {
+        double a = fabs(x[i]);
+        if (isnan(a)) return NAN;
+        if (a > big) big = a;
+    }
+    if (big == 0.0) return 0.0;
+    if (isinf(big)) return INFINITY;
+    /* scale = 2^e with big / scale in [0.5, 1): exact, and the squares cannot overflow; values
+     * below 2^-537 of the largest underflow to zero when squared, far below one rounding. */
+    int e;
+    (void)frexp(big, &e);
+    const double inv = ldexp(1.0, -e);
+    double hi = 0.0, lo = 0.0;
+    for (int64_t i = 0; i < count; i++) {
+        const double v = x[i] * inv, p = v * v, perr = fma(v, v, -p); /* v^2 = p + perr */
+        double s, err;
+        two_sum(hi, p, &s, &err);
+        hi = s;
+        lo += err + perr;
+    }
+    return ldexp(sqrt(hi + lo), e);
+}

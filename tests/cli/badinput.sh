@@ -249,6 +249,10 @@ row E65 "option --margin widens an estimated support; with --lo/--hi the support
 row E58 "option --tol: 0 is outside \[1e-15, 1\]" -- "$HESSE" spectrum $s --top 3 --tol 0 -o "$o"
 row E59 "option --deflate: 370 directions of an operator of dimension 370 leave no bulk" -- \
     "$HESSE" density $s --deflate 370 -o "$o"
+row E96 "option --mp: fits the bulk; give --deflate K" -- "$HESSE" density $s --mp -o "$o"
+row E97 "option --mp: needs --method slq" -- "$HESSE" density $s --deflate 3 --mp --method kpm -o "$o"
+row E98 "the top 69 eigenvalues span [0-9.]* decades .*below the 1e-13 that double precision attains here; fit fewer values" -- \
+    "$HESSE" powerlaw $s --layer 4 -o "$o"
 row E60 "option --top 200: the residual term's top and bottom 200 need 2 x 200 < 370 parameters" -- \
     "$HESSE" classes $s --top 200 -o "$o"
 row E61 "options --min 100 --max 3200 --factor 1.01: more than 64 sizes" -- \

@@ -103,12 +103,23 @@ check_py "$T/f-lz.json" "(lambda e: d['K'] == e['K'] and all(abs(d['fit'][k] - e
 check_py "$T/re.json" "(lambda e: d['eigenvalues'] == e['eigenvalues'] and d['fit'] == e['fit'] and d['solver']['resumed_from'] == '$T/c.ckpt')(json.load(open('$T/ck.json')))" \
     "resumed run equals the uninterrupted one"
 
-# ---- The cap: K at most the dimension - 1, stated in the output and on stderr --------------
-"$HESSE" powerlaw $common --layer 4 --svg "$T/cap.svg" -o "$T/cap.json" 2>"$T/cap.err" || fail "capped run: $(cat "$T/cap.err")"
-check_py "$T/cap.json" "d['K_requested'] == 1000 and d['K_cap'] == 69 and d['dimension'] == 70 and d['K'] + d['fit']['dropped'] == 69" \
-    "K capped at the dimension - 1"
+# ---- The cap: K at most the dimension - 1, stated on stderr; here the cap reaches the last
+# layer's null space (A 1 = 0 for softmax: 7 zero eigenvalues of its 70), whose rounding-level
+# "positive" values no tolerance can resolve: the guard refuses (exit 3) and says why ---------
+"$HESSE" powerlaw $common --layer 4 --svg "$T/cap.svg" -o "$T/cap.json" 2>"$T/cap.err" &&
+    fail "capped run into the null space: expected a refusal"
 checks=$((checks + 1))
 grep -q "capped at 69" "$T/cap.err" || fail "no note about the cap: $(cat "$T/cap.err")"
+checks=$((checks + 1))
+grep -q "the top 69 eigenvalues span .* decades.*fit fewer values" "$T/cap.err" ||
+    fail "no reason for the refusal: $(cat "$T/cap.err")"
+checks=$((checks + 1))
+[ ! -e "$T/cap.json" ] || fail "a refused run wrote its output"
+# The cap in the JSON, on a block the guard accepts: the hidden layer's 6 biases (K capped at 5).
+"$HESSE" powerlaw $common --layer 2.bias --top 100 -o "$T/cap3.json" 2>"$T/cap3.err" ||
+    fail "capped run: $(cat "$T/cap3.err")"
+check_py "$T/cap3.json" "d['K_requested'] == 100 and d['K_cap'] == d['dimension'] - 1 and d['K'] + d['fit']['dropped'] == d['K_cap'] and d['tol_guard']['accuracy'] <= 1e-3" \
+    "K capped at the dimension - 1, within the guard"
 
 # ---- Bad inputs: one line, exit 2, no output ------------------------------------------------
 o="-o $T/out.json --svg $T/out.svg"

@@ -93,6 +93,26 @@ done
 check_py "$T/dens-slq.json" "len(d['quadrature']) == 10 and all(abs(sum(q['weights']) - 1) < 1e-12 for q in d['quadrature'])" \
     "SLQ quadrature weights"
 
+# --mp on the deflated GGN bulk: the moments and the moment fit recomputed here from the
+# quadrature nodes and weights (m1 = sigma2, gamma = m2/m1^2 - 1, edges sigma2 (1 -+ sqrt
+# gamma)^2), the tail mass as the quadrature's mass above each fit's upper edge, the curve of
+# the grid's length with mass ~1 (the law smoothed like the density), and both plots drawn.
+"$HESSE" density $common --operator ggn --deflate 3 --mp --svg "$T/mp.svg" -o "$T/mp.json" ||
+    fail "density --mp"
+check_py "$T/mp.json" "(lambda q: (lambda m1, m2: d['mp']['fitted'] and abs(d['mp']['m1'] - m1) <= 1e-12 * abs(m1) and abs(d['mp']['m2'] - m2) <= 1e-12 * m2 and abs(d['mp']['moments']['sigma2'] - m1) <= 1e-12 * m1 and abs(d['mp']['moments']['gamma'] - (m2 / m1 ** 2 - 1)) <= 1e-9 * (m2 / m1 ** 2))(sum(x * w for x, w in q) / 10, sum(x * x * w for x, w in q) / 10))([(x, w) for r in d['quadrature'] for x, w in zip(r['nodes'], r['weights'])])" \
+    "MP moments and moment fit from the quadrature"
+check_py "$T/mp.json" "all(abs(f['lambda_plus'] - f['sigma2'] * (1 + f['gamma'] ** 0.5) ** 2) <= 1e-12 * f['lambda_plus'] and abs(f['lambda_minus'] - f['sigma2'] * (1 - f['gamma'] ** 0.5) ** 2) <= 1e-12 * f['lambda_plus'] and abs(f['zero_mass'] - max(0, 1 - 1 / f['gamma'])) <= 1e-12 for f in (d['mp'], d['mp']['moments']))" \
+    "MP edges and atom"
+check_py "$T/mp.json" "all(abs(f['tail_mass'] - sum(w for r in d['quadrature'] for x, w in zip(r['nodes'], r['weights']) if x > f['lambda_plus']) / 10) <= 1e-12 for f in (d['mp'], d['mp']['moments']))" \
+    "MP tail mass from the quadrature"
+check_py "$T/mp.json" "len(d['mp']['curve']) == len(d['grid']) and abs(sum((d['grid'][i+1]-d['grid'][i])*(d['mp']['curve'][i]+d['mp']['curve'][i+1])/2 for i in range(len(d['grid'])-1)) - 1) < 0.02 and 0 <= d['mp']['ks'] <= d['mp']['moments']['ks'] + 1e-12" \
+    "MP curve, and min-KS no worse than the moment fit"
+check_py "$T/mp.json" "open('$T/mp.svg').read().count('Marchenko-Pastur') >= 1 and open('$T/mp-log.svg').read().count('Marchenko-Pastur') >= 1" \
+    "MP curve on both plots"
+"$HESSE" report "$T/mp.json" -o "$T/mp.html" || fail "report of density --mp"
+checks=$((checks + 1))
+[ "$(grep -c 'Marchenko-Pastur' "$T/mp.html")" -ge 3 ] || fail "report: the MP table and curves"
+
 # Traces: exact equals the dense trace; the estimators fall within 4 reported standard errors
 "$HESSE" trace $common --method exact -o "$T/tr-exact.json" || fail "trace exact"
 check_py "$T/tr-exact.json" "abs(d['trace'] - json.load(open('$T/dense-hessian.json'))['trace']) <= 1e-10 * abs(d['trace']) and d['stderr'] == 0" \
