@@ -34,6 +34,9 @@ check_py "$T/c.json" "(D := d['densities']) and (g := D['grid']) and (ops := D['
     "classes: densities on one grid"
 check_py "$T/c.json" "(D := d['densities']) and (g := D['grid']) and (o := D['operators']['means']['density']) and (m1 := sum((g[i+1]-g[i])*(g[i]*o[i]+g[i+1]*o[i+1])/2 for i in range(len(g)-1))) is not None and abs(m1 - d['trace']['means'] / d['dimension']) <= 1e-4 * d['trace']['means'] / d['dimension'] + 1e-6 * (g[-1] - g[0])" \
     "classes: the exact G_means density has mean tr G_means / n"
+# the G_within density has no mass beyond G_within's top eigenvalue (G's has: its top is higher)
+check_py "$T/c.json" "(D := d['densities']) and (g := D['grid']) and (t := d['spectra']['within']['top'][0] + 5 * D['sigma']) and all((sum((g[i+1]-g[i])*(o[i]+o[i+1])/2 for i in range(len(g)-1) if g[i] > t) < 1e-6) == (k == 'within') for k in ('within', 'ggn') for o in [D['operators'][k]['density']])" \
+    "classes: the G_within density ends at G_within's top, G's goes beyond"
 
 # density of the decomposition's operators: gmeans exactly (its nodes are the Gram eigenvalues),
 # gwithin by SLQ over G - G_means
