@@ -298,6 +298,11 @@ static int kpm(const density_args *a, density_run *s, cJSON *solver) {
  * operator made from them (s->op), named in the document and the checkpoint header. */
 static int class_operator(const density_args *a, density_run *s) {
     const int C = hesse_model_num_outputs(s->c.model);
+    if (C < 2)
+        return hesse_error(HESSE_EINVAL,
+                           "option --operator %s: the model has %d output (a regression); the "
+                           "class-mean decomposition needs at least 2 classes",
+                           class_ops[s->part], C);
     cli_note("density: %d x %d class means (%d backward passes over %s)", C, C, C,
              s->c.data.description);
     int rc = hesse_class_means_compute(s->c.engine, &s->c.data.samples, &s->cm);
