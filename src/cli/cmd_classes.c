@@ -1,7 +1,9 @@
 /* hesse classes: the three-level hierarchy of the outliers (Papyan 2019): class means of the
  * weighted gradients, the exact spectra of G_means, G_class and G_cross from their Gram
  * matrices, Lanczos spectra of H, G, G_within and E = H - G, the averaging approximation of the
- * top-C subspace, outliers, and the trace identity tr G = tr G_means + tr G_within. */
+ * top-C subspace, outliers, the trace identity tr G = tr G_means + tr G_within (exact: tr G_means
+ * from the means, tr G_within derived from tr G), the means' two-way structure, and with
+ * --density the spectral densities of every part on one grid. */
 #include "cli/cli.h"
 
 #include <math.h>
@@ -145,8 +147,11 @@ static int parse_classes(classes_args *a, int argc, char **argv) {
         "delta_{c,c'} the mean over class c of sqrt(p_c') J^T (e_c' - p). The C^2 means cost C "
         "backward passes over the data; the nonzero spectra of G_means, G_class (c' = c) and "
         "G_cross (c' != c) come exactly from their Gram matrices. The averaging basis (top C "
-        "of G_means) is compared with the top-C Lanczos eigenvectors of H and G. Samples are "
-        "class-balanced by default. See docs/results.md for the JSON keys."};
+        "of G_means) is compared with the top-C Lanczos eigenvectors of H and G. tr G_means is "
+        "exact and tr G_within = tr G - tr G_means shares tr G's Hutch++ estimate (an "
+        "independent estimate is reported as a check). The means are split as mu + a_c + b_c' + "
+        "r_{c,c'} (two_way). Samples are class-balanced by default. See docs/results.md for the "
+        "JSON keys."};
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     int rc = cli_parse(&doc, argc, argv, opts, nopts);
     static const char *const density_only[] = {"density-probes", "density-steps", NULL};
