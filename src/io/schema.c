@@ -324,9 +324,9 @@ static const hesse_key powerlaw_keys[] = {
         REQ(p ".products", name " products", "", INT)
 
 /* A density in hesse classes' "densities.operators" (--density). */
-#define CLASS_DENSITY(p, name)                                                                     \
-    REQ(p, name, "", OBJECT), REQ(p ".method", name " method", "", STRING),                        \
-        REQ(p ".density", name " density", "", ARRAY),                                             \
+#define CLASS_DENSITY(p, name) REQ(p, name, "", OBJECT), CLASS_DENSITY_KEYS(p, name)
+#define CLASS_DENSITY_KEYS(p, name)                                                                \
+    REQ(p ".method", name " method", "", STRING), REQ(p ".density", name " density", "", ARRAY),   \
         REQ(p ".log10_density", name " log10 density", "", ARRAY),                                 \
         REQ(p ".weight_outside", name " weight outside the grid", "", NUMBER),                     \
         REQ(p ".products", name " products", "", INT)
@@ -402,11 +402,7 @@ static const hesse_key classes_keys[] = {
     CLASS_DENSITY("densities.operators.ggn", "G"),
     CLASS_DENSITY("densities.operators.within", "G_within"),
     OPT("densities.operators.residual", "E", "", OBJECT), /* not with --no-residual */
-    REQ("densities.operators.residual.method", "E method", "", STRING),
-    REQ("densities.operators.residual.density", "E density", "", ARRAY),
-    REQ("densities.operators.residual.log10_density", "E log10 density", "", ARRAY),
-    REQ("densities.operators.residual.weight_outside", "E weight outside the grid", "", NUMBER),
-    REQ("densities.operators.residual.products", "E products", "", INT),
+    CLASS_DENSITY_KEYS("densities.operators.residual", "E"),
     CLASS_DENSITY("densities.operators.means", "G_means"),
     CLASS_DENSITY("densities.operators.class", "G_class"),
     CLASS_DENSITY("densities.operators.cross", "G_cross"),
