@@ -38,6 +38,22 @@ check_py "$T/c.json" "(D := d['densities']) and (g := D['grid']) and (o := D['op
 check_py "$T/c.json" "(D := d['densities']) and (g := D['grid']) and (t := d['spectra']['within']['top'][0] + 5 * D['sigma']) and all((sum((g[i+1]-g[i])*(o[i]+o[i+1])/2 for i in range(len(g)-1) if g[i] > t) < 1e-6) == (k == 'within') for k in ('within', 'ggn') for o in [D['operators'][k]['density']])" \
     "classes: the G_within density ends at G_within's top, G's goes beyond"
 
+# the report's classes section: the identity's verdict, the two-way table and its verdict, and
+# one figure with every density named in its legend
+"$HESSE" report -q "$T/c.json" -o "$T/c.html" || fail "report of classes"
+checks=$((checks + 1))
+"$PY" - "$T/c.html" "$T/c.json" <<'PY' || fail "report of classes: content"
+import json, re, sys
+page, d = open(sys.argv[1], encoding="utf-8").read(), json.load(open(sys.argv[2]))
+assert "so the gap is rounding" in page and "verdict ok\">Trace identity" in page
+add = d["two_way"]["additive_share"]
+assert re.search(r"explain %.1f %% of their variation about the grand mean" % (100 * add), page)
+figs = [f for f in re.findall(r"<figure.*?</figure>", page, re.S) if "Spectral densities of the decomposition" in f]
+assert len(figs) == 1, len(figs)
+for label in ("H (SLQ)", "G (SLQ)", "E = H − G (SLQ)", "G_within (SLQ)", "G_means (exact)", "G_class (exact)", "G_cross (exact)"):
+    assert ">%s<" % label in figs[0], label
+PY
+
 # density of the decomposition's operators: gmeans exactly (its nodes are the Gram eigenvalues),
 # gwithin by SLQ over G - G_means
 "$HESSE" density -q --model "$T/m.safetensors" --samples 300 --select balanced --operator gmeans -o "$T/dm.json" ||
