@@ -16,6 +16,96 @@
 
 #define NS 12 /* samples */
 
+/* G_within as the op algebra makes it (G - G_means) equals the dense within-class covariance. */
+static void dense_within(const hesse_op *G, const hesse_op *Mop, const double *Gw, int64_t n) {
+    hesse_op W;
+    REQUIRE(hesse_op_combine(G, 1.0, Mop, -1.0, &W) == HESSE_OK);
+    double *A = malloc((size_t)(n * n) * sizeof *A), err = 0, mx = 0;
+    REQUIRE(hesse_op_to_dense(&W, 8, A, NULL, NULL) == HESSE_OK);
+    for (int64_t k = 0; k < n * n; k++) {
+        err = fmax(err, fabs(A[k] - Gw[k]));
+        mx = fmax(mx, fabs(Gw[k]));
+    }
+    /* finite-difference Jacobians behind Gw: 1e-8 relative, as above */
+    CHECK_MSG(err <= 1e-8 * mx, "G - G_means operator vs dense G_within: %.3g", err / mx);
+    free(A);
+    hesse_op_free(&W);
+}
+
+/* The two-way split against a plain-loop analysis of variance of the finite-difference means
+ * (mean: n x C^2, column c * C + c'), and tr G_means against the trace of the dense matrix. */
+static void dense_twoway(const hesse_class_means *cm, const double *mean, const double *pi,
+                         const double *Gm, int64_t n) {
+    const int C = 3;
+    double tr = 0, grand = 0, cls = 0, lab = 0, inter = 0, g0 = 0, g1 = 0, g2 = 0;
+    for (int64_t a = 0; a < n; a++) tr += Gm[a * n + a];
+    for (int64_t p = 0; p < n; p++) {
+        double d[3][3], mu = 0, row[3] = {0}, col[3] = {0};
+        for (int c = 0; c < C; c++)
+            for (int c1 = 0; c1 < C; c1++) d[c][c1] = mean[(int64_t)(c * C + c1) * n + p];
+        for (int c = 0; c < C; c++)
+            for (int c1 = 0; c1 < C; c1++) {
+                row[c] += d[c][c1] / C;
+                col[c1] += pi[c] * d[c][c1];
+                mu += pi[c] * d[c][c1] / C;
+            }
+        grand += C * mu * mu;
+        for (int c = 0; c < C; c++) {
+            cls += C * pi[c] * (row[c] - mu) * (row[c] - mu);
+            lab += (col[c] - mu) * (col[c] - mu);
+            double dc = 0;
+            for (int c1 = 0; c1 < C; c1++) {
+                double r = d[c][c1] - row[c] - col[c1] + mu;
+                inter += pi[c] * r * r;
+                if (c1 != c) dc += d[c][c1] / (C - 1);
+            }
+            g0 += pi[c] * d[c][c] * d[c][c];
+            g1 += pi[c] * (C - 1) * dc * dc;
+            for (int c1 = 0; c1 < C; c1++)
+                if (c1 != c) g2 += pi[c] * (d[c][c1] - dc) * (d[c][c1] - dc);
+        }
+    }
+    hesse_means_twoway t;
+    REQUIRE(hesse_class_means_twoway(cm, &t) == HESSE_OK);
+    /* the engine's means equal the finite-difference ones to ~1e-10 relative (above) */
+    CHECK_CLOSE(t.total, tr, 1e-8, 0);
+    CHECK_CLOSE(t.grand_mean, grand, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.class_effect, cls, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.label_effect, lab, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.interaction, inter, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.class_terms, g0, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.cross_class_means, g1, 1e-8, 1e-8 * tr);
+    CHECK_CLOSE(t.cross_deviations, g2, 1e-8, 1e-8 * tr);
+}
+
+/* The exact density of G_means against Gaussians (the same width, on the same grid) centred on
+ * the eigenvalues of the dense matrix, each of weight 1/n. w: the dense eigenvalues. */
+static void dense_density(const hesse_class_means *cm, const double *w, int64_t n) {
+    hesse_slq_params p = hesse_slq_defaults();
+    p.points = 400;
+    p.sigma = 0.01;
+    hesse_density d;
+    REQUIRE(hesse_class_density(cm, HESSE_MEANS_ALL, &p, &d) == HESSE_OK);
+    CHECK(d.lo < w[0] && d.hi > w[n - 1] && d.products == 0);
+    CHECK_CLOSE(d.sigma, 0.01 * (d.hi - d.lo), 1e-14, 0);
+    double *ref = calloc((size_t)d.points, sizeof *ref), mass = 0, err = 0, mx = 0;
+    for (int i = 0; i < d.points; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double z = (d.grid[i] - w[j]) / d.sigma;
+            ref[i] += exp(-0.5 * z * z) / (sqrt(2 * 3.14159265358979323846) * d.sigma * n);
+        }
+    for (int i = 0; i + 1 < d.points; i++)
+        mass += 0.5 * (ref[i] + ref[i + 1]) * (d.grid[i + 1] - d.grid[i]);
+    for (int i = 0; i < d.points; i++) {
+        err = fmax(err, fabs(d.density[i] - ref[i] / mass));
+        mx = fmax(mx, ref[i] / mass);
+    }
+    /* the dense zero eigenvalues are ~1e-17, not 0: far below 1e-9 of the kernel's width */
+    CHECK_MSG(err <= 1e-9 * mx, "exact density of G_means vs dense eigenvalues: %.3g", err / mx);
+    free(ref);
+    hesse_density_free(&d);
+}
+
 static void run(hesse_loss_kind loss) {
     const int C = 3;
     hesse_model *m = NULL;
@@ -144,6 +234,10 @@ static void run(hesse_loss_kind loss) {
     for (int64_t k = 0; k < n * n; k++) merr = fmax(merr, fabs(A[k] - Gm[k]));
     CHECK_MSG(merr <= 1e-8 * w[n - 1], "G_means operator: %.3g", merr / w[n - 1]);
 
+    dense_within(&G, &Mop, Gw, n);
+    dense_twoway(&cm, mean, pi, Gm, n);
+    dense_density(&cm, w, n);
+
     hesse_op_free(&Mop);
     hesse_op_free(&G);
     hesse_class_means_free(&cm);
@@ -181,9 +275,94 @@ static void one_output(void) {
     hesse_model_free(m);
 }
 
+/* The two-way split on constructed means with a known answer: an exactly additive table
+ * (interaction 0, each effect's share in closed form), a pure interaction (share 1), and
+ * Papyan's G_2 = 0 when every cross-class mean of a class is the same vector. */
+static void twoway_closed_forms(void) {
+    enum { C = 3, N = 5 };
+    const double pi[C] = {0.5, 0.3, 0.2};
+    double mu[N], a[C][N], b[C][N], z[N];
+    hesse_rng r;
+    hesse_rng_seed(&r, 3);
+    for (int i = 0; i < N; i++) {
+        mu[i] = hesse_rng_normal(&r);
+        z[i] = hesse_rng_normal(&r);
+        for (int c = 0; c < C; c++) {
+            a[c][i] = hesse_rng_normal(&r);
+            b[c][i] = hesse_rng_normal(&r);
+        }
+    }
+    /* centre: sum_c pi_c a_c = 0, sum_c' b_c' = 0 */
+    for (int i = 0; i < N; i++) {
+        double ma = 0, mb = 0;
+        for (int c = 0; c < C; c++) {
+            ma += pi[c] * a[c][i];
+            mb += b[c][i] / C;
+        }
+        for (int c = 0; c < C; c++) {
+            a[c][i] -= ma;
+            b[c][i] -= mb;
+        }
+    }
+    double delta[C * C * N], mu2 = 0, a2 = 0, b2 = 0;
+    int64_t counts[C] = {5, 3, 2};
+    double pis[C] = {pi[0], pi[1], pi[2]};
+    hesse_class_means cm = {C, N, counts, pis, delta, 0};
+    for (int c = 0; c < C; c++)
+        for (int c1 = 0; c1 < C; c1++)
+            for (int i = 0; i < N; i++) delta[(c * C + c1) * N + i] = mu[i] + a[c][i] + b[c1][i];
+    for (int i = 0; i < N; i++) {
+        mu2 += mu[i] * mu[i];
+        for (int c = 0; c < C; c++) {
+            a2 += pi[c] * a[c][i] * a[c][i];
+            b2 += b[c][i] * b[c][i];
+        }
+    }
+    hesse_means_twoway t;
+    REQUIRE(hesse_class_means_twoway(&cm, &t) == HESSE_OK);
+    CHECK_CLOSE(t.grand_mean, C * mu2, 1e-13, 0);
+    CHECK_CLOSE(t.class_effect, C * a2, 1e-13, 0);
+    CHECK_CLOSE(t.label_effect, b2, 1e-13, 0);
+    CHECK_MSG(t.interaction <= 1e-26 * t.total, "additive table: interaction %.3g of %.3g",
+              t.interaction, t.total);
+    CHECK_CLOSE(t.total, C * mu2 + C * a2 + b2, 1e-13, 0); /* orthogonality */
+
+    /* pure interaction r_{c,c'} = u_c v_c' z with sum_c pi_c u_c = 0, sum_c' v_c' = 0 */
+    const double u[C] = {0.4, -1.0, 0.5}, v[C] = {1.0, -2.0, 1.0}; /* 0.2 - 0.3 + 0.1 = 0 */
+    double z2 = 0, uv = 0;
+    for (int i = 0; i < N; i++) z2 += z[i] * z[i];
+    for (int c = 0; c < C; c++)
+        for (int c1 = 0; c1 < C; c1++) {
+            uv += pi[c] * u[c] * u[c] * v[c1] * v[c1];
+            for (int i = 0; i < N; i++) delta[(c * C + c1) * N + i] = u[c] * v[c1] * z[i];
+        }
+    REQUIRE(hesse_class_means_twoway(&cm, &t) == HESSE_OK);
+    CHECK_CLOSE(t.interaction, uv * z2, 1e-13, 0);
+    CHECK_CLOSE(t.total, uv * z2, 1e-13, 0);
+    CHECK(t.grand_mean + t.class_effect + t.label_effect <= 1e-26 * t.total);
+
+    /* Papyan's split: delta_{c,c'} = m_c for every c' != c leaves G_2 = 0 and G_1 = sum_c pi_c
+     * (C - 1) ||m_c||^2; the class terms are sum_c pi_c ||delta_{c,c}||^2 */
+    double g1 = 0, g0 = 0;
+    for (int c = 0; c < C; c++)
+        for (int c1 = 0; c1 < C; c1++)
+            for (int i = 0; i < N; i++) {
+                double x = c1 == c ? b[c][i] : a[c][i];
+                delta[(c * C + c1) * N + i] = x;
+                if (c1 == c) g0 += pi[c] * x * x;
+                if (c1 == (c + 1) % C) g1 += pi[c] * (C - 1) * x * x;
+            }
+    REQUIRE(hesse_class_means_twoway(&cm, &t) == HESSE_OK);
+    CHECK_CLOSE(t.class_terms, g0, 1e-13, 0);
+    CHECK_CLOSE(t.cross_class_means, g1, 1e-13, 0);
+    CHECK(t.cross_deviations <= 1e-26 * t.total);
+    CHECK_CLOSE(t.total, g0 + g1, 1e-13, 0);
+}
+
 int main(void) {
     run(HESSE_LOSS_CROSS_ENTROPY);
     run(HESSE_LOSS_MSE);
     one_output();
+    twoway_closed_forms();
     return test_summary("test_classes");
 }

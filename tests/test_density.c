@@ -9,6 +9,8 @@
 #include "check.h"
 #include "spectral_testops.h"
 
+#define M_PI_ 3.14159265358979323846
+
 #define N 10000
 
 typedef struct {
@@ -385,7 +387,49 @@ static void test_slq_resume(void) {
     free(d);
 }
 
+/* Known point masses: two Gaussians in closed form on the grid, the support rule, and the weight
+ * outside a support given too narrow. */
+static void test_points(void) {
+    const double v[2] = {0.0, 1.0}, w[2] = {0.25, 0.75};
+    hesse_slq_params p = hesse_slq_defaults();
+    p.points = 301;
+    p.lo = -1.0;
+    p.hi = 2.0;
+    p.sigma = 0.01; /* 0.03 absolute */
+    hesse_density d;
+    REQUIRE(hesse_density_points(2, v, w, &p, &d) == HESSE_OK);
+    CHECK_CLOSE(d.sigma, 0.03, 1e-14, 0);
+    CHECK(d.products == 0 && d.weight_outside == 0);
+    double err = 0, s = 0.03;
+    for (int i = 0; i < d.points; i++) {
+        double x = d.grid[i], f = 0;
+        for (int j = 0; j < 2; j++)
+            f += w[j] * exp(-0.5 * (x - v[j]) * (x - v[j]) / (s * s)) / (sqrt(2 * M_PI_) * s);
+        err = fmax(err, fabs(d.density[i] - f));
+    }
+    /* the grid (step 0.01 = sigma / 3) integrates the Gaussians to ~1e-9 of 1, and the density
+     * is rescaled by that integral */
+    CHECK_MSG(err <= 1e-6 * 0.75 / (sqrt(2 * M_PI_) * s), "point density: %.3g", err);
+    hesse_density_free(&d);
+    /* estimated support: [0, 1] widened by the margin each side */
+    p.lo = p.hi = 0;
+    p.margin = 0.1;
+    REQUIRE(hesse_density_points(2, v, w, &p, &d) == HESSE_OK);
+    CHECK_CLOSE(d.lo, -0.1, 1e-14, 0);
+    CHECK_CLOSE(d.hi, 1.1, 1e-14, 0);
+    hesse_density_free(&d);
+    /* a support that leaves out the mass at 1 */
+    p.lo = -1.0;
+    p.hi = 0.5;
+    REQUIRE(hesse_density_points(2, v, w, &p, &d) == HESSE_OK);
+    CHECK_CLOSE(d.weight_outside, 0.75, 1e-15, 0);
+    hesse_density_free(&d);
+    const double bad[1] = {-1.0};
+    CHECK(hesse_density_points(1, v, bad, &p, &d) == HESSE_EINVAL);
+}
+
 int main(void) {
+    test_points();
     test_slq_resume();
     test_slq();
     test_kpm();

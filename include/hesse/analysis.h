@@ -177,6 +177,40 @@ int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, dou
 /* G_means (or a part) as an operator v -> S (S^T v); cm is borrowed. */
 int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hesse_op *out);
 
+/* The additive two-way structure of the C^2 means (Papyan 2019: "these means possess an
+ * additive two-way structure"): delta_{c,c'} = mu + a_c + b_c' + r_{c,c'}, the two-way analysis
+ * of variance with G_means' own weights pi_c on the true class c and equal weights on the label
+ * c' (so mu = sum_c pi_c (1/C) sum_c' delta_{c,c'}, a_c = (1/C) sum_c' delta_{c,c'} - mu,
+ * b_c' = sum_c pi_c delta_{c,c'} - mu, r the rest; sum_c pi_c a_c = sum_c' b_c' = 0 and r sums
+ * to 0 along both indices). The four terms are orthogonal under those weights, so both
+ *   tr G_means = sum_c pi_c sum_c' ||delta_{c,c'}||^2
+ *              = C ||mu||^2 + C sum_c pi_c ||a_c||^2 + sum_c' ||b_c'||^2
+ *                + sum_c pi_c sum_c' ||r_{c,c'}||^2
+ * and G_means = C mu mu^T + C sum_c pi_c a_c a_c^T + sum_c' b_c' b_c'^T + sum pi_c r r^T hold
+ * exactly. Also Papyan's own split of G_means (the paper's code: G_0, G_1, G_2): the class
+ * terms c' = c, and G_cross = G_1 + G_2 with delta_c the mean of delta_{c,c'} over c' != c,
+ * G_1 = sum_c pi_c (C - 1) delta_c delta_c^T and G_2 = sum_c pi_c sum_{c' != c} (delta_{c,c'} -
+ * delta_c)(delta_{c,c'} - delta_c)^T. All are traces (sums of squares) in long double. */
+typedef struct {
+    double total;             /* tr G_means, exactly: the weighted sum of squared norms */
+    double grand_mean;        /* C ||mu||^2 */
+    double class_effect;      /* C sum_c pi_c ||a_c||^2 (true class c) */
+    double label_effect;      /* sum_c' ||b_c'||^2 (label / logit c') */
+    double interaction;       /* sum_c pi_c sum_c' ||r_{c,c'}||^2 */
+    double class_terms;       /* tr G_class = sum_c pi_c ||delta_{c,c}||^2 (Papyan's G_0) */
+    double cross_class_means; /* tr G_1 */
+    double cross_deviations;  /* tr G_2; tr G_cross = tr G_1 + tr G_2 */
+} hesse_means_twoway;
+
+int hesse_class_means_twoway(const hesse_class_means *cm, hesse_means_twoway *out);
+
+/* The spectral density of G_means (or its class / cross part) exactly: its nonzero eigenvalues
+ * (hesse_class_spectrum) at 1/n each and zero at (n - k)/n, drawn as SLQ draws its Ritz values
+ * (hesse_density_points: the same Gaussian width, grid and support rules; p's sigma, points,
+ * margin, lo, hi, eps). No products. */
+int hesse_class_density(const hesse_class_means *cm, hesse_means_part part,
+                        const hesse_slq_params *p, hesse_density *out);
+
 /* ---- Kronecker decoupling (Wu et al.) -------------------------------------------------- */
 /* (section owned by analysis/kronecker.c)
  *

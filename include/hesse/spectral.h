@@ -12,7 +12,8 @@
  *   Lanczos    hesse_lanczos_tridiag (m steps), hesse_spectral_support,
  *              hesse_lanczos_eigs / hesse_lanczos_resume (thick restart, top / bottom / both)
  *   power      hesse_power_eigs (PyHessian's power iteration with deflation)
- *   densities  hesse_slq_density (stochastic Lanczos quadrature), hesse_kpm_density
+ *   densities  hesse_slq_density (stochastic Lanczos quadrature), hesse_kpm_density,
+ *              hesse_density_points (known point masses, smoothed as SLQ smooths)
  *   trace      hesse_trace_hutchinson, hesse_trace_hutchpp
  *
  * Every product goes through hesse_op_apply, so every result reports `products` (a block
@@ -303,6 +304,16 @@ int hesse_slq_density(const hesse_op *op, const hesse_slq_params *p, hesse_densi
  * the uninterrupted run's bit for bit. A blob that is not an SLQ checkpoint is HESSE_EINPUT. */
 int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *blob, size_t size,
                      hesse_density *out);
+
+/* The density of `count` known point masses (values[j] with weights[j] >= 0, e.g. the exact
+ * eigenvalues of a low-rank operator at 1/n each plus its zero eigenvalue at (n - k)/n), drawn
+ * as SLQ draws its Ritz values: a Gaussian of width p->sigma (hi - lo) on p->points equally
+ * spaced points over [p->lo, p->hi] when lo < hi, otherwise over [min, max] of the values
+ * widened by p->margin of its width each side; normalised to integrate to 1 (trapezoid rule);
+ * weight_outside is the weight more than 3 sigma outside the grid. Only points, sigma, margin,
+ * lo, hi and eps of p are read. No products. */
+int hesse_density_points(int count, const double *values, const double *weights,
+                         const hesse_slq_params *p, hesse_density *out);
 
 typedef struct {
     int moments;       /* Chebyshev moments (default 256; even) */

@@ -261,3 +261,138 @@ int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hes
     *out = (hesse_op){cm->n, means_apply, o, 0, means_op_free, 0};
     return HESSE_OK;
 }
+
+/* ---- The two-way structure of the means ------------------------------------------------------ */
+
+/* ||x||^2 accumulated in long double: the shares are differences of sums of up to C^2 n
+ * squares. */
+static long double sumsq(int64_t n, const double *x) {
+    long double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (long double)x[i] * x[i];
+    return s;
+}
+
+/* The grand mean mu, the row means m_c = (1/C) sum_c' delta_{c,c'} and the pi-weighted column
+ * means k_c' = sum_c pi_c delta_{c,c'} (n each). */
+static void twoway_means(const hesse_class_means *cm, double *mu, double *row, double *col) {
+    const int C = cm->C;
+    const int64_t n = cm->n;
+    memset(mu, 0, (size_t)n * sizeof *mu);
+    memset(row, 0, (size_t)n * C * sizeof *row);
+    memset(col, 0, (size_t)n * C * sizeof *col);
+    for (int c = 0; c < C; c++)
+        for (int c1 = 0; c1 < C; c1++) {
+            const double *d = cm->delta + (int64_t)(c * C + c1) * n;
+            cblas_daxpy((int)n, 1.0 / C, d, 1, row + (int64_t)c * n, 1);
+            cblas_daxpy((int)n, cm->pi[c], d, 1, col + (int64_t)c1 * n, 1);
+        }
+    for (int c = 0; c < C; c++) cblas_daxpy((int)n, cm->pi[c], row + (int64_t)c * n, 1, mu, 1);
+}
+
+/* Papyan's split of G_cross (his code's G_1 and G_2): delta_c = mean over c' != c of
+ * delta_{c,c'}; G_1 = sum_c pi_c (C - 1) delta_c delta_c^T, G_2 = sum_c pi_c sum_{c' != c}
+ * (delta_{c,c'} - delta_c)(...)^T. w is n scratch. */
+static void papyan_split(const hesse_class_means *cm, double *w, hesse_means_twoway *out) {
+    const int C = cm->C;
+    const int64_t n = cm->n;
+    long double g1 = 0, g2 = 0, gc = 0;
+    for (int c = 0; c < C; c++) {
+        if (cm->pi[c] == 0) continue;
+        memset(w, 0, (size_t)n * sizeof *w);
+        for (int c1 = 0; c1 < C; c1++)
+            if (c1 != c)
+                cblas_daxpy((int)n, 1.0 / (C - 1), cm->delta + (int64_t)(c * C + c1) * n, 1, w, 1);
+        g1 += (long double)cm->pi[c] * (C - 1) * sumsq(n, w);
+        gc += cm->pi[c] * sumsq(n, cm->delta + (int64_t)(c * C + c) * n);
+        for (int c1 = 0; c1 < C; c1++) {
+            if (c1 == c) continue;
+            const double *d = cm->delta + (int64_t)(c * C + c1) * n;
+            long double s = 0;
+            for (int64_t i = 0; i < n; i++) s += (long double)(d[i] - w[i]) * (d[i] - w[i]);
+            g2 += cm->pi[c] * s;
+        }
+    }
+    out->class_terms = (double)gc;
+    out->cross_class_means = (double)g1;
+    out->cross_deviations = (double)g2;
+}
+
+int hesse_class_means_twoway(const hesse_class_means *cm, hesse_means_twoway *out) {
+    if (!cm || !out || !cm->delta || !cm->pi)
+        return hesse_error(HESSE_EINVAL, "two-way split: NULL argument");
+    memset(out, 0, sizeof *out);
+    const int C = cm->C;
+    const int64_t n = cm->n;
+    double *mu = hesse_alloc((size_t)n * sizeof *mu);
+    double *row = hesse_alloc((size_t)n * C * sizeof *row);
+    double *col = hesse_alloc((size_t)n * C * sizeof *col);
+    if (!mu || !row || !col) {
+        hesse_free(mu);
+        hesse_free(row);
+        hesse_free(col);
+        return hesse_error(HESSE_ENOMEM,
+                           "two-way split: cannot hold %d x 2 + 1 means of %lld "
+                           "parameters",
+                           C, (long long)n);
+    }
+    twoway_means(cm, mu, row, col);
+    long double total = 0, rows = 0, cols = 0, inter = 0;
+    for (int c = 0; c < C; c++) {
+        const double *m = row + (int64_t)c * n;
+        long double a = 0; /* ||m_c - mu||^2 */
+        for (int64_t i = 0; i < n; i++) a += (long double)(m[i] - mu[i]) * (m[i] - mu[i]);
+        rows += cm->pi[c] * a;
+        for (int c1 = 0; c1 < C; c1++) {
+            const double *d = cm->delta + (int64_t)(c * C + c1) * n, *k = col + (int64_t)c1 * n;
+            long double r = 0;
+            for (int64_t i = 0; i < n; i++) {
+                const double e = d[i] - m[i] - k[i] + mu[i];
+                r += (long double)e * e;
+            }
+            inter += cm->pi[c] * r;
+            total += cm->pi[c] * sumsq(n, d);
+        }
+    }
+    for (int c1 = 0; c1 < C; c1++) {
+        const double *k = col + (int64_t)c1 * n;
+        for (int64_t i = 0; i < n; i++) cols += (long double)(k[i] - mu[i]) * (k[i] - mu[i]);
+    }
+    out->total = (double)total;
+    out->grand_mean = (double)(C * sumsq(n, mu));
+    out->class_effect = (double)(C * rows);
+    out->label_effect = (double)cols;
+    out->interaction = (double)inter;
+    papyan_split(cm, mu, out); /* mu is no longer needed: scratch */
+    hesse_free(mu);
+    hesse_free(row);
+    hesse_free(col);
+    return HESSE_OK;
+}
+
+int hesse_class_density(const hesse_class_means *cm, hesse_means_part part,
+                        const hesse_slq_params *p, hesse_density *out) {
+    if (!cm || !p || !out) return hesse_error(HESSE_EINVAL, "class density: NULL argument");
+    double *vals = NULL;
+    int m = 0;
+    int rc = hesse_class_spectrum(cm, part, &vals, &m, 0, NULL);
+    if (rc != HESSE_OK) return rc;
+    double *v = hesse_alloc((size_t)(m + 1) * sizeof *v),
+           *w = hesse_alloc((size_t)(m + 1) * sizeof *w);
+    if (!v || !w) {
+        rc = hesse_error(HESSE_ENOMEM, "class density: out of memory");
+        goto cleanup;
+    }
+    /* the m Gram eigenvalues at 1/n each, and the zero eigenvalue of multiplicity n - m */
+    for (int j = 0; j < m; j++) {
+        v[j] = vals[j];
+        w[j] = 1.0 / (double)cm->n;
+    }
+    v[m] = 0.0;
+    w[m] = (double)(cm->n - m) / (double)cm->n;
+    rc = hesse_density_points(cm->n > m ? m + 1 : m, v, w, p, out);
+cleanup:
+    hesse_free(vals);
+    hesse_free(v);
+    hesse_free(w);
+    return rc;
+}

@@ -1,7 +1,9 @@
 /* hesse classes: the three-level hierarchy of the outliers (Papyan 2019): class means of the
  * weighted gradients, the exact spectra of G_means, G_class and G_cross from their Gram
  * matrices, Lanczos spectra of H, G, G_within and E = H - G, the averaging approximation of the
- * top-C subspace, outliers, and the trace identity tr G = tr G_means + tr G_within. */
+ * top-C subspace, outliers, the trace identity tr G = tr G_means + tr G_within (exact: tr G_means
+ * from the means, tr G_within derived from tr G), the means' two-way structure, and with
+ * --density the spectral densities of every part on one grid. */
 #include "cli/cli.h"
 
 #include <math.h>
@@ -91,7 +93,7 @@ typedef struct {
     cli_model_opts mo;
     cli_curv_opts co;
     const char *out, *svg;
-    int threads, quiet, top, probes, no_residual;
+    int threads, quiet, top, probes, no_residual, density, density_probes, density_steps;
     double tol;
     uint64_t solver_seed;
 } classes_args;
@@ -104,10 +106,11 @@ typedef struct {
     hesse_op G, E, Gm, Gw;
     hesse_eigs rh, rg, rw, re;
     hesse_trace_result tg, tw;
-    double *basis; /* n x C: the top C directions of G_means */
+    hesse_means_twoway tw2; /* the two-way split of the means and tr G_means, exactly */
+    double *basis;          /* n x C: the top C directions of G_means */
     int C;
     int64_t n, products;
-    double tr_means, oh, og, gap, gap_tr, se;
+    double tr_means, tr_within, oh, og, gap, gap_tr, se;
     int outliers;
 } classes_run;
 
@@ -125,6 +128,14 @@ static int parse_classes(classes_args *a, int argc, char **argv) {
         {"solver-seed", 0, OPT_U64, &a->solver_seed, "S", "seed of the trace probes (default 0)",
          CLI_NO_RANGE, 0},
         {"svg", 0, OPT_STRING, &a->svg, "FILE", "plot the spectra side by side", CLI_NO_RANGE, 0},
+        {"density", 0, OPT_FLAG, &a->density, NULL,
+         "spectral densities of H, G, E, G_within (SLQ) and G_means, G_class, G_cross (exact) "
+         "on one grid",
+         CLI_NO_RANGE, 0},
+        {"density-probes", 0, OPT_INT, &a->density_probes, "P",
+         "with --density: SLQ probes (default 10)", 1, 1e6, 0},
+        {"density-steps", 0, OPT_INT, &a->density_steps, "S",
+         "with --density: SLQ Lanczos steps per probe (default 80)", 2, 1e6, 0},
         CLI_CHUNK_OPTION(a->co.chunk),
         CLI_PRECISION_OPTION(a->co),
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),
@@ -136,9 +147,17 @@ static int parse_classes(classes_args *a, int argc, char **argv) {
         "delta_{c,c'} the mean over class c of sqrt(p_c') J^T (e_c' - p). The C^2 means cost C "
         "backward passes over the data; the nonzero spectra of G_means, G_class (c' = c) and "
         "G_cross (c' != c) come exactly from their Gram matrices. The averaging basis (top C "
-        "of G_means) is compared with the top-C Lanczos eigenvectors of H and G. Samples are "
-        "class-balanced by default. See docs/results.md for the JSON keys."};
-    return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+        "of G_means) is compared with the top-C Lanczos eigenvectors of H and G. tr G_means is "
+        "exact and tr G_within = tr G - tr G_means shares tr G's Hutch++ estimate (an "
+        "independent estimate is reported as a check). The means are split as mu + a_c + b_c' + "
+        "r_{c,c'} (two_way). Samples are class-balanced by default. See docs/results.md for the "
+        "JSON keys."};
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int rc = cli_parse(&doc, argc, argv, opts, nopts);
+    static const char *const density_only[] = {"density-probes", "density-steps", NULL};
+    if (rc == HESSE_OK && !a->density)
+        rc = cli_refuse_given(opts, nopts, density_only, "applies with --density");
+    return rc;
 }
 
 /* --top: 2C by default, at least C (the class-mean directions), below the dimension, and with
@@ -180,6 +199,29 @@ static int describe(const classes_args *a, classes_run *r, cJSON *res) {
     return rc;
 }
 
+/* "two_way": the additive two-way structure of the means (hesse_means_twoway): each term's sum of
+ * squares and its share of tr G_means, the main effects' share of the variation about the grand
+ * mean, and Papyan's split of G_means into G_class + G_1 + G_2. */
+static void two_way(const hesse_means_twoway *t, cJSON *res) {
+    cJSON *o = cJSON_AddObjectToObject(res, "two_way");
+    cJSON_AddStringToObject(o, "weights", "pi_c on the true class c, 1/C on the label c'");
+    const double tot = t->total, about = t->total - t->grand_mean;
+    cJSON_AddNumberToObject(o, "total", tot);
+    cJSON_AddNumberToObject(o, "grand_mean", t->grand_mean);
+    cJSON_AddNumberToObject(o, "class_effect", t->class_effect);
+    cJSON_AddNumberToObject(o, "label_effect", t->label_effect);
+    cJSON_AddNumberToObject(o, "interaction", t->interaction);
+    cJSON_AddNumberToObject(o, "share_grand_mean", tot > 0 ? t->grand_mean / tot : 0);
+    cJSON_AddNumberToObject(o, "share_class_effect", tot > 0 ? t->class_effect / tot : 0);
+    cJSON_AddNumberToObject(o, "share_label_effect", tot > 0 ? t->label_effect / tot : 0);
+    cJSON_AddNumberToObject(o, "share_interaction", tot > 0 ? t->interaction / tot : 0);
+    cJSON_AddNumberToObject(o, "additive_share",
+                            about > 0 ? (t->class_effect + t->label_effect) / about : 0);
+    cJSON_AddNumberToObject(o, "class_terms", t->class_terms);
+    cJSON_AddNumberToObject(o, "cross_class_means", t->cross_class_means);
+    cJSON_AddNumberToObject(o, "cross_deviations", t->cross_deviations);
+}
+
 /* The class means and the exact spectra of G_means, G_class and G_cross from their Gram
  * matrices; keeps the top C directions of G_means (the averaging basis) and tr G_means. */
 static int class_means(classes_run *r, cJSON *res) {
@@ -197,17 +239,17 @@ static int class_means(classes_run *r, cJSON *res) {
                            "classes: cannot allocate the %d class-mean directions "
                            "(%d x %lld doubles)",
                            C, C, (long long)r->n);
-    r->tr_means = 0;
     for (int part = 0; part < 3 && rc == HESSE_OK; part++) {
         double *vals = NULL;
         int count = 0;
         rc = hesse_class_spectrum(&r->cm, (hesse_means_part)part, &vals, &count, part == 0 ? C : 0,
                                   part == 0 ? r->basis : NULL);
         if (rc == HESSE_OK) hesse_json_add_doubles(res, part_keys[part], vals, count);
-        if (rc == HESSE_OK && part == 0)
-            for (int j = 0; j < count; j++) r->tr_means += vals[j];
         hesse_free(vals);
     }
+    if (rc == HESSE_OK) rc = hesse_class_means_twoway(&r->cm, &r->tw2);
+    if (rc == HESSE_OK) two_way(&r->tw2, res);
+    r->tr_means = r->tw2.total; /* exact: the weighted sum of the means' squared norms */
     return rc;
 }
 
@@ -249,23 +291,94 @@ static void overlaps(classes_run *r, cJSON *res) {
     cJSON_AddNumberToObject(oo, "gap_ratio", r->gap);
 }
 
-/* tr G = tr G_means + tr G_within: G and G_within estimated with independent probes. */
+/* One density into densities.operators[name] (the grid is shared and written once). */
+static void add_density(cJSON *ops, const char *name, const char *method, const hesse_density *d) {
+    cJSON *o = cJSON_AddObjectToObject(ops, name);
+    cJSON_AddStringToObject(o, "method", method);
+    hesse_json_add_doubles(o, "density", d->density, d->points);
+    hesse_json_add_doubles(o, "log10_density", d->log10_density, d->points);
+    cJSON_AddNumberToObject(o, "weight_outside", d->weight_outside);
+    cJSON_AddNumberToObject(o, "products", (double)d->products);
+}
+
+/* --density: SLQ densities of H, G, E and G_within and the exact densities of G_means, G_class
+ * and G_cross (their Gram eigenvalues at 1/n each and zero at (n - k)/n, smoothed by the same
+ * Gaussian), all on one grid: the union of the operators' estimated supports (and the means'
+ * eigenvalues, which lie inside G's), widened by SLQ's margin. */
+static int densities(const classes_args *a, classes_run *r, cJSON *res) {
+    const char *names[] = {"hessian", "ggn", "within", "residual"};
+    const hesse_op *ops[] = {&r->c.op, &r->G, &r->Gw, &r->E};
+    const int nops = a->no_residual ? 3 : 4;
+    hesse_slq_params p = hesse_slq_defaults();
+    if (a->density_probes) p.probes = a->density_probes;
+    if (a->density_steps) p.steps = a->density_steps;
+    p.stop = &cli_stop;
+    hesse_op_stats st = {0, 0, 0.0};
+    double lo = 0, hi = 0;
+    int rc = HESSE_OK;
+    cli_note("classes: densities (SLQ, %d probes x %d steps, and exact for the means)", p.probes,
+             p.steps);
+    for (int i = 0; i < nops; i++) {
+        double a0, b0;
+        HESSE_CHECK(hesse_spectral_support(ops[i], p.support_steps, p.seed, &a0, &b0, &st));
+        lo = fmin(lo, a0);
+        hi = fmax(hi, b0);
+    }
+    r->products += st.products;
+    const double width = hi - lo;
+    p.lo = lo - p.margin * width;
+    p.hi = hi + p.margin * width;
+    cJSON *o = cJSON_AddObjectToObject(res, "densities");
+    cJSON_AddNumberToObject(o, "lo", p.lo);
+    cJSON_AddNumberToObject(o, "hi", p.hi);
+    cJSON_AddNumberToObject(o, "sigma", p.sigma * (p.hi - p.lo));
+    cJSON_AddNumberToObject(o, "probes", p.probes);
+    cJSON_AddNumberToObject(o, "steps", p.steps);
+    cJSON_AddNumberToObject(o, "eps", p.eps);
+    cJSON *by = cJSON_AddObjectToObject(o, "operators");
+    hesse_density d = {0};
+    for (int i = 0; i < nops + 3; i++) {
+        cli_stoppable(1);
+        rc = i < nops ? hesse_slq_density(ops[i], &p, &d)
+                      : hesse_class_density(&r->cm, (hesse_means_part)(i - nops), &p, &d);
+        cli_stoppable(0);
+        if (rc != HESSE_OK) goto cleanup;
+        if (i == 0) hesse_json_add_doubles(o, "grid", d.grid, d.points);
+        static const char *const parts[] = {"means", "class", "cross"};
+        add_density(by, i < nops ? names[i] : parts[i - nops], i < nops ? "slq" : "exact", &d);
+        r->products += d.products;
+        hesse_density_free(&d);
+    }
+cleanup:
+    hesse_density_free(&d);
+    return rc;
+}
+
+/* tr G by Hutch++; tr G_means exact (class_means); tr G_within = tr G - tr G_means from that same
+ * estimate, so tr G = tr G_means + tr G_within holds to rounding and tr G_within carries tr G's
+ * standard error. As a check, an independent Hutch++ estimate of tr G_within (its own probes:
+ * seed + 1) and its difference from the derived value, with that difference's standard error. */
 static int traces(const classes_args *a, classes_run *r, cJSON *res) {
-    cli_note("classes: traces of G and G_within (Hutch++, %d products each)", a->probes);
+    cli_note("classes: traces of G and (a check) G_within (Hutch++, %d products each)", a->probes);
     int rc = trace_of(&r->G, a->probes, a->solver_seed, &r->tg, &r->products);
     if (rc == HESSE_OK) rc = trace_of(&r->Gw, a->probes, a->solver_seed + 1, &r->tw, &r->products);
     if (rc != HESSE_OK) return rc;
     const hesse_trace_result *tg = &r->tg, *tw = &r->tw;
+    r->tr_within = tg->trace - r->tr_means;
     cJSON *tr = cJSON_AddObjectToObject(res, "trace");
     cJSON_AddNumberToObject(tr, "ggn", tg->trace);
     cJSON_AddNumberToObject(tr, "ggn_stderr", tg->std_error);
     cJSON_AddNumberToObject(tr, "means", r->tr_means);
-    cJSON_AddNumberToObject(tr, "within", tw->trace);
-    cJSON_AddNumberToObject(tr, "within_stderr", tw->std_error);
-    r->gap_tr = tg->trace - r->tr_means - tw->trace;
+    cJSON_AddNumberToObject(tr, "within", r->tr_within);
+    cJSON_AddNumberToObject(tr, "within_stderr", tg->std_error);
+    cJSON_AddNumberToObject(tr, "identity_gap", tg->trace - (r->tr_means + r->tr_within));
+    cJSON_AddNumberToObject(tr, "identity_stderr", 0.0); /* no sampling error: one estimate */
+    r->gap_tr = tw->trace - r->tr_within;
     r->se = sqrt(tg->std_error * tg->std_error + tw->std_error * tw->std_error);
-    cJSON_AddNumberToObject(tr, "identity_gap", r->gap_tr);
-    cJSON_AddNumberToObject(tr, "identity_stderr", r->se);
+    cJSON_AddNumberToObject(tr, "within_hutchpp", tw->trace);
+    cJSON_AddNumberToObject(tr, "within_hutchpp_stderr", tw->std_error);
+    cJSON_AddNumberToObject(tr, "within_hutchpp_gap", r->gap_tr);
+    cJSON_AddNumberToObject(tr, "within_hutchpp_gap_stderr", r->se);
     return HESSE_OK;
 }
 
@@ -281,9 +394,15 @@ static int emit(const classes_args *a, const classes_run *r, double t0, cJSON *r
     }
     HESSE_CHECK(cli_emit(res, a->out));
     cli_note("classes: %d outliers (gap x%.2f); averaging-subspace overlap %.3f with H, %.3f with "
-             "G; tr G %.6g = means %.6g + within %.6g (gap %.3g, stderr %.3g)",
-             r->outliers, r->gap, r->oh, r->og, r->tg.trace, r->tr_means, r->tw.trace, r->gap_tr,
-             r->se);
+             "G; tr G %.6g = means %.6g (exact) + within %.6g (independent estimate %.6g, %+.2f "
+             "standard errors)",
+             r->outliers, r->gap, r->oh, r->og, r->tg.trace, r->tr_means, r->tr_within, r->tw.trace,
+             r->se > 0 ? r->gap_tr / r->se : 0.0);
+    const hesse_means_twoway *t = &r->tw2;
+    cli_note("classes: means = grand mean %.1f%% + class effect %.1f%% + label effect %.1f%% + "
+             "interaction %.1f%% of tr G_means",
+             100 * t->grand_mean / t->total, 100 * t->class_effect / t->total,
+             100 * t->label_effect / t->total, 100 * t->interaction / t->total);
 cleanup:
     return rc;
 }
@@ -328,6 +447,7 @@ int cmd_classes(int argc, char **argv) {
     HESSE_CHECK(spectra(&a, &r, res));
     overlaps(&r, res);
     HESSE_CHECK(traces(&a, &r, res));
+    if (a.density) HESSE_CHECK(densities(&a, &r, res));
     HESSE_CHECK(emit(&a, &r, t0, res));
 cleanup:
     cJSON_Delete(res);

@@ -46,8 +46,24 @@ typedef struct {
     uint64_t seed;
 } density_args;
 
+/* The operators of the class-mean decomposition (Papyan 2019), built here from the class means
+ * over the GGN's engine: G_means and its class / cross parts (rank <= C^2), and G_within = G -
+ * G_means through the operator algebra. */
+static const char *const class_ops[] = {"gmeans", "gclass", "gcross", "gwithin"};
+enum { CLASS_WITHIN = 3 };
+
+/* Which of class_ops names (0-3), or -1. */
+static int class_op(const char *name) {
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, class_ops[i]) == 0) return i;
+    return -1;
+}
+
 typedef struct {
     cli_curv c;
+    hesse_class_means cm; /* --operator gmeans|gclass|gcross|gwithin */
+    hesse_op means, within;
+    int part; /* class_op(), or -1 */
     hesse_density dn;
     hesse_mp_fit mp;
     double *mp_curve, *mp_log; /* the fitted law smoothed as the density, and its log10 */
@@ -68,7 +84,10 @@ static const cli_command_doc doc = {
     "The density is on an equally spaced grid over the support (estimated by a short "
     "Lanczos run and widened by --margin), normalised to integrate to 1 (trapezoid rule); "
     "log10_density = log10(density + eps) shows bulk and outliers on one plot. SLQ also "
-    "returns every probe's Ritz nodes and weights. JSON keys: grid, density, "
+    "returns every probe's Ritz nodes and weights. --operator gmeans, gclass and gcross (the "
+    "class-mean parts of G, Papyan 2019: rank <= C^2) are drawn exactly by default (--method "
+    "exact): their Gram eigenvalues at 1/n each and zero at (n - k)/n, smoothed by SLQ's "
+    "Gaussian (--sigma); gwithin = G - G_means by SLQ or KPM. JSON keys: grid, density, "
     "log10_density, products, seconds.\n"
     "--mp (with --deflate K, SLQ; Papyan 2018, the bulk against Marchenko-Pastur): the law "
     "with ratio gamma and scale sigma2 (edges sigma2 (1 -+ sqrt(gamma))^2, an atom 1 - 1/gamma "
@@ -85,7 +104,8 @@ static int options(density_args *a, cli_opt *opts) {
         CLI_MODEL_OPTIONS(a->mo),
         CLI_DATA_OPTIONS(a->d),
         CLI_CURV_OPTIONS(a->co),
-        {"method", 0, OPT_STRING, &a->method, "M", "slq (default) or kpm", CLI_NO_RANGE, 0},
+        {"method", 0, OPT_STRING, &a->method, "M",
+         "slq (default), kpm, or exact (gmeans, gclass, gcross: their default)", CLI_NO_RANGE, 0},
         {"probes", 0, OPT_INT, &a->probes, "P", "random probes (default 10)", 1, 1e6, 0},
         {"steps", 0, OPT_INT, &a->steps, "S", "SLQ: Lanczos steps per probe (default 80)", 2, 1e6,
          0},
@@ -150,10 +170,43 @@ cleanup:
     return rc;
 }
 
-static int validate(const density_args *a, const cli_opt *opts, int nopts) {
-    const int slq = strcmp(a->method, "slq") == 0;
-    if (!slq && strcmp(a->method, "kpm") != 0)
-        return hesse_error(HESSE_EINVAL, "option --method: expected slq or kpm, got '%s'",
+/* --operator: the engine's curvatures or the class-mean operators; --method exact only for the
+ * low-rank ones (and their default), which span every parameter (no --layer). */
+static int validate_operator(density_args *a, const cli_opt *opts, int nopts) {
+    const char *op = a->co.operator_name;
+    const int part = class_op(op);
+    hesse_curv_kind kind;
+    if (part < 0 && hesse_curv_parse(op, &kind) != HESSE_OK)
+        return hesse_error(HESSE_EINVAL,
+                           "option --operator: expected hessian, ggn, residual, efisher, gmeans, "
+                           "gclass, gcross or gwithin, got '%s'",
+                           op);
+    if (part >= 0 && part != CLASS_WITHIN && !cli_find(opts, nopts, "method")->seen)
+        a->method = "exact";
+    if (part >= 0 && a->co.layer)
+        return hesse_error(HESSE_EINVAL,
+                           "option --layer: --operator %s is built from the class means over all "
+                           "parameters; it has no layer block",
+                           op);
+    if (strcmp(a->method, "exact") == 0 && (part < 0 || part == CLASS_WITHIN))
+        return hesse_error(HESSE_EINVAL,
+                           "option --method exact: only the low-rank operators gmeans, gclass and "
+                           "gcross have an exact density here, not %s",
+                           op);
+    static const char *const exact_refused[] = {"deflate",     "probes",  "block",
+                                                "solver-seed", "steps",   "no-reorth",
+                                                "probe",       "moments", NULL};
+    if (strcmp(a->method, "exact") == 0)
+        return cli_refuse_given(opts, nopts, exact_refused, "applies to --method slq or kpm");
+    return HESSE_OK;
+}
+
+static int validate(density_args *a, const cli_opt *opts, int nopts) {
+    int rc = validate_operator(a, opts, nopts);
+    if (rc != HESSE_OK) return rc;
+    const int slq = strcmp(a->method, "slq") == 0, exact = strcmp(a->method, "exact") == 0;
+    if (!slq && !exact && strcmp(a->method, "kpm") != 0)
+        return hesse_error(HESSE_EINVAL, "option --method: expected slq, kpm or exact, got '%s'",
                            a->method);
     if ((a->ckpt || a->resume) && !slq)
         return hesse_error(HESSE_EINVAL, "options --checkpoint/--resume need --method slq");
@@ -162,9 +215,9 @@ static int validate(const density_args *a, const cli_opt *opts, int nopts) {
                            a->probe);
     static const char *const slq_only[] = {"steps", "no-reorth", "probe", "sigma", NULL};
     static const char *const kpm_only[] = {"moments", NULL};
-    int rc = HESSE_OK;
-    HESSE_CHECK(cli_refuse_given(opts, nopts, slq ? kpm_only : slq_only,
-                                 slq ? "applies to --method kpm" : "applies to --method slq"));
+    if (!exact)
+        HESSE_CHECK(cli_refuse_given(opts, nopts, slq ? kpm_only : slq_only,
+                                     slq ? "applies to --method kpm" : "applies to --method slq"));
     if (a->mp && !slq)
         return hesse_error(HESSE_EINVAL, "option --mp: needs --method slq (the fit reads the "
                                          "quadrature nodes and weights)");
@@ -187,7 +240,7 @@ static int deflate(const density_args *a, density_run *s) {
     lp.top = K;
     lp.seed = a->seed;
     cli_eig_watch watch;
-    hesse_op watched = cli_eig_watch_start(&watch, "deflation", &s->c.op, K);
+    hesse_op watched = cli_eig_watch_start(&watch, "deflation", s->op, K);
     lp.monitor = cli_eig_monitor;
     lp.monitor_ctx = &watch;
     cli_note("density: finding the top %d eigenvectors to deflate", K);
@@ -199,7 +252,7 @@ static int deflate(const density_args *a, density_run *s) {
                   "deflation: only %d of the top %d eigenvectors reached the tolerance; part "
                   "of the outliers' mass may remain in the density (see deflated_residuals)",
                   s->outliers.nconverged, K);
-    rc = hesse_op_deflate(&s->c.op, K, s->outliers.vectors, &s->deflated);
+    rc = hesse_op_deflate(s->op, K, s->outliers.vectors, &s->deflated);
     if (rc != HESSE_OK) return rc;
     s->op = &s->deflated;
     s->products += s->outliers.products;
@@ -319,8 +372,53 @@ static int mp_fit(density_run *s) {
     return HESSE_OK;
 }
 
+/* --operator gmeans|gclass|gcross|gwithin: the class means over the GGN's engine, and the
+ * operator made from them (s->op), named in the document and the checkpoint header. */
+static int class_operator(const density_args *a, density_run *s) {
+    const int C = hesse_model_num_outputs(s->c.model);
+    if (C < 2)
+        return hesse_error(HESSE_EINVAL,
+                           "option --operator %s: the model has %d output (a regression); the "
+                           "class-mean decomposition needs at least 2 classes",
+                           class_ops[s->part], C);
+    cli_note("density: %d x %d class means (%d backward passes over %s)", C, C, C,
+             s->c.data.description);
+    int rc = hesse_class_means_compute(s->c.engine, &s->c.data.samples, &s->cm);
+    if (rc != HESSE_OK) return rc;
+    const char *name = class_ops[s->part];
+    cJSON_ReplaceItemInObject(s->res, "operator", cJSON_CreateString(name));
+    cJSON_ReplaceItemInObject(s->header, "operator", cJSON_CreateString(name));
+    cJSON_AddNumberToObject(s->res, "backward_passes", (double)s->cm.passes);
+    if (s->part == CLASS_WITHIN) {
+        HESSE_CHECK(hesse_op_class_means(&s->cm, HESSE_MEANS_ALL, &s->means));
+        HESSE_CHECK(hesse_op_combine(&s->c.op, 1.0, &s->means, -1.0, &s->within));
+        s->op = &s->within;
+    } else {
+        HESSE_CHECK(hesse_op_class_means(&s->cm, (hesse_means_part)s->part, &s->means));
+        s->op = &s->means;
+    }
+cleanup:
+    return rc;
+}
+
+/* --method exact: the Gram eigenvalues as point masses, smoothed by SLQ's Gaussian. */
+static int exact(const density_args *a, density_run *s, cJSON *solver) {
+    hesse_slq_params p = hesse_slq_defaults();
+    if (a->sigma > 0) p.sigma = a->sigma;
+    SET_GRID(p, a);
+    int rc = hesse_class_density(&s->cm, (hesse_means_part)s->part, &p, &s->dn);
+    if (rc != HESSE_OK) return rc;
+    cJSON_AddStringToObject(solver, "source", "Gram eigenvalues of the class means");
+    cJSON_AddNumberToObject(solver, "sigma_fraction", p.sigma);
+    cJSON_AddNumberToObject(solver, "margin", p.margin);
+    return HESSE_OK;
+}
+
 static int run(const density_args *a, density_run *s, int argc, char **argv) {
-    int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
+    s->part = class_op(a->co.operator_name);
+    cli_curv_opts co = a->co;
+    if (s->part >= 0) co.operator_name = "ggn"; /* the class means run the GGN's engine */
+    int rc = cli_curv_open(&a->mo, &a->d, &co, &s->c);
     if (rc != HESSE_OK) return rc;
     if ((int64_t)a->deflate >= s->c.op.n)
         return hesse_error(HESSE_EINVAL,
@@ -335,12 +433,17 @@ static int run(const density_args *a, density_run *s, int argc, char **argv) {
     HESSE_CHECK(cli_curv_loss(&s->c, s->res));
     s->t0 = hesse_now();
     s->op = &s->c.op;
+    if (s->part >= 0) HESSE_CHECK(class_operator(a, s));
     if (a->deflate > 0) HESSE_CHECK(deflate(a, s));
-    cli_note("density: %s of the %s, %lld parameters, %s", a->method, hesse_curv_name(s->c.kind),
-             (long long)s->op->n, s->c.data.description);
+    cli_note("density: %s of the %s, %lld parameters, %s", a->method,
+             s->part >= 0 ? class_ops[s->part] : hesse_curv_name(s->c.kind), (long long)s->op->n,
+             s->c.data.description);
     cJSON *solver = cJSON_AddObjectToObject(s->res, "solver");
     cJSON_AddStringToObject(solver, "method", a->method);
-    HESSE_CHECK(strcmp(a->method, "slq") == 0 ? slq(a, s, solver) : kpm(a, s, solver));
+    if (strcmp(a->method, "exact") == 0)
+        HESSE_CHECK(exact(a, s, solver));
+    else
+        HESSE_CHECK(strcmp(a->method, "slq") == 0 ? slq(a, s, solver) : kpm(a, s, solver));
     cJSON_AddNumberToObject(solver, "seed", (double)a->seed);
     s->products += s->dn.products;
     if (a->mp) HESSE_CHECK(mp_fit(s));
@@ -376,8 +479,9 @@ static int emit(const density_args *a, density_run *s) {
     int rc = HESSE_OK;
     if (a->svg && cli_root) { /* rank 0 writes */
         cJSON_AddStringToObject(res, "svg", a->svg);
-        HESSE_CHECK(write_plots(a->svg, dn, hesse_curv_name(s->c.kind), s->mp_curve, s->mp_log,
-                                cJSON_AddArrayToObject(res, "svg_files")));
+        HESSE_CHECK(write_plots(a->svg, dn,
+                                s->part >= 0 ? class_ops[s->part] : hesse_curv_name(s->c.kind),
+                                s->mp_curve, s->mp_log, cJSON_AddArrayToObject(res, "svg_files")));
     }
     HESSE_CHECK(cli_emit(res, a->out));
     cli_note("density: support [%.6g, %.6g], %lld products, %.2fs", dn->lo, dn->hi,
@@ -413,6 +517,9 @@ int cmd_density(int argc, char **argv) {
     hesse_density_free(&s.dn);
     free(s.mp_curve);
     hesse_op_free(&s.deflated);
+    hesse_op_free(&s.within);
+    hesse_op_free(&s.means);
+    hesse_class_means_free(&s.cm);
     hesse_eigs_free(&s.outliers);
     cli_curv_close(&s.c);
     return rc == HESSE_OK ? 0 : cli_fail("density", rc);

@@ -142,17 +142,112 @@ void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
 
 static const hesse_rep_item outlier_rows[] = {NEED("classes"), NEED("outliers.count"),
                                               NEED("outliers.gap_ratio")};
-static const hesse_rep_item identity_rows[] = {NEED("trace.ggn"),
-                                               {"trace.ggn_stderr", 0, "  standard error"},
-                                               NEED("trace.means"),
-                                               NEED("trace.within"),
-                                               {"trace.within_stderr", 0, "  standard error"},
-                                               NEED("trace.identity_gap"),
-                                               NEED("trace.identity_stderr")};
+static const hesse_rep_item identity_rows[] = {
+    NEED("trace.ggn"),
+    {"trace.ggn_stderr", 0, "  standard error"},
+    NEED("trace.means"),
+    NEED("trace.within"),
+    {"trace.within_stderr", 0, "  standard error"},
+    NEED("trace.identity_gap"),
+    NEED("trace.identity_stderr"),
+    OPT("trace.within_hutchpp"),
+    {"trace.within_hutchpp_stderr", 0, "  standard error"},
+    OPT("trace.within_hutchpp_gap"),
+    {"trace.within_hutchpp_gap_stderr", 0, "  standard error"}};
+static const hesse_rep_item two_way_rows[] = {
+    NEED("two_way.weights"),       NEED("two_way.total"),
+    NEED("two_way.grand_mean"),    NEED("two_way.share_grand_mean"),
+    NEED("two_way.class_effect"),  NEED("two_way.share_class_effect"),
+    NEED("two_way.label_effect"),  NEED("two_way.share_label_effect"),
+    NEED("two_way.interaction"),   NEED("two_way.share_interaction"),
+    NEED("two_way.additive_share")};
+static const hesse_rep_item papyan_rows[] = {NEED("two_way.class_terms"),
+                                             NEED("two_way.cross_class_means"),
+                                             NEED("two_way.cross_deviations")};
 static const hesse_rep_item overlap_rows[] = {NEED("overlap.averaging_vs_hessian"),
                                               NEED("overlap.averaging_vs_ggn"),
                                               OPT("overlap.hessian_vs_ggn")};
 static const hesse_rep_item weights_row[] = {NEED("class_weights")};
+
+/* The identity: exact to rounding now (tr G_within derived from tr G), with the independent
+ * estimate as the check; a document from before (independent estimates only) by its gap. */
+static void identity_verdict(hesse_rep *s, const cJSON *trace) {
+    const double gap = hesse_rep_number(trace, "identity_gap");
+    const double gse = hesse_rep_number(trace, "identity_stderr");
+    const double tg = hesse_rep_number(trace, "ggn");
+    const double ind = hesse_rep_number(trace, "within_hutchpp_gap");
+    const double ise = hesse_rep_number(trace, "within_hutchpp_gap_stderr");
+    if (isfinite(ind) && isfinite(ise) && isfinite(gap) && isfinite(tg)) {
+        const int exact = fabs(gap) <= 1e-12 * fabs(tg);
+        hesse_rep_note(s, exact ? "verdict ok" : "verdict bad",
+                       "Trace identity: tr G_means is exact and tr G_within = tr G − tr G_means "
+                       "shares tr G's Hutch++ estimate, so the gap is rounding (|gap| = %.3g%s "
+                       "1e-12 tr G). The independent Hutch++ estimate of tr G_within differs from "
+                       "it by %.3g standard errors.",
+                       fabs(gap), exact ? " ≤" : ", more than", ise > 0 ? ind / ise : 0.0);
+    } else if (isfinite(gap) && isfinite(gse)) {
+        hesse_rep_note(s, fabs(gap) <= 2 * gse ? "verdict ok" : "verdict bad",
+                       "Trace identity: |gap| = %.4g %s 2 standard errors = %.4g.", fabs(gap),
+                       fabs(gap) <= 2 * gse ? "≤" : ">", 2 * gse);
+    }
+}
+
+/* The means' two-way analysis of variance, Papyan's split of G_means, and a verdict in words on
+ * the main effects' share of the variation about the grand mean. */
+static void two_way(hesse_rep *s, const cJSON *doc) {
+    KV(s,
+       "Two-way structure of the means: δ_{c,c′} = μ + a_c + b_c′ + r_{c,c′} (shares of tr "
+       "G_means)",
+       doc, two_way_rows);
+    KV(s, "Papyan's split: tr G_means = tr G_class + tr G_1 + tr G_2", doc, papyan_rows);
+    const cJSON *t = hesse_rep_opt(doc, "two_way");
+    const double add = hesse_rep_number(t, "additive_share");
+    const double ra = hesse_rep_number(t, "share_interaction");
+    if (!isfinite(add) || !isfinite(ra)) return;
+    const char *words = add >= 0.9   ? "The means are additive"
+                        : add >= 0.5 ? "The means are mostly additive"
+                                     : "The means are not additive";
+    hesse_rep_note(s, add >= 0.5 ? "verdict ok" : "verdict bad",
+                   "%s: the class effect a_c and the label effect b_c′ explain %.1f %% of their "
+                   "variation about the grand mean, the interaction r_{c,c′} the other %.1f %% "
+                   "(%.1f %% of tr G_means). Papyan 2019 finds an additive two-way structure.",
+                   words, 100 * add, 100 * (1 - add), 100 * ra);
+}
+
+/* --density: the log10 densities of every operator on the shared grid, one figure. */
+static void class_densities(hesse_rep *s, const cJSON *d) {
+    static const char *const keys[] = {"hessian", "ggn",   "residual", "within",
+                                       "means",   "class", "cross"};
+    static const char *const labels[] = {"H (SLQ)",        "G (SLQ)",         "E = H − G (SLQ)",
+                                         "G_within (SLQ)", "G_means (exact)", "G_class (exact)",
+                                         "G_cross (exact)"};
+    enum { ND = 7 };
+    double *grid = NULL, *ys[ND] = {0};
+    hesse_series se[ND];
+    int ns = 0;
+    int64_t ng = hesse_rep_array(s, d, "grid", "$.densities", &grid);
+    const cJSON *ops = hesse_rep_need(s, d, "operators", "$.densities");
+    for (int j = 0; j < ND && ng > 1; j++) {
+        const cJSON *o = hesse_rep_opt(ops, keys[j]);
+        if (!o || hesse_rep_doubles(s, hesse_rep_opt(o, "log10_density"), &ys[j]) != ng) continue;
+        se[ns++] = (hesse_series){labels[j], grid, ys[j], ng, HESSE_PLOT_LINE, NULL, j >= 4};
+    }
+    if (ns > 0) {
+        hesse_rep_plots_begin(s);
+        hesse_plot p = hesse_rep_plot_spec("Spectral densities of the decomposition (log10)",
+                                           "eigenvalue", "log10(density + eps)", 0, 0);
+        p.width = 760;
+        p.height = 440;
+        hesse_rep_plot(s, &p, se, ns,
+                       "$.densities.operators.*.log10_density against $.densities.grid: SLQ "
+                       "(solid) and, dashed, the exact spectra of the low-rank means operators "
+                       "(eigenvalues at 1/n each, zero at (n − k)/n) smoothed by the same "
+                       "Gaussian ($.densities.sigma)");
+        hesse_rep_plots_end(s);
+    }
+    free(grid);
+    for (int j = 0; j < ND; j++) free(ys[j]);
+}
 
 void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
     const cJSON *spectra = hesse_rep_need(s, doc, "spectra", "$");
@@ -180,12 +275,8 @@ void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
     } else if (w) {
         KV(s, NULL, doc, weights_row);
     }
-    double gap = hesse_rep_number(trace, "identity_gap");
-    double gse = hesse_rep_number(trace, "identity_stderr");
-    if (isfinite(gap) && isfinite(gse))
-        hesse_rep_note(s, fabs(gap) <= 2 * gse ? "verdict ok" : "verdict bad",
-                       "Trace identity: |gap| = %.4g %s 2 standard errors = %.4g.", fabs(gap),
-                       fabs(gap) <= 2 * gse ? "≤" : ">", 2 * gse);
+    identity_verdict(s, trace);
+    if (hesse_rep_opt(doc, "two_way")) two_way(s, doc);
 
     static const char *const labels[CLASS_SERIES] = {"G_means", "G_class", "G_cross",
                                                      "H top",   "G top",   "G_within top"};
@@ -243,6 +334,7 @@ void hesse_rep_classes(hesse_rep *s, const cJSON *doc) {
         free(xs[j]);
         free(ys[j]);
     }
+    if (hesse_rep_opt(doc, "densities")) class_densities(s, hesse_rep_opt(doc, "densities"));
 }
 
 /* ---- samples --------------------------------------------------------------------------------- */

@@ -189,7 +189,9 @@ static const hesse_key density_keys[] = {
     REQ("solver", "solver", "", OBJECT),
     REQ("solver.method", "method", "", STRING),
     OPT("solver.resumed_from", "resumed from", "", STRING),
-    REQ("solver.probes", "probes", "", INT),
+    OPT("solver.probes", "probes", "", INT),               /* SLQ, KPM */
+    OPT("solver.source", "point masses from", "", STRING), /* exact */
+    OPT("backward_passes", "backward passes (class means)", "", INT),
     OPT("solver.steps", "Lanczos steps", "", INT), /* SLQ */
     OPT("solver.reorth", "reorthogonalised", "", BOOL),
     OPT("solver.probe", "probe", "", STRING),
@@ -355,6 +357,14 @@ static const hesse_key powerlaw_keys[] = {
         REQ(p ".converged", name " converged", "", INT),                                           \
         REQ(p ".products", name " products", "", INT)
 
+/* A density in hesse classes' "densities.operators" (--density). */
+#define CLASS_DENSITY(p, name) REQ(p, name, "", OBJECT), CLASS_DENSITY_KEYS(p, name)
+#define CLASS_DENSITY_KEYS(p, name)                                                                \
+    REQ(p ".method", name " method", "", STRING), REQ(p ".density", name " density", "", ARRAY),   \
+        REQ(p ".log10_density", name " log10 density", "", ARRAY),                                 \
+        REQ(p ".weight_outside", name " weight outside the grid", "", NUMBER),                     \
+        REQ(p ".products", name " products", "", INT)
+
 static const hesse_key classes_keys[] = {
     REQ("solver", "solver", "", OBJECT),
     REQ("solver.eigensolver", "eigensolver", "", STRING),
@@ -394,6 +404,42 @@ static const hesse_key classes_keys[] = {
     REQ("trace.within_stderr", "tr G_within standard error", "", NUMBER),
     REQ("trace.identity_gap", "gap", "", NUMBER),
     REQ("trace.identity_stderr", "gap standard error", "", NUMBER),
+    REQ("trace.within_hutchpp", "tr G_within, independent Hutch++", "", NUMBER),
+    REQ("trace.within_hutchpp_stderr", "its standard error", "", NUMBER),
+    REQ("trace.within_hutchpp_gap", "independent − derived tr G_within", "", NUMBER),
+    REQ("trace.within_hutchpp_gap_stderr", "that difference's standard error", "", NUMBER),
+    REQ("two_way", "two-way structure of the means", "", OBJECT),
+    REQ("two_way.weights", "weights", "", STRING),
+    REQ("two_way.total", "tr G_means (Σ π_c ‖δ_{c,c′}‖²)", "", NUMBER),
+    REQ("two_way.grand_mean", "grand mean C‖μ‖²", "", NUMBER),
+    REQ("two_way.class_effect", "class effect C Σ π_c ‖a_c‖²", "", NUMBER),
+    REQ("two_way.label_effect", "label effect Σ ‖b_c′‖²", "", NUMBER),
+    REQ("two_way.interaction", "interaction Σ π_c ‖r_{c,c′}‖²", "", NUMBER),
+    REQ("two_way.share_grand_mean", "grand mean share", "", NUMBER),
+    REQ("two_way.share_class_effect", "class effect share", "", NUMBER),
+    REQ("two_way.share_label_effect", "label effect share", "", NUMBER),
+    REQ("two_way.share_interaction", "interaction share", "", NUMBER),
+    REQ("two_way.additive_share", "main effects' share about the grand mean", "", NUMBER),
+    REQ("two_way.class_terms", "tr G_class (Papyan's G_0)", "", NUMBER),
+    REQ("two_way.cross_class_means", "tr G_1 (class means of the cross terms)", "", NUMBER),
+    REQ("two_way.cross_deviations", "tr G_2 (cross terms about them)", "", NUMBER),
+    OPT("densities", "densities", "", OBJECT), /* --density */
+    REQ("densities.lo", "grid from", "", NUMBER),
+    REQ("densities.hi", "grid to", "", NUMBER),
+    REQ("densities.sigma", "Gaussian width", "", NUMBER),
+    REQ("densities.probes", "SLQ probes", "", INT),
+    REQ("densities.steps", "SLQ steps", "", INT),
+    REQ("densities.eps", "log floor", "", NUMBER),
+    REQ("densities.grid", "grid", "", ARRAY),
+    REQ("densities.operators", "densities by operator", "", OBJECT),
+    CLASS_DENSITY("densities.operators.hessian", "H"),
+    CLASS_DENSITY("densities.operators.ggn", "G"),
+    CLASS_DENSITY("densities.operators.within", "G_within"),
+    OPT("densities.operators.residual", "E", "", OBJECT), /* not with --no-residual */
+    CLASS_DENSITY_KEYS("densities.operators.residual", "E"),
+    CLASS_DENSITY("densities.operators.means", "G_means"),
+    CLASS_DENSITY("densities.operators.class", "G_class"),
+    CLASS_DENSITY("densities.operators.cross", "G_cross"),
     REQ("backward_passes", "backward passes", "", INT),
     REQ("products", "products", "", INT),
     REQ("seconds", "seconds", "s", NUMBER),

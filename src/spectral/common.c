@@ -109,17 +109,21 @@ int hesse_sp_support(const hesse_op *op, double lo_given, double hi_given, int s
     double a, b;
     int rc = hesse_spectral_support(op, steps, seed, &a, &b, stats);
     if (rc != HESSE_OK) return rc;
+    hesse_sp_widen(a, b, margin, lo, hi);
+    return HESSE_OK;
+}
+
+void hesse_sp_widen(double a, double b, double margin, double *lo, double *hi) {
     double width = b - a;
     double scale = fmax(fabs(a), fabs(b));
     if (width <= 1e-12 * scale || width <= 0.0) {
         double pad = fmax(1e-3 * scale, 1e-12);
         *lo = a - pad;
         *hi = b + pad;
-        return HESSE_OK;
+        return;
     }
     *lo = a - margin * width;
     *hi = b + margin * width;
-    return HESSE_OK;
 }
 
 void hesse_eigs_free(hesse_eigs *r) {

@@ -48,6 +48,10 @@ int hesse_sp_density_normalise(hesse_density *d);
 int hesse_sp_support(const hesse_op *op, double lo_given, double hi_given, int steps, double margin,
                      uint64_t seed, double *lo, double *hi, hesse_op_stats *stats);
 
+/* [a, b] widened by `margin` times its width on each side (a degenerate interval by 1e-3 of its
+ * magnitude, at least 1e-12): the rule of hesse_sp_support. */
+void hesse_sp_widen(double a, double b, double margin, double *lo, double *hi);
+
 /* ---- Checkpoint blobs ---------------------------------------------------------------------
  * Native-order serialisation for solver checkpoints. A writer with p == NULL only measures
  * (used counts the bytes); a reader sets short_read instead of reading past the end and then

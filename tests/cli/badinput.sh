@@ -149,6 +149,7 @@ st("d.safetensors", {"x": ("U8", [n, 1, 28, 28], bytes(range(256)) * (n * 784 //
 st("d2.safetensors", {"x": ("U8", [n, 1, 28, 28], bytes(n * 784)), "y": ("I64", [n], ys)})
 st("huge.safetensors", {"x": ("F64", [n, 1, 28, 28], struct.pack("<d", 1e308) * (n * 784)),
                         "y": ("I64", [n], ys)})
+st("one.safetensors", {"x": ("U8", [8, 1, 28, 28], bytes(8 * 784)), "y": ("I64", [8], bytes(64))})
 
 # Documents for hesse report and hesse powerlaw.
 open(path("notjson.json"), "w").write("not JSON at all")
@@ -242,6 +243,18 @@ row E36 "cannot select 1000000000 samples, the split has 60000" -- "$HESSE" eval
 row E53 "option --basis applies to --method lanczos" -- "$HESSE" spectrum $s --top 3 --method power --basis 8 -o "$o"
 row E54 "option --moments applies to --method kpm" -- "$HESSE" density $s --moments 64 -o "$o"
 row E55 "option --probes applies to --method hutchinson or hutchpp" -- "$HESSE" trace $s --method exact --probes 10 -o "$o"
+"$HESSE" train -q --arch 'avgpool2d(4),flatten,linear(49,1)' --loss mse --data "$T/one.safetensors" \
+    --epochs 0 -o "$T/one-output.safetensors" || fail "the one-output model"
+row E130 "option --operator gwithin: the model has 1 output \(a regression\); the class-mean decomposition needs at least 2 classes" -- \
+    "$HESSE" density -q --model "$T/one-output.safetensors" --data "$T/one.safetensors" --samples 8 --operator gwithin -o "$o"
+row E131 "option --layer: --operator gmeans is built from the class means over all parameters; it has no layer block" -- \
+    "$HESSE" density $s --operator gmeans --layer 2 -o "$o"
+row E132 "option --method exact: only the low-rank operators gmeans, gclass and gcross have an exact density here, not hessian" -- \
+    "$HESSE" density $s --method exact -o "$o"
+row E133 "option --deflate applies to --method slq or kpm" -- "$HESSE" density $s --operator gmeans --deflate 2 -o "$o"
+row E134 "option --operator: expected hessian, ggn, residual, efisher, gmeans, gclass, gcross or gwithin, got 'gfoo'" -- \
+    "$HESSE" density $s --operator gfoo -o "$o"
+row E135 "option --density-steps applies with --density" -- "$HESSE" classes $s --density-steps 3 -o "$o"
 row E56 "option --checkpoint-every needs --checkpoint FILE" -- "$HESSE" spectrum $s --top 3 --checkpoint-every 10 -o "$o"
 row E57 "option --hi given without --lo" -- "$HESSE" density $s --hi 5 -o "$o"
 row E65 "option --margin widens an estimated support; with --lo/--hi the support is given" -- \
