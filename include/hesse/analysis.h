@@ -11,6 +11,7 @@
 #ifndef HESSE_ANALYSIS_H
 #define HESSE_ANALYSIS_H
 
+#include <hesse/export.h>
 #include <hesse/core.h>
 #include <hesse/curv.h>
 #include <hesse/nn.h>
@@ -24,12 +25,13 @@ extern "C" {
 
 /* Overlap of two subspaces given by orthonormal bases V1 (n x k1) and V2 (n x k2),
  * column-major: ||V1^T V2||_F^2 / min(k1, k2), in [0, 1] (1: one contains the other). */
-double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int k2, const double *V2);
+HESSE_API double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int k2,
+                                        const double *V2);
 
 /* The largest relative gap in a descending list: the k in [1, count) maximising
  * lambda_k / lambda_{k+1} over positive values (1-based: the first k values are outliers), and
  * that ratio. Returns 0 when fewer than two positive values. */
-int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
+HESSE_API int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
 
 /* ---- Power law (Xie et al.) ------------------------------------------------------------ */
 /* (section owned by analysis/powerlaw.c) */
@@ -57,7 +59,7 @@ typedef struct {
 /* Fits a power law to `count` values in any order (not modified; non-positive ones are
  * dropped and counted in out->dropped). HESSE_EINVAL when a value is not finite, when fewer
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
-int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
+HESSE_API int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
 
 /* ---- Class means (Papyan 2019) --------------------------------------------------------- */
 /* (section owned by analysis/classes.c)
@@ -82,8 +84,9 @@ typedef struct {
 /* The C^2 means by C backward passes over the samples of each class (so C passes over the
  * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. A model
  * with fewer than 2 outputs is HESSE_EINVAL. */
-int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out);
-void hesse_class_means_free(hesse_class_means *cm);
+HESSE_API int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s,
+                                        hesse_class_means *out);
+HESSE_API void hesse_class_means_free(hesse_class_means *cm);
 
 typedef enum { HESSE_MEANS_ALL = 0, HESSE_MEANS_CLASS = 1, HESSE_MEANS_CROSS = 2 } hesse_means_part;
 
@@ -92,11 +95,12 @@ typedef enum { HESSE_MEANS_ALL = 0, HESSE_MEANS_CLASS = 1, HESSE_MEANS_CROSS = 2
  * descending; *count = C^2, C or C(C-1). With basis (n x k, may be NULL) the k leading
  * eigenvectors of that part, S u / sqrt(lambda) ("averaging", Papyan 2019 sec. 5). *values
  * is the caller's: release it with hesse_free. */
-int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, double **values,
-                         int *count, int k, double *basis);
+HESSE_API int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part,
+                                   double **values, int *count, int k, double *basis);
 
 /* G_means (or a part) as an operator v -> S (S^T v); cm is borrowed. */
-int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hesse_op *out);
+HESSE_API int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part,
+                                   hesse_op *out);
 
 /* ---- Kronecker decoupling (Wu et al.) -------------------------------------------------- */
 /* (section owned by analysis/kronecker.c)
@@ -115,17 +119,17 @@ typedef struct {
 } hesse_kron_layer;
 
 /* Eigen-decomposes both factors (copied; f is not modified). */
-int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out);
-void hesse_kron_layer_free(hesse_kron_layer *kl);
+HESSE_API int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out);
+HESSE_API void hesse_kron_layer_free(hesse_kron_layer *kl);
 
 /* The k largest eigenvalues of E[M] (x) E[x x^T] (descending; ties by factor index) and,
  * when vectors is not NULL, their eigenvectors (out*in x k, column-major, in vec(W) order). */
-int hesse_kron_top(const hesse_kron_layer *kl, int k, double *values, double *vectors);
+HESSE_API int hesse_kron_top(const hesse_kron_layer *kl, int k, double *values, double *vectors);
 
 /* sigma_1^2 / sum_j sigma_j^2 of the vector v reshaped as a row-major rows x cols matrix: 1
  * for a rank-one matrix, 1/min(rows, cols) at the other extreme. NAN for a zero vector or
  * when the SVD fails. */
-double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols);
+HESSE_API double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols);
 
 #ifdef __cplusplus
 }
