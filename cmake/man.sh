@@ -34,6 +34,7 @@ END {
     for (i = 1; i <= n; i++) printf ".BR hesse\\-%s (1)%s\n", name[i], i < n ? "," : ""
 }' "$tmp" >"$out/hesse.1"
 
+# shellcheck disable=SC2013 # command names are single words
 for cmd in $(awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }' "$tmp"); do
     "$hesse" "$cmd" --help >"$tmp"
     awk -v cmd="$cmd" -v version="$version" "$esc"'

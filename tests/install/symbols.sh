@@ -7,10 +7,12 @@
 set -u
 : "${LIBHESSE:?LIBHESSE must name libhesse.so}"
 : "${HESSE_SOURCE:?HESSE_SOURCE must name the source tree}"
-command -v gcc >/dev/null && command -v nm >/dev/null && command -v objdump >/dev/null || {
-    echo "symbols: needs gcc (-aux-info), nm and objdump; skipped" >&2
-    exit 77
-}
+for tool in gcc nm objdump; do
+    command -v $tool >/dev/null || {
+        echo "symbols: needs gcc (-aux-info), nm and objdump; skipped" >&2
+        exit 77
+    }
+done
 T=$(mktemp -d "${TMPDIR:-/tmp}/hesse-symbols.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 for h in "$HESSE_SOURCE"/include/hesse/*.h; do
