@@ -2,7 +2,8 @@
  *
  * libhesse.so is compiled with -fvisibility=hidden, so a function is exported only when its
  * public declaration carries HESSE_API; everything else (the *-impl.h helpers) stays inside
- * the library. tests/install/symbols.sh fails on a public declaration without it. */
+ * the library. tests/install/symbols.sh fails on a public declaration without it;
+ * tools/hesse_api.py adds it to every declaration that lacks it. */
 #ifndef HESSE_EXPORT_H
 #define HESSE_EXPORT_H
 
