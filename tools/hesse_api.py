@@ -5,7 +5,8 @@
 
 gcc -aux-info lists each declaration with its file and line; a declaration whose line does not
 start with HESSE_API gets it. Declarations that do not start on the line gcc names (a return type
-on the line above) are reported for a hand edit. Run clang-format on the headers afterwards.
+on the line above) are reported for a hand edit; a header without #include <hesse/export.h>
+gets it. Run clang-format on the headers afterwards.
 --check changes nothing and exits 1 when a declaration lacks the macro. tests/install/symbols.sh
 is the test that catches a missing one in the built library.
 """
@@ -46,6 +47,11 @@ for path, items in sorted(decls.items()):
         print(f"{rel}:{number}: {name}: HESSE_API missing" + ("" if check else ", added"))
         missing += 1
         lines[number - 1] = "HESSE_API " + text
+    text = "\n".join(lines)
+    if "#include <hesse/export.h>" not in text:
+        print(f"{os.path.relpath(path, root)}: does not include <hesse/export.h>" + ("" if check else ", added"))
+        missing += 1
+        text = re.sub(r"(#define HESSE_\w+_H\n\n)", r"\1#include <hesse/export.h>\n", text, count=1)
     if not check:
-        open(path, "w").write("\n".join(lines))
+        open(path, "w").write(text)
 sys.exit(1 if (missing and check) or manual else 0)
