@@ -8,8 +8,11 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 LINT_BUILD ?= build-lint
+# make install PREFIX=... (DESTDIR=... to stage into a root)
+PREFIX ?= /usr/local
 
-.PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint
+.PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint \
+	install install-built uninstall
 
 all: build
 
@@ -19,6 +22,19 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# bin/hesse, libhesse.so.* and libhesse.a, include/hesse/, lib/pkgconfig/hesse.pc,
+# lib/cmake/hesse/ and share/man/man1/ under PREFIX (docs/library.md). install-built installs
+# an already built tree without building (tests/examples/installed.sh uses it); uninstall
+# removes every file the last install wrote (BUILD/install_manifest.txt; give the same DESTDIR).
+install: build
+	@$(MAKE) --no-print-directory install-built
+
+install-built:
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
 # Release build: every test. Sanitizer build (ASan + UBSan, with LeakSanitizer): the tests
 # labelled `asan`, which include the command-line tests and the fuzz harnesses' smoke runs

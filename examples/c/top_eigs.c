@@ -43,7 +43,7 @@ cleanup:
     hesse_op_free(&H);
     hesse_engine_free(e);
     hesse_samples_free(&s);
-    free(pre);
+    hesse_free(pre);
     hesse_model_free(m);
     hesse_dataset_free(ds);
     return rc == HESSE_OK ? 0 : 1;

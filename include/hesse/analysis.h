@@ -11,6 +11,7 @@
 #ifndef HESSE_ANALYSIS_H
 #define HESSE_ANALYSIS_H
 
+#include <hesse/export.h>
 #include <hesse/core.h>
 #include <hesse/curv.h>
 #include <hesse/nn.h>
@@ -24,12 +25,13 @@ extern "C" {
 
 /* Overlap of two subspaces given by orthonormal bases V1 (n x k1) and V2 (n x k2),
  * column-major: ||V1^T V2||_F^2 / min(k1, k2), in [0, 1] (1: one contains the other). */
-double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int k2, const double *V2);
+HESSE_API double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int k2,
+                                        const double *V2);
 
 /* The largest relative gap in a descending list: the k in [1, count) maximising
  * lambda_k / lambda_{k+1} over positive values (1-based: the first k values are outliers), and
  * that ratio. Returns 0 when fewer than two positive values. */
-int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
+HESSE_API int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
 
 /* ---- Power law (Xie et al.) ------------------------------------------------------------ */
 /* (section owned by analysis/powerlaw.c) */
@@ -57,7 +59,7 @@ typedef struct {
 /* Fits a power law to `count` values in any order (not modified; non-positive ones are
  * dropped and counted in out->dropped). HESSE_EINVAL when a value is not finite, when fewer
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
-int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
+HESSE_API int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
 
 /* The solver's accuracy over many decades. An eigenvalue from Lanczos at tolerance tol is off
  * by at most its residual, tol ||A||, so the smallest fitted one, lambda_K, is known to
@@ -82,15 +84,16 @@ typedef struct {
 /* Solves for the top values (descending in out->values[ntop], with residuals and anorm) at a
  * relative tolerance; out is released by the caller with hesse_eigs_free. */
 typedef int (*hesse_powerlaw_solve_fn)(void *ctx, double tol, hesse_eigs *out);
-int hesse_powerlaw_eigs(hesse_powerlaw_solve_fn solve, void *ctx, double tol, hesse_eigs *out,
-                        hesse_powerlaw_guard *g);
+HESSE_API int hesse_powerlaw_eigs(hesse_powerlaw_solve_fn solve, void *ctx, double tol,
+                                  hesse_eigs *out, hesse_powerlaw_guard *g);
 
 /* The fit's sensitivity to the eigenvalues' errors: the largest change of s_ls or s_mle over
  * three refits of the K fitted values desc (descending, positive) with residuals[K]: every
  * value moved down by its residual, every value moved up by it, and only the pairs whose
  * residual is within `bound` (tol ||A||: the converged ones) kept. */
-int hesse_powerlaw_sensitivity(const double *desc, const double *residuals, int K, double bound,
-                               const hesse_powerlaw *f, double *s_sensitivity);
+HESSE_API int hesse_powerlaw_sensitivity(const double *desc, const double *residuals, int K,
+                                         double bound, const hesse_powerlaw *f,
+                                         double *s_sensitivity);
 
 /* ---- Marchenko-Pastur bulk (Papyan 2018) ---------------------------------------------- */
 /* (section owned by analysis/mpfit.c)
@@ -122,21 +125,21 @@ typedef struct {
 
 /* Fits the law to the distribution of count atoms x[i] with weights w[i] >= 0 (normalised
  * here). Moments that no law has leave out->fitted = 0 and HESSE_OK (m1, m2 filled). */
-int hesse_mp_fit_atoms(int count, const double *x, const double *w, hesse_mp_fit *out);
+HESSE_API int hesse_mp_fit_atoms(int count, const double *x, const double *w, hesse_mp_fit *out);
 
 /* The same over an SLQ density's quadrature: every probe's Gauss nodes and weights, each probe
  * counting 1 / probes (the moments are then Hutchinson estimates of tr(A)/n and tr(A^2)/n,
  * exact per probe for up to 2 steps - 1 >= 2). HESSE_EINVAL for a density without nodes (KPM). */
-int hesse_mp_fit_density(const hesse_density *d, hesse_mp_fit *out);
+HESSE_API int hesse_mp_fit_density(const hesse_density *d, hesse_mp_fit *out);
 
 /* The fitted law smoothed by a Gaussian of width sigma (as SLQ smooths its nodes), at
  * points grid values: out[i] = atom * N(grid[i]; 0, sigma) + integral of rho(x) N(grid[i]; x,
  * sigma) dx. */
-int hesse_mp_curve(const hesse_mp_law *f, double sigma, int points, const double *grid,
-                   double *out);
+HESSE_API int hesse_mp_curve(const hesse_mp_law *f, double sigma, int points, const double *grid,
+                             double *out);
 
 /* The law's CDF at x (atom included); NAN unless gamma > 0 and sigma2 > 0. */
-double hesse_mp_cdf(double gamma, double sigma2, double x);
+HESSE_API double hesse_mp_cdf(double gamma, double sigma2, double x);
 
 /* ---- Class means (Papyan 2019) --------------------------------------------------------- */
 /* (section owned by analysis/classes.c)
@@ -161,8 +164,9 @@ typedef struct {
 /* The C^2 means by C backward passes over the samples of each class (so C passes over the
  * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. A model
  * with fewer than 2 outputs is HESSE_EINVAL. */
-int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out);
-void hesse_class_means_free(hesse_class_means *cm);
+HESSE_API int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s,
+                                        hesse_class_means *out);
+HESSE_API void hesse_class_means_free(hesse_class_means *cm);
 
 typedef enum { HESSE_MEANS_ALL = 0, HESSE_MEANS_CLASS = 1, HESSE_MEANS_CROSS = 2 } hesse_means_part;
 
@@ -171,11 +175,12 @@ typedef enum { HESSE_MEANS_ALL = 0, HESSE_MEANS_CLASS = 1, HESSE_MEANS_CROSS = 2
  * descending; *count = C^2, C or C(C-1). With basis (n x k, may be NULL) the k leading
  * eigenvectors of that part, S u / sqrt(lambda) ("averaging", Papyan 2019 sec. 5). *values
  * is the caller's: release it with hesse_free. */
-int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part, double **values,
-                         int *count, int k, double *basis);
+HESSE_API int hesse_class_spectrum(const hesse_class_means *cm, hesse_means_part part,
+                                   double **values, int *count, int k, double *basis);
 
 /* G_means (or a part) as an operator v -> S (S^T v); cm is borrowed. */
-int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part, hesse_op *out);
+HESSE_API int hesse_op_class_means(const hesse_class_means *cm, hesse_means_part part,
+                                   hesse_op *out);
 
 /* The additive two-way structure of the C^2 means (Papyan 2019: "these means possess an
  * additive two-way structure"): delta_{c,c'} = mu + a_c + b_c' + r_{c,c'}, the two-way analysis
@@ -202,14 +207,14 @@ typedef struct {
     double cross_deviations;  /* tr G_2; tr G_cross = tr G_1 + tr G_2 */
 } hesse_means_twoway;
 
-int hesse_class_means_twoway(const hesse_class_means *cm, hesse_means_twoway *out);
+HESSE_API int hesse_class_means_twoway(const hesse_class_means *cm, hesse_means_twoway *out);
 
 /* The spectral density of G_means (or its class / cross part) exactly: its nonzero eigenvalues
  * (hesse_class_spectrum) at 1/n each and zero at (n - k)/n, drawn as SLQ draws its Ritz values
  * (hesse_density_points: the same Gaussian width, grid and support rules; p's sigma, points,
  * margin, lo, hi, eps). No products. */
-int hesse_class_density(const hesse_class_means *cm, hesse_means_part part,
-                        const hesse_slq_params *p, hesse_density *out);
+HESSE_API int hesse_class_density(const hesse_class_means *cm, hesse_means_part part,
+                                  const hesse_slq_params *p, hesse_density *out);
 
 /* ---- Kronecker decoupling (Wu et al.) -------------------------------------------------- */
 /* (section owned by analysis/kronecker.c)
@@ -243,21 +248,21 @@ typedef struct {
 
 /* The dominance measures of a mean m (in values) in the second moment S (in x in) whose top
  * eigenpair (lambda_1, u_1) is given. */
-hesse_mean_dominance hesse_mean_dominance_of(int64_t in, const double *m, const double *S,
-                                             double lambda1, const double *u1);
+HESSE_API hesse_mean_dominance hesse_mean_dominance_of(int64_t in, const double *m, const double *S,
+                                                       double lambda1, const double *u1);
 
 /* Eigen-decomposes both factors (copied; f is not modified), and measures E[x]'s dominance. */
-int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out);
-void hesse_kron_layer_free(hesse_kron_layer *kl);
+HESSE_API int hesse_kron_layer_from_factors(const hesse_layer_factors *f, hesse_kron_layer *out);
+HESSE_API void hesse_kron_layer_free(hesse_kron_layer *kl);
 
 /* The k largest eigenvalues of E[M] (x) E[x x^T] (descending; ties by factor index) and,
  * when vectors is not NULL, their eigenvectors (out*in x k, column-major, in vec(W) order). */
-int hesse_kron_top(const hesse_kron_layer *kl, int k, double *values, double *vectors);
+HESSE_API int hesse_kron_top(const hesse_kron_layer *kl, int k, double *values, double *vectors);
 
 /* sigma_1^2 / sum_j sigma_j^2 of the vector v reshaped as a row-major rows x cols matrix: 1
  * for a rank-one matrix, 1/min(rows, cols) at the other extreme. NAN for a zero vector or
  * when the SVD fails. */
-double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols);
+HESSE_API double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #ifndef HESSE_CURV_H
 #define HESSE_CURV_H
 
+#include <hesse/export.h>
 #include <hesse/data.h>
 #include <hesse/nn.h>
 #include <hesse/op.h>
@@ -24,21 +25,22 @@ extern "C" {
 
 /* The Hessian or GGN of the mean loss over s as an operator of dimension n_params; blocks
  * of up to the engine's max_block vectors per pass. Engine and samples are borrowed. */
-int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind,
-                       hesse_op *out);
+HESSE_API int hesse_op_curvature(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind,
+                                 hesse_op *out);
 
 /* Which parameter tensors a block specification selects: "3" (every tensor of nn.Sequential
  * index 3), "3.weight", or a comma-separated list of those. Fills sel[] with tensor indices
  * (hesse_model_tensor) in parameter order, at most cap of them; HESSE_EINPUT naming the
  * token and listing the model's tensors when one matches nothing. */
-int hesse_select_tensors(const hesse_model *m, const char *spec, int *sel, int cap, int *count);
+HESSE_API int hesse_select_tensors(const hesse_model *m, const char *spec, int *sel, int cap,
+                                   int *count);
 
 /* The restriction of `full` (a curvature operator over all of m's parameters) to the tensors
  * `spec` selects (hesse_select_tensors): *block (free with hesse_op_free), and the selected
  * tensors in parameter order in tensors[] (room for hesse_model_num_tensors(m)), *ntensors of
  * them. Neighbouring tensors form one range; at most 64 separate ranges (HESSE_EINVAL). */
-int hesse_op_layer_block(const hesse_model *m, const hesse_op *full, const char *spec, int *tensors,
-                         int *ntensors, hesse_op *block);
+HESSE_API int hesse_op_layer_block(const hesse_model *m, const hesse_op *full, const char *spec,
+                                   int *tensors, int *ntensors, hesse_op *block);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #ifndef HESSE_DATA_H
 #define HESSE_DATA_H
 
+#include <hesse/export.h>
 #include <hesse/core.h>
 
 #ifdef __cplusplus
@@ -37,18 +38,18 @@ typedef struct {
 } hesse_samples;
 
 /* Values per sample, c*h*w. */
-int64_t hesse_samples_dim(const hesse_samples *s);
+HESSE_API int64_t hesse_samples_dim(const hesse_samples *s);
 /* The samples a mean runs over: s->total when set, else s->n. */
-int64_t hesse_samples_total(const hesse_samples *s);
+HESSE_API int64_t hesse_samples_total(const hesse_samples *s);
 /* A view of samples [begin, begin + count) that shares memory with s (owns = 0); the range is
  * clamped to [0, s->n). */
-hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);
+HESSE_API hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);
 /* Frees what s owns and zeroes it; safe on a view or a zeroed struct. */
-void hesse_samples_free(hesse_samples *s);
+HESSE_API void hesse_samples_free(hesse_samples *s);
 /* The SHA-256 (64 hex digits) of the samples' content: their count, shape and number of
  * classes, every value of x as used (after preprocessing) and every label, in order. Two
  * selections hash alike exactly when a network sees the same data. */
-void hesse_samples_hash(const hesse_samples *s, char hex[65]);
+HESSE_API void hesse_samples_hash(const hesse_samples *s, char hex[65]);
 
 typedef enum { HESSE_SPLIT_TRAIN = 0, HESSE_SPLIT_TEST = 1 } hesse_split;
 
@@ -67,29 +68,32 @@ typedef struct hesse_dataset hesse_dataset;
  *                            file is the split, so only HESSE_SPLIT_TRAIN is accepted
  *                            (HESSE_EINVAL otherwise: name the test split's file instead).
  * Errors name the file at fault and what was expected (HESSE_EINPUT, HESSE_EIO). */
-int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
+HESSE_API int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
 
 /* Reads one IDX images file and one IDX labels file (gzip or raw, told apart by content).
  * Images are [n, 1, rows, cols] uint8; the class count is 10, or the largest label + 1. */
-int hesse_dataset_open_idx(const char *images_path, const char *labels_path, hesse_dataset **out);
+HESSE_API int hesse_dataset_open_idx(const char *images_path, const char *labels_path,
+                                     hesse_dataset **out);
 
 /* A dataset over arrays that are copied: either pixels (uint8, scaled by default preprocess)
  * or values (double), exactly one non-NULL. Labels must lie in [0, num_classes). */
-int hesse_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w, int num_classes,
-                              const uint8_t *pixels, const double *values, const int32_t *labels,
-                              hesse_dataset **out);
-void hesse_dataset_free(hesse_dataset *ds);
+HESSE_API int hesse_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w,
+                                        int num_classes, const uint8_t *pixels,
+                                        const double *values, const int32_t *labels,
+                                        hesse_dataset **out);
+HESSE_API void hesse_dataset_free(hesse_dataset *ds);
 
-int64_t hesse_dataset_size(const hesse_dataset *ds);
-void hesse_dataset_shape(const hesse_dataset *ds, int *c, int *h, int *w);
-int hesse_dataset_num_classes(const hesse_dataset *ds);
-const char *hesse_dataset_name(const hesse_dataset *ds);         /* e.g. "fashion-mnist/train" */
-int hesse_dataset_is_bytes(const hesse_dataset *ds);             /* 1 for uint8 pixel storage */
-int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i); /* -1 when i is out of range */
+HESSE_API int64_t hesse_dataset_size(const hesse_dataset *ds);
+HESSE_API void hesse_dataset_shape(const hesse_dataset *ds, int *c, int *h, int *w);
+HESSE_API int hesse_dataset_num_classes(const hesse_dataset *ds);
+HESSE_API const char *hesse_dataset_name(const hesse_dataset *ds); /* e.g. "fashion-mnist/train" */
+HESSE_API int hesse_dataset_is_bytes(const hesse_dataset *ds);     /* 1 for uint8 pixel storage */
+HESSE_API int32_t hesse_dataset_label(const hesse_dataset *ds,
+                                      int64_t i); /* -1 when i is out of range */
 /* The stored split, [n, c*h*w] row-major: the uint8 pixels (NULL for double storage) or the
  * double values (NULL for uint8 storage). Borrowed; valid until hesse_dataset_free. */
-const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds);
-const double *hesse_dataset_values(const hesse_dataset *ds);
+HESSE_API const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds);
+HESSE_API const double *hesse_dataset_values(const hesse_dataset *ds);
 
 /* Which samples to take. */
 typedef enum {
@@ -112,35 +116,36 @@ typedef struct {
     double mean[HESSE_MAX_CHANNELS], std[HESSE_MAX_CHANNELS];
 } hesse_preprocess;
 
-hesse_selection hesse_selection_defaults(void);   /* FIRST, all, seed 0 */
-hesse_preprocess hesse_preprocess_defaults(void); /* automatic scale, no normalisation */
+HESSE_API hesse_selection hesse_selection_defaults(void);   /* FIRST, all, seed 0 */
+HESSE_API hesse_preprocess hesse_preprocess_defaults(void); /* automatic scale, no normalisation */
 
 /* Materialises the selected samples into an owning out (source filled, ascending). sel and pre
  * may be NULL for the defaults; n <= 0 takes the whole split whatever the mode. Fails with
  * HESSE_EINVAL when n exceeds the split, a balanced selection cannot be met by some class
  * (the message names the class, the count needed and the count found), or the preprocess does
  * not fit; out is then zeroed. */
-int hesse_dataset_select(const hesse_dataset *ds, const hesse_selection *sel,
-                         const hesse_preprocess *pre, hesse_samples *out);
+HESSE_API int hesse_dataset_select(const hesse_dataset *ds, const hesse_selection *sel,
+                                   const hesse_preprocess *pre, hesse_samples *out);
 
 /* Copies samples idx[0..count) of src into dst, which must own buffers of at least that size
  * and the same shape (used for shuffled minibatches). Sets dst->n = count; dst->source gets
  * src->source[idx[i]] (or idx[i] when src has none). */
-void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
-                          hesse_samples *dst);
+HESSE_API void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
+                                    hesse_samples *dst);
 /* Allocates an owning set of n samples of the given shape: x and y uninitialised, source
  * 0 .. n-1. */
-int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes, hesse_samples *out);
+HESSE_API int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes,
+                                  hesse_samples *out);
 
 /* A short description of a selection for results: "first 1000", "balanced 1000",
  * "random 1000 (seed 7)". */
-void hesse_selection_describe(const hesse_selection *sel, char *buf, size_t cap);
+HESSE_API void hesse_selection_describe(const hesse_selection *sel, char *buf, size_t cap);
 
 /* Builds a preprocess from strings "m1,m2,..." and "s1,s2,...", checking counts (at most
  * HESSE_MAX_CHANNELS) and that every std is positive; option names the command-line option for
  * the error message (HESSE_EINVAL). The scale stays automatic. */
-int hesse_preprocess_parse(const char *mean, const char *std, const char *option,
-                           hesse_preprocess *pre);
+HESSE_API int hesse_preprocess_parse(const char *mean, const char *std, const char *option,
+                                     hesse_preprocess *pre);
 
 /* ---- Reading files -------------------------------------------------------------------- */
 
@@ -148,7 +153,7 @@ int hesse_preprocess_parse(const char *mean, const char *std, const char *option
  * the NUL). Works on pipes and /proc files too. A missing path or a directory is
  * HESSE_EINPUT (the user named a wrong file); a failing read or open otherwise is HESSE_EIO;
  * both name the path. Release with hesse_free. */
-int hesse_read_file(const char *path, unsigned char **data, size_t *len);
+HESSE_API int hesse_read_file(const char *path, unsigned char **data, size_t *len);
 /* Decides from the first `have` bytes of an input how long it is: sets *total once the
  * bytes tell (else leaves it; called again as more arrive). data[from, have) are the bytes
  * that arrived since the last call. */
@@ -158,13 +163,13 @@ typedef void (*hesse_read_size_fn)(void *ctx, const unsigned char *data, size_t 
  * whole as there, anything else (a pipe, a device such as /dev/zero) only as far as `size`
  * says it reaches, and refused (HESSE_EINPUT naming it) past `cap` bytes before `size` could
  * tell. No gigabytes are read from an endless source before its first bytes are looked at. */
-int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx, size_t cap,
-                          unsigned char **data, size_t *len);
+HESSE_API int hesse_read_file_sized(const char *path, hesse_read_size_fn size, void *ctx,
+                                    size_t cap, unsigned char **data, size_t *len);
 /* The most a text input that is not a regular file (a pipe) may hold: 256 MiB. */
 #define HESSE_TEXT_STREAM_MAX ((size_t)256 << 20)
 /* A hesse_read_size_fn for text formats (JSON, CSV): a NUL byte ends the input. */
-void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t from,
-                          size_t *total);
+HESSE_API void hesse_read_size_text(void *ctx, const unsigned char *data, size_t have, size_t from,
+                                    size_t *total);
 
 /* ---- safetensors ------------------------------------------------------------------------
  * Format: 8-byte little-endian header length N, N bytes of JSON header
@@ -188,11 +193,11 @@ typedef enum {
 } hesse_dtype;
 
 /* Bytes per element (F64: 8, BF16: 2, BOOL: 1, ...). */
-size_t hesse_dtype_size(hesse_dtype dtype);
+HESSE_API size_t hesse_dtype_size(hesse_dtype dtype);
 /* IEEE binary16 and bfloat16 bit patterns to double, exactly (subnormals, +-inf and NaN
  * included). */
-double hesse_f16_to_double(uint16_t bits);
-double hesse_bf16_to_double(uint16_t bits);
+HESSE_API double hesse_f16_to_double(uint16_t bits);
+HESSE_API double hesse_bf16_to_double(uint16_t bits);
 
 #define HESSE_ST_MAX_DIMS 8
 
@@ -213,33 +218,34 @@ typedef struct hesse_st_file hesse_st_file;
  * the data block and not overlapping, unique names, string metadata. Everything is checked
  * before the call returns, so later accessors cannot fail on the file's content. Errors are
  * HESSE_EINPUT, one line naming the file and the tensor. The file is read into memory. */
-int hesse_st_open(const char *path, hesse_st_file **out);
+HESSE_API int hesse_st_open(const char *path, hesse_st_file **out);
 /* The same over a buffer (copied); `label` names it in error messages. */
-int hesse_st_open_memory(const void *data, size_t len, const char *label, hesse_st_file **out);
+HESSE_API int hesse_st_open_memory(const void *data, size_t len, const char *label,
+                                   hesse_st_file **out);
 /* Frees the file; the tensors, names, metadata strings and data pointers it handed out
  * stay valid until then. An open file is read-only, so threads may share it. NULL-safe. */
-void hesse_st_close(hesse_st_file *f);
-const char *hesse_st_path(const hesse_st_file *f);
-int hesse_st_count(const hesse_st_file *f);
-const hesse_st_tensor *hesse_st_at(const hesse_st_file *f, int i);
-const hesse_st_tensor *hesse_st_find(const hesse_st_file *f, const char *name);
+HESSE_API void hesse_st_close(hesse_st_file *f);
+HESSE_API const char *hesse_st_path(const hesse_st_file *f);
+HESSE_API int hesse_st_count(const hesse_st_file *f);
+HESSE_API const hesse_st_tensor *hesse_st_at(const hesse_st_file *f, int i);
+HESSE_API const hesse_st_tensor *hesse_st_find(const hesse_st_file *f, const char *name);
 /* Converts a tensor's values to double (floats exactly, F16/BF16 widened, integers as
  * values: 64-bit ones beyond 2^53 rounded; BOOL as 0/1). dst holds t->numel doubles. */
-int hesse_st_read_f64(const hesse_st_file *f, const hesse_st_tensor *t, double *dst);
+HESSE_API int hesse_st_read_f64(const hesse_st_file *f, const hesse_st_tensor *t, double *dst);
 /* Raw bytes of a tensor (t->end - t->begin of them), little-endian as stored. */
-const void *hesse_st_data(const hesse_st_file *f, const hesse_st_tensor *t);
+HESSE_API const void *hesse_st_data(const hesse_st_file *f, const hesse_st_tensor *t);
 /* A metadata value, or NULL when the file has no such key. */
-const char *hesse_st_meta(const hesse_st_file *f, const char *key);
-int hesse_st_meta_count(const hesse_st_file *f);
-const char *hesse_st_meta_key(const hesse_st_file *f, int i);
-const char *hesse_dtype_name(hesse_dtype dtype);
+HESSE_API const char *hesse_st_meta(const hesse_st_file *f, const char *key);
+HESSE_API int hesse_st_meta_count(const hesse_st_file *f);
+HESSE_API const char *hesse_st_meta_key(const hesse_st_file *f, int i);
+HESSE_API const char *hesse_dtype_name(hesse_dtype dtype);
 
 /* A dataset stored as safetensors: "x" (U8 pixels, or F64/F32/F16/BF16 values, which must
  * be finite; shape [N, C, H, W], [N, H, W] (C = 1) or [N, D] (c = D, h = w = 1)) and "y"
  * (integer labels >= 0, shape [N]); metadata "num_classes" optional (else max(y) + 1; when
  * given, every label must be below it). The dataset is named after the path. Errors
  * (HESSE_EINPUT) name the file and tensor. */
-int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out);
+HESSE_API int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out);
 
 #ifdef __cplusplus
 }

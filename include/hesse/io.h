@@ -12,6 +12,7 @@
 #ifndef HESSE_IO_H
 #define HESSE_IO_H
 
+#include <hesse/export.h>
 #include <cjson/cJSON.h>
 #include <hesse/core.h>
 #include <hesse/data.h>
@@ -25,16 +26,16 @@ extern "C" {
 
 /* Writes len bytes to path through a temporary file + fsync + rename. HESSE_EIO with the
  * path and the system's reason on failure; the old file (if any) is then untouched. */
-int hesse_write_file_atomic(const char *path, const void *data, size_t len);
+HESSE_API int hesse_write_file_atomic(const char *path, const void *data, size_t len);
 /* The same for a file made of nparts pieces (data[i], len[i]) written in order. */
-int hesse_write_parts_atomic(const char *path, int nparts, const void *const *data,
-                             const size_t *len);
+HESSE_API int hesse_write_parts_atomic(const char *path, int nparts, const void *const *data,
+                                       const size_t *len);
 
 /* Checks before long work that `path` can be written: a character device or FIFO (written
  * in place), or a file in an existing, writable directory. HESSE_EIO naming the path and the
  * reason otherwise: a directory, a block device, or an existing file without write
  * permission (refused like the shell's `>` refuses it, and for root too). */
-int hesse_check_writable(const char *path);
+HESSE_API int hesse_check_writable(const char *path);
 
 /* How the writers above treat their target (every writer of io/ goes through them):
  * - a symbolic link is followed: its target is replaced, the link stays;
@@ -43,7 +44,7 @@ int hesse_check_writable(const char *path);
  * - a directory, a block device or a write-protected file is refused (HESSE_EIO);
  * - anything else goes to a temporary file beside the target, which is renamed into place. */
 /* 1 when the writers write `path` in place (a character device, a FIFO, /dev/std*). */
-int hesse_output_inplace(const char *path);
+HESSE_API int hesse_output_inplace(const char *path);
 
 /* ---- The outputs of one run ------------------------------------------------------------
  * A set of outputs that appear together or not at all. Each output is checked when it is
@@ -56,25 +57,25 @@ int hesse_output_inplace(const char *path);
  * (a checkpoint, rewritten as a run goes) are written at once.
  * A set belongs to one thread; ownership stays with the caller. */
 typedef struct hesse_outputs hesse_outputs;
-int hesse_outputs_create(hesse_outputs **out);
+HESSE_API int hesse_outputs_create(hesse_outputs **out);
 /* Removes every staged file not committed and deactivates the set if it is active.
  * NULL-safe. */
-void hesse_outputs_free(hesse_outputs *o);
+HESSE_API void hesse_outputs_free(hesse_outputs *o);
 /* An input that no output may replace; `what` names it in messages ("--model"). A directory
  * stands for the files in it; a path that does not exist is ignored (opening it fails
  * later with its own message). */
-int hesse_outputs_input(hesse_outputs *o, const char *path, const char *what);
+HESSE_API int hesse_outputs_input(hesse_outputs *o, const char *path, const char *what);
 /* An output; `what` names it in messages ("--output"). HESSE_EINVAL naming both when it is
  * the same file as an input (except the input named `may_be`, NULL for none: a checkpoint
  * may be the file it resumed from) or as another output; hesse_check_writable's errors
  * otherwise. staged 0: written at once (a checkpoint). */
-int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int staged,
-                      const char *may_be);
+HESSE_API int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int staged,
+                                const char *may_be);
 /* Makes o this thread's active set (NULL: none). */
-void hesse_outputs_activate(hesse_outputs *o);
+HESSE_API void hesse_outputs_activate(hesse_outputs *o);
 /* Renames every finished staged output into place, in the order added. HESSE_EIO naming the
  * file when a rename fails (the temporary files not yet renamed are then removed). */
-int hesse_outputs_commit(hesse_outputs *o);
+HESSE_API int hesse_outputs_commit(hesse_outputs *o);
 
 /* ---- safetensors writer (the reader: hesse/data.h) ---- */
 /* A writer collects tensors (the data pointers must stay valid until hesse_st_write; data is
@@ -84,12 +85,12 @@ int hesse_outputs_commit(hesse_outputs *o);
  * of 8 bytes, then the data back to back. Names must be unique, non-empty and not
  * "__metadata__" (HESSE_EINVAL). The writer may write again after a failure. */
 typedef struct hesse_st_writer hesse_st_writer;
-int hesse_st_writer_create(hesse_st_writer **out);
-void hesse_st_writer_free(hesse_st_writer *w);
-int hesse_st_add(hesse_st_writer *w, const char *name, hesse_dtype dtype, int ndim,
-                 const int64_t *shape, const void *data);
-int hesse_st_add_meta(hesse_st_writer *w, const char *key, const char *value);
-int hesse_st_write(hesse_st_writer *w, const char *path);
+HESSE_API int hesse_st_writer_create(hesse_st_writer **out);
+HESSE_API void hesse_st_writer_free(hesse_st_writer *w);
+HESSE_API int hesse_st_add(hesse_st_writer *w, const char *name, hesse_dtype dtype, int ndim,
+                           const int64_t *shape, const void *data);
+HESSE_API int hesse_st_add_meta(hesse_st_writer *w, const char *key, const char *value);
+HESSE_API int hesse_st_write(hesse_st_writer *w, const char *path);
 
 /* ---- Model files ------------------------------------------------------------------------
  * hesse writes F64 tensors named "{module}.weight"/"{module}.bias" (module "{i}" for an
@@ -110,7 +111,8 @@ typedef struct {
 /* Writes the model atomically. meta may be NULL (then no preprocess, history, data or seed
  * keys); its JSON strings must parse (HESSE_EINVAL otherwise). HESSE_EIO naming the path
  * when writing fails, and then the old file, if any, is untouched. */
-int hesse_model_save(const hesse_model *m, const hesse_model_meta *meta, const char *path);
+HESSE_API int hesse_model_save(const hesse_model *m, const hesse_model_meta *meta,
+                               const char *path);
 
 /* How to read a model file. Zero/NULL fields mean "take it from the file". opt may be NULL
  * in hesse_model_load (all defaults). */
@@ -120,7 +122,7 @@ typedef struct {
                          it has one */
     int loss;         /* a hesse_loss_kind, or -1: the file's, else cross-entropy */
 } hesse_load_options;
-hesse_load_options hesse_load_defaults(void);
+HESSE_API hesse_load_options hesse_load_defaults(void);
 
 /* Loads a model file. Every tensor of the architecture, parameters and buffers, must be present
  * with its exact shape (F64, F32, F16 or BF16; converted to double; num_batches_tracked may be
@@ -130,30 +132,30 @@ hesse_load_options hesse_load_defaults(void);
  * HESSE_EINPUT naming the tensor and the index. A file with a hesse.format other than "1"
  * is refused. preprocess_json (may be NULL) receives a copy of hesse.preprocess (the caller's:
  * hesse_free), or NULL when the file has none. */
-int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_model **out,
-                     char **preprocess_json);
+HESSE_API int hesse_model_load(const char *path, const hesse_load_options *opt, hesse_model **out,
+                               char **preprocess_json);
 
 /* The preprocessing a model file records (hesse.preprocess): {"scale": s, "mean": [...],
  * "std": [...]}, the means and stds per channel and optional. from_json fills only what the
  * text gives (start from hesse_preprocess_defaults); HESSE_EINPUT when it is not an object or
  * mean and std disagree in length. to_json adds the keys to `into`. */
-int hesse_preprocess_from_json(const char *json, hesse_preprocess *p);
-void hesse_preprocess_to_json(const hesse_preprocess *p, cJSON *into);
+HESSE_API int hesse_preprocess_from_json(const char *json, hesse_preprocess *p);
+HESSE_API void hesse_preprocess_to_json(const hesse_preprocess *p, cJSON *into);
 
 /* ---- JSON results -----------------------------------------------------------------------
  * Every command writes one document: {"schema": "hesse.<command>/1", "hesse_version",
  * "command_line", "created", "blas": {...}, ...its own keys...}. */
 
 /* A new result document with the common envelope filled in. */
-cJSON *hesse_result_new(const char *command, int argc, char **argv);
+HESSE_API cJSON *hesse_result_new(const char *command, int argc, char **argv);
 /* Adds an array of n doubles (non-finite values are written as null). */
-cJSON *hesse_json_add_doubles(cJSON *obj, const char *key, const double *v, int64_t n);
+HESSE_API cJSON *hesse_json_add_doubles(cJSON *obj, const char *key, const double *v, int64_t n);
 /* The text hesse_json_write writes: two-space indentation, arrays of scalars on one line,
  * numbers that read back as the exact doubles (shortest of %.15g/%.16g/%.17g; -0 as
  * "-0.0"), non-finite numbers as null, a trailing newline. *text is the caller's (hesse_free). */
-int hesse_json_print(const cJSON *doc, char **text);
+HESSE_API int hesse_json_print(const cJSON *doc, char **text);
 /* Writes a document atomically, pretty-printed as hesse_json_print does. */
-int hesse_json_write(const cJSON *doc, const char *path);
+HESSE_API int hesse_json_write(const cJSON *doc, const char *path);
 
 /* ---- SVG plots ---------------------------------------------------------------------------
  * Self-contained SVG line / point / stem plots (no scripts, no external fonts), for the
@@ -174,13 +176,15 @@ typedef struct {
     int xlog, ylog;    /* log10 axes: non-positive values are left out */
     int width, height; /* pixels; 0: 640 x 400 */
 } hesse_plot;
-hesse_plot hesse_plot_defaults(void);
+HESSE_API hesse_plot hesse_plot_defaults(void);
 
 /* Renders the plot to a NUL-terminated SVG document (the caller's: hesse_free). Non-finite points
  * are left out. HESSE_EINVAL when no series has a drawable point. */
-int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries, char **svg);
+HESSE_API int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nseries,
+                               char **svg);
 /* Renders and writes atomically. */
-int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries, const char *path);
+HESSE_API int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries,
+                              const char *path);
 
 /* ---- Reports -------------------------------------------------------------------------------
  * One self-contained HTML page joining result documents (docs/report.md): a table of contents,
@@ -195,12 +199,13 @@ int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries
  * gives "hesse report". *html is NUL-terminated and the caller's (hesse_free). HESSE_EINPUT naming
  * the document when one is not a JSON object or has no "schema" string; HESSE_EINVAL when count < 1
  * or an argument is NULL; HESSE_ENOMEM. */
-int hesse_report_html(const cJSON *const *docs, const char *const *names, int count,
-                      const char *title, char **html);
+HESSE_API int hesse_report_html(const cJSON *const *docs, const char *const *names, int count,
+                                const char *title, char **html);
 /* Reads and parses the files, then hesse_report_html with the paths as names. A file that is
  * not JSON is HESSE_EINPUT naming it and the line and column of the syntax error; a missing
  * file HESSE_EINPUT, an unreadable one HESSE_EIO (hesse_read_file). */
-int hesse_report_files(const char *const *paths, int count, const char *title, char **html);
+HESSE_API int hesse_report_files(const char *const *paths, int count, const char *title,
+                                 char **html);
 
 #ifdef __cplusplus
 }

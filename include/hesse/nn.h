@@ -24,6 +24,7 @@
 #ifndef HESSE_NN_H
 #define HESSE_NN_H
 
+#include <hesse/export.h>
 #include <hesse/core.h>
 #include <hesse/data.h>
 
@@ -102,51 +103,51 @@ typedef struct hesse_model hesse_model;
  * (c, h, w). Errors (HESSE_EINPUT) name the layer and the expected vs found size, or the
  * unknown token and its position. Parameters start zeroed (buffers at PyTorch's initial
  * values); call hesse_model_init for PyTorch's default init. */
-int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind loss,
-                       hesse_model **out);
-void hesse_model_free(hesse_model *m);
-int hesse_model_clone(const hesse_model *m, hesse_model **out);
+HESSE_API int hesse_model_create(const char *arch, int c, int h, int w, hesse_loss_kind loss,
+                                 hesse_model **out);
+HESSE_API void hesse_model_free(hesse_model *m);
+HESSE_API int hesse_model_clone(const hesse_model *m, hesse_model **out);
 
 /* PyTorch's default initialisation of Linear and Conv2d (kaiming-uniform with a = sqrt(5):
  * weights and biases uniform in +-1/sqrt(fan_in)), drawn from hesse's seeded generator;
  * batch and layer norm: weight 1, bias 0, running statistics 0 and 1. */
-void hesse_model_init(hesse_model *m, uint64_t seed);
+HESSE_API void hesse_model_init(hesse_model *m, uint64_t seed);
 
-int64_t hesse_model_num_params(const hesse_model *m);
-double *hesse_model_params(hesse_model *m);
-const double *hesse_model_params_const(const hesse_model *m);
-int hesse_model_num_layers(const hesse_model *m);
-const hesse_layer *hesse_model_layer(const hesse_model *m, int i);
-int hesse_model_num_tensors(const hesse_model *m);
-const hesse_tensor_info *hesse_model_tensor(const hesse_model *m, int i);
+HESSE_API int64_t hesse_model_num_params(const hesse_model *m);
+HESSE_API double *hesse_model_params(hesse_model *m);
+HESSE_API const double *hesse_model_params_const(const hesse_model *m);
+HESSE_API int hesse_model_num_layers(const hesse_model *m);
+HESSE_API const hesse_layer *hesse_model_layer(const hesse_model *m, int i);
+HESSE_API int hesse_model_num_tensors(const hesse_model *m);
+HESSE_API const hesse_tensor_info *hesse_model_tensor(const hesse_model *m, int i);
 /* NULL when no tensor has that name. */
-const hesse_tensor_info *hesse_model_find_tensor(const hesse_model *m, const char *name);
+HESSE_API const hesse_tensor_info *hesse_model_find_tensor(const hesse_model *m, const char *name);
 /* Buffers: tensors of the state_dict that are not parameters (batch norm's running_mean,
  * running_var, num_batches_tracked). They start at PyTorch's initial values (0, 1, 0), are
  * read by the passes, and are never differentiated. */
-int hesse_model_num_buffers(const hesse_model *m);
-const hesse_tensor_info *hesse_model_buffer(const hesse_model *m, int i);
-const hesse_tensor_info *hesse_model_find_buffer(const hesse_model *m, const char *name);
-int64_t hesse_model_buffer_count(const hesse_model *m); /* values in all buffers */
-double *hesse_model_buffers(hesse_model *m);
-const double *hesse_model_buffers_const(const hesse_model *m);
+HESSE_API int hesse_model_num_buffers(const hesse_model *m);
+HESSE_API const hesse_tensor_info *hesse_model_buffer(const hesse_model *m, int i);
+HESSE_API const hesse_tensor_info *hesse_model_find_buffer(const hesse_model *m, const char *name);
+HESSE_API int64_t hesse_model_buffer_count(const hesse_model *m); /* values in all buffers */
+HESSE_API double *hesse_model_buffers(hesse_model *m);
+HESSE_API const double *hesse_model_buffers_const(const hesse_model *m);
 /* 1 when the network has layers whose training-mode behaviour differs from the evaluation
  * mode hesse implements (batch norm, dropout); the name of the first in *what. */
-int hesse_model_has_eval_only(const hesse_model *m, const char **what);
+HESSE_API int hesse_model_has_eval_only(const hesse_model *m, const char **what);
 /* The canonical text of one layer's item, e.g. "batchnorm2d(128)" (markers: "residual",
  * "shortcut", "add"). */
-void hesse_layer_describe(const hesse_layer *L, char *buf, size_t cap);
+HESSE_API void hesse_layer_describe(const hesse_layer *L, char *buf, size_t cap);
 /* The canonical architecture string (normalised spacing and names). */
-const char *hesse_model_arch(const hesse_model *m);
-hesse_loss_kind hesse_model_loss(const hesse_model *m);
-void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w);
-int hesse_model_num_outputs(const hesse_model *m);
+HESSE_API const char *hesse_model_arch(const hesse_model *m);
+HESSE_API hesse_loss_kind hesse_model_loss(const hesse_model *m);
+HESSE_API void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w);
+HESSE_API int hesse_model_num_outputs(const hesse_model *m);
 /* SHA-256 over the architecture string, the parameter bytes and the buffers' (if any). */
-void hesse_model_hash(const hesse_model *m, char hex[65]);
+HESSE_API void hesse_model_hash(const hesse_model *m, char hex[65]);
 /* "cross_entropy" / "mse", and the inverse (HESSE_EINPUT on an unknown name). */
-const char *hesse_loss_name(hesse_loss_kind loss);
-int hesse_loss_parse(const char *name, hesse_loss_kind *loss);
-const char *hesse_layer_kind_name(hesse_layer_kind kind);
+HESSE_API const char *hesse_loss_name(hesse_loss_kind loss);
+HESSE_API int hesse_loss_parse(const char *name, hesse_loss_kind *loss);
+HESSE_API const char *hesse_layer_kind_name(hesse_layer_kind kind);
 
 /* An engine holds the scratch for passes over data in chunks of at most `chunk` samples
  * and blocks of at most `max_block` vectors, for `threads` workers that take the chunks in
@@ -173,16 +174,17 @@ typedef struct {
     hesse_precision precision; /* F64 (default), or F32: passes in single precision, while
                                   every vector in or out and every sum over chunks is double */
 } hesse_engine_params;
-hesse_engine_params hesse_engine_defaults(void);
+HESSE_API hesse_engine_params hesse_engine_defaults(void);
 
 typedef struct hesse_engine hesse_engine;
-int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hesse_engine **out);
-void hesse_engine_free(hesse_engine *e);
-int hesse_engine_chunk(const hesse_engine *e);
-int hesse_engine_max_block(const hesse_engine *e);
-size_t hesse_engine_bytes(const hesse_engine *e);
-int64_t hesse_engine_num_params(const hesse_engine *e);
-int hesse_engine_threads(const hesse_engine *e);
+HESSE_API int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p,
+                                  hesse_engine **out);
+HESSE_API void hesse_engine_free(hesse_engine *e);
+HESSE_API int hesse_engine_chunk(const hesse_engine *e);
+HESSE_API int hesse_engine_max_block(const hesse_engine *e);
+HESSE_API size_t hesse_engine_bytes(const hesse_engine *e);
+HESSE_API int64_t hesse_engine_num_params(const hesse_engine *e);
+HESSE_API int hesse_engine_threads(const hesse_engine *e);
 
 /* Distributed runs: a reduction fn(ctx, data, count) that sums `count` doubles in place
  * over all ranks (MPI_Allreduce; dist.h provides one). With it, every pass sums its result
@@ -190,29 +192,29 @@ int hesse_engine_threads(const hesse_engine *e);
  * rank gets the total; the mean divides by hesse_samples_total. A rank whose own samples fail
  * (a non-finite loss) still joins the reductions, so that every rank fails alike. */
 typedef int (*hesse_reduce_fn)(void *ctx, double *data, int64_t count);
-void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx);
+HESSE_API void hesse_engine_set_reduce(hesse_engine *e, hesse_reduce_fn fn, void *ctx);
 /* The agreement every pass begins with: `failed` is 1 when this rank's own samples gave a
  * non-finite loss, and the function sets *any to whether any rank's did (collective). Without
  * one the reduction sums the failures. An application may carry its own per-pass news in the
  * same call (the CLI: a stop request on any rank, so that every rank stops at the same pass);
  * the reduction itself only ever sums. A failing check counts as a failure. */
 typedef int (*hesse_pass_check_fn)(void *ctx, int failed, int *any);
-void hesse_engine_set_pass_check(hesse_engine *e, hesse_pass_check_fn fn, void *ctx);
+HESSE_API void hesse_engine_set_pass_check(hesse_engine *e, hesse_pass_check_fn fn, void *ctx);
 /* Sums count doubles in place with the installed reduction (collective: every rank calls it
  * alike); nothing to do without one. */
-int hesse_engine_reduce(hesse_engine *e, double *data, int64_t count);
-hesse_precision hesse_engine_precision(const hesse_engine *e);
+HESSE_API int hesse_engine_reduce(hesse_engine *e, double *data, int64_t count);
+HESSE_API hesse_precision hesse_engine_precision(const hesse_engine *e);
 /* Bytes the cache holds now, and how many passes reused it. */
-size_t hesse_engine_cache_bytes(const hesse_engine *e);
-int64_t hesse_engine_cache_hits(const hesse_engine *e);
-const hesse_model *hesse_engine_model(const hesse_engine *e);
+HESSE_API size_t hesse_engine_cache_bytes(const hesse_engine *e);
+HESSE_API int64_t hesse_engine_cache_hits(const hesse_engine *e);
+HESSE_API const hesse_model *hesse_engine_model(const hesse_engine *e);
 
 /* Mean loss over all samples of s, and optionally (non-NULL) its gradient (length n,
  * overwritten) and the number of samples whose arg-max output equals the label.
  * Fails with HESSE_EINPUT when the samples' shape or labels do not fit the model and with
  * HESSE_ENUMERIC (naming the sample) when the loss is not finite. */
-int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
-                    int64_t *correct);
+HESSE_API int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
+                              int64_t *correct);
 
 /* Curvature matrices of the mean loss L = (1/N) sum_i l_i:
  *   HESSIAN   H, exact (Pearlmutter's R-operator)
@@ -226,17 +228,17 @@ typedef enum {
     HESSE_CURV_EFISHER = 3
 } hesse_curv_kind;
 /* "hessian", "ggn", "residual", "efisher", and back (HESSE_EINVAL on an unknown name). */
-const char *hesse_curv_name(hesse_curv_kind kind);
-int hesse_curv_parse(const char *name, hesse_curv_kind *kind);
+HESSE_API const char *hesse_curv_name(hesse_curv_kind kind);
+HESSE_API int hesse_curv_parse(const char *name, hesse_curv_kind *kind);
 
 /* Y[:, j] = C V[:, j] for j < k, C one of the matrices above over the samples of s.
  * V and Y are n x k, column-major, leading dimension n; k may exceed max_block (done in
  * several R-passes that share one forward and backward pass per chunk). */
-int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind, int k,
-                       const double *V, double *Y);
+HESSE_API int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_curv_kind kind,
+                                 int k, const double *V, double *Y);
 
 /* Logits (network outputs) of every sample: out is row-major [s->n, num_outputs]. */
-int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
+HESSE_API int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
 /* Fills the logit gradients gz [B, C] of samples i0 .. i0 + B - 1 of s, given their logits
  * z [B, C], softmax probabilities p [B, C] and labels y [B]. The engine's workers call it
@@ -247,8 +249,8 @@ typedef void (*hesse_logit_grad_fn)(void *ctx, int64_t i0, int B, const double *
 /* grad = sum_i J_i^T gz_i over the samples of s, with J_i the Jacobian of sample i's logits in
  * the parameters and gz_i chosen by fn: a backward pass with arbitrary output gradients (no
  * loss, no 1/N). With gz_i = dl_i/dz / N it is the gradient of the mean loss. */
-int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_grad_fn fn, void *ctx,
-                        double *grad);
+HESSE_API int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_grad_fn fn,
+                                  void *ctx, double *grad);
 
 /* Kronecker factors of the layer Hessians (Wu et al., "Dissecting Hessian", sec. 3; for
  * convolutions as in Grosse & Martens, KFC, 2016). For a linear layer z = W x + b,
@@ -268,8 +270,8 @@ int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse_logit_gra
  * J_z^T A J_z alone, an approximation wherever a curved layer follows. */
 typedef enum { HESSE_FACTOR_M_EXACT = 0, HESSE_FACTOR_M_GGN = 1 } hesse_factor_m;
 /* "exact", "ggn", and back (HESSE_EINVAL on an unknown name). */
-const char *hesse_factor_m_name(hesse_factor_m which);
-int hesse_factor_m_parse(const char *name, hesse_factor_m *which);
+HESSE_API const char *hesse_factor_m_name(hesse_factor_m which);
+HESSE_API int hesse_factor_m_parse(const char *name, hesse_factor_m *which);
 
 typedef struct {
     int layer;             /* index into the model's layers */
@@ -286,13 +288,14 @@ typedef struct {
 /* The factors of every linear and conv layer over the samples of s (one forward pass per
  * chunk, C backward passes for the layers whose M is J^T A J, and the R-passes above for the
  * others). *out (count entries) is released with hesse_layer_factors_free. */
-int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s, hesse_factor_m which,
-                                hesse_layer_factors **out, int *count);
-void hesse_layer_factors_free(hesse_layer_factors *f, int count);
+HESSE_API int hesse_layer_factors_compute(hesse_engine *e, const hesse_samples *s,
+                                          hesse_factor_m which, hesse_layer_factors **out,
+                                          int *count);
+HESSE_API void hesse_layer_factors_free(hesse_layer_factors *f, int count);
 /* The cost of the exact M: directions per sample that hesse_layer_factors_compute runs as
  * R-passes (the output values of the factor layers behind a curved layer; 0 for a network
  * piecewise linear after its first factor layer, or for HESSE_FACTOR_M_GGN). */
-int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_factor_m which);
+HESSE_API int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_factor_m which);
 
 /* ---- Training ---------------------------------------------------------------------------
  * Optimizers that follow PyTorch's torch.optim.SGD and torch.optim.Adam step for step
@@ -305,14 +308,14 @@ typedef struct {
     double weight_decay;      /* both: g += weight_decay * theta */
     double beta1, beta2, eps; /* Adam */
 } hesse_optim_params;
-hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind); /* PyTorch's defaults */
+HESSE_API hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind); /* PyTorch's defaults */
 
 typedef struct hesse_optimizer hesse_optimizer;
-int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out);
-void hesse_optimizer_free(hesse_optimizer *o);
+HESSE_API int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out);
+HESSE_API void hesse_optimizer_free(hesse_optimizer *o);
 /* One step with learning rate lr: updates theta (length n) from grad, which it may
  * overwrite (weight decay is added to it in place). */
-void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *grad);
+HESSE_API void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *grad);
 
 typedef enum {
     HESSE_SCHEDULE_CONSTANT = 0,
@@ -322,8 +325,8 @@ typedef enum {
 /* The learning rate of epoch e (0-based) of `epochs`, as PyTorch's StepLR (every
  * step_epochs epochs times gamma) and CosineAnnealingLR (T_max = epochs, eta_min = 0)
  * stepped once per epoch. */
-double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epochs,
-                         int step_epochs, double gamma);
+HESSE_API double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epochs,
+                                   int step_epochs, double gamma);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #ifndef HESSE_OP_H
 #define HESSE_OP_H
 
+#include <hesse/export.h>
 #include <hesse/core.h>
 
 #include <stdint.h>
@@ -42,7 +43,7 @@ typedef struct {
 } hesse_op;
 
 /* Releases an operator's context (when it owns one) and zeroes the struct. NULL-safe. */
-void hesse_op_free(hesse_op *op);
+HESSE_API void hesse_op_free(hesse_op *op);
 
 /* What applying an operator has cost so far. */
 typedef struct {
@@ -55,14 +56,15 @@ typedef struct {
  * columns, adds k to stats->products and the time taken to stats->seconds (stats may be
  * NULL), and fails with HESSE_ENUMERIC if any output entry is not finite (scanned here unless the
  * operator checks its own outputs: op->checks_finite). */
-int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y, hesse_op_stats *stats);
+HESSE_API int hesse_op_apply(const hesse_op *op, int k, const double *X, double *Y,
+                             hesse_op_stats *stats);
 
 /* ---- Operators from matrices ------------------------------------------------------------ */
 
 /* Y = A X for an explicit symmetric n x n matrix A (column-major, borrowed). */
-int hesse_op_dense(int64_t n, const double *A, hesse_op *out);
+HESSE_API int hesse_op_dense(int64_t n, const double *A, hesse_op *out);
 /* Y = diag(d) X (d borrowed). */
-int hesse_op_diag(int64_t n, const double *d, hesse_op *out);
+HESSE_API int hesse_op_diag(int64_t n, const double *d, hesse_op *out);
 
 /* ---- Operators from operators -----------------------------------------------------------
  * A product of the result is counted once, by the caller's hesse_op_apply (the bases' own
@@ -71,33 +73,33 @@ int hesse_op_diag(int64_t n, const double *d, hesse_op *out);
 
 /* Y = P A P X with P = I - U U^T: A restricted to the complement of the m orthonormal
  * columns of U (n x m, column-major, borrowed). Used to study the bulk without outliers. */
-int hesse_op_deflate(const hesse_op *a, int m, const double *U, hesse_op *out);
+HESSE_API int hesse_op_deflate(const hesse_op *a, int m, const double *U, hesse_op *out);
 /* Y = A X + sigma X. */
-int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
+HESSE_API int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
 /* Y = alpha A X + beta B X (same n). */
-int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
-                     hesse_op *out);
+HESSE_API int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
+                               hesse_op *out);
 
 /* Y = P^T A P X: A restricted to the coordinates in `count` ranges [offset[i], offset[i] +
  * length[i]) of its n (sorted, not overlapping; copied). The result has dimension
  * sum(length). Used for layer blocks of a network's curvature. */
-int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset, const int64_t *length,
-                      hesse_op *out);
+HESSE_API int hesse_op_restrict(const hesse_op *a, int count, const int64_t *offset,
+                                const int64_t *length, hesse_op *out);
 
 /* ---- Materialisation -------------------------------------------------------------------- */
 
 /* HESSE_OK when `copies` dense n x n matrices (n^2 doubles each) fit in `budget` bytes (0: the
  * memory available now); HESSE_ENOMEM with a message naming n, the GiB needed and the budget
  * otherwise; HESSE_EINVAL for n <= 0. */
-int hesse_dense_check_memory(int64_t n, int copies, uint64_t budget);
+HESSE_API int hesse_dense_check_memory(int64_t n, int copies, uint64_t budget);
 
 /* The dense matrix of an operator, A (n x n, column-major, caller's), assembled from products
  * with blocks of `block` unit vectors (block <= 0: 64) and symmetrised as (A + A^T) / 2, so
  * that either triangle may be read. Costs n products. Reports progress as task "dense"
  * (columns done). *asymmetry receives max |A - A^T| / max |A| before symmetrising (may be
  * NULL): for an exact Hessian this is rounding, ~1e-15. */
-int hesse_op_to_dense(const hesse_op *op, int block, double *A, double *asymmetry,
-                      hesse_op_stats *stats);
+HESSE_API int hesse_op_to_dense(const hesse_op *op, int block, double *A, double *asymmetry,
+                                hesse_op_stats *stats);
 
 #ifdef __cplusplus
 }

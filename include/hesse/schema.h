@@ -12,6 +12,7 @@
 #ifndef HESSE_SCHEMA_H
 #define HESSE_SCHEMA_H
 
+#include <hesse/export.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -53,22 +54,22 @@ typedef struct {
 } hesse_schema;
 
 /* The schema of a command ("spectrum"), or NULL when there is none. */
-const hesse_schema *hesse_schema_find(const char *command);
+HESSE_API const hesse_schema *hesse_schema_find(const char *command);
 /* All schemas, for listing: *count of them. */
-const hesse_schema *hesse_schema_all(int *count);
+HESSE_API const hesse_schema *hesse_schema_all(int *count);
 /* The row of `path` in a schema (NULL: the rows the commands share, envelope, model, data
  * and operator), or NULL when the path is not declared there. When `required` is not NULL it
  * receives whether the key is required (the part's rule applied). */
-const hesse_key *hesse_schema_key(const hesse_schema *s, const char *path, int *required);
+HESSE_API const hesse_key *hesse_schema_key(const hesse_schema *s, const char *path, int *required);
 /* "number", "int", "string", "bool", "array", "object". */
-const char *hesse_key_kind_name(hesse_key_kind kind);
+HESSE_API const char *hesse_key_kind_name(hesse_key_kind kind);
 
 /* Checks a document against the schema its "schema" key names: a known command and version,
  * every required key present with its declared kind, and no key the schema does not declare
  * (at any depth, array elements included). HESSE_OK, or HESSE_EINPUT with the first problem
  * (its JSON path, what was expected and what was found) as the last error and, when `why` is
  * not NULL, in why[0..cap); HESSE_EINVAL when doc is NULL. */
-int hesse_schema_check(const cJSON *doc, char *why, size_t cap);
+HESSE_API int hesse_schema_check(const cJSON *doc, char *why, size_t cap);
 
 #ifdef __cplusplus
 }

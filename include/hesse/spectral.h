@@ -25,6 +25,7 @@
 #ifndef HESSE_SPECTRAL_H
 #define HESSE_SPECTRAL_H
 
+#include <hesse/export.h>
 #include <hesse/op.h>
 
 #include <signal.h>
@@ -38,7 +39,7 @@ extern "C" {
 /* Eigen-decomposition of a symmetric n x n matrix A (column-major, not modified; its lower
  * triangle is read) by LAPACK dsyevd: w[n] receives the eigenvalues in ascending order and,
  * when V is not NULL, V (n x n) the orthonormal eigenvectors as columns. */
-int hesse_eigh(int64_t n, const double *A, double *w, double *V);
+HESSE_API int hesse_eigh(int64_t n, const double *A, double *w, double *V);
 
 /* Every eigenvalue of a symmetric n x n matrix A (column-major), ascending in w[n], in place:
  * with want_vectors A is overwritten by the orthonormal eigenvectors (columns), without it A is
@@ -46,7 +47,7 @@ int hesse_eigh(int64_t n, const double *A, double *w, double *V);
  * exactly the call `hesse dense` makes on the matrix of hesse_op_to_dense (values only), so its
  * numbers stay the same bit for bit (dsyevd's rounding depends on the triangle, and hesse_eigh
  * reads the lower one). HESSE_ENUMERIC "LAPACK dsyevd failed (info i)" when it fails. */
-int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors);
+HESSE_API int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors);
 
 /* The Euclidean norm sqrt(sum_i x_i^2) of count values (a matrix's Frobenius norm when x is
  * its entries), to about one rounding: the values are scaled by a power of two from the
@@ -54,7 +55,7 @@ int hesse_eigh_inplace(int64_t n, double *A, double *w, int want_vectors);
  * exactly by an fma into a rounded part and its error, are summed in double-double, so the
  * result does not lose digits with count as a naive running sum does (count * eps). 0 for
  * count <= 0; NAN when a value is NAN, INFINITY when one is infinite. */
-double hesse_norm2(int64_t count, const double *x);
+HESSE_API double hesse_norm2(int64_t count, const double *x);
 
 /* ---- Lanczos tridiagonalisation ---------------------------------------------------------- */
 
@@ -66,16 +67,16 @@ double hesse_norm2(int64_t count, const double *x);
  * Stewart 1976); without it only the recurrence runs (and V may be NULL). V (n x m) receives
  * the basis when not NULL. On an invariant subspace (beta ~ 0) the run stops: *steps (may be
  * NULL) says how many were taken. */
-int hesse_lanczos_tridiag(const hesse_op *op, const double *v0, uint64_t seed, int m, int reorth,
-                          double *alpha, double *beta, double *V, int *steps,
-                          hesse_op_stats *stats);
+HESSE_API int hesse_lanczos_tridiag(const hesse_op *op, const double *v0, uint64_t seed, int m,
+                                    int reorth, double *alpha, double *beta, double *V, int *steps,
+                                    hesse_op_stats *stats);
 
 /* An interval that contains the spectrum with high probability: `steps` Lanczos steps
  * (<= 0: 30) from a random start, then [theta_min - r_min, theta_max + r_max] with r the
  * residual norms of the extreme Ritz pairs (each Ritz value is within r of an eigenvalue,
  * and the extreme Ritz values converge to the ends first). No margin is added. */
-int hesse_spectral_support(const hesse_op *op, int steps, uint64_t seed, double *lo, double *hi,
-                           hesse_op_stats *stats);
+HESSE_API int hesse_spectral_support(const hesse_op *op, int steps, uint64_t seed, double *lo,
+                                     double *hi, hesse_op_stats *stats);
 
 /* ---- Eigenpairs: common result and progress ---------------------------------------------- */
 
@@ -106,7 +107,7 @@ typedef struct {
     double orthogonality;      /* max |X^T X - I| over the k Ritz vectors X (Lanczos; 0 for
                                   power iteration): loss of orthogonality shows here */
 } hesse_eigs;
-void hesse_eigs_free(hesse_eigs *r);
+HESSE_API void hesse_eigs_free(hesse_eigs *r);
 
 /* What a monitor sees after every Rayleigh-Ritz step (Lanczos) or power step. The arrays
  * are valid during the call only. */
@@ -132,7 +133,7 @@ typedef struct {
     uint64_t memory_budget; /* bytes the three n x n copies must fit in (0: memory available) */
 } hesse_dense_params;
 
-hesse_dense_params hesse_dense_defaults(void);
+HESSE_API hesse_dense_params hesse_dense_defaults(void);
 
 /* The `top` largest and `bottom` smallest eigenpairs of a small operator, exactly: the matrix
  * is materialised (hesse_op_to_dense, n products, symmetrised), decomposed by hesse_eigh
@@ -142,7 +143,7 @@ hesse_dense_params hesse_dense_defaults(void);
  * so its numbers stay bit for bit. Fills *out (release with hesse_eigs_free; zeroed on error).
  * Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the check against memory_budget, or an
  * allocation), the operator's status, HESSE_ENUMERIC (dsyevd). */
-int hesse_dense_eigs(const hesse_op *op, const hesse_dense_params *p, hesse_eigs *out);
+HESSE_API int hesse_dense_eigs(const hesse_op *op, const hesse_dense_params *p, hesse_eigs *out);
 
 /* ---- Thick-restart Lanczos -------------------------------------------------------------- */
 
@@ -189,7 +190,7 @@ typedef struct {
     volatile sig_atomic_t *stop; /* set from a signal handler; may be NULL */
 } hesse_lanczos_params;
 
-hesse_lanczos_params hesse_lanczos_defaults(void);
+HESSE_API hesse_lanczos_params hesse_lanczos_defaults(void);
 
 /* The `top` largest and `bottom` smallest eigenpairs of a symmetric operator by thick-restart
  * Lanczos (Wu & Simon, SIAM J. Matrix Anal. Appl. 22(2), 2000) with full reorthogonalisation
@@ -200,7 +201,8 @@ hesse_lanczos_params hesse_lanczos_defaults(void);
  * and out->nconverged < top + bottom. Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the basis
  * does not fit), the operator's own status, HESSE_EINTR (stopped; a checkpoint was handed to
  * the callback if one is set). */
-int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p, hesse_eigs *out);
+HESSE_API int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p,
+                                 hesse_eigs *out);
 
 /* Continues a run from a checkpoint blob. `op` and `p` must describe the same problem: n,
  * top, bottom, tol, seed, verify, breakdown_tol and, when given (> 0), basis and check_every
@@ -208,8 +210,8 @@ int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p, hesse_
  * callbacks, intervals, max_restarts, want_vectors and explicit_residuals may differ. A blob
  * that is not a checkpoint, of another version, byte order or size gives HESSE_EINPUT. With
  * the same BLAS (and thread count) the result equals the uninterrupted run's bit for bit. */
-int hesse_lanczos_resume(const hesse_op *op, const hesse_lanczos_params *p, const void *blob,
-                         size_t size, hesse_eigs *out);
+HESSE_API int hesse_lanczos_resume(const hesse_op *op, const hesse_lanczos_params *p,
+                                   const void *blob, size_t size, hesse_eigs *out);
 
 /* ---- Power iteration with deflation ------------------------------------------------------- */
 
@@ -225,14 +227,14 @@ typedef struct {
     void *monitor_ctx;
 } hesse_power_params;
 
-hesse_power_params hesse_power_defaults(void);
+HESSE_API hesse_power_params hesse_power_defaults(void);
 
 /* PyHessian's `hessian.eigenvalues`: for each of the top eigenvalues, power iterate from a
  * random normal start, orthonormalising the iterate against the eigenvectors found so far
  * before each product. The value reported is the Rayleigh quotient before the step that met
  * the tolerance, and the vector the normalised last product, as PyHessian reports them.
  * out->ntop = top, nbottom = 0; nconverged counts eigenvalues that met tol. */
-int hesse_power_eigs(const hesse_op *op, const hesse_power_params *p, hesse_eigs *out);
+HESSE_API int hesse_power_eigs(const hesse_op *op, const hesse_power_params *p, hesse_eigs *out);
 
 /* ---- Spectral densities ----------------------------------------------------------------- */
 
@@ -263,7 +265,7 @@ typedef struct {
     int64_t products; /* including the support estimate */
     double seconds, seconds_products;
 } hesse_density;
-void hesse_density_free(hesse_density *d);
+HESSE_API void hesse_density_free(hesse_density *d);
 
 typedef struct {
     int probes;             /* random probes (default 10) */
@@ -290,20 +292,20 @@ typedef struct {
     volatile sig_atomic_t *stop;
 } hesse_slq_params;
 
-hesse_slq_params hesse_slq_defaults(void);
+HESSE_API hesse_slq_params hesse_slq_defaults(void);
 
 /* Stochastic Lanczos quadrature (Papyan 2018; Ghorbani, Krishnan, Xiao 2019): each probe z
  * gives the quadrature sum_j u_j[0]^2 delta(lambda - theta_j) of z^T delta(lambda - A) z,
  * the average over probes is smoothed with a Gaussian of width sigma. To study the bulk
  * alone, pass an operator deflated with hesse_op_deflate. */
-int hesse_slq_density(const hesse_op *op, const hesse_slq_params *p, hesse_density *out);
+HESSE_API int hesse_slq_density(const hesse_op *op, const hesse_slq_params *p, hesse_density *out);
 
 /* Continues an SLQ run from a checkpoint blob. probes, steps, reorth, probe, seed, block and
  * n must match the blob's (HESSE_EINVAL naming the first mismatch; block 0 adopts the
  * blob's); the support comes from the blob. Smoothing options may differ. The result equals
  * the uninterrupted run's bit for bit. A blob that is not an SLQ checkpoint is HESSE_EINPUT. */
-int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *blob, size_t size,
-                     hesse_density *out);
+HESSE_API int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *blob,
+                               size_t size, hesse_density *out);
 
 /* The density of `count` known point masses (values[j] with weights[j] >= 0, e.g. the exact
  * eigenvalues of a low-rank operator at 1/n each plus its zero eigenvalue at (n - k)/n), drawn
@@ -312,8 +314,8 @@ int hesse_slq_resume(const hesse_op *op, const hesse_slq_params *p, const void *
  * widened by p->margin of its width each side; normalised to integrate to 1 (trapezoid rule);
  * weight_outside is the weight more than 3 sigma outside the grid. Only points, sigma, margin,
  * lo, hi and eps of p are read. No products. */
-int hesse_density_points(int count, const double *values, const double *weights,
-                         const hesse_slq_params *p, hesse_density *out);
+HESSE_API int hesse_density_points(int count, const double *values, const double *weights,
+                                   const hesse_slq_params *p, hesse_density *out);
 
 typedef struct {
     int moments;       /* Chebyshev moments (default 256; even) */
@@ -327,13 +329,13 @@ typedef struct {
     uint64_t seed;
 } hesse_kpm_params;
 
-hesse_kpm_params hesse_kpm_defaults(void);
+HESSE_API hesse_kpm_params hesse_kpm_defaults(void);
 
 /* Kernel polynomial method (Weisse, Wellein, Alvermann, Fehske, Rev. Mod. Phys. 78, 2006):
  * scale A to [-1, 1] over the support, estimate mu_m = E[z^T T_m(A~) z] / n with the doubling
  * identities (two moments per product), damp with the Jackson kernel, sum the Chebyshev
  * series on the grid. */
-int hesse_kpm_density(const hesse_op *op, const hesse_kpm_params *p, hesse_density *out);
+HESSE_API int hesse_kpm_density(const hesse_op *op, const hesse_kpm_params *p, hesse_density *out);
 
 /* ---- Trace ------------------------------------------------------------------------------ */
 
@@ -345,7 +347,7 @@ typedef struct {
     uint64_t seed;
 } hesse_trace_params;
 
-hesse_trace_params hesse_trace_defaults(void);
+HESSE_API hesse_trace_params hesse_trace_defaults(void);
 
 typedef struct {
     double trace;
@@ -358,21 +360,23 @@ typedef struct {
 } hesse_trace_result;
 
 /* sum_i e_i^T A e_i with identity blocks of p->block columns (p may be NULL): n products. */
-int hesse_trace_exact(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
+HESSE_API int hesse_trace_exact(const hesse_op *op, const hesse_trace_params *p,
+                                hesse_trace_result *out);
 
 /* Hutchinson (1989): mean of z^T A z over p->samples probes; std_error = sample standard
  * deviation / sqrt(samples) times sqrt((samples - 1) / (samples - 3)) when samples >= 4 (the sd
  * of a Student t with samples - 1 degrees of freedom, so that (trace - exact) / std_error has
  * unit variance; trace.c). samples >= 2 (one probe has no standard error). */
-int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
-                           hesse_trace_result *out);
+HESSE_API int hesse_trace_hutchinson(const hesse_op *op, const hesse_trace_params *p,
+                                     hesse_trace_result *out);
 
 /* Hutch++ (Meyer, Musco, Musco, Woodruff, SOSA 2021, Algorithm 1) with p->samples products:
  * Q = orth(A S) for s = samples / 3 random columns S, trace = tr(Q^T A Q) + the Hutchinson
  * estimate of tr((I - QQ^T) A (I - QQ^T)) with the remaining samples - 2 s probes;
  * std_error is that Hutchinson part's (the low-rank part is exact). samples >= 4 (two
  * Hutchinson probes at least). */
-int hesse_trace_hutchpp(const hesse_op *op, const hesse_trace_params *p, hesse_trace_result *out);
+HESSE_API int hesse_trace_hutchpp(const hesse_op *op, const hesse_trace_params *p,
+                                  hesse_trace_result *out);
 
 #ifdef __cplusplus
 }
