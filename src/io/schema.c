@@ -64,6 +64,11 @@ static const hesse_key data[] = {
     REQ("data.preprocess.scale", "input scale", "", NUMBER),
     OPT("data.preprocess.mean", "channel means", "", ARRAY),
     OPT("data.preprocess.std", "channel standard deviations", "", ARRAY),
+    OPT("data.label_noise", "label noise", "", OBJECT),
+    REQ("data.label_noise.fraction", "label noise fraction", "", NUMBER),
+    REQ("data.label_noise.changed", "labels replaced", "", INT),
+    REQ("data.label_noise.seed", "label noise seed", "", INT),
+    REQ("data.label_noise.rule", "label noise rule", "", STRING),
     END,
 };
 
