@@ -72,9 +72,10 @@ typedef struct hesse_dataset hesse_dataset;
 int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
 
 /* ---- Synthetic class-structured data ------------------------------------------------------
- * A mixture of C isotropic Gaussians in R^D: class means mu_c = (S / sqrt 2) q_c with q_c
- * orthonormal (a seeded Gaussian C x D matrix orthonormalised by Gram-Schmidt), so that
- * ||mu_c - mu_c'|| = S for every pair and ||mu_c|| = S / sqrt 2; sample i of a split has label
+ * A mixture of C isotropic Gaussians in R^D: class means mu_c = (S / sqrt 2)(q_c - q_bar)
+ * with q_c orthonormal (a seeded Gaussian C x D matrix orthonormalised by Gram-Schmidt) and
+ * q_bar their average: a regular simplex centred at the origin, ||mu_c - mu_c'|| = S for every
+ * pair, ||mu_c|| = S sqrt((C - 1) / (2C)), sum_c mu_c = 0; sample i of a split has label
  * i mod C (every prefix is class-balanced) and x_i = mu_{y_i} + noise * z_i, z_i ~ N(0, I_D).
  * The means come from stream 0 of the seed, the training samples from stream 1 and the test
  * samples from stream 2 (hesse_rng_seed_stream), so the splits are independent draws and

@@ -136,9 +136,17 @@ int hesse_gaussmix_means(const hesse_gaussmix *g, double *means) {
             return hesse_error(HESSE_ENUMERIC, "gaussmix: class mean %d is degenerate", c);
         for (int d = 0; d < D; d++) q[d] /= norm;
     }
-    /* Orthonormal q_c scaled by S / sqrt(2): ||mu_c - mu_c'|| = S for every pair. */
+    /* Centred and scaled, mu_c = (S / sqrt 2)(q_c - mean_c' q_c'): the vertices of a regular
+     * simplex around the origin, ||mu_c - mu_c'|| = S for every pair, and no direction common
+     * to all classes. */
     const double scale = g->separation / sqrt(2.0);
-    for (int64_t i = 0; i < (int64_t)C * D; i++) means[i] *= scale;
+    for (int d = 0; d < D; d++) {
+        double centre = 0;
+        for (int c = 0; c < C; c++) centre += means[(int64_t)c * D + d];
+        centre /= C;
+        for (int c = 0; c < C; c++)
+            means[(int64_t)c * D + d] = scale * (means[(int64_t)c * D + d] - centre);
+    }
     return HESSE_OK;
 }
 
