@@ -264,6 +264,21 @@ row E72 "option --split: .*d\.safetensors is a \.safetensors dataset, which hold
     "$HESSE" eval $m --data "$T/d.safetensors" --split test -o "$o"
 row E73 "--mean/--std: std value \"1e-320\" is too small for double precision" -- \
     "$HESSE" eval $s --mean 0 --std 1e-320 -o "$o"
+gm='gaussmix:classes=3,dim=20,separation=4,seed=1,samples=60,test=30'
+tr() { "$HESSE" train -q --arch 'mlp(20,4,3)' --epochs 1 "$@" -o "$T/out.safetensors"; }
+row E120 "option --label-noise: expected a fraction P with 0 <= P < 1, got 1" -- tr --data "$gm" --label-noise 1
+row E121 "option --label-noise: expected a finite number, got 'abc'" -- tr --data "$gm" --label-noise abc
+row E122 "option --label-noise: corrupts training labels, but --split is test" -- \
+    "$HESSE" eval $m --split test --samples 100 --label-noise 0.2 -o "$o"
+row E123 "gaussmix:classes=3,dim=20: classes, dim and separation are required" -- \
+    tr --data gaussmix:classes=3,dim=20
+row E124 "separation expects a finite number > 0, got '-1'" -- tr --data gaussmix:classes=3,dim=20,separation=-1
+row E125 "unknown key 'foo' \(expected classes, dim, separation, seed, samples, test, noise\)" -- \
+    tr --data gaussmix:classes=3,dim=20,separation=1,foo=2
+row E126 "3 classes need dim >= 3 \(the class means are orthogonal\), got dim=2" -- \
+    tr --data gaussmix:classes=3,dim=2,separation=1
+row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -- \
+    tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
