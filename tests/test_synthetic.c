@@ -62,8 +62,12 @@ static void test_samples(void) {
     hesse_dataset_shape(ds, &c, &h, &w);
     CHECK(hesse_dataset_size(ds) == 4000 && c == 50 && h == 1 && w == 1);
     CHECK(hesse_dataset_num_classes(ds) == 4 && !hesse_dataset_is_bytes(ds));
-    CHECK(strncmp(hesse_dataset_name(ds), "gaussmix:classes=4,dim=50,separation=6,seed=3", 45) ==
-          0);
+    CHECK(strcmp(hesse_dataset_name(ds), "gaussmix:classes=4,dim=50,separation=6,seed=3,"
+                                         "samples=4000,test=40,noise=2.5/train") == 0);
+    char name[256];
+    g.noise = 0.3; /* the shortest text that reads back */
+    hesse_gaussmix_name(&g, name, sizeof name);
+    CHECK(strstr(name, ",noise=0.3") != NULL);
     const double *x = hesse_dataset_values(ds);
     double mu[4 * 50], mean[4 * 50] = {0};
     REQUIRE(x && hesse_gaussmix_means(&g, mu) == HESSE_OK);
@@ -83,8 +87,7 @@ static void test_samples(void) {
             ss += t * t;
         }
     const double dof = 4000.0 * 50 - 200, var = ss / dof;
-    CHECK_MSG(fabs(var / (2.5 * 2.5) - 1) < 3 * sqrt(2 / dof), "variance %g, expected 6.25",
-              var);
+    CHECK_MSG(fabs(var / (2.5 * 2.5) - 1) < 3 * sqrt(2 / dof), "variance %g, expected 6.25", var);
     hesse_dataset_free(ds);
 }
 
@@ -110,7 +113,8 @@ static void test_determinism(void) {
     int shared = 0;
     const double *xa = hesse_dataset_values(a), *xt = hesse_dataset_values(test);
     for (int i = 0; i < 60; i++)
-        for (int j = 0; j < 10; j++) shared += memcmp(xa + i * 5, xt + j * 5, 5 * sizeof(double)) == 0;
+        for (int j = 0; j < 10; j++)
+            shared += memcmp(xa + i * 5, xt + j * 5, 5 * sizeof(double)) == 0;
     CHECK(shared == 0);
     CHECK(strstr(hesse_dataset_name(test), "/test") != NULL);
     hesse_dataset_free(a);
@@ -122,18 +126,18 @@ static void test_determinism(void) {
 static void test_parse_errors(void) {
     static const char *const bad[] = {
         "gaussmix:",
-        "gaussmix:classes=3,dim=20",                     /* separation missing */
-        "gaussmix:classes=3,dim=2,separation=1",         /* C > D */
-        "gaussmix:classes=1,dim=2,separation=1",         /* one class */
-        "gaussmix:classes=3,dim=20,separation=0",        /* S must be > 0 */
-        "gaussmix:classes=3,dim=20,separation=inf",      /* and finite */
+        "gaussmix:classes=3,dim=20",                /* separation missing */
+        "gaussmix:classes=3,dim=2,separation=1",    /* C > D */
+        "gaussmix:classes=1,dim=2,separation=1",    /* one class */
+        "gaussmix:classes=3,dim=20,separation=0",   /* S must be > 0 */
+        "gaussmix:classes=3,dim=20,separation=inf", /* and finite */
         "gaussmix:classes=3,dim=20,separation=1,noise=-1",
         "gaussmix:classes=3,dim=20,separation=1,seed=-2",
         "gaussmix:classes=3.5,dim=20,separation=1",
-        "gaussmix:classes=3,dim=20,separation=1,foo=2",  /* unknown key */
+        "gaussmix:classes=3,dim=20,separation=1,foo=2", /* unknown key */
         "gaussmix:classes=3,classes=3,dim=20,separation=1",
-        "gaussmix:classes=3,dim=20,separation",          /* no value */
-        "gaussmix:classes=3,dim=20,separation=1,,",      /* empty item */
+        "gaussmix:classes=3,dim=20,separation",                    /* no value */
+        "gaussmix:classes=3,dim=20,separation=1,,",                /* empty item */
         "gaussmix:classes=3,dim=1000,separation=1,samples=300000", /* 3e8 values > 2^28 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -87,21 +87,29 @@ typedef struct {
 
 /* Table rows for the shared options (use inside a cli_opt array initialiser). */
 #define CLI_DATA_OPTIONS(d)                                                                        \
-    {"data",       0,                                                                              \
-     OPT_STRING,   &(d).data,                                                                      \
+    {"data",                                                                                       \
+     0,                                                                                            \
+     OPT_STRING,                                                                                   \
+     &(d).data,                                                                                    \
      "D",                                                                                          \
      "fashion-mnist (default), an IDX or CIFAR directory, a .safetensors file, or "                \
      "gaussmix:classes=C,dim=D,separation=S[,seed=N,samples=M,test=T,noise=SIGMA]",                \
-     CLI_NO_RANGE, 0},                                                                             \
+     CLI_NO_RANGE,                                                                                 \
+     0},                                                                                           \
         {"split", 0, OPT_STRING, &(d).split, "S", "train (default) or test", CLI_NO_RANGE, 0},     \
         {"samples", 0, OPT_INT64, &(d).samples, "N", "how many samples (0: all)", 0, 1e15, 0},     \
         {"select",     0,      OPT_STRING,                                                         \
          &(d).select,  "MODE", "first (default, file order), balanced (per class) or random",      \
          CLI_NO_RANGE, 0},                                                                         \
         {"seed", 0, OPT_U64, &(d).seed, "S", "random seed (default 0)", CLI_NO_RANGE, 0},          \
-        {"label-noise", 0, OPT_DOUBLE, &(d).label_noise, "P",                                      \
+        {"label-noise",                                                                            \
+         0,                                                                                        \
+         OPT_DOUBLE,                                                                               \
+         &(d).label_noise,                                                                         \
+         "P",                                                                                      \
          "replace round(P n) training labels by another class, seeded by --seed (0 <= P < 1)",     \
-         CLI_NO_RANGE, 0},                                                                         \
+         CLI_NO_RANGE,                                                                             \
+         0},                                                                                       \
         {"mean",       0,      OPT_STRING,                                                         \
          &(d).mean,    "M,..", "per-channel mean to subtract after scaling",                       \
          CLI_NO_RANGE, 0},                                                                         \

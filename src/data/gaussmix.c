@@ -13,7 +13,7 @@
 #define GAUSSMIX_PREFIX "gaussmix:"
 /* The most values (samples x dim) one split may hold: 2 GiB of doubles. */
 #define GAUSSMIX_MAX_VALUES ((int64_t)1 << 28)
-#define GAUSSMIX_MAX_DIM (1 << 20)
+#define GAUSSMIX_MAX_DIM    (1 << 20)
 
 hesse_gaussmix hesse_gaussmix_defaults(void) {
     hesse_gaussmix g = {0, 0, 0.0, 0, 5000, 1000, 1.0};
@@ -65,13 +65,27 @@ static int parse_item(const char *spec, const char *item, size_t len, hesse_gaus
             return hesse_error(HESSE_EINVAL, "%s: %s given twice", spec, keys[k].key);
         *seen |= 1u << k;
         switch (k) {
-        case 0: g->classes = (int)u; break;
-        case 1: g->dim = (int)u; break;
-        case 2: g->separation = v; break;
-        case 3: g->seed = (uint64_t)u; break;
-        case 4: g->samples = (int64_t)u; break;
-        case 5: g->test = (int64_t)u; break;
-        default: g->noise = v; break;
+        case 0:
+            g->classes = (int)u;
+            break;
+        case 1:
+            g->dim = (int)u;
+            break;
+        case 2:
+            g->separation = v;
+            break;
+        case 3:
+            g->seed = (uint64_t)u;
+            break;
+        case 4:
+            g->samples = (int64_t)u;
+            break;
+        case 5:
+            g->test = (int64_t)u;
+            break;
+        default:
+            g->noise = v;
+            break;
         }
         return HESSE_OK;
     }
@@ -150,11 +164,23 @@ int hesse_gaussmix_means(const hesse_gaussmix *g, double *means) {
     return HESSE_OK;
 }
 
+/* The shortest %g text that reads back as v ("0.3", not "0.29999999999999999"). */
+static void shortest(double v, char buf[32]) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 void hesse_gaussmix_name(const hesse_gaussmix *g, char *buf, size_t cap) {
-    snprintf(buf, cap, "gaussmix:classes=%d,dim=%d,separation=%.17g,seed=%llu,samples=%lld,test=%lld,"
-                       "noise=%.17g",
-             g->classes, g->dim, g->separation, (unsigned long long)g->seed,
-             (long long)g->samples, (long long)g->test, g->noise);
+    char sep[32], noise[32];
+    shortest(g->separation, sep);
+    shortest(g->noise, noise);
+    snprintf(buf, cap,
+             "gaussmix:classes=%d,dim=%d,separation=%s,seed=%llu,samples=%lld,test=%lld,"
+             "noise=%s",
+             g->classes, g->dim, sep, (unsigned long long)g->seed, (long long)g->samples,
+             (long long)g->test, noise);
 }
 
 int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split, hesse_dataset **out) {

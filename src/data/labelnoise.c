@@ -22,8 +22,8 @@ int hesse_samples_label_noise(hesse_samples *s, double fraction, uint64_t seed, 
                            "among two or more",
                            C);
     int64_t *idx = malloc((size_t)n * sizeof *idx);
-    if (!idx) return hesse_error(HESSE_ENOMEM, "label noise: cannot allocate %lld indices",
-                                 (long long)n);
+    if (!idx)
+        return hesse_error(HESSE_ENOMEM, "label noise: cannot allocate %lld indices", (long long)n);
     for (int64_t i = 0; i < n; i++) idx[i] = i;
     hesse_rng rng;
     hesse_rng_seed_stream(&rng, seed, 2);

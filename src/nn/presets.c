@@ -176,9 +176,10 @@ int nn_expand_preset(const char *arch, char **out) {
     int n = preset_args(p + len, v, MAX_MLP, key, sizeof key);
     const int width_given = which == 2 && n == 1 && strcmp(key, "width") == 0;
     if (width_given && v[0] > 1024)
-        return hesse_error(HESSE_EINPUT,
-                           "architecture: lenet5(width=K) takes K from 1 to 1024, not \"%s\"", arch);
-    if (which == 2 && !width_given && (n < 0 || n > 1 || (key[0] && strcmp(key, "num_classes") != 0)))
+        return hesse_error(
+            HESSE_EINPUT, "architecture: lenet5(width=K) takes K from 1 to 1024, not \"%s\"", arch);
+    if (which == 2 && !width_given &&
+        (n < 0 || n > 1 || (key[0] && strcmp(key, "num_classes") != 0)))
         return hesse_error(HESSE_EINPUT,
                            "architecture: preset lenet5 takes at most num_classes=N or width=K "
                            "(a positive integer), not \"%s\"",
