@@ -444,6 +444,13 @@ static const hesse_key info_keys[] = {
     REQ("tensors[].name", "name", "", STRING),
     REQ("tensors[].kind", "kind", "", STRING),
     REQ("tensors[].shape", "shape", "", ARRAY),
+    OPT("dataset", "dataset split", "", OBJECT),
+    REQ("dataset.name", "dataset", "", STRING),
+    REQ("dataset.samples", "samples", "", INT),
+    REQ("dataset.shape", "sample shape", "", ARRAY),
+    REQ("dataset.classes", "classes", "", INT),
+    REQ("dataset.storage", "storage", "", STRING),
+    REQ("dataset.class_counts", "samples per class", "", ARRAY),
     END,
 };
 

@@ -279,6 +279,8 @@ row E126 "3 classes need dim >= 3 \(the class means are orthogonal\), got dim=2"
     tr --data gaussmix:classes=3,dim=2,separation=1
 row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -- \
     tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
+row E128 "options --data and --model: describe one or the other" -- \
+    "$HESSE" info --data "$gm" $m -o "$o"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"

@@ -52,4 +52,8 @@ check_py "$T/cl.json" "d['classes'] == 3 and d['class_weights'] == [1/3, 1/3, 1/
     "classes sees three balanced classes"
 "$HESSE" eval -q --model "$T/m.safetensors" --data "$gm" --split test -o "$T/te.json" || fail "eval test split"
 check_py "$T/te.json" "d['samples'] == 60 and d['data']['dataset'].endswith('/test')" "the test split"
+# hesse info --data describes a split: n = 60 test samples of 3 classes, labels i mod 3.
+"$HESSE" info --data "$gm" --split test --json >"$T/info.json" || fail "info --data"
+check_py "$T/info.json" "d['dataset']['samples'] == 60 and d['dataset']['class_counts'] == [20, 20, 20] and d['dataset']['shape'] == [20, 1, 1] and d['dataset']['storage'] == 'float64'" \
+    "info describes the synthetic split"
 finish
