@@ -7,7 +7,8 @@
 #
 # Scale (a shared 2-core machine): N = 1000 Fashion-MNIST training samples (the first), 100
 # epochs of SGD (lr 0.05, momentum 0.9, batch 64; the full-batch run: batch N, the same epochs),
-# top K = 200 at tol 1e-6. N, K, EPOCHS, WIDE (default 4) override these.
+# top K = 200 at tol 1e-6. N, K, EPOCHS, WIDE (default 4; 0 skips the wide net) override
+# these.
 . "$(dirname "$0")/common.sh"
 N="${N:-1000}"
 K="${K:-200}"
@@ -30,4 +31,4 @@ fit init lenet5 --epochs 0
 fit noise40 lenet5 --epochs "$EPOCHS" --batch 64 --label-noise 0.4
 fit fullbatch lenet5 --epochs "$EPOCHS" --batch "$N"
 fit onehidden 'mlp(784,70,10)' --epochs "$EPOCHS" --batch 64
-fit wide "lenet5(width=$WIDE)" --epochs "$EPOCHS" --batch 64
+[ "$WIDE" = 0 ] || fit wide "lenet5(width=$WIDE)" --epochs "$EPOCHS" --batch 64
