@@ -8,7 +8,7 @@
 # Scale (a shared 2-core machine): N = 1000 Fashion-MNIST training samples (the first), 100
 # epochs of SGD (lr 0.05, momentum 0.9, batch 64; the full-batch run: batch N, the same epochs),
 # top K = 200 at tol 1e-6. N, K, EPOCHS, WIDE (default 4; 0 skips the wide net) override
-# these.
+# these. Models and fits already in the output folder are reused (delete them to rerun).
 . "$(dirname "$0")/common.sh"
 N="${N:-1000}"
 K="${K:-200}"
@@ -23,8 +23,8 @@ fit() { # tag arch train-options... : train (once), then the power law on the sa
     noise=""
     case "$*" in *--label-noise*) noise="--label-noise 0.4" ;; esac
     "$hesse" eval -q --model "$m" --samples "$N" --seed 1 $noise -o "$out/xie-$tag-eval.json"
-    "$hesse" powerlaw -q --model "$m" --samples "$N" --seed 1 $noise --top "$K" --tol 1e-6 \
-        --svg "$out/xie-$tag.svg" -o "$out/xie-$tag.json"
+    [ -f "$out/xie-$tag.json" ] || "$hesse" powerlaw -q --model "$m" --samples "$N" --seed 1 \
+        $noise --top "$K" --tol 1e-6 --svg "$out/xie-$tag.svg" -o "$out/xie-$tag.json"
 }
 fit trained lenet5 --epochs "$EPOCHS" --batch 64
 fit init lenet5 --epochs 0
