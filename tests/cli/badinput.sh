@@ -231,6 +231,8 @@ row E75 "architecture: integer out of range \(at most 1000000000 in absolute val
     "$HESSE" train --arch 'flatten,linear(784,2147483647)' --samples 10 -o "$T/out.safetensors"
 row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at least two layer sizes" -- \
     "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
+row E129 "architecture: lenet5\(width=K\) takes K from 1 to 1024, not \"lenet5\(width=2000\)\"" -- \
+    "$HESSE" train -q --arch 'lenet5(width=2000)' --samples 10 --epochs 0 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
