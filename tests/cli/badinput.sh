@@ -269,6 +269,7 @@ row E73 "--mean/--std: std value \"1e-320\" is too small for double precision" -
 gm='gaussmix:classes=3,dim=20,separation=4,seed=1,samples=60,test=30'
 tr() { "$HESSE" train -q --arch 'mlp(20,4,3)' --epochs 1 "$@" -o "$T/out.safetensors"; }
 row E120 "option --label-noise: expected a fraction P with 0 <= P < 1, got 1" -- tr --data "$gm" --label-noise 1
+row E120 "option --label-noise: expected a fraction P with 0 <= P < 1, got -0.1" -- tr --data "$gm" --label-noise -0.1
 row E121 "option --label-noise: expected a finite number, got 'abc'" -- tr --data "$gm" --label-noise abc
 row E122 "option --label-noise: corrupts training labels, but --split is test" -- \
     "$HESSE" eval $m --split test --samples 100 --label-noise 0.2 -o "$o"
