@@ -435,6 +435,30 @@ static void test_presets(void) {
     CHECK(shape_is(tensor(m, "7.weight"), 2, 120, 400, 0, 0));
     hesse_model_free(m);
 
+    /* lenet5(width=K): K times the channels. K = 4: conv1 24*1*25+24, conv2 64*24*25+64,
+     * fc1 120*1600+120, fc2 84*120+84, fc3 10*84+10 */
+    REQUIRE(hesse_model_create("lenet5(width=4)", 1, 28, 28, 0, &m) == HESSE_OK);
+    CHECK(hesse_model_num_params(m) == 624 + 38464 + 192120 + 10164 + 850);
+    CHECK(shape_is(tensor(m, "0.weight"), 4, 24, 1, 5, 5));
+    CHECK(shape_is(tensor(m, "3.weight"), 4, 64, 24, 5, 5));
+    CHECK(shape_is(tensor(m, "7.weight"), 2, 120, 1600, 0, 0));
+    CHECK(hesse_model_num_outputs(m) == 10);
+    hesse_model_free(m);
+    REQUIRE(hesse_model_create("LeNet5(width=1)", 1, 28, 28, 0, &m) == HESSE_OK);
+    CHECK(hesse_model_num_params(m) == 61706);
+    hesse_model_free(m);
+    REQUIRE(hesse_model_create("lenet5(num_classes=3)", 1, 28, 28, 0, &m) == HESSE_OK);
+    CHECK(hesse_model_num_outputs(m) == 3 && hesse_model_num_params(m) == 61706 - 7 * 85);
+    hesse_model_free(m);
+    const char *bad_lenet[] = {"lenet5(width=0)", "lenet5(width=1025)", "lenet5(depth=2)",
+                               "lenet5(width=2,num_classes=3)", "resnet18-cifar(width=2)"};
+    for (int i = 0; i < 5; i++) {
+        m = NULL;
+        CHECK_MSG(hesse_model_create(bad_lenet[i], 1, 28, 28, 0, &m) == HESSE_EINPUT && !m, "%s",
+                  bad_lenet[i]);
+        hesse_model_free(m);
+    }
+
     REQUIRE(hesse_model_create("mlp(784,512,512,10)", 1, 28, 28, 0, &m) == HESSE_OK);
     CHECK(hesse_model_num_params(m) == 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
     CHECK(shape_is(tensor(m, "0.weight"), 2, 512, 784, 0, 0));

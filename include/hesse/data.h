@@ -64,11 +64,57 @@ typedef struct hesse_dataset hesse_dataset;
  *   DIR with CIFAR binaries  data_batch_{1..5}.bin + test_batch.bin (CIFAR-10) or
  *                            train.bin + test.bin (CIFAR-100, fine labels)
  *   "cifar10:DIR", "cifar100:DIR", "idx:DIR"   the same with the format named.
+ *   "gaussmix:classes=C,dim=D,separation=S[,seed=N][,samples=M][,test=T][,noise=SIGMA]"
+ *                            synthetic Gaussian classes (hesse_dataset_gaussmix)
  *   FILE.safetensors         one split as safetensors (hesse_dataset_read_safetensors): the
  *                            file is the split, so only HESSE_SPLIT_TRAIN is accepted
  *                            (HESSE_EINVAL otherwise: name the test split's file instead).
  * Errors name the file at fault and what was expected (HESSE_EINPUT, HESSE_EIO). */
 HESSE_API int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out);
+
+/* ---- Synthetic class-structured data ------------------------------------------------------
+ * A mixture of C isotropic Gaussians in R^D: class means mu_c = (S / sqrt 2)(q_c - q_bar)
+ * with q_c orthonormal (a seeded Gaussian C x D matrix orthonormalised by Gram-Schmidt) and
+ * q_bar their average: a regular simplex centred at the origin, ||mu_c - mu_c'|| = S for every
+ * pair, ||mu_c|| = S sqrt((C - 1) / (2C)), sum_c mu_c = 0; sample i of a split has label
+ * i mod C (every prefix is class-balanced) and x_i = mu_{y_i} + noise * z_i, z_i ~ N(0, I_D).
+ * The means come from stream 0 of the seed, the training samples from stream 1 and the test
+ * samples from stream 2 (hesse_rng_seed_stream), so the splits are independent draws and
+ * neither depends on the other's size. Samples are flat: c = D, h = w = 1, stored as
+ * doubles. */
+typedef struct {
+    int classes, dim;  /* C >= 2, C <= D (the means are orthogonal) */
+    double separation; /* S > 0: the distance between any two class means */
+    uint64_t seed;
+    int64_t samples, test; /* samples in the training and the test split (default 5000, 1000) */
+    double noise;          /* the standard deviation sigma of each coordinate (default 1) */
+} hesse_gaussmix;
+
+/* classes = dim = 0, separation 0, seed 0, samples 5000, test 1000, noise 1. */
+hesse_gaussmix hesse_gaussmix_defaults(void);
+/* Whether spec starts with "gaussmix:". */
+int hesse_gaussmix_is_spec(const char *spec);
+/* Parses "gaussmix:key=value,..." (keys classes, dim, separation required; seed, samples,
+ * test, noise optional, each at most once). HESSE_EINVAL naming the spec and the key at fault:
+ * an unknown or repeated key, a value out of range, C > D, or a split beyond 2^28 values. */
+int hesse_gaussmix_parse(const char *spec, hesse_gaussmix *out);
+/* The class means, row-major [C, D], into means (C * D doubles). */
+int hesse_gaussmix_means(const hesse_gaussmix *g, double *means);
+/* The canonical spec with every key ("gaussmix:classes=10,...,noise=1"). */
+void hesse_gaussmix_name(const hesse_gaussmix *g, char *buf, size_t cap);
+/* Generates one split; the dataset is named after the canonical spec plus "/train" or
+ * "/test". */
+int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split, hesse_dataset **out);
+
+/* ---- Label noise ----------------------------------------------------------------------------
+ * Zhang et al. 2017 / Xie et al. 2022's corrupted labels: exactly round(fraction * n) samples,
+ * chosen uniformly without replacement, each get a class drawn uniformly from the other
+ * num_classes - 1 (so every chosen label changes). The draws come from stream 2 of `seed`
+ * (hesse_rng_seed_stream; streams 0 and 1 are hesse train's initialisation and shuffling), so
+ * the same samples in the same order, fraction and seed give the same labels. Changes s->y in
+ * place. fraction must lie in [0, 1) and the samples have at least two classes when any label
+ * changes (HESSE_EINVAL otherwise, s untouched). *changed (may be NULL) gets the count. */
+int hesse_samples_label_noise(hesse_samples *s, double fraction, uint64_t seed, int64_t *changed);
 
 /* Reads one IDX images file and one IDX labels file (gzip or raw, told apart by content).
  * Images are [n, 1, rows, cols] uint8; the class count is 10, or the largest label + 1. */

@@ -74,6 +74,8 @@ typedef struct {
     const char *select; /* "first" | "balanced" | "random" */
     uint64_t seed;
     const char *mean, *std; /* per-channel normalisation, or NULL */
+    double label_noise;     /* fraction of training labels replaced (hesse_samples_label_noise,
+                               seeded by `seed`); 0: none */
 } cli_data_opts;
 
 /* Options every model-consuming command accepts. */
@@ -85,16 +87,29 @@ typedef struct {
 
 /* Table rows for the shared options (use inside a cli_opt array initialiser). */
 #define CLI_DATA_OPTIONS(d)                                                                        \
-    {"data",       0,                                                                              \
-     OPT_STRING,   &(d).data,                                                                      \
-     "D",          "fashion-mnist (default), an IDX or CIFAR directory, or a .safetensors file",   \
-     CLI_NO_RANGE, 0},                                                                             \
+    {"data",                                                                                       \
+     0,                                                                                            \
+     OPT_STRING,                                                                                   \
+     &(d).data,                                                                                    \
+     "D",                                                                                          \
+     "fashion-mnist (default), an IDX or CIFAR directory, a .safetensors file, or "                \
+     "gaussmix:classes=C,dim=D,separation=S[,seed=N,samples=M,test=T,noise=SIGMA]",                \
+     CLI_NO_RANGE,                                                                                 \
+     0},                                                                                           \
         {"split", 0, OPT_STRING, &(d).split, "S", "train (default) or test", CLI_NO_RANGE, 0},     \
         {"samples", 0, OPT_INT64, &(d).samples, "N", "how many samples (0: all)", 0, 1e15, 0},     \
         {"select",     0,      OPT_STRING,                                                         \
          &(d).select,  "MODE", "first (default, file order), balanced (per class) or random",      \
          CLI_NO_RANGE, 0},                                                                         \
         {"seed", 0, OPT_U64, &(d).seed, "S", "random seed (default 0)", CLI_NO_RANGE, 0},          \
+        {"label-noise",                                                                            \
+         0,                                                                                        \
+         OPT_DOUBLE,                                                                               \
+         &(d).label_noise,                                                                         \
+         "P",                                                                                      \
+         "replace round(P n) training labels by another class, seeded by --seed (0 <= P < 1)",     \
+         CLI_NO_RANGE,                                                                             \
+         0},                                                                                       \
         {"mean",       0,      OPT_STRING,                                                         \
          &(d).mean,    "M,..", "per-channel mean to subtract after scaling",                       \
          CLI_NO_RANGE, 0},                                                                         \
@@ -132,6 +147,8 @@ typedef struct {
     hesse_preprocess preprocess;
     char description[160]; /* "fashion-mnist/train, first 1000" */
     char sha256[65];       /* the selected samples' content (cli_data_hash); "" until asked */
+    double label_noise;    /* the fraction of labels replaced (0: none) */
+    int64_t label_changed; /* how many labels were replaced */
 } cli_data;
 
 /* The SHA-256 of the selected samples as the network sees them (hesse_samples_hash), computed
@@ -155,6 +172,9 @@ int cli_load_model(const cli_model_opts *o, const hesse_dataset *ds, hesse_model
 /* Fills the "model" and "data" parts of a result document. */
 void cli_describe_model(cJSON *doc, const hesse_model *m, const char *path);
 void cli_describe_data(cJSON *doc, const cli_data *d);
+/* "label_noise": {fraction, changed, seed, rule} into obj (a result's "data", a model file's
+ * data record). */
+void cli_describe_label_noise(cJSON *obj, const cli_data *d);
 
 /* Writes the result to `path`, or keeps it for standard output when path is NULL or "-". */
 int cli_emit(const cJSON *doc, const char *path);

@@ -422,7 +422,7 @@ static void classes_run_free(classes_run *r) {
 }
 
 int cmd_classes(int argc, char **argv) {
-    classes_args a = {.d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL},
+    classes_args a = {.d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL, 0},
                       .co = {"hessian", NULL, 8, 0, "f64"},
                       .probes = 99,
                       .tol = 1e-8};

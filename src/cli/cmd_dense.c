@@ -148,7 +148,7 @@ static int emit(const dense_args *a, const dense_run *s) {
 }
 
 int cmd_dense(int argc, char **argv) {
-    dense_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL},
+    dense_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
                     {NULL, NULL, NULL},
                     {"hessian", NULL, 0, 0, "f64"},
                     .out = NULL};

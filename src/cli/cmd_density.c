@@ -491,7 +491,7 @@ cleanup:
 }
 
 int cmd_density(int argc, char **argv) {
-    density_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL},
+    density_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
                       {NULL, NULL, NULL},
                       {"hessian", NULL, 0, 0, "f64"},
                       .method = "slq",

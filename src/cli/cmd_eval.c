@@ -124,7 +124,7 @@ static int emit(const eval_args *a, const eval_run *r, int argc, char **argv) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL}};
+    eval_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0}};
     int rc = parse_eval(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("eval", rc);

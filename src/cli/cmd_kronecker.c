@@ -278,7 +278,7 @@ static int cross_overlaps(const kron_args *a, kron_run *r) {
 }
 
 int cmd_kronecker(int argc, char **argv) {
-    kron_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL},
+    kron_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
                    .co = {"hessian", NULL, 8, 0, "f64"},
                    .k = 20,
                    .tol = 1e-8};

@@ -337,7 +337,7 @@ static int run_sizes(samples_args *a, cJSON *res, int64_t *products) {
 }
 
 int cmd_samples(int argc, char **argv) {
-    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL},
+    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL, 0},
                       .co = {"hessian", NULL, 10, 0, "f64"},
                       .probes = 10,
                       .steps = 80,

@@ -176,6 +176,7 @@ static int open_test(train_args *a, train_run *r) {
     td.split = "test";
     td.samples = a->test_samples;
     td.select = "first";
+    td.label_noise = 0.0; /* the test labels stay as they are */
     /* a single-file dataset has no test split: evaluate on nothing rather than on train */
     if (strstr(a->d.data, ".safetensors")) {
         a->no_test = 1;
@@ -313,6 +314,7 @@ static int save(const train_args *a, train_run *r) {
     cJSON_AddStringToObject(dj, "dataset", hesse_dataset_name(r->data.dataset));
     cJSON_AddStringToObject(dj, "description", r->data.description);
     cJSON_AddNumberToObject(dj, "samples", (double)r->N);
+    if (r->data.label_noise > 0.0) cli_describe_label_noise(dj, &r->data);
     cJSON *tj = cJSON_AddObjectToObject(dj, "optimizer");
     cJSON_AddStringToObject(tj, "name", a->t.optimizer);
     cJSON_AddStringToObject(tj, "schedule", a->t.schedule);
@@ -364,7 +366,7 @@ static void train_run_free(train_run *r) {
 }
 
 int cmd_train(int argc, char **argv) {
-    train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL},
+    train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0},
                     .t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0}};
     int rc = parse_train(&a, argc, argv);
     if (rc == 1) return 0;

@@ -71,13 +71,31 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
     } else if (preprocess_json) {
         if ((rc = hesse_preprocess_from_json(preprocess_json, &d->preprocess))) return rc;
     }
+    if (o->label_noise != 0.0 && !(o->label_noise >= 0.0 && o->label_noise < 1.0))
+        return hesse_error(HESSE_EINVAL,
+                           "option --label-noise: expected a fraction P with 0 <= P < 1, got %g",
+                           o->label_noise);
+    if (o->label_noise > 0.0 && o->split && strcmp(o->split, "train") != 0)
+        return hesse_error(HESSE_EINVAL,
+                           "option --label-noise: corrupts training labels, but --split is %s",
+                           o->split);
     if ((rc = hesse_dataset_select(d->dataset, &d->selection, &d->preprocess, &d->samples)))
         return rc;
+    if (o->label_noise > 0.0) {
+        d->label_noise = o->label_noise;
+        rc = hesse_samples_label_noise(&d->samples, o->label_noise, o->seed, &d->label_changed);
+        if (rc != HESSE_OK) return rc;
+    }
     if (d->preprocess.scale == 0.0)
         d->preprocess.scale = hesse_dataset_is_bytes(d->dataset) ? 1.0 / 255.0 : 1.0;
     char sel[96];
     hesse_selection_describe(&d->selection, sel, sizeof sel);
-    snprintf(d->description, sizeof d->description, "%s, %s", hesse_dataset_name(d->dataset), sel);
+    if (d->label_noise > 0.0)
+        snprintf(d->description, sizeof d->description, "%s, %s, %lld labels replaced (noise %g)",
+                 hesse_dataset_name(d->dataset), sel, (long long)d->label_changed, d->label_noise);
+    else
+        snprintf(d->description, sizeof d->description, "%s, %s", hesse_dataset_name(d->dataset),
+                 sel);
     return HESSE_OK;
 }
 
@@ -135,6 +153,15 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cJSON_AddNumberToObject(da, "seed", (double)d->selection.seed);
     cJSON_AddStringToObject(da, "description", d->description);
     hesse_preprocess_to_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
+    if (d->label_noise > 0.0) cli_describe_label_noise(da, d);
+}
+
+void cli_describe_label_noise(cJSON *obj, const cli_data *d) {
+    cJSON *ln = cJSON_AddObjectToObject(obj, "label_noise");
+    cJSON_AddNumberToObject(ln, "fraction", d->label_noise);
+    cJSON_AddNumberToObject(ln, "changed", (double)d->label_changed);
+    cJSON_AddNumberToObject(ln, "seed", (double)d->selection.seed);
+    cJSON_AddStringToObject(ln, "rule", "uniform over the other classes, stream 2 of the seed");
 }
 
 int cli_svg_name(const char *svg, const char *suffix, char *out, size_t cap) {

@@ -142,6 +142,11 @@ int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out)
     if (!spec || !*spec) return hesse_error(HESSE_EINVAL, "hesse_dataset_open: no dataset named");
     if (split != HESSE_SPLIT_TRAIN && split != HESSE_SPLIT_TEST)
         return hesse_error(HESSE_EINVAL, "%s: unknown split %d", spec, (int)split);
+    if (hesse_gaussmix_is_spec(spec)) {
+        hesse_gaussmix g;
+        int rc = hesse_gaussmix_parse(spec, &g);
+        return rc == HESSE_OK ? hesse_dataset_gaussmix(&g, split, out) : rc;
+    }
     const size_t speclen = strlen(spec), ext = sizeof ".safetensors" - 1;
     if (speclen > ext && strcmp(spec + speclen - ext, ".safetensors") == 0) {
         if (split != HESSE_SPLIT_TRAIN)

@@ -64,6 +64,11 @@ static const hesse_key data[] = {
     REQ("data.preprocess.scale", "input scale", "", NUMBER),
     OPT("data.preprocess.mean", "channel means", "", ARRAY),
     OPT("data.preprocess.std", "channel standard deviations", "", ARRAY),
+    OPT("data.label_noise", "label noise", "", OBJECT),
+    REQ("data.label_noise.fraction", "label noise fraction", "", NUMBER),
+    REQ("data.label_noise.changed", "labels replaced", "", INT),
+    REQ("data.label_noise.seed", "label noise seed", "", INT),
+    REQ("data.label_noise.rule", "label noise rule", "", STRING),
     END,
 };
 
@@ -525,6 +530,13 @@ static const hesse_key info_keys[] = {
     REQ("tensors[].name", "name", "", STRING),
     REQ("tensors[].kind", "kind", "", STRING),
     REQ("tensors[].shape", "shape", "", ARRAY),
+    OPT("dataset", "dataset split", "", OBJECT),
+    REQ("dataset.name", "dataset", "", STRING),
+    REQ("dataset.samples", "samples", "", INT),
+    REQ("dataset.shape", "sample shape", "", ARRAY),
+    REQ("dataset.classes", "classes", "", INT),
+    REQ("dataset.storage", "storage", "", STRING),
+    REQ("dataset.class_counts", "samples per class", "", ARRAY),
     END,
 };
 

@@ -5,7 +5,8 @@
  *                    projection shortcuts "shortcut.0/1", avg_pool2d(4), "linear")
  *   vgg11-bn-cifar   kuangliu/pytorch-cifar VGG('VGG11'): "features.<i>" conv + batch norm +
  *                    ReLU per cfg entry, max-pool for 'M', AvgPool2d(1, 1), "classifier"
- *   lenet5           the LeNet-5 of DESIGN.md and examples/reproduce (28x28 input)
+ *   lenet5           the LeNet-5 of DESIGN.md and examples/reproduce (28x28 input);
+ *                    lenet5(width=K) has K times the convolution channels
  *   mlp(a,b,...,z)   flatten, then linear/ReLU as nn.Sequential(Linear, ReLU, ..., Linear)
  *                    names them: "0", "2", "4", ...
  *
@@ -101,11 +102,13 @@ static void vgg11_bn_cifar(sbuf *b, int classes) {
     sb_add(b, ",features.%d:avgpool2d(1,stride=1),flatten,classifier:linear(512,%d)", at, classes);
 }
 
-static void lenet5(sbuf *b, int classes) {
+/* width = k multiplies the channels of both convolutions (6k, 16k); the fully connected
+ * layers keep 120 and 84 units (the first takes the 16k x 5 x 5 features). */
+static void lenet5(sbuf *b, int classes, int width) {
     sb_add(b,
-           "conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,maxpool2d(2),flatten,"
-           "linear(400,120),relu,linear(120,84),relu,linear(84,%d)",
-           classes);
+           "conv2d(1,%d,5,padding=2),relu,maxpool2d(2),conv2d(%d,%d,5),relu,maxpool2d(2),flatten,"
+           "linear(%d,120),relu,linear(120,84),relu,linear(84,%d)",
+           6 * width, 6 * width, 16 * width, 400 * width, classes);
 }
 
 static void mlp(sbuf *b, const int *sizes, int n) {
@@ -171,19 +174,29 @@ int nn_expand_preset(const char *arch, char **out) {
     int v[MAX_MLP];
     char key[32];
     int n = preset_args(p + len, v, MAX_MLP, key, sizeof key);
-    if (which < 3) {
+    const int width_given = which == 2 && n == 1 && strcmp(key, "width") == 0;
+    if (width_given && v[0] > 1024)
+        return hesse_error(
+            HESSE_EINPUT, "architecture: lenet5(width=K) takes K from 1 to 1024, not \"%s\"", arch);
+    if (which == 2 && !width_given &&
+        (n < 0 || n > 1 || (key[0] && strcmp(key, "num_classes") != 0)))
+        return hesse_error(HESSE_EINPUT,
+                           "architecture: preset lenet5 takes at most num_classes=N or width=K "
+                           "(a positive integer), not \"%s\"",
+                           arch);
+    if (which < 2) {
         if (n < 0 || n > 1 || (key[0] && strcmp(key, "num_classes") != 0))
             return hesse_error(HESSE_EINPUT,
                                "architecture: preset %s takes at most num_classes=N (a positive "
                                "integer), not \"%s\"",
                                names[which], arch);
-    } else if (n < 2 || key[0]) {
+    } else if (which == 3 && (n < 2 || key[0])) {
         return hesse_error(HESSE_EINPUT,
                            "architecture: preset mlp(a,b,...) is a whole architecture of at "
                            "least two layer sizes (positive integers, at most %d), not \"%s\"",
                            MAX_MLP, arch);
     }
-    const int classes = n == 1 ? v[0] : 10;
+    const int classes = n == 1 && !width_given ? v[0] : 10;
     sbuf b = {NULL, 0, 0, 0};
     switch (which) {
     case 0:
@@ -193,7 +206,7 @@ int nn_expand_preset(const char *arch, char **out) {
         vgg11_bn_cifar(&b, classes);
         break;
     case 2:
-        lenet5(&b, classes);
+        lenet5(&b, classes, width_given ? v[0] : 1);
         break;
     default:
         mlp(&b, v, n);

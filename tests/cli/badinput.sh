@@ -232,6 +232,8 @@ row E75 "architecture: integer out of range \(at most 1000000000 in absolute val
     "$HESSE" train --arch 'flatten,linear(784,2147483647)' --samples 10 -o "$T/out.safetensors"
 row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at least two layer sizes" -- \
     "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
+row E129 "architecture: lenet5\(width=K\) takes K from 1 to 1024, not \"lenet5\(width=2000\)\"" -- \
+    "$HESSE" train -q --arch 'lenet5(width=2000)' --samples 10 --epochs 0 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
@@ -282,6 +284,24 @@ row E72 "option --split: .*d\.safetensors is a \.safetensors dataset, which hold
     "$HESSE" eval $m --data "$T/d.safetensors" --split test -o "$o"
 row E73 "--mean/--std: std value \"1e-320\" is too small for double precision" -- \
     "$HESSE" eval $s --mean 0 --std 1e-320 -o "$o"
+gm='gaussmix:classes=3,dim=20,separation=4,seed=1,samples=60,test=30'
+tr() { "$HESSE" train -q --arch 'mlp(20,4,3)' --epochs 1 "$@" -o "$T/out.safetensors"; }
+row E120 "option --label-noise: expected a fraction P with 0 <= P < 1, got 1" -- tr --data "$gm" --label-noise 1
+row E120 "option --label-noise: expected a fraction P with 0 <= P < 1, got -0.1" -- tr --data "$gm" --label-noise -0.1
+row E121 "option --label-noise: expected a finite number, got 'abc'" -- tr --data "$gm" --label-noise abc
+row E122 "option --label-noise: corrupts training labels, but --split is test" -- \
+    "$HESSE" eval $m --split test --samples 100 --label-noise 0.2 -o "$o"
+row E123 "gaussmix:classes=3,dim=20: classes, dim and separation are required" -- \
+    tr --data gaussmix:classes=3,dim=20
+row E124 "separation expects a finite number > 0, got '-1'" -- tr --data gaussmix:classes=3,dim=20,separation=-1
+row E125 "unknown key 'foo' \(expected classes, dim, separation, seed, samples, test, noise\)" -- \
+    tr --data gaussmix:classes=3,dim=20,separation=1,foo=2
+row E126 "3 classes need dim >= 3 \(the class means are orthogonal\), got dim=2" -- \
+    tr --data gaussmix:classes=3,dim=2,separation=1
+row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -- \
+    tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
+row E128 "options --data and --model: describe one or the other" -- \
+    "$HESSE" info --data "$gm" $m -o "$o"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
