@@ -91,20 +91,21 @@ typedef struct {
 } hesse_gaussmix;
 
 /* classes = dim = 0, separation 0, seed 0, samples 5000, test 1000, noise 1. */
-hesse_gaussmix hesse_gaussmix_defaults(void);
+HESSE_API hesse_gaussmix hesse_gaussmix_defaults(void);
 /* Whether spec starts with "gaussmix:". */
-int hesse_gaussmix_is_spec(const char *spec);
+HESSE_API int hesse_gaussmix_is_spec(const char *spec);
 /* Parses "gaussmix:key=value,..." (keys classes, dim, separation required; seed, samples,
  * test, noise optional, each at most once). HESSE_EINVAL naming the spec and the key at fault:
  * an unknown or repeated key, a value out of range, C > D, or a split beyond 2^28 values. */
-int hesse_gaussmix_parse(const char *spec, hesse_gaussmix *out);
+HESSE_API int hesse_gaussmix_parse(const char *spec, hesse_gaussmix *out);
 /* The class means, row-major [C, D], into means (C * D doubles). */
-int hesse_gaussmix_means(const hesse_gaussmix *g, double *means);
+HESSE_API int hesse_gaussmix_means(const hesse_gaussmix *g, double *means);
 /* The canonical spec with every key ("gaussmix:classes=10,...,noise=1"). */
-void hesse_gaussmix_name(const hesse_gaussmix *g, char *buf, size_t cap);
+HESSE_API void hesse_gaussmix_name(const hesse_gaussmix *g, char *buf, size_t cap);
 /* Generates one split; the dataset is named after the canonical spec plus "/train" or
  * "/test". */
-int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split, hesse_dataset **out);
+HESSE_API int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split,
+                                     hesse_dataset **out);
 
 /* ---- Label noise ----------------------------------------------------------------------------
  * Zhang et al. 2017 / Xie et al. 2022's corrupted labels: exactly round(fraction * n) samples,
@@ -114,7 +115,8 @@ int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split, hesse_dat
  * the same samples in the same order, fraction and seed give the same labels. Changes s->y in
  * place. fraction must lie in [0, 1) and the samples have at least two classes when any label
  * changes (HESSE_EINVAL otherwise, s untouched). *changed (may be NULL) gets the count. */
-int hesse_samples_label_noise(hesse_samples *s, double fraction, uint64_t seed, int64_t *changed);
+HESSE_API int hesse_samples_label_noise(hesse_samples *s, double fraction, uint64_t seed,
+                                        int64_t *changed);
 
 /* Reads one IDX images file and one IDX labels file (gzip or raw, told apart by content).
  * Images are [n, 1, rows, cols] uint8; the class count is 10, or the largest label + 1. */
