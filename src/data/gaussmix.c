@@ -195,7 +195,8 @@ int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split, hesse_dat
         return hesse_error(HESSE_EINVAL, "gaussmix: invalid mixture (see hesse_gaussmix_parse)");
     char name[HESSE_DATA_PATH_MAX];
     hesse_gaussmix_name(g, name, sizeof name - 8);
-    strcat(name, split == HESSE_SPLIT_TRAIN ? "/train" : "/test");
+    const size_t len = strlen(name);
+    snprintf(name + len, sizeof name - len, "%s", split == HESSE_SPLIT_TRAIN ? "/train" : "/test");
     int rc = HESSE_OK;
     double *means = malloc((size_t)C * (size_t)D * sizeof *means);
     hesse_dataset *ds = hesse_data_new(name);
