@@ -126,6 +126,13 @@ void hesse_sp_widen(double a, double b, double margin, double *lo, double *hi) {
     *hi = b + margin * width;
 }
 
+void hesse_sp_gauss_add(hesse_density *d, int points, double x0, double sigma, double coef) {
+    for (int i = 0; i < points; i++) {
+        const double z = (d->grid[i] - x0) / sigma;
+        if (fabs(z) < 10.0) d->density[i] += coef * exp(-0.5 * z * z);
+    }
+}
+
 void hesse_eigs_free(hesse_eigs *r) {
     if (!r) return;
     hesse_free(r->values);

@@ -46,10 +46,7 @@ int hesse_density_points(int count, const double *values, const double *weights,
     for (int j = 0; j < count; j++) {
         const double x0 = values[j];
         if (x0 < lo - 3 * sigma || x0 > hi + 3 * sigma) outside += weights[j];
-        for (int i = 0; i < p->points; i++) {
-            const double z = (out->grid[i] - x0) / sigma;
-            if (fabs(z) < 10.0) out->density[i] += weights[j] * norm * exp(-0.5 * z * z);
-        }
+        hesse_sp_gauss_add(out, p->points, x0, sigma, weights[j] * norm);
     }
     HESSE_CHECK(hesse_sp_density_normalise(out));
     out->weight_outside = outside;

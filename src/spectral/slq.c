@@ -425,11 +425,8 @@ static int slq_run(const hesse_op *op, const hesse_slq_params *p, slq_state *st,
     double norm = 1.0 / (sqrt(2.0 * HESSE_SP_PI) * sigma * st->probes);
     for (int r = 0; r < st->probes; r++)
         for (int j = 0; j < out->nsteps[r]; j++) {
-            double x0 = out->nodes[(size_t)r * m + j], wgt = out->weights[(size_t)r * m + j];
-            for (int i = 0; i < p->points; i++) {
-                double z = (out->grid[i] - x0) / sigma;
-                if (fabs(z) < 10.0) out->density[i] += wgt * norm * exp(-0.5 * z * z);
-            }
+            const size_t at = (size_t)r * m + j;
+            hesse_sp_gauss_add(out, p->points, out->nodes[at], sigma, out->weights[at] * norm);
         }
     HESSE_CHECK(hesse_sp_density_normalise(out));
     double outside = 0, far_lo = st->lo, far_hi = st->hi;

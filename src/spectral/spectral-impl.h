@@ -51,6 +51,9 @@ int hesse_sp_support(const hesse_op *op, double lo_given, double hi_given, int s
 /* [a, b] widened by `margin` times its width on each side (a degenerate interval by 1e-3 of its
  * magnitude, at least 1e-12): the rule of hesse_sp_support. */
 void hesse_sp_widen(double a, double b, double margin, double *lo, double *hi);
+/* Adds coef * exp(-(x - x0)^2 / (2 sigma^2)) to d->density on d->grid: the smoothing kernel of
+ * SLQ and of point masses, terms beyond 10 sigma (below 2e-22) skipped. */
+void hesse_sp_gauss_add(hesse_density *d, int points, double x0, double sigma, double coef);
 
 /* ---- Checkpoint blobs ---------------------------------------------------------------------
  * Native-order serialisation for solver checkpoints. A writer with p == NULL only measures
