@@ -49,6 +49,7 @@ typedef enum {
     HESSE_LAYER_DROPOUT,           /* evaluation mode: the identity */
     HESSE_LAYER_DROPOUT2D,         /* evaluation mode: the identity */
     HESSE_LAYER_IDENTITY,
+    HESSE_LAYER_MULTIHEADATTENTION, /* self-attention over a sequence (1, T, D) */
     /* A residual block residual(main | shortcut) becomes RESIDUAL (its output is its input
      * x), the main items, SHORTCUT (its output is x again), the shortcut items, and ADD
      * (main output + shortcut output). Their block[] holds the three indices. */
@@ -80,6 +81,7 @@ typedef struct {
     double p;                     /* dropout probability (unused: evaluation mode) */
     int norm_ndim, norm_shape[3]; /* layer norm: normalized_shape */
     int64_t group;                /* layer norm: values per normalised group */
+    int heads, causal;            /* multiheadattention: heads, causal mask (D is in_w) */
     int block[3];                 /* residual markers: RESIDUAL, SHORTCUT, ADD layer indices */
     int64_t weight_offset, weight_count; /* view into the parameter buffer (count 0: none) */
     int64_t bias_offset, bias_count;

@@ -12,6 +12,7 @@
  *   layer_shape.c       flatten, dropout, dropout2d, identity (+ layer_shape.inc)
  *   layer_residual.c    the residual block's markers residual, shortcut, add
  *                       (+ layer_residual.inc)
+ *   layer_attn.c        multiheadattention          (+ layer_attn.inc)
  *   arch.c, model.c     parsing, shapes, tensors and initialisation through the rows
  *   passes.inc          the passes as loops over the engine's steps, calling the rows
  *   kernels*.inc        the numerical kernels the rows call (GEMM wrappers, im2col, pooling,
@@ -58,6 +59,11 @@ typedef struct nn_layer_type {
      * reset: their initial values. init: PyTorch's default initialisation of the parameters,
      * drawing from rng in layer order. */
     void (*tensor_shape)(const hesse_layer *L, int64_t shape[4], int *wdim, int *bdim);
+    /* tensors: for a layer whose parameters are not one weight and one bias, names its
+     * parameter tensors from offset `at` of the parameter vector (weight_count + bias_count
+     * values in all) and sets its weight_offset / bias_offset; with t NULL it only counts them.
+     * Returns how many. NULL: "<m>.weight" then "<m>.bias", shaped by tensor_shape. */
+    int (*tensors)(hesse_tensor_info *t, hesse_layer *L, int layer, int64_t at);
     int nbuffers;
     int64_t (*buffers)(hesse_tensor_info *t, const hesse_layer *L, int layer, int64_t at);
     void (*reset)(const hesse_layer *L, double *buffers);
@@ -92,7 +98,7 @@ extern const nn_layer_type nn_layer_linear, nn_layer_conv2d, nn_layer_maxpool2d,
     nn_layer_adaptiveavgpool2d, nn_layer_batchnorm2d, nn_layer_batchnorm1d, nn_layer_layernorm,
     nn_layer_relu, nn_layer_tanh, nn_layer_sigmoid, nn_layer_gelu, nn_layer_flatten,
     nn_layer_dropout, nn_layer_dropout2d, nn_layer_identity, nn_layer_residual, nn_layer_shortcut,
-    nn_layer_add, nn_layer_relu_maxpool;
+    nn_layer_add, nn_layer_relu_maxpool, nn_layer_multiheadattention;
 
 /* The pass rows of a kind, defined by its layer_*.inc in both precisions. */
 #define NN_DECLARE_PASSES(name)                                                                    \
@@ -131,6 +137,14 @@ int nn_window_shape(const arch_ctx *cx, const char *label, const hesse_layer *L,
 /* A tensor view named "<module>.<what>" (model.c). */
 void nn_set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, const char *what,
                    int ndim, const int64_t *shape, int64_t offset);
+
+/* multiheadattention's parameters lie from its weight_offset as in_proj_weight [3D, D],
+ * in_proj_bias [3D] (bias=True), out_proj.weight [D, D], out_proj.bias [D] (bias=True), with
+ * D = in_w: the offset of out_proj.weight from weight_offset. */
+static inline int64_t nn_attn_out_offset(const hesse_layer *L) {
+    const int64_t D = L->in_w;
+    return 3 * D * D + (L->has_bias ? 3 * D : 0);
+}
 
 /* PyTorch's kaiming-uniform default of Linear and Conv2d (model.c). */
 void nn_init_kaiming(const hesse_layer *L, double *params, hesse_rng *rng);

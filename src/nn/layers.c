@@ -21,6 +21,7 @@ static const nn_layer_type *const table[NN_NUM_KINDS] = {
     [HESSE_LAYER_DROPOUT] = &nn_layer_dropout,
     [HESSE_LAYER_DROPOUT2D] = &nn_layer_dropout2d,
     [HESSE_LAYER_IDENTITY] = &nn_layer_identity,
+    [HESSE_LAYER_MULTIHEADATTENTION] = &nn_layer_multiheadattention,
     [HESSE_LAYER_RESIDUAL] = &nn_layer_residual,
     [HESSE_LAYER_SHORTCUT] = &nn_layer_shortcut,
     [HESSE_LAYER_ADD] = &nn_layer_add,

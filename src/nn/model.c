@@ -19,15 +19,18 @@ void nn_set_tensor(hesse_tensor_info *t, const hesse_layer *L, int layer, const 
     t->offset = offset;
 }
 
-/* Lays out "<module>.weight" then "<module>.bias" for every layer with parameters, in layer
- * order, and the buffers of the layers that have them (batch norm's "<module>.running_mean",
+/* Lays out "<module>.weight" then "<module>.bias" for every layer with parameters (or the
+ * tensors its row's tensors hook names: multiheadattention's four), in layer order, and the buffers
+ * of the layers that have them (batch norm's "<module>.running_mean",
  * ".running_var", ".num_batches_tracked"), with the shapes their rows give. */
 static int build_tensors(hesse_model *m) {
     int count = 0, nbuf = 0;
     for (int i = 0; i < m->num_layers; i++) {
-        const hesse_layer *L = &m->layers[i];
-        count += (L->weight_count > 0) + (L->bias_count > 0);
-        nbuf += nn_layer_type_of(L->kind)->nbuffers;
+        hesse_layer *L = &m->layers[i];
+        const nn_layer_type *type = nn_layer_type_of(L->kind);
+        count += type->tensors ? type->tensors(NULL, L, i, 0)
+                               : (L->weight_count > 0) + (L->bias_count > 0);
+        nbuf += type->nbuffers;
     }
     m->tensors = calloc(count ? (size_t)count : 1, sizeof *m->tensors);
     m->buffer_info = calloc(nbuf ? (size_t)nbuf : 1, sizeof *m->buffer_info);
@@ -40,12 +43,15 @@ static int build_tensors(hesse_model *m) {
         int64_t shape[4] = {L->out_c, L->in_c, L->kh, L->kw};
         int ndim = 1, bdim = 1;
         if (type->tensor_shape) type->tensor_shape(L, shape, &ndim, &bdim);
-        if (L->weight_count > 0) {
+        if (type->tensors) {
+            t += type->tensors(&m->tensors[t], L, i, offset);
+            offset += L->weight_count + L->bias_count;
+        } else if (L->weight_count > 0) {
             nn_set_tensor(&m->tensors[t++], L, i, "weight", ndim, shape, offset);
             L->weight_offset = offset;
             offset += L->weight_count;
         }
-        if (L->bias_count > 0) {
+        if (!type->tensors && L->bias_count > 0) {
             nn_set_tensor(&m->tensors[t++], L, i, "bias", bdim, shape, offset);
             L->bias_offset = offset;
             offset += L->bias_count;
