@@ -11,9 +11,9 @@
  *
  * Names are case-insensitive and accept PyTorch's class names (Linear, Conv2d, MaxPool2d,
  * AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, BatchNorm1d, LayerNorm, Flatten, ReLU, Tanh,
- * Sigmoid, GELU, Dropout, Dropout2d, Identity): the names and aliases of the layer table
- * (layer-impl.h), whose rows also configure, shape, count and describe each kind. A module path
- * names the item's tensors
+ * Sigmoid, GELU, Dropout, Dropout2d, Identity, MultiheadAttention): the names and aliases of the
+ * layer table (layer-impl.h), whose rows also configure, shape, count and describe each kind. A
+ * module path names the item's tensors
  * ("layer1.0.conv1" gives "layer1.0.conv1.weight"); an unnamed item is named by its position.
  * Inside residual(...) names are prefixed by the block's own: main items by their own name or
  * position in the main branch, shortcut items by their own name or "shortcut.<position>".

@@ -234,6 +234,12 @@ row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at le
     "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
 row E129 "architecture: lenet5\(width=K\) takes K from 1 to 1024, not \"lenet5\(width=2000\)\"" -- \
     "$HESSE" train -q --arch 'lenet5(width=2000)' --samples 10 --epochs 0 -o "$T/out.safetensors"
+row E150 "architecture: layer 0 multiheadattention\(28,3\): num_heads 3 does not divide embed_dim 28" -- \
+    "$HESSE" train --arch 'multiheadattention(28,3),flatten,linear(784,10)' --samples 10 -o "$T/out.safetensors"
+row E151 "architecture: layer 0 multiheadattention\(30,2\) needs a sequence of width 30 \(1xTx30\) but gets 1x28x28" -- \
+    "$HESSE" train --arch 'multiheadattention(30,2),flatten,linear(784,10)' --samples 10 -o "$T/out.safetensors"
+row E152 "architecture: layer 1 multiheadattention\(1,1\): 1 heads of 60028x60028 attention scores per sample are more than 2147483647 values" -- \
+    "$HESSE" train --arch 'conv2d(1,1,(1,28),padding=(30000,0)),multiheadattention(1,1),flatten,linear(60028,10)' --samples 10 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
