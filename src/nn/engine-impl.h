@@ -50,6 +50,7 @@ typedef struct {
         real **grad;      /* grad[l], l = 1..L: dL/d act[l] */                                     \
         real **cols;      /* conv layers: im2col of the input, [K, B * P] */                       \
         int32_t **argmax; /* max-pool layers: [B, out size] */                                     \
+        real **keep;      /* layers with a keep hook: what their passes keep, [B, keep] */         \
         real *probs;      /* softmax of the logits, [B, C] */                                      \
     } nn_state_##S;                                                                                \
     typedef struct {                                                                               \
@@ -61,6 +62,7 @@ typedef struct {
         real *rsave; /* residual nets: the R-gradient at a block's sum, for its main branch */     \
         real *rshort; /* residual nets: the shortcut's R-gradient in the block's input */          \
         real **rcols; /* conv layers: im2col of the R-input, [K, k * chunk * P] */                 \
+        real **rkeep; /* layers with a keep hook: R-forward values for the R-backward */           \
         real *tmp;    /* conv: [max(k*Cout, Cout), k * chunk * P] */                               \
         real *gcols;  /* conv: [K, k * chunk * P] */                                               \
         real *gyp;    /* conv: output gradient as [Cout, chunk * P] */                             \

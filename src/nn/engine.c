@@ -41,6 +41,11 @@ int64_t nn_state_per_sample(const hesse_engine *e, int with_cols) {
         const nn_layer_type *t = e->type[l];
         ps += (t->flags & NN_ALIAS ? 1 : 2) * e->size[l + 1]; /* act (none for an alias), grad */
         if (with_cols && t->cols) ps += t->cols(&m->layers[l]);
+        if (t->keep) {
+            int64_t keep = 0, unused = 0;
+            t->keep(&m->layers[l], &keep, &unused);
+            ps += keep;
+        }
         if (t->flags & NN_ARGMAX) ps += e->size[l + 1]; /* int32, rounded up */
     }
     return ps;
@@ -63,6 +68,11 @@ void nn_rpass_size(const hesse_engine *e, int k, int64_t *per_sample, int64_t *f
         const nn_layer_type *t = e->type[l];
         if (!(t->flags & NN_ALIAS)) ps += (int64_t)k * e->size[l + 1]; /* ract */
         if (t->cols) ps += t->cols(&m->layers[l]) * k;                 /* rcols */
+        if (t->keep) {
+            int64_t unused = 0, rkeep = 0;
+            t->keep(&m->layers[l], &unused, &rkeep);
+            ps += rkeep * k; /* rkeep */
+        }
     }
     nn_scratch s;
     nn_scratch_size(e, k, &s);

@@ -69,10 +69,14 @@ typedef struct nn_layer_type {
     void (*reset)(const hesse_layer *L, double *buffers);
     void (*init)(const hesse_layer *L, double *params, hesse_rng *rng);
     /* The engine (engine.c, engine_typed.inc). cols: im2col values per sample kept in the
-     * chunk state; scratch: raises the R-pass scratch maxima; depends: whether its output
-     * depends on the parameters (NULL: its input does, or it has parameters); fuse: the step
+     * chunk state; keep: see below; scratch: raises the R-pass scratch maxima; depends: whether its
+     * output depends on the parameters (NULL: its input does, or it has parameters); fuse: the step
      * type that runs this layer and the next one together, or NULL. */
     int64_t (*cols)(const hesse_layer *L);
+    /* keep: values per sample that the layer's forward and backward passes keep for its later
+     * passes in the chunk state (*state; cached with the activations), and values per sample
+     * and vector that its R-forward keeps for its R-backward (*rstate); NULL: none. */
+    void (*keep)(const hesse_layer *L, int64_t *state, int64_t *rstate);
     void (*scratch)(const hesse_layer *L, int k, nn_scratch *s);
     int (*depends)(const hesse_engine *e, int l);
     const struct nn_layer_type *(*fuse)(const hesse_layer *next);

@@ -89,12 +89,19 @@ static void init(const hesse_layer *L, double *params, hesse_rng *rng) {
     for (int64_t j = 0; L->has_bias && j < D; j++) p[D * D + j] = 0.0;
 }
 
-/* The R-passes' scratch per sample (layer_attn.inc lays it out): P, gP, RP, RgP [T, 3D];
- * ctx, gctx, Rctx, Rgctx [T, D]; A, RA [heads, T, T]; two [T, T] work matrices. */
+/* Kept per sample (layer_attn.inc lays them out): P, gP [T, 3D], A [heads, T, T], ctx, gctx
+ * [T, D] in the chunk state; RP [T, 3D], RA [heads, T, T], Rctx [T, D] per vector from the
+ * R-forward to the R-backward. */
+static void keep(const hesse_layer *L, int64_t *state, int64_t *rstate) {
+    const int64_t T = L->in_h, D = L->in_w, HTT = (int64_t)L->heads * T * T;
+    *state = 8 * T * D + HTT;
+    *rstate = 4 * T * D + HTT;
+}
+
+/* The R-backward's scratch per sample: RgP [T, 3D], Rgctx [T, D], two [T, T] matrices. */
 static void scratch(const hesse_layer *L, int k, nn_scratch *s) {
     (void)k;
-    const int64_t T = L->in_h, D = L->in_w;
-    const int64_t need = 16 * T * D + 2 * (int64_t)L->heads * T * T + 2 * T * T;
+    const int64_t T = L->in_h, D = L->in_w, need = 4 * T * D + 2 * T * T;
     if (need > s->tmp) s->tmp = need;
 }
 
@@ -110,6 +117,7 @@ const nn_layer_type nn_layer_multiheadattention = {
     .describe = describe,
     .tensors = tensors,
     .init = init,
+    .keep = keep,
     .scratch = scratch,
     NN_PASSES(attn),
 };
