@@ -64,6 +64,7 @@ static void randomise(hesse_model *m, uint64_t seed) {
 
 static hesse_engine *engine(const hesse_model *m, int chunk, int block, hesse_precision prec) {
     hesse_engine_params ep = hesse_engine_defaults();
+    ep.cache = chunk < 64; /* the big-chunk engines run uncached: both paths of the kept state */
     ep.chunk = chunk;
     ep.max_block = block;
     ep.precision = prec;
@@ -99,8 +100,12 @@ static void check_f32(const hesse_model *m, const hesse_samples *s, int index, c
         CHECK_MSG(err <= 1e-4 * fmax(hscale, 1e-6), "case %d f32 HVP %d: %.3g (scale %.3g)", index,
                   j, err, hscale);
     }
+    /* the GGN against its largest entry: in the two-attention net it is 20 times smaller than
+     * the Hessian, while float's absolute error follows the larger intermediate terms */
     REQUIRE(hesse_curv_product(e32, s, HESSE_CURV_GGN, 1, V, g) == HESSE_OK);
-    err = max_abs_diff(g, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    double gmax = 0;
+    for (int64_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(ref[i]));
+    err = max_abs_diff(g, ref, n) / fmax(gmax, 1e-12);
     CHECK_MSG(err <= 1e-4, "case %d f32 GGN: %.3g", index, err);
     free(g);
     hesse_engine_free(e32);
@@ -140,14 +145,9 @@ static void test_case(const attn_case *nc, int index) {
         CHECK_MSG(err <= 1e-7 * fmax(hscale, 1e-6), "case %d HVP %d: max error %.3g (scale %.3g)",
                   index, j, err, hscale);
     }
-    double uHv = 0, vHu = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uHv += V[i] * HV[n + i];
-        vHu += V[n + i] * HV[i];
-    }
-    CHECK_CLOSE(uHv, vHu, 1e-11, 1e-8);
+    fd_check_symmetry(V, HV, n);
 
-    /* one vector at a time in one chunk: the same products up to rounding */
+    /* one vector at a time in one chunk, uncached: the same products up to rounding */
     hesse_engine *e1 = engine(m, 64, 1, HESSE_PRECISION_F64);
     double *H1 = malloc((size_t)n * sizeof *H1);
     for (int j = 0; j < 3; j++) {
@@ -171,6 +171,18 @@ static void test_case(const attn_case *nc, int index) {
     CHECK_MSG(rerr <= 1e-12 * fd_norm(HV, 2 * n), "case %d residual: %.3g", index, rerr);
     CHECK_MSG(fd_norm(EV, n) > 1e-2 * fd_norm(HV, n), "case %d: |E v| %.3g of |H v| %.3g", index,
               fd_norm(EV, n), fd_norm(HV, n));
+
+    /* Empirical Fisher against per-sample gradients: F v = (1/N) sum_i g_i (g_i . v) */
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_EFISHER, 1, V, EV) == HESSE_OK);
+    memset(H1, 0, (size_t)n * sizeof *H1);
+    for (int64_t i = 0; i < s.n; i++) {
+        hesse_samples one = hesse_samples_slice(&s, i, 1);
+        REQUIRE(hesse_loss_grad(e, &one, &loss, g, NULL) == HESSE_OK);
+        double dot = 0;
+        for (int64_t p = 0; p < n; p++) dot += g[p] * V[p];
+        for (int64_t p = 0; p < n; p++) H1[p] += g[p] * dot / (double)s.n;
+    }
+    CHECK_MSG(max_abs_diff(EV, H1, n) <= 1e-12 * fd_norm(H1, n), "case %d empirical Fisher", index);
 
     check_f32(m, &s, index, gfd, V, HFD, ref);
 
