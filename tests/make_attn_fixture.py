@@ -2,7 +2,8 @@
 """Makes the PyTorch parity fixtures of multiheadattention that tests/test_attn_fixture.c
 checks hesse against: nn.MultiheadAttention(D, heads, batch_first=True) called as
 self-attention, attn(x, x, x, need_weights=False) (with causal=True: attn_mask the boolean upper
-triangle, True above the diagonal), inside small float64 nets on sequences [N, T, D]:
+triangle, True above the diagonal; tools/hesse_arch.py's SelfAttention), inside small float64
+nets on sequences [N, T, D]:
 
   attn         multiheadattention(6,2),flatten,linear(30,3)
   attn_causal  layernorm(6),multiheadattention(6,3,causal=True),tanh,flatten,linear(30,3)
@@ -33,31 +34,18 @@ from torch.nn.utils.stateless import functional_call
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import hesse_st  # noqa: E402
+from hesse_arch import SelfAttention  # noqa: E402  (nn.MultiheadAttention as self-attention)
 from make_fixtures import unflatten  # noqa: E402  (this script's folder is on sys.path)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
-class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention applied to one sequence as query, key and value: its state_dict
-    names are nn.MultiheadAttention's own (in_proj_weight, ..., out_proj.bias)."""
-
-    def __init__(self, d, heads, causal):
-        super().__init__(d, heads, batch_first=True)
-        self.causal = causal
-
-    def forward(self, x):
-        t = x.shape[1]
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1) if self.causal else None
-        return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0]
-
-
 # name, modules, arch, (T, D), classes, samples, seed
 CASES = [
-    ("attn", lambda: [SelfAttention(6, 2, False), nn.Flatten(), nn.Linear(30, 3)],
+    ("attn", lambda: [SelfAttention(6, 2), nn.Flatten(), nn.Linear(30, 3)],
      "multiheadattention(6,2),flatten,linear(30,3)", (5, 6), 3, 12, 3001),
     ("attn_causal",
-     lambda: [nn.LayerNorm(6), SelfAttention(6, 3, True), nn.Tanh(), nn.Flatten(),
+     lambda: [nn.LayerNorm(6), SelfAttention(6, 3, causal=True), nn.Tanh(), nn.Flatten(),
               nn.Linear(30, 3)],
      "layernorm(6),multiheadattention(6,3,causal=True),tanh,flatten,linear(30,3)", (5, 6), 3,
      12, 3002),

@@ -177,9 +177,29 @@ SIGNATURES = {
     "dropout2d": ["p", "inplace"],
     "gelu": ["approximate"],
     "flatten": ["start_dim", "end_dim"],
+    "multiheadattention": ["embed_dim", "num_heads", "causal", "bias"],
 }
 ALIASES = {"maxpool": "maxpool2d", "avgpool": "avgpool2d", "conv": "conv2d"}
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """hesse's multiheadattention(D, heads, causal, bias): nn.MultiheadAttention (batch_first)
+    with the sequence as query, key and value, need_weights=False, and with causal=True the
+    boolean attn_mask that is True above the diagonal. Takes hesse's (N, 1, T, D) or PyTorch's
+    (N, T, D) and answers in the same shape; its state_dict names are nn.MultiheadAttention's."""
+
+    def __init__(self, d, heads, causal=False, bias=True):
+        super().__init__(d, heads, bias=bias, batch_first=True, dtype=torch.float64)
+        self.causal = causal
+
+    def forward(self, x):
+        shape = x.shape
+        x = x.reshape(shape[0], shape[-2], shape[-1])
+        t = x.shape[1]
+        mask = (torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), 1)
+                if self.causal else None)
+        return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0].reshape(shape)
 
 
 def _bind(it, path):
@@ -250,6 +270,9 @@ def make_layer(it, path):
         return nn.LayerNorm(tuple(dims), eps=float(a.get("eps", 1e-5)),
                             elementwise_affine=a.get("elementwise_affine", True),
                             dtype=torch.float64)
+    if kind == "multiheadattention":
+        return SelfAttention(a["embed_dim"], a["num_heads"], causal=a.get("causal", False),
+                             bias=a.get("bias", True))
     if kind in ACTIVATIONS:
         return ACTIVATIONS[kind]()
     if kind == "gelu":
