@@ -34,6 +34,9 @@ static const attn_case cases[] = {
      * one head, MSE */
     {"layernorm(4),multiheadattention(4,1,bias=False),tanh,flatten,linear(12,3)", 3, 4, 3,
      HESSE_LOSS_MSE},
+    /* a pre-LN transformer block's attention half: residual(layernorm, attention) */
+    {"blk:residual(layernorm(6),multiheadattention(6,3,causal=True)),flatten,linear(30,3)", 5, 6, 3,
+     HESSE_LOSS_CROSS_ENTROPY},
     /* two attention layers, the second causal with four heads of width 2 */
     {"multiheadattention(8,2),gelu,attn:multiheadattention(8,4,True),flatten,linear(32,4)", 4, 8, 4,
      HESSE_LOSS_CROSS_ENTROPY},
