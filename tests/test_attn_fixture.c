@@ -83,8 +83,8 @@ static void check_case(const char *name) {
     REQUIRE(hesse_st_open(model_path, &f) == HESSE_OK);
     hesse_load_options opt = hesse_load_defaults();
     opt.arch = hesse_st_meta(f, "arch");
-    REQUIRE(opt.arch && sscanf(hesse_st_meta(f, "input_shape"), "%d,%d,%d", &opt.c, &opt.h,
-                               &opt.w) == 3);
+    REQUIRE(opt.arch &&
+            sscanf(hesse_st_meta(f, "input_shape"), "%d,%d,%d", &opt.c, &opt.h, &opt.w) == 3);
     hesse_model *m = NULL;
     REQUIRE(hesse_model_load(model_path, &opt, &m, NULL) == HESSE_OK);
     CHECK(hesse_st_count(f) == hesse_model_num_tensors(m));
