@@ -159,6 +159,15 @@ static void test_case(const attn_case *nc, int index) {
                   "case %d block/chunk invariance", index);
     }
 
+    /* a cache built by a GGN product (no second-order terms) serves a Hessian product: the
+     * kept backward state is there */
+    hesse_engine *e2 = engine(m, 3, 2, HESSE_PRECISION_F64);
+    REQUIRE(hesse_curv_product(e2, &s, HESSE_CURV_GGN, 1, V, H1) == HESSE_OK);
+    REQUIRE(hesse_curv_product(e2, &s, HESSE_CURV_HESSIAN, 1, V, H1) == HESSE_OK);
+    CHECK_MSG(hesse_engine_cache_hits(e2) == 1 && max_abs_diff(H1, HV, n) <= 1e-12 * fd_norm(HV, n),
+              "case %d: Hessian from a cache built for the GGN", index);
+    hesse_engine_free(e2);
+
     /* GGN against J^T A J v (J by central differences of the logits, h = 1e-5) */
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
