@@ -6,8 +6,8 @@ Two nets in float64 (nn.Sequential, PyTorch's own initialisation under a fixed s
 
   lm   embedding(11,6),posembed(5,6),linear(6,6),gelu,layernorm(6),meanpool,linear(6,3)
        on token ids [N, T = 5] (hesse's input shape (1, 5, 1)), 3 classes
-  vit  conv2d(1,4,2,stride=2),tokens,posembed(4,4),linear(4,4),gelu,layernorm(4),meanpool,
-       linear(4,3) on images [N, 1, 4, 4]
+  vit  conv2d(1,3,2,stride=2),tokens,posembed(6,3),linear(3,4),gelu,layernorm(4),meanpool,
+       linear(4,3) on images [N, 1, 4, 6] (6 tokens of 3 values: tokens is no square transpose)
 
 posembed(T, D) is PosEmbed below: one parameter `weight` [T, D], initialised N(0, 1) as
 nn.Embedding(T, D) is, and y = x + weight[:T'] -- the same as adding nn.Embedding(T, D) applied
@@ -75,11 +75,11 @@ def lm():
 
 
 def vit():
-    arch = ("conv2d(1,4,2,stride=2),tokens,posembed(4,4),linear(4,4),gelu,layernorm(4),"
+    arch = ("conv2d(1,3,2,stride=2),tokens,posembed(6,3),linear(3,4),gelu,layernorm(4),"
             "meanpool,linear(4,3)")
-    mods = [nn.Conv2d(1, 4, 2, stride=2), Tokens(), PosEmbed(4, 4), nn.Linear(4, 4), nn.GELU(),
+    mods = [nn.Conv2d(1, 3, 2, stride=2), Tokens(), PosEmbed(6, 3), nn.Linear(3, 4), nn.GELU(),
             nn.LayerNorm(4), MeanPool(), nn.Linear(4, 3)]
-    return arch, mods, (1, 4, 4), 3
+    return arch, mods, (1, 4, 6), 3
 
 
 class Net(nn.Module):

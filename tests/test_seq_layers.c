@@ -40,9 +40,9 @@ static const seq_case cases[] = {
      "linear(4,3)",
      1, 4, 1, 3, 7, HESSE_LOSS_MSE},
     /* image patches -> tokens (the ViT stem) */
-    {"conv2d(1,4,2,stride=2),tokens,posembed(4,4),linear(4,4),gelu,layernorm(4),meanpool,"
+    {"conv2d(1,3,2,stride=2),tokens,posembed(6,3),linear(3,4),gelu,layernorm(4),meanpool,"
      "linear(4,3)",
-     1, 4, 4, 3, 0, HESSE_LOSS_CROSS_ENTROPY},
+     1, 4, 6, 3, 0, HESSE_LOSS_CROSS_ENTROPY},
     /* tokens first (its input does not depend on the parameters), a pre-LN residual block on a
      * sequence */
     {"tokens,linear(2,3),residual(layernorm(3),linear(3,3),tanh),meanpool,linear(3,2)", 2, 3, 3, 2,
@@ -443,8 +443,8 @@ int main(void) {
                  "embedding(11,6),posembed(5,6),linear(6,6),gelu,layernorm(6),meanpool,linear(6,3)",
                  1, 5, 1);
     test_fixture("vit",
-                 "conv2d(1,4,2,stride=2),tokens,posembed(4,4),linear(4,4),gelu,layernorm(4),"
+                 "conv2d(1,3,2,stride=2),tokens,posembed(6,3),linear(3,4),gelu,layernorm(4),"
                  "meanpool,linear(4,3)",
-                 1, 4, 4);
+                 1, 4, 6);
     return test_summary("test_seq_layers");
 }
