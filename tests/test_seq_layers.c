@@ -168,6 +168,18 @@ static void test_case(const seq_case *sc, int index) {
                   index, j, err, hscale);
     }
 
+    /* The cache: a second product reuses the chunks' forward and backward state (posembed's
+     * gradient is its output's, NN_GRAD_SAME), the same bits. */
+    double *HVa = malloc((size_t)(3 * n) * sizeof *V), *HVb = malloc((size_t)(3 * n) * sizeof *V);
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HVa) == HESSE_OK);
+    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HVb) == HESSE_OK);
+    CHECK(hesse_engine_cache_hits(e) >= 1);
+    CHECK_MSG(memcmp(HVa, HVb, (size_t)(3 * n) * sizeof *HVa) == 0 &&
+                  max_abs_diff(HVa, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n),
+              "case %d cached product", index);
+    free(HVa);
+    free(HVb);
+
     /* Block and chunk invariance: one vector at a time in one chunk, rounding only. */
     hesse_engine *e1 = engine(m, 64, 1, HESSE_PRECISION_F64);
     for (int j = 0; j < 3; j++) {
