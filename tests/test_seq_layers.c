@@ -50,6 +50,10 @@ static const seq_case cases[] = {
     /* posembed first, on a real-valued sequence; layer norm without affine parameters */
     {"posembed(5,3),linear(3,4),sigmoid,layernorm(4,elementwise_affine=False),meanpool,linear(4,3)",
      1, 5, 3, 3, 0, HESSE_LOSS_MSE},
+    /* posembed after a curved layer, whose second-order term reads posembed's input gradient
+     * (the output's, NN_GRAD_SAME, also when restored from the cache) */
+    {"tokens,linear(2,4),gelu,posembed(9,4),layernorm(4),meanpool,linear(4,2)", 2, 3, 3, 2, 0,
+     HESSE_LOSS_CROSS_ENTROPY},
 };
 
 static void make_samples(int n, const seq_case *sc, hesse_rng *rng, hesse_samples *s) {
