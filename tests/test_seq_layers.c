@@ -54,6 +54,9 @@ static const seq_case cases[] = {
      * (the output's, NN_GRAD_SAME, also when restored from the cache) */
     {"tokens,linear(2,4),gelu,posembed(9,4),layernorm(4),meanpool,linear(4,2)", 2, 3, 3, 2, 0,
      HESSE_LOSS_CROSS_ENTROPY},
+    /* linear on the last dimension of a conv's output (c, h, w): c*h = 6 positions */
+    {"conv2d(1,2,2),linear(3,2),tanh,flatten,linear(12,3)", 1, 4, 4, 3, 0,
+     HESSE_LOSS_CROSS_ENTROPY},
 };
 
 static void make_samples(int n, const seq_case *sc, hesse_rng *rng, hesse_samples *s) {
