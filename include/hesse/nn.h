@@ -49,6 +49,11 @@ typedef enum {
     HESSE_LAYER_DROPOUT,           /* evaluation mode: the identity */
     HESSE_LAYER_DROPOUT2D,         /* evaluation mode: the identity */
     HESSE_LAYER_IDENTITY,
+    /* sequences (1, T, D), token-major (docs/architectures.md) */
+    HESSE_LAYER_EMBEDDING,          /* token ids (1, T, 1) -> (1, T, D) */
+    HESSE_LAYER_POSEMBED,           /* adds the first T rows of a learned [T_max, D] table */
+    HESSE_LAYER_TOKENS,             /* (D, H, W) -> (1, H W, D) */
+    HESSE_LAYER_MEANPOOL,           /* (1, T, D) -> (D, 1, 1) */
     HESSE_LAYER_MULTIHEADATTENTION, /* self-attention over a sequence (1, T, D) */
     /* A residual block residual(main | shortcut) becomes RESIDUAL (its output is its input
      * x), the main items, SHORTCUT (its output is x again), the shortcut items, and ADD
@@ -80,6 +85,7 @@ typedef struct {
     double eps, momentum;         /* batch norm / layer norm (momentum: kept for the string) */
     double p;                     /* dropout probability (unused: evaluation mode) */
     int norm_ndim, norm_shape[3]; /* layer norm: normalized_shape */
+    int rows, dim;                /* embedding: V, D; posembed: T, D (the table [rows, dim]) */
     int64_t group;                /* layer norm: values per normalised group */
     int heads, causal;            /* multiheadattention: heads, causal mask (D is in_w) */
     int block[3];                 /* residual markers: RESIDUAL, SHORTCUT, ADD layer indices */
@@ -261,7 +267,8 @@ HESSE_API int hesse_backward_with(hesse_engine *e, const hesse_samples *s, hesse
  * im2col patches and M over output channels: xx = E over samples and positions of x x^T,
  * M = E over samples of the sum over positions p of the diagonal blocks M_{i,pp} (Cout x Cout,
  * d^2 l_i / dz_{.,p} dz_{.,p}) of the output Hessian; the blocks between two positions are
- * left out, which is the KFC convention (exact for one output position).
+ * left out, which is the KFC convention (exact for one output position). A linear layer on a
+ * sequence (1, T, D) has the T tokens as its positions, the same way.
  *
  * Which M: HESSE_FACTOR_M_EXACT, the loss Hessian in the layer's output through every later
  * nonlinearity (tanh, sigmoid, GELU, layer norm and the loss): where every later layer is
@@ -278,7 +285,7 @@ HESSE_API int hesse_factor_m_parse(const char *name, hesse_factor_m *which);
 typedef struct {
     int layer;             /* index into the model's layers */
     int64_t in, out;       /* x and z dimensions per position (conv: Cin*kh*kw and Cout) */
-    int64_t positions;     /* output positions per sample (1 for linear) */
+    int64_t positions;     /* output positions per sample (1 for linear on flat input) */
     double *xx;            /* in x in, E[x x^T] */
     double *M;             /* out x out, E[M] as asked (M_kind) */
     int M_exact;           /* 1 when M is the exact output Hessian: asked for, or the network

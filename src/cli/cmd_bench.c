@@ -48,10 +48,13 @@ static double hvp_flops(const hesse_model *m, int batch) {
     for (int i = 0; i < hesse_model_num_layers(m); i++) {
         const hesse_layer *l = hesse_model_layer(m, i);
         if (l->kind != HESSE_LAYER_LINEAR && l->kind != HESSE_LAYER_CONV2D) continue;
-        const double rows = (double)batch * l->out_h * l->out_w;
-        const double a = l->kind == HESSE_LAYER_LINEAR ? (double)l->in_c * l->in_h * l->in_w
-                                                       : (double)l->in_c * l->kh * l->kw;
-        total += (first ? 6.0 : 16.0) * rows * a * (double)l->out_c;
+        /* a linear layer on a sequence (c, h, w): c*h positions of w features */
+        const int tokens = l->kind == HESSE_LAYER_LINEAR && (l->in_h > 1 || l->in_w > 1);
+        const double rows = (double)batch * (tokens ? l->out_c : 1) * l->out_h * l->out_w;
+        const double a = l->kind == HESSE_LAYER_CONV2D ? (double)l->in_c * l->kh * l->kw
+                         : tokens                      ? (double)l->in_w
+                                                       : (double)l->in_c;
+        total += (first ? 6.0 : 16.0) * rows * a * (double)(tokens ? 1 : l->out_c);
         first = 0;
     }
     return total;

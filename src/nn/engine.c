@@ -492,6 +492,11 @@ int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
                                "sample %lld has label %d but the model has %d outputs (labels "
                                "must lie in [0, %d))",
                                (long long)(s->source ? s->source[i] : i), (int)s->y[i], e->C, e->C);
+    /* the layers that read the samples: the first, and those after aliases of the input */
+    for (int l = 0; l < e->L; l++) {
+        int rc = e->type[l]->check_input ? e->type[l]->check_input(&e->m->layers[l], s) : HESSE_OK;
+        if (rc != HESSE_OK || !(e->type[l]->flags & NN_ALIAS)) return rc;
+    }
     return HESSE_OK;
 }
 

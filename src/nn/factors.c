@@ -116,9 +116,16 @@ void hesse_layer_factors_free(hesse_layer_factors *f, int count) {
     free(f);
 }
 
-/* Adds the rows of a [B, Cout, P] layer-output array (P = f->positions), one row of Cout values
- * per (sample, position), each scaled by w[b] (NULL: 1), into M += X^T X. */
-static void add_outer(const hesse_layer_factors *f, int B, const double *g, const double *w,
+/* 1 when layer l's output is [positions, out] per sample (NN_TOKENWISE), else [out,
+ * positions]; the same for one position. */
+static int token_major(const hesse_model *m, const hesse_layer_factors *f) {
+    return (nn_layer_type_of(m->layers[f->layer].kind)->flags & NN_TOKENWISE) != 0;
+}
+
+/* Adds the rows of a [B, Cout, P] layer-output array (P = f->positions; [B, P, Cout] when
+ * tm), one row of Cout values per (sample, position), each scaled by w[b] (NULL: 1), into
+ * M += X^T X. */
+static void add_outer(const hesse_layer_factors *f, int tm, int B, const double *g, const double *w,
                       double *tmp, double *M) {
     const int Co = (int)f->out;
     const int64_t P = f->positions, BP = B * P;
@@ -126,6 +133,9 @@ static void add_outer(const hesse_layer_factors *f, int B, const double *g, cons
     if (P == 1) {
         for (int b = 0; b < B; b++)
             for (int c = 0; c < Co; c++) tmp[c * BP + b] = g[(int64_t)b * Co + c];
+    } else if (tm) {
+        for (int64_t r = 0; r < BP; r++)
+            for (int c = 0; c < Co; c++) tmp[c * BP + r] = g[r * Co + c];
     } else {
         nn_bcp_to_cbp_f64(B, Co, (int)P, g, tmp);
     }
@@ -213,13 +223,15 @@ static factor_acc *factor_acc_alloc(const hesse_engine *e, const factor_job *j) 
 }
 
 /* The exact M of one layer over the chunk, by R-passes: for blocks of k output directions
- * e_(c,p) (value c*P + p of the layer's [Cout, P] output), the output Hessian's columns, of
- * which M keeps the rows at the same position p: M[c', c] += sum_b sum_p d^2 l_b /
- * dz_{c',p} dz_{c,p}. Needs the chunk's forward and backward state in place. */
+ * e_(c,p) (value c*P + p of the layer's [Cout, P] output; p*Cout + c of a token-major
+ * [P, Cout] one), the output Hessian's columns, of which M keeps the rows at the same
+ * position p: M[c', c] += sum_b sum_p d^2 l_b / dz_{c',p} dz_{c,p}. Needs the chunk's forward
+ * and backward state in place. */
 static void rpass_M_chunk(hesse_engine *e, nn_work_f64 *w, const factor_acc *a, int B,
                           const hesse_layer_factors *f, double scale, double *M) {
-    const int l = f->layer, Co = (int)f->out, kb = e->max_block;
+    const int l = f->layer, Co = (int)f->out, kb = e->max_block, tm = token_major(e->m, f);
     const int64_t P = f->positions, S = e->size[l + 1];
+    const int64_t sc = tm ? 1 : P, sp = tm ? Co : 1; /* strides of channel and position */
     double *Ra = w->ract[l + 1]; /* layer l's own R-output: nothing after l writes it */
     memset(Ra, 0, (size_t)((int64_t)kb * B * S) * sizeof *Ra);
     for (int64_t d0 = 0; d0 < S; d0 += kb) {
@@ -230,10 +242,10 @@ static void rpass_M_chunk(hesse_engine *e, nn_work_f64 *w, const factor_acc *a, 
         for (int t = 0; a->zero && t <= l; t++) w->ra[t] = a->zero; /* a block's input */
         const double *Rg = nn_output_hessian_chunk_f64(e, w, B, k, l, scale);
         for (int j = 0; j < k; j++) {
-            const int64_t u = d0 + j, c = u / P, p = u % P;
+            const int64_t u = d0 + j, c = tm ? u % Co : u / P, p = tm ? u / Co : u % P;
             for (int b = 0; b < B; b++) {
-                const double *r = Rg + ((int64_t)j * B + b) * S + p;
-                for (int o = 0; o < Co; o++) M[o * Co + c] += r[o * P];
+                const double *r = Rg + ((int64_t)j * B + b) * S + p * sp;
+                for (int o = 0; o < Co; o++) M[o * Co + c] += r[o * sc];
             }
         }
         for (int j = 0; j < k; j++)
@@ -261,7 +273,7 @@ static void ggn_M_chunk(hesse_engine *e, nn_work_f64 *w, factor_acc *a, const fa
         for (int i = 0; i < nf; i++) {
             if (j->rpass[i]) continue;
             const double *g = w->g[f[i].layer + 1];
-            add_outer(&f[i], B, g, a->pc, a->tmp, a->M[i]);
+            add_outer(&f[i], token_major(e->m, &f[i]), B, g, a->pc, a->tmp, a->M[i]);
             if (!ce) continue;
             const int64_t sz = e->size[f[i].layer + 1];
             for (int b = 0; b < B; b++)
@@ -274,7 +286,7 @@ static void ggn_M_chunk(hesse_engine *e, nn_work_f64 *w, factor_acc *a, const fa
             /* M -= q^T q: the same outer products, into scratch, subtracted */
             const int64_t oo = f[i].out * f[i].out;
             memset(a->qm, 0, (size_t)oo * sizeof *a->qm);
-            add_outer(&f[i], B, a->q[i], NULL, a->tmp, a->qm);
+            add_outer(&f[i], token_major(e->m, &f[i]), B, a->q[i], NULL, a->tmp, a->qm);
             for (int64_t k = 0; k < oo; k++) a->M[i][k] -= a->qm[k];
         }
 }

@@ -12,6 +12,7 @@
  *   layer_shape.c       flatten, dropout, dropout2d, identity (+ layer_shape.inc)
  *   layer_residual.c    the residual block's markers residual, shortcut, add
  *                       (+ layer_residual.inc)
+ *   layer_seq.c         embedding, posembed, tokens, meanpool (+ layer_seq.inc)
  *   layer_attn.c        multiheadattention          (+ layer_attn.inc)
  *   arch.c, model.c     parsing, shapes, tensors and initialisation through the rows
  *   passes.inc          the passes as loops over the engine's steps, calling the rows
@@ -37,7 +38,9 @@ enum {
     NN_EVAL_ONLY = 1 << 5, /* training mode would differ from hesse's evaluation mode */
     NN_CURVED = 1 << 6,    /* not piecewise linear in its input: a layer before it has an output
                               Hessian with more than its Gauss-Newton part */
-    NN_MARKER = 1 << 7     /* made by residual(...), never written by name */
+    NN_MARKER = 1 << 7,    /* made by residual(...), never written by name */
+    NN_TOKENWISE = 1 << 8  /* Kronecker factors: the output is [positions, out] per sample
+                              (linear on a sequence), not conv's [out, positions] */
 };
 
 typedef struct nn_layer_type {
@@ -80,6 +83,10 @@ typedef struct nn_layer_type {
     void (*scratch)(const hesse_layer *L, int k, nn_scratch *s);
     int (*depends)(const hesse_engine *e, int l);
     const struct nn_layer_type *(*fuse)(const hesse_layer *next);
+    /* Samples checked before any pass (nn_check_samples), for a layer that reads them (its
+     * input is the model's input): a one-line HESSE_EINPUT naming the sample and the value at
+     * fault; NULL: any values. */
+    int (*check_input)(const hesse_layer *L, const hesse_samples *s);
     /* Kronecker factors (factors.c), NULL for layers without: the dimensions (in, out,
      * positions), and xx += the chunk's input second moments (upper triangle), xs += the sums
      * of its inputs (in values; conv: over samples and positions). */
@@ -102,7 +109,9 @@ extern const nn_layer_type nn_layer_linear, nn_layer_conv2d, nn_layer_maxpool2d,
     nn_layer_adaptiveavgpool2d, nn_layer_batchnorm2d, nn_layer_batchnorm1d, nn_layer_layernorm,
     nn_layer_relu, nn_layer_tanh, nn_layer_sigmoid, nn_layer_gelu, nn_layer_flatten,
     nn_layer_dropout, nn_layer_dropout2d, nn_layer_identity, nn_layer_residual, nn_layer_shortcut,
-    nn_layer_add, nn_layer_relu_maxpool, nn_layer_multiheadattention;
+    nn_layer_add, nn_layer_relu_maxpool;
+extern const nn_layer_type nn_layer_embedding, nn_layer_posembed, nn_layer_tokens,
+    nn_layer_meanpool, nn_layer_multiheadattention;
 
 /* The pass rows of a kind, defined by its layer_*.inc in both precisions. */
 #define NN_DECLARE_PASSES(name)                                                                    \
@@ -130,6 +139,16 @@ void nn_describe_window(const hesse_layer *L, int sh, int sw, char *k, char *st,
 /* The output size of a conv or pool window over an input of c x h x w (layer_conv2d.c). */
 int nn_window_shape(const arch_ctx *cx, const char *label, const hesse_layer *L, int c, int h,
                     int w, int *oh, int *ow);
+
+/* linear's features and the positions that share its weight (layer_linear.c): flat input
+ * (h = w = 1) is one position of in_c features; any other input (c, h, w) is c*h positions
+ * of w features each, token-major, like PyTorch's nn.Linear on [..., in]. */
+static inline void nn_linear_dims(const hesse_layer *L, int *in, int *out, int *positions) {
+    const int flat = L->in_h == 1 && L->in_w == 1;
+    *in = flat ? L->in_c : L->in_w;
+    *out = flat ? L->out_c : L->out_w;
+    *positions = flat ? 1 : L->in_c * L->in_h;
+}
 
 /* Values per sample of any activation (the input included): kernels index a sample's values
  * with int. A larger request is a corrupt or hostile string, and refusing it when parsing keeps

@@ -1,5 +1,7 @@
-/* linear(in_features, out_features, bias=True): y = x W^T + b over flat features, W [out, in].
- * Its passes are in layer_linear.inc. */
+/* linear(in_features, out_features, bias=True): y = x W^T + b, W [out, in], over flat features
+ * (c, 1, 1) with c = in, or over the last dimension of any other input (c, h, w) with w = in:
+ * output (c, h, out), the c*h positions sharing the weight (PyTorch's nn.Linear on [..., in];
+ * a sequence (1, T, D) is T tokens). Its passes are in layer_linear.inc. */
 #include "nn/layer-impl.h"
 
 #include <cblas.h>
@@ -21,13 +23,20 @@ static int configure(const arch_ctx *cx, const arch_item *it, const char *label,
 
 static int shape(const arch_ctx *cx, const char *label, hesse_layer *L, int c, int h, int w,
                  int *oc, int *oh, int *ow) {
+    if (h != 1 || w != 1) { /* on the last dimension: positions c*h share the weight */
+        if (w != L->in_c)
+            return hesse_error(HESSE_EINPUT,
+                               "architecture: layer %s linear(%d,%d) on input %dx%dx%d acts on "
+                               "its last dimension, which is %d, not %d (add flatten before it "
+                               "for flat features) (\"%s\")",
+                               label, L->in_c, L->out_c, c, h, w, w, L->in_c, cx->shown);
+        *oc = c;
+        *oh = h;
+        *ow = L->out_c;
+        return HESSE_OK;
+    }
     (void)oh;
     (void)ow;
-    if (h != 1 || w != 1)
-        return hesse_error(HESSE_EINPUT,
-                           "architecture: layer %s linear(%d,%d) needs flat input but gets "
-                           "%dx%dx%d (add flatten before it) (\"%s\")",
-                           label, L->in_c, L->out_c, c, h, w, cx->shown);
     if (c != L->in_c)
         return hesse_error(HESSE_EINPUT,
                            "architecture: layer %s linear(%d,%d) expects %d input features, "
@@ -38,41 +47,61 @@ static int shape(const arch_ctx *cx, const char *label, hesse_layer *L, int c, i
 }
 
 static void params(const hesse_layer *L, int64_t *weights, int64_t *biases, int64_t *buffers) {
+    int ni, no, P;
     (void)buffers;
-    if (__builtin_mul_overflow((int64_t)L->out_c, (int64_t)L->in_c, weights) ||
-        *weights > NN_MAX_PARAMS)
+    nn_linear_dims(L, &ni, &no, &P);
+    if (__builtin_mul_overflow((int64_t)no, (int64_t)ni, weights) || *weights > NN_MAX_PARAMS)
         *weights = NN_MAX_PARAMS + 1;
-    *biases = L->has_bias ? L->out_c : 0;
+    *biases = L->has_bias ? no : 0;
 }
 
 static void describe(const hesse_layer *L, char *buf, size_t cap) {
-    snprintf(buf, cap, "linear(%d,%d%s)", L->in_c, L->out_c, L->has_bias ? "" : ",bias=False");
+    int ni, no, P;
+    nn_linear_dims(L, &ni, &no, &P);
+    snprintf(buf, cap, "linear(%d,%d%s)", ni, no, L->has_bias ? "" : ",bias=False");
 }
 
 static void tensor_shape(const hesse_layer *L, int64_t shape[4], int *wdim, int *bdim) {
-    (void)L;
-    (void)shape; /* [out, in] */
+    int ni, no, P;
+    nn_linear_dims(L, &ni, &no, &P);
+    shape[0] = no; /* [out, in] */
+    shape[1] = ni;
     *wdim = 2;
     *bdim = 1;
 }
 
+/* kaiming-uniform with fan_in = in_features (the weight's rows are out_features long) */
+static void init(const hesse_layer *L, double *params, hesse_rng *rng) {
+    int ni, P;
+    hesse_layer t = *L;
+    nn_linear_dims(L, &ni, &t.out_c, &P);
+    nn_init_kaiming(&t, params, rng);
+}
+
 static void scratch(const hesse_layer *L, int k, nn_scratch *s) {
-    int64_t d = L->in_c > L->out_c ? L->in_c : L->out_c;
+    int ni, no, P;
+    nn_linear_dims(L, &ni, &no, &P);
+    int64_t d = (int64_t)P * (ni > no ? ni : no);
     if ((int64_t)k * d > s->perm) s->perm = (int64_t)k * d;
 }
 
+/* The positions share the weight as a conv's do: xx over samples and positions, M summed over
+ * positions; the output is [P, out] per sample (NN_TOKENWISE). */
 static void factor_dims(const hesse_layer *L, hesse_layer_factors *f) {
-    f->in = L->in_c;
-    f->out = L->out_c;
-    f->positions = 1;
+    int ni, no, P;
+    nn_linear_dims(L, &ni, &no, &P);
+    f->in = ni;
+    f->out = no;
+    f->positions = P;
 }
 
-/* xx += x^T x, xs += the sum of the rows, over the chunk's inputs [B, in] */
+/* xx += x^T x, xs += the sum of the rows, over the chunk's inputs [B * P, in] */
 static void factor_xx(nn_work_f64 *w, int B, const hesse_layer_factors *f, double *xx, double *xs) {
     const double *x = w->a[f->layer];
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f->in, B, 1.0, x, (int)f->in, 1.0, xx,
-                (int)f->in);
-    for (int b = 0; b < B; b++)
+    const int64_t rows = (int64_t)B * f->positions;
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)f->in, (int)rows, 1.0, x, (int)f->in,
+                1.0, xx, (int)f->in);
+    for (int64_t b = 0; b < rows; b++)
         for (int64_t j = 0; j < f->in; j++) xs[j] += x[b * f->in + j];
 }
 
@@ -80,12 +109,13 @@ NN_DECLARE_PASSES(linear);
 
 const nn_layer_type nn_layer_linear = {
     .name = "linear",
+    .flags = NN_TOKENWISE,
     .configure = configure,
     .shape = shape,
     .params = params,
     .describe = describe,
     .tensor_shape = tensor_shape,
-    .init = nn_init_kaiming,
+    .init = init,
     .scratch = scratch,
     .factor_dims = factor_dims,
     .factor_xx = factor_xx,

@@ -234,6 +234,30 @@ row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at le
     "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
 row E129 "architecture: lenet5\(width=K\) takes K from 1 to 1024, not \"lenet5\(width=2000\)\"" -- \
     "$HESSE" train -q --arch 'lenet5(width=2000)' --samples 10 --epochs 0 -o "$T/out.safetensors"
+# sequence layers: token ids (1, 5, 1) in a safetensors data set, one id per case made bad
+for bad in 11 -1 2.5; do
+    "$PY" - "$T/ids.safetensors" "$bad" <<'PY' || fail "making the token ids"
+import json, struct, sys
+x = [0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 1, 1, float(sys.argv[2]), 1, 1, 2, 2, 2, 2, 2]
+y = [0, 1, 2, 0]
+h = {"__metadata__": {"num_classes": "3"},
+     "x": {"dtype": "F64", "shape": [4, 1, 5, 1], "data_offsets": [0, 160]},
+     "y": {"dtype": "I64", "shape": [4], "data_offsets": [160, 192]}}
+h = json.dumps(h).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<20d", *x) + struct.pack("<4q", *y))
+PY
+    row E140 "^hesse train: bad input: sample 2 position 2 has token id $bad, but layer 0 embedding\(10,4\) takes integers in \[0, 10\)$" -- \
+        "$HESSE" train -q --arch 'embedding(10,4),meanpool,linear(4,3)' --data "$T/ids.safetensors" --epochs 1 --no-test -o "$T/out.safetensors"
+done
+row E141 "architecture: layer 0 posembed\(20,28\) gets 28 positions: the context is longer than posembed's 20" -- \
+    "$HESSE" train --arch 'posembed(20,28),meanpool,linear(28,10)' --samples 10 -o "$T/out.safetensors"
+row E142 "architecture: layer 0 embedding\(10,4\) takes token ids of shape 1xTx1, not 1x28x28" -- \
+    "$HESSE" train --arch 'embedding(10,4),meanpool,linear(4,10)' --samples 10 -o "$T/out.safetensors"
+row E143 "architecture: layer 0 linear\(20,5\) on input 1x28x28 acts on its last dimension, which is 28, not 20" -- \
+    "$HESSE" train --arch 'linear(20,5),meanpool,linear(5,10)' --samples 10 -o "$T/out.safetensors"
+row E144 "architecture: layer 1 meanpool takes a sequence of shape 1xTxD, not 2x26x26" -- \
+    "$HESSE" train --arch 'conv2d(1,2,3),meanpool,flatten,linear(52,10)' --samples 10 -o "$T/out.safetensors"
 row E150 "architecture: layer 0 multiheadattention\(28,3\): num_heads 3 does not divide embed_dim 28" -- \
     "$HESSE" train --arch 'multiheadattention(28,3),flatten,linear(784,10)' --samples 10 -o "$T/out.safetensors"
 row E151 "architecture: layer 0 multiheadattention\(30,2\) needs a sequence of width 30 \(1xTx30\) but gets 1x28x28" -- \
