@@ -124,7 +124,7 @@ static void fd_ggn_reference(hesse_engine *e, const hesse_samples *s, double *th
 /* Symmetry of a curvature matrix from its products: u^T (H v) = v^T (H u) for the first two
  * columns u, v of V (n x k, column-major) and their products HV, up to rounding in the
  * accumulated products (1e-11 relative). */
-static void fd_check_symmetry(const double *V, const double *HV, int64_t n) {
+static inline void fd_check_symmetry(const double *V, const double *HV, int64_t n) {
     double uHv = 0, vHu = 0;
     for (int64_t i = 0; i < n; i++) {
         uHv += V[i] * HV[n + i];
