@@ -12,7 +12,7 @@ LINT_BUILD ?= build-lint
 PREFIX ?= /usr/local
 
 .PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint \
-	install install-built uninstall
+	install install-built uninstall install-python uninstall-python
 
 all: build
 
@@ -35,6 +35,20 @@ install-built:
 
 uninstall:
 	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
+
+# The Python package (python/hesse, pure Python over libhesse.so) copied into PYTHON_SITE, with
+# the installed library's path recorded in hesse/_config.py (docs/python.md). `pip install
+# --no-build-isolation ./python` is the other way in, e.g. into a virtual environment.
+PYTHON ?= /usr/bin/python3
+PYTHON_SITE ?= $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
+install-python:
+	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse"
+	@cp python/hesse/*.py "$(DESTDIR)$(PYTHON_SITE)/hesse/"
+	@echo 'LIBRARY = "$(PREFIX)/lib/libhesse.so.0"' > "$(DESTDIR)$(PYTHON_SITE)/hesse/_config.py"
+	@echo "install-python: hesse -> $(DESTDIR)$(PYTHON_SITE)/hesse (library $(PREFIX)/lib/libhesse.so.0)"
+
+uninstall-python:
+	@rm -rf "$(DESTDIR)$(PYTHON_SITE)/hesse"
 
 # Release build: every test. Sanitizer build (ASan + UBSan, with LeakSanitizer): the tests
 # labelled `asan`, which include the command-line tests and the fuzz harnesses' smoke runs

@@ -18,10 +18,17 @@ def _candidates():
         yield env
         return
     here = os.path.dirname(os.path.abspath(__file__))
+    try:  # written by `make install-python`: the library installed beside it
+        from ._config import LIBRARY
+        yield LIBRARY
+    except ImportError:
+        pass
     # Used from the source tree: python/hesse -> the repository's build folders.
     root = os.path.dirname(os.path.dirname(here))
     for build in ("build", "build-asan"):
         yield os.path.join(root, build, "libhesse.so")
+    # pip install into PREFIX/lib/pythonX.Y/site-packages: PREFIX/lib
+    yield os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(here))), "libhesse.so.0")
     yield "libhesse.so.0"  # installed: the loader's search path (ldconfig, LD_LIBRARY_PATH)
     for prefix in ("/usr/local/lib", "/usr/lib"):
         yield os.path.join(prefix, "libhesse.so.0")
@@ -300,3 +307,40 @@ def set_error(status, message):
 def dptr(a):
     """A double * to the data of a float64 NumPy array."""
     return a.ctypes.data_as(POINTER(c_double))
+
+
+class BlasInfo(Structure):
+    _fields_ = [("library", c_char * 160), ("core", c_char * 32), ("core_env", c_char * 32),
+                ("core_source", c_char * 16), ("threads", c_int), ("cpu_model", c_char * 96),
+                ("cpu_features", c_char * 96), ("cpus", c_int)]
+
+
+lib.hesse_blas_get_info.restype = None
+lib.hesse_blas_get_info.argtypes = [POINTER(BlasInfo)]
+lib.hesse_cpu_recommended_core.restype = c_char_p
+lib.hesse_cpu_recommended_core.argtypes = []
+
+
+def blas_info():
+    """hesse_blas_get_info as a dict (the CLI's JSON "blas" object)."""
+    b = BlasInfo()
+    lib.hesse_blas_get_info(ctypes.byref(b))
+    return {k: (getattr(b, k).decode() if isinstance(getattr(b, k), bytes) else getattr(b, k))
+            for k, _ in BlasInfo._fields_}
+
+
+def _check_blas():
+    """Warns when OpenBLAS was loaded (by NumPy, imported first) before the core could be
+    chosen: products then differ from the CLI's in the last bits, or run slower."""
+    want = lib.hesse_cpu_recommended_core()
+    info = blas_info()
+    if want and info["core"] != want.decode() and os.environ.get("OPENBLAS_CORETYPE") == \
+            want.decode():
+        import warnings
+        warnings.warn("hesse: OpenBLAS was loaded before hesse (import hesse before numpy, or "
+                      "export OPENBLAS_CORETYPE=%s): it runs core %s, so results may differ "
+                      "from the hesse CLI's in the last bits" % (want.decode(), info["core"]),
+                      RuntimeWarning, stacklevel=3)
+
+
+_check_blas()

@@ -96,26 +96,35 @@ class EigsResult(_Result):
 
 
 class DensityResult(_Result):
-    """A spectral density: the keys of `hesse density`'s JSON (grid, density, log10_density,
-    lo, hi, sigma, eps, weight_outside, products, seconds; SLQ: nodes and weights per probe,
-    KPM: moments)."""
+    """A spectral density: the keys of `hesse density`'s JSON (lo, hi, sigma, weight_outside,
+    eps, grid, density, log10_density, products, seconds, product_seconds; SLQ: quadrature, a
+    list of {nodes, weights} per probe (also as .nodes and .weights); KPM: moments)."""
 
     def __init__(self, d, method):
-        f = {"method": method, "grid": _array(d.grid, d.points),
-             "density": _array(d.density, d.points),
-             "log10_density": _array(d.log10_density, d.points), "eps": d.eps, "lo": d.lo,
-             "hi": d.hi, "sigma": d.sigma, "weight_outside": d.weight_outside,
-             "products": d.products, "seconds": d.seconds,
-             "seconds_products": d.seconds_products}
+        f = {"method": method, "lo": d.lo, "hi": d.hi, "sigma": d.sigma,
+             "weight_outside": d.weight_outside, "eps": d.eps,
+             "grid": _array(d.grid, d.points), "density": _array(d.density, d.points),
+             "log10_density": _array(d.log10_density, d.points)}
         if d.nodes:
             nsteps = _array(d.nsteps, d.probes, np.int64)
             nodes = _array(d.nodes, d.probes * d.steps).reshape(d.probes, d.steps)
             weights = _array(d.weights, d.probes * d.steps).reshape(d.probes, d.steps)
-            f["nodes"] = [nodes[r, :nsteps[r]] for r in range(d.probes)]
-            f["weights"] = [weights[r, :nsteps[r]] for r in range(d.probes)]
+            f["quadrature"] = [{"nodes": nodes[r, :nsteps[r]], "weights": weights[r, :nsteps[r]]}
+                               for r in range(d.probes)]
         if d.mu:
             f["moments"] = _array(d.mu, d.moments)
+        f.update({"products": d.products, "seconds": d.seconds,
+                  "product_seconds": d.seconds_products})
         self._fields = f
+
+    @property
+    def nodes(self):
+        """SLQ: the quadrature nodes (Ritz values) of each probe."""
+        return [q["nodes"] for q in self._fields.get("quadrature", [])]
+
+    @property
+    def weights(self):
+        return [q["weights"] for q in self._fields.get("quadrature", [])]
 
     def plot(self, ax=None, log=True):
         """The density (log10(density + eps) by default) on its grid; returns the axes."""
@@ -128,14 +137,17 @@ class DensityResult(_Result):
 
 
 class TraceResult(_Result):
-    """A trace: the keys of `hesse trace`'s JSON (trace, std_error, products, seconds; Hutch++:
-    rank, lowrank_trace; probes)."""
+    """A trace: the keys of `hesse trace`'s JSON (trace, stderr, products, seconds,
+    product_seconds; Hutch++: lowrank_rank, lowrank_trace) and probes (the JSON's
+    solver.probes). std_error is stderr."""
 
     def __init__(self, t, method):
-        self._fields = {"method": method, "trace": t.trace, "std_error": t.std_error,
-                        "probes": t.samples, "rank": t.rank, "lowrank_trace": t.lowrank_trace,
-                        "products": t.products, "seconds": t.seconds,
-                        "seconds_products": t.seconds_products}
+        self._fields = {"method": method, "trace": t.trace, "stderr": t.std_error,
+                        "probes": t.samples, "products": t.products, "seconds": t.seconds,
+                        "product_seconds": t.seconds_products}
+        if method == "hutchpp":
+            self._fields.update({"lowrank_rank": t.rank, "lowrank_trace": t.lowrank_trace})
+        self._fields["std_error"] = t.std_error
 
 
 # ---- Running a solver: progress, Ctrl-C, checkpoints, the callable's exceptions ------------

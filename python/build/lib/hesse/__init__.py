@@ -1,0 +1,25 @@
+"""hesse from Python: exact Hessians of deep-network losses and hesse's solvers over any
+symmetric operator, on libhesse.so through ctypes, NumPy in and out (docs/python.md).
+
+    import hesse
+    m = hesse.Model.load("lenet5.safetensors")
+    d = hesse.Data.fashion_mnist(samples=1000)
+    H = hesse.Hessian(m, d)                      # H @ v, H.matmat(V), H.shape
+    r = hesse.eigs(H, top=20)                    # r.values, r.vectors, r.residuals
+    r = hesse.eigs(lambda X: A @ X, n=A.shape[0], top=5, bottom=5)   # any operator
+"""
+
+from ._lib import path as library_path
+from ._errors import (BadInput, HesseError, Interrupted, InvalidArgument, NumericalError,
+                      ResourceError)
+from ._core import Data, Hessian, LinearOperator, Model, Operator, get_threads, set_threads
+from ._solvers import DensityResult, EigsResult, TraceResult, density, eigs, trace
+from ._progress import Bar
+from . import _lib
+
+__version__ = _lib.lib.hesse_version().decode()
+
+__all__ = ["BadInput", "Bar", "Data", "DensityResult", "EigsResult", "Hessian", "HesseError",
+           "Interrupted", "InvalidArgument", "LinearOperator", "Model", "NumericalError",
+           "Operator", "ResourceError", "TraceResult", "density", "eigs", "get_threads",
+           "library_path", "set_threads", "trace"]

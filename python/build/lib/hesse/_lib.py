@@ -1,0 +1,302 @@
+"""Loading libhesse.so and declaring the part of its C API the package calls.
+
+The structs below mirror include/hesse/*.h field for field; python/tests/test_layout.py
+compiles a C program that prints every size and offset and compares them with these.
+"""
+
+import ctypes
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int,
+                    c_int32, c_int64, c_size_t, c_uint64, c_void_p)
+
+# ---- Finding the library ------------------------------------------------------------------
+
+
+def _candidates():
+    env = os.environ.get("HESSE_LIBRARY")
+    if env:
+        yield env
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    # Used from the source tree: python/hesse -> the repository's build folders.
+    root = os.path.dirname(os.path.dirname(here))
+    for build in ("build", "build-asan"):
+        yield os.path.join(root, build, "libhesse.so")
+    yield "libhesse.so.0"  # installed: the loader's search path (ldconfig, LD_LIBRARY_PATH)
+    for prefix in ("/usr/local/lib", "/usr/lib"):
+        yield os.path.join(prefix, "libhesse.so.0")
+
+
+def _prepare_blas():
+    """hesse_blas_prepare's choice of OpenBLAS core, made before the library loads (a Python
+    process cannot re-execute itself the way the CLI does): AVX-512F -> SkylakeX, AVX2 + FMA ->
+    Haswell. A value the user set is kept. Without it the products may differ from the CLI's
+    in the last bits (and Debian's OpenBLAS may run slow kernels)."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), [])
+    except OSError:
+        return
+    if "avx512f" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+    elif "avx2" in flags and "fma" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+
+
+def _load():
+    _prepare_blas()
+    tried = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            tried.append(path)
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+    raise ImportError("hesse: cannot find libhesse.so; build it (make) or install it (make "
+                      "install), or set HESSE_LIBRARY to its path. Tried: " + ", ".join(tried))
+
+
+lib, path = _load()
+
+# ---- Structs ------------------------------------------------------------------------------
+
+matvec_fn = CFUNCTYPE(c_int, c_void_p, c_int, POINTER(c_double), POINTER(c_double))
+free_ctx_fn = CFUNCTYPE(None, c_void_p)
+
+
+class Op(Structure):
+    _fields_ = [("n", c_int64), ("apply", matvec_fn), ("ctx", c_void_p), ("max_block", c_int),
+                ("free_ctx", free_ctx_fn), ("checks_finite", c_int)]
+
+
+class OpStats(Structure):
+    _fields_ = [("products", c_int64), ("calls", c_int64), ("seconds", c_double)]
+
+
+class Eigs(Structure):
+    _fields_ = [("n", c_int64), ("ntop", c_int), ("nbottom", c_int),
+                ("values", POINTER(c_double)), ("vectors", POINTER(c_double)),
+                ("residuals", POINTER(c_double)), ("residuals_explicit", c_int),
+                ("nconverged", c_int), ("anorm", c_double), ("tol", c_double), ("basis", c_int),
+                ("products", c_int64), ("iterations", c_int64), ("restarts", c_int),
+                ("breakdowns", c_int), ("fresh_starts", c_int), ("seconds", c_double),
+                ("seconds_products", c_double), ("seconds_ortho", c_double),
+                ("seconds_restart", c_double), ("seconds_checkpoint", c_double),
+                ("orthogonality", c_double)]
+
+
+class EigProgress(Structure):
+    _fields_ = [("method", c_char_p), ("iteration", c_int), ("products", c_int64),
+                ("nconverged", c_int), ("nwanted", c_int), ("nvalues", c_int),
+                ("values", POINTER(c_double)), ("residuals", POINTER(c_double)),
+                ("anorm", c_double), ("elapsed", c_double)]
+
+
+eig_monitor_fn = CFUNCTYPE(None, c_void_p, POINTER(EigProgress))
+
+
+class BlobPart(Structure):
+    _fields_ = [("data", c_void_p), ("size", c_size_t)]
+
+
+checkpoint_fn = CFUNCTYPE(c_int, c_void_p, POINTER(BlobPart), c_int, c_size_t)
+
+
+class LanczosParams(Structure):
+    _fields_ = [("top", c_int), ("bottom", c_int), ("tol", c_double), ("basis", c_int),
+                ("memory_budget", c_size_t), ("max_restarts", c_int), ("seed", c_uint64),
+                ("want_vectors", c_int), ("verify", c_int), ("explicit_residuals", c_int),
+                ("breakdown_tol", c_double), ("check_every", c_int),
+                ("monitor", eig_monitor_fn), ("monitor_ctx", c_void_p),
+                ("checkpoint", checkpoint_fn), ("checkpoint_ctx", c_void_p),
+                ("checkpoint_interval", c_double), ("stop", POINTER(c_int))]
+
+
+class PowerParams(Structure):
+    _fields_ = [("top", c_int), ("max_iter", c_int), ("tol", c_double), ("seed", c_uint64),
+                ("want_vectors", c_int), ("residuals", c_int), ("monitor", eig_monitor_fn),
+                ("monitor_ctx", c_void_p)]
+
+
+class DenseParams(Structure):
+    _fields_ = [("top", c_int), ("bottom", c_int), ("want_vectors", c_int), ("block", c_int),
+                ("memory_budget", c_uint64)]
+
+
+class Density(Structure):
+    _fields_ = [("points", c_int), ("grid", POINTER(c_double)), ("density", POINTER(c_double)),
+                ("log10_density", POINTER(c_double)), ("eps", c_double), ("lo", c_double),
+                ("hi", c_double), ("sigma", c_double), ("weight_outside", c_double),
+                ("probes", c_int), ("steps", c_int), ("nodes", POINTER(c_double)),
+                ("weights", POINTER(c_double)), ("nsteps", POINTER(c_int)), ("moments", c_int),
+                ("mu", POINTER(c_double)), ("products", c_int64), ("seconds", c_double),
+                ("seconds_products", c_double)]
+
+
+class SlqParams(Structure):
+    _fields_ = [("probes", c_int), ("steps", c_int), ("reorth", c_int), ("probe", c_int),
+                ("support_steps", c_int), ("margin", c_double), ("lo", c_double),
+                ("hi", c_double), ("sigma", c_double), ("points", c_int), ("eps", c_double),
+                ("block", c_int), ("memory_budget", c_size_t), ("seed", c_uint64),
+                ("checkpoint", checkpoint_fn), ("checkpoint_ctx", c_void_p),
+                ("checkpoint_interval", c_double), ("stop", POINTER(c_int))]
+
+
+class KpmParams(Structure):
+    _fields_ = [("moments", c_int), ("probes", c_int), ("support_steps", c_int),
+                ("margin", c_double), ("lo", c_double), ("hi", c_double), ("points", c_int),
+                ("eps", c_double), ("block", c_int), ("seed", c_uint64)]
+
+
+class TraceParams(Structure):
+    _fields_ = [("samples", c_int), ("block", c_int), ("probe", c_int), ("seed", c_uint64)]
+
+
+class TraceResult(Structure):
+    _fields_ = [("trace", c_double), ("std_error", c_double), ("samples", c_int),
+                ("rank", c_int), ("lowrank_trace", c_double), ("products", c_int64),
+                ("seconds", c_double), ("seconds_products", c_double)]
+
+
+class EngineParams(Structure):
+    _fields_ = [("chunk", c_int), ("max_block", c_int), ("memory_budget", c_size_t),
+                ("threads", c_int), ("cache", c_int), ("cache_budget", c_size_t),
+                ("precision", c_int)]
+
+
+class Samples(Structure):
+    _fields_ = [("n", c_int64), ("c", c_int), ("h", c_int), ("w", c_int),
+                ("num_classes", c_int), ("x", POINTER(c_double)), ("y", POINTER(c_int32)),
+                ("source", POINTER(c_int64)), ("owns", c_int), ("total", c_int64)]
+
+
+class Selection(Structure):
+    _fields_ = [("mode", c_int), ("n", c_int64), ("seed", c_uint64)]
+
+
+MAX_CHANNELS = 16
+
+
+class Preprocess(Structure):
+    _fields_ = [("scale", c_double), ("channels", c_int), ("mean", c_double * MAX_CHANNELS),
+                ("std", c_double * MAX_CHANNELS)]
+
+
+class LoadOptions(Structure):
+    _fields_ = [("arch", c_char_p), ("c", c_int), ("h", c_int), ("w", c_int), ("loss", c_int)]
+
+
+class TensorInfo(Structure):
+    _fields_ = [("name", c_char * 128), ("layer", c_int), ("ndim", c_int),
+                ("shape", c_int64 * 4), ("offset", c_int64), ("count", c_int64),
+                ("integer", c_int)]
+
+
+class Progress(Structure):
+    _fields_ = [("task", c_char_p), ("done", c_double), ("total", c_double),
+                ("elapsed", c_double), ("detail", c_char_p), ("finished", c_int)]
+
+
+progress_fn = CFUNCTYPE(None, c_void_p, POINTER(Progress))
+
+# ---- Functions ----------------------------------------------------------------------------
+
+P = POINTER
+_protos = {
+    # core.h
+    "hesse_strerror": (c_char_p, [c_int]),
+    "hesse_last_error": (c_char_p, []),
+    "hesse_clear_error": (None, []),
+    "hesse_exit_code": (c_int, [c_int]),
+    "hesse_free": (None, [c_void_p]),
+    "hesse_set_progress": (None, [progress_fn, c_void_p]),
+    "hesse_blas_set_threads": (None, [c_int]),
+    "hesse_blas_get_threads": (c_int, []),
+    "hesse_version": (c_char_p, []),
+    # op.h
+    "hesse_op_free": (None, [P(Op)]),
+    "hesse_op_apply": (c_int, [P(Op), c_int, P(c_double), P(c_double), P(OpStats)]),
+    # spectral.h
+    "hesse_eigs_free": (None, [P(Eigs)]),
+    "hesse_lanczos_defaults": (LanczosParams, []),
+    "hesse_lanczos_eigs": (c_int, [P(Op), P(LanczosParams), P(Eigs)]),
+    "hesse_lanczos_resume": (c_int, [P(Op), P(LanczosParams), c_void_p, c_size_t, P(Eigs)]),
+    "hesse_power_defaults": (PowerParams, []),
+    "hesse_power_eigs": (c_int, [P(Op), P(PowerParams), P(Eigs)]),
+    "hesse_dense_defaults": (DenseParams, []),
+    "hesse_dense_eigs": (c_int, [P(Op), P(DenseParams), P(Eigs)]),
+    "hesse_density_free": (None, [P(Density)]),
+    "hesse_slq_defaults": (SlqParams, []),
+    "hesse_slq_density": (c_int, [P(Op), P(SlqParams), P(Density)]),
+    "hesse_slq_resume": (c_int, [P(Op), P(SlqParams), c_void_p, c_size_t, P(Density)]),
+    "hesse_kpm_defaults": (KpmParams, []),
+    "hesse_kpm_density": (c_int, [P(Op), P(KpmParams), P(Density)]),
+    "hesse_trace_defaults": (TraceParams, []),
+    "hesse_trace_exact": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
+    "hesse_trace_hutchinson": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
+    "hesse_trace_hutchpp": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
+    # data.h
+    "hesse_dataset_open": (c_int, [c_char_p, c_int, P(c_void_p)]),
+    "hesse_dataset_from_arrays": (c_int, [c_char_p, c_int64, c_int, c_int, c_int, c_int,
+                                          c_void_p, c_void_p, c_void_p, P(c_void_p)]),
+    "hesse_dataset_free": (None, [c_void_p]),
+    "hesse_dataset_size": (c_int64, [c_void_p]),
+    "hesse_dataset_shape": (None, [c_void_p, P(c_int), P(c_int), P(c_int)]),
+    "hesse_dataset_num_classes": (c_int, [c_void_p]),
+    "hesse_dataset_name": (c_char_p, [c_void_p]),
+    "hesse_selection_defaults": (Selection, []),
+    "hesse_preprocess_defaults": (Preprocess, []),
+    "hesse_dataset_select": (c_int, [c_void_p, P(Selection), P(Preprocess), P(Samples)]),
+    "hesse_samples_free": (None, [P(Samples)]),
+    # io.h
+    "hesse_load_defaults": (LoadOptions, []),
+    "hesse_model_load": (c_int, [c_char_p, P(LoadOptions), P(c_void_p), P(c_void_p)]),
+    "hesse_preprocess_from_json": (c_int, [c_char_p, P(Preprocess)]),
+    # nn.h
+    "hesse_model_free": (None, [c_void_p]),
+    "hesse_model_num_params": (c_int64, [c_void_p]),
+    "hesse_model_params": (P(c_double), [c_void_p]),
+    "hesse_model_num_tensors": (c_int, [c_void_p]),
+    "hesse_model_tensor": (P(TensorInfo), [c_void_p, c_int]),
+    "hesse_model_arch": (c_char_p, [c_void_p]),
+    "hesse_model_loss": (c_int, [c_void_p]),
+    "hesse_model_input_shape": (None, [c_void_p, P(c_int), P(c_int), P(c_int)]),
+    "hesse_loss_name": (c_char_p, [c_int]),
+    "hesse_loss_parse": (c_int, [c_char_p, P(c_int)]),
+    "hesse_engine_defaults": (EngineParams, []),
+    "hesse_engine_create": (c_int, [c_void_p, P(EngineParams), P(c_void_p)]),
+    "hesse_engine_free": (None, [c_void_p]),
+    "hesse_engine_threads": (c_int, [c_void_p]),
+    "hesse_engine_chunk": (c_int, [c_void_p]),
+    "hesse_loss_grad": (c_int, [c_void_p, P(Samples), P(c_double), P(c_double), P(c_int64)]),
+    "hesse_curv_parse": (c_int, [c_char_p, P(c_int)]),
+    "hesse_curv_name": (c_char_p, [c_int]),
+    # curv.h
+    "hesse_op_curvature": (c_int, [c_void_p, P(Samples), c_int, P(Op)]),
+    "hesse_op_layer_block": (c_int, [c_void_p, P(Op), c_char_p, P(c_int), P(c_int), P(Op)]),
+}
+
+for _name, (_res, _args) in _protos.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+# hesse_error is variadic: called with "%s" and one string only.
+lib.hesse_error.restype = c_int
+
+OK, EINVAL, EINPUT, ENUMERIC, ENOMEM, EIO, EINTR = 0, -1, -2, -3, -4, -5, -6
+
+
+def set_error(status, message):
+    """Records `message` as the calling thread's last error (hesse_error)."""
+    return lib.hesse_error(c_int(status), b"%s", message.encode("utf-8", "replace"))
+
+
+def dptr(a):
+    """A double * to the data of a float64 NumPy array."""
+    return a.ctypes.data_as(POINTER(c_double))

@@ -1,0 +1,398 @@
+"""hesse's solvers over a Hessian or any operator: eigs, density, trace."""
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+from ctypes import byref, c_int
+
+import numpy as np
+
+from . import _lib
+from ._core import Hessian, as_operator
+from ._errors import InvalidArgument, error
+from ._progress import Bar
+
+L = _lib.lib
+
+
+def _array(ptr, count, dtype=np.float64):
+    if not ptr or count <= 0:
+        return np.zeros(0, dtype=dtype)
+    return np.ctypeslib.as_array(ptr, shape=(count,)).astype(dtype, copy=True)
+
+
+class _Result:
+    """Common to results: attribute access to the fields, `as_dict()` with the CLI's JSON keys."""
+
+    def as_dict(self):
+        return dict(self._fields)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_fields"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%s" % (k, v) for k, v in self._fields.items() if np.ndim(v) == 0))
+
+
+class EigsResult(_Result):
+    """Eigenpairs: values (top descending, then bottom ascending), vectors (n x k), residuals
+    ||A v - lambda v||, and what it cost. as_dict() holds the keys of `hesse spectrum`'s JSON
+    (top, bottom, residuals_top, residuals_bottom, converged, anorm, residuals_explicit,
+    orthogonality, products, seconds, seconds_split) and the solver's (basis, restarts, ...)."""
+
+    def __init__(self, r, op):
+        k = r.ntop + r.nbottom
+        self._op = op
+        self.values = _array(r.values, k)
+        self.residuals = _array(r.residuals, k)
+        self.vectors = None
+        if r.vectors:
+            self.vectors = np.ctypeslib.as_array(r.vectors, shape=(k, r.n)).T.copy(order="F")
+        t, b = r.ntop, r.nbottom
+        self._fields = {
+            "top": self.values[:t], "bottom": self.values[t:],
+            "residuals_top": self.residuals[:t], "residuals_bottom": self.residuals[t:],
+            "converged": r.nconverged, "anorm": r.anorm,
+            "residuals_explicit": bool(r.residuals_explicit), "orthogonality": r.orthogonality,
+            "products": r.products, "seconds": r.seconds,
+            "seconds_split": {"products": r.seconds_products,
+                              "orthogonalisation": r.seconds_ortho,
+                              "restart": r.seconds_restart,
+                              "checkpoint": r.seconds_checkpoint},
+            "tol": r.tol, "basis": r.basis, "restarts": r.restarts,
+            "breakdowns": r.breakdowns, "fresh_starts": r.fresh_starts,
+            "iterations": r.iterations}
+
+    def as_state_dict(self):
+        """The eigenvectors as {tensor name: array [k, *shape]} (a Hessian's only), the layout
+        of the CLI's --vectors file: {name: t[j]} is eigenvector j as a PyTorch state_dict."""
+        if not isinstance(self._op, Hessian):
+            raise InvalidArgument("as_state_dict: the operator is not a model's curvature")
+        if self.vectors is None:
+            raise InvalidArgument("as_state_dict: the eigenvectors were not kept "
+                                  "(vectors=False)")
+        return self._op.state_dict(self.vectors)
+
+    def plot(self, ax=None):
+        """The eigenvalues against their rank (matplotlib needed); returns the axes."""
+        import matplotlib.pyplot as plt
+        ax = ax or plt.gca()
+        t = self.top
+        if len(t):
+            ax.stem(np.arange(1, len(t) + 1), t, label="top")
+        if len(self.bottom):
+            ax.stem(np.arange(1, len(self.bottom) + 1), self.bottom, linefmt="C1-",
+                    markerfmt="C1o", label="bottom")
+        ax.set_xlabel("rank k")
+        ax.set_ylabel("eigenvalue")
+        ax.legend()
+        return ax
+
+
+class DensityResult(_Result):
+    """A spectral density: the keys of `hesse density`'s JSON (grid, density, log10_density,
+    lo, hi, sigma, eps, weight_outside, products, seconds; SLQ: nodes and weights per probe,
+    KPM: moments)."""
+
+    def __init__(self, d, method):
+        f = {"method": method, "grid": _array(d.grid, d.points),
+             "density": _array(d.density, d.points),
+             "log10_density": _array(d.log10_density, d.points), "eps": d.eps, "lo": d.lo,
+             "hi": d.hi, "sigma": d.sigma, "weight_outside": d.weight_outside,
+             "products": d.products, "seconds": d.seconds,
+             "seconds_products": d.seconds_products}
+        if d.nodes:
+            nsteps = _array(d.nsteps, d.probes, np.int64)
+            nodes = _array(d.nodes, d.probes * d.steps).reshape(d.probes, d.steps)
+            weights = _array(d.weights, d.probes * d.steps).reshape(d.probes, d.steps)
+            f["nodes"] = [nodes[r, :nsteps[r]] for r in range(d.probes)]
+            f["weights"] = [weights[r, :nsteps[r]] for r in range(d.probes)]
+        if d.mu:
+            f["moments"] = _array(d.mu, d.moments)
+        self._fields = f
+
+    def plot(self, ax=None, log=True):
+        """The density (log10(density + eps) by default) on its grid; returns the axes."""
+        import matplotlib.pyplot as plt
+        ax = ax or plt.gca()
+        ax.plot(self.grid, self.log10_density if log else self.density)
+        ax.set_xlabel("eigenvalue")
+        ax.set_ylabel("log10(density + eps)" if log else "density")
+        return ax
+
+
+class TraceResult(_Result):
+    """A trace: the keys of `hesse trace`'s JSON (trace, std_error, products, seconds; Hutch++:
+    rank, lowrank_trace; probes)."""
+
+    def __init__(self, t, method):
+        self._fields = {"method": method, "trace": t.trace, "std_error": t.std_error,
+                        "probes": t.samples, "rank": t.rank, "lowrank_trace": t.lowrank_trace,
+                        "products": t.products, "seconds": t.seconds,
+                        "seconds_products": t.seconds_products}
+
+
+# ---- Running a solver: progress, Ctrl-C, checkpoints, the callable's exceptions ------------
+
+
+class _Run:
+    """The state one solver call shares with its C callbacks."""
+
+    def __init__(self, A, task, progress, checkpoint, checkpoint_every):
+        self.A, self.task = A, task
+        self.stop = c_int(0)
+        self.exception = None
+        self.path = checkpoint
+        self.every = checkpoint_every
+        if progress is None:
+            progress = Bar(task) if sys.stderr.isatty() else False
+        self.progress = progress or None
+        self.monitor = _lib.eig_monitor_fn(self._monitor)
+        self.hook = _lib.progress_fn(self._hook)
+        self.ckpt = _lib.checkpoint_fn(self._checkpoint)
+
+    def _monitor(self, ctx, p):
+        try:
+            p = p.contents
+            self.progress({"task": self.task, "iteration": p.iteration,
+                           "products": p.products, "converged": p.nconverged,
+                           "wanted": p.nwanted, "values": _array(p.values, p.nvalues),
+                           "residuals": _array(p.residuals, p.nvalues), "anorm": p.anorm,
+                           "elapsed": p.elapsed})
+        except BaseException as e:  # noqa: B902
+            self.exception = self.exception or e
+            self.stop.value = 1
+
+    def _hook(self, ctx, p):
+        try:
+            p = p.contents
+            self.progress({"task": (p.task or b"").decode(), "done": p.done, "total": p.total,
+                           "elapsed": p.elapsed, "detail": (p.detail or b"").decode(),
+                           "finished": bool(p.finished)})
+        except BaseException as e:  # noqa: B902
+            self.exception = self.exception or e
+            self.stop.value = 1
+
+    def _checkpoint(self, ctx, parts, nparts, total):
+        """Writes the blob to PATH.tmp and renames it over PATH (atomic)."""
+        try:
+            tmp = self.path + ".tmp"
+            with open(tmp, "wb") as f:
+                for i in range(nparts):
+                    f.write(ctypes.string_at(parts[i].data, parts[i].size))
+            os.replace(tmp, self.path)
+            return _lib.OK
+        except OSError as e:
+            return _lib.set_error(_lib.EIO, "%s: cannot write the checkpoint: %s"
+                                  % (self.path, e))
+
+    def attach(self, p, monitor=False):
+        """Sets the stop flag, checkpoint callback and monitor of a parameter struct."""
+        p.stop = ctypes.pointer(self.stop)
+        if self.path:
+            p.checkpoint = self.ckpt
+            p.checkpoint_interval = self.every
+        if monitor and self.progress:
+            p.monitor = self.monitor
+
+    def call(self, fn, *args):
+        """Runs fn with SIGINT/SIGTERM setting the stop flag (the solver then checkpoints and
+        returns HESSE_EINTR, raised as hesse.Interrupted) and the progress hook installed."""
+        def on_signal(sig, frame):
+            if self.stop.value:  # a second signal: give up at once
+                raise KeyboardInterrupt
+            self.stop.value = 1
+
+        main = threading.current_thread() is threading.main_thread()
+        old = {}
+        if main:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                old[s] = signal.signal(s, on_signal)
+        if self.progress:
+            L.hesse_set_progress(self.hook, None)
+        try:
+            op = self.A
+            if isinstance(op, Hessian):
+                rc = fn(*args)
+                if self.exception is not None:
+                    raise self.exception
+                if rc != _lib.OK:
+                    raise self._error(rc)
+            else:
+                try:
+                    op.run(fn, *args)
+                except Exception as e:
+                    if self.exception is not None:
+                        raise self.exception from None
+                    if getattr(e, "status", None) == _lib.EINTR:
+                        raise self._error(_lib.EINTR) from None
+                    raise
+                if self.exception is not None:
+                    raise self.exception
+        finally:
+            if self.progress:
+                L.hesse_set_progress(_lib.progress_fn(), None)
+                if hasattr(self.progress, "close"):
+                    self.progress.close()
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _error(self, rc):
+        e = error(rc)
+        if rc == _lib.EINTR and self.path:
+            e.message += " (checkpoint saved to %s; resume=%r continues)" % (self.path,
+                                                                              self.path)
+            e.args = (e.message,)
+        return e
+
+
+def _read_blob(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _op_of(A, n, default_block):
+    A = as_operator(A, n)
+    if isinstance(A, Hessian):
+        return A, A._op(default_block)
+    return A, A.op
+
+
+def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=0,
+         max_restarts=0, verify=True, vectors=True, residuals="explicit", checkpoint=None,
+         checkpoint_every=300.0, resume=None, progress=None, max_iter=100):
+    """The `top` largest and `bottom` smallest eigenpairs of A: a hesse.Hessian, a callable
+    f(X) (with n=), or a NumPy matrix. method "lanczos" (thick restart, the CLI's default),
+    "power" (PyHessian's; top only); tol None: the solver's default (Lanczos 1e-8 relative
+    to ||A||, power 1e-3 relative change) or "dense". The arguments are the CLI's
+    options of `hesse spectrum` (seed = --solver-seed). checkpoint=PATH saves the state every
+    checkpoint_every seconds and on Ctrl-C (then hesse.Interrupted is raised);
+    resume=PATH continues a run from it with the same arguments, to the same bits."""
+    A, op = _op_of(A, n, 8)
+    if top + bottom <= 0:
+        raise InvalidArgument("nothing to compute: give top and/or bottom")
+    if top + bottom > A.n:
+        raise InvalidArgument("asked for %d eigenvalues of an operator of dimension %d"
+                              % (top + bottom, A.n))
+    if method != "lanczos" and (checkpoint or resume):
+        raise InvalidArgument("checkpoint/resume need method='lanczos'")
+    run = _Run(A, "spectrum", progress, checkpoint, checkpoint_every)
+    r = _lib.Eigs()
+    try:
+        if method == "lanczos":
+            if residuals not in ("explicit", "relation"):
+                raise InvalidArgument("residuals: expected explicit or relation, got %r"
+                                      % (residuals,))
+            p = L.hesse_lanczos_defaults()
+            p.top, p.bottom = top, bottom
+            if tol is not None and tol >= 0:
+                p.tol = tol
+            p.basis = basis
+            if max_restarts > 0:
+                p.max_restarts = max_restarts
+            p.seed, p.verify = seed, int(bool(verify))
+            p.explicit_residuals = int(residuals == "explicit")
+            p.want_vectors = int(bool(vectors))
+            run.attach(p, monitor=True)
+            if resume:
+                blob = _read_blob(resume)
+                run.call(L.hesse_lanczos_resume, byref(op), byref(p), blob, len(blob), byref(r))
+            else:
+                run.call(L.hesse_lanczos_eigs, byref(op), byref(p), byref(r))
+        elif method == "power":
+            if bottom:
+                raise InvalidArgument("bottom: power iteration finds only the largest "
+                                      "eigenvalues; use method='lanczos'")
+            p = L.hesse_power_defaults()
+            p.top = top
+            if tol is not None:
+                p.tol = tol
+            p.max_iter, p.seed, p.want_vectors = max_iter, seed, int(bool(vectors))
+            if run.progress:
+                p.monitor = run.monitor
+            run.call(L.hesse_power_eigs, byref(op), byref(p), byref(r))
+        elif method == "dense":
+            p = L.hesse_dense_defaults()
+            p.top, p.bottom, p.want_vectors = top, bottom, int(bool(vectors))
+            run.call(L.hesse_dense_eigs, byref(op), byref(p), byref(r))
+        else:
+            raise InvalidArgument("method: expected lanczos, power or dense, got %r" % (method,))
+        return EigsResult(r, A)
+    finally:
+        L.hesse_eigs_free(byref(r))
+
+
+def density(A, method="slq", n=None, probes=10, steps=80, moments=256, reorth=True,
+            probe="rademacher", sigma=0.005, margin=0.05, lo=0.0, hi=0.0, points=1000,
+            eps=1e-8, seed=0, block=None, checkpoint=None, checkpoint_every=300.0, resume=None,
+            progress=None):
+    """The spectral density of A by stochastic Lanczos quadrature ("slq") or the kernel
+    polynomial method ("kpm"), with the options of `hesse density` (seed = --solver-seed,
+    block = --block: probes advanced together, default min(probes, 10)). SLQ takes
+    checkpoint / resume as eigs does."""
+    if block is None:
+        block = probes if 0 < probes < 10 else 10
+    if isinstance(A, Hessian) and A.block is None:
+        A, op = A, A._op(block)
+    else:
+        A, op = _op_of(A, n, block)
+    if probe not in ("rademacher", "normal"):
+        raise InvalidArgument("probe: expected rademacher or normal, got %r" % (probe,))
+    if method != "slq" and (checkpoint or resume):
+        raise InvalidArgument("checkpoint/resume need method='slq'")
+    run = _Run(A, "density", progress, checkpoint, checkpoint_every)
+    d = _lib.Density()
+    try:
+        if method == "slq":
+            p = L.hesse_slq_defaults()
+            p.steps, p.reorth = steps, int(bool(reorth))
+            p.probe = 1 if probe == "normal" else 0
+            p.sigma = sigma
+        elif method == "kpm":
+            p = L.hesse_kpm_defaults()
+            p.moments = moments
+        else:
+            raise InvalidArgument("method: expected slq or kpm, got %r" % (method,))
+        p.probes, p.margin, p.lo, p.hi = probes, margin, lo, hi
+        p.points, p.eps, p.block, p.seed = points, eps, block, seed
+        if method == "slq":
+            run.attach(p)
+            if resume:
+                blob = _read_blob(resume)
+                run.call(L.hesse_slq_resume, byref(op), byref(p), blob, len(blob), byref(d))
+            else:
+                run.call(L.hesse_slq_density, byref(op), byref(p), byref(d))
+        else:
+            run.call(L.hesse_kpm_density, byref(op), byref(p), byref(d))
+        return DensityResult(d, method)
+    finally:
+        L.hesse_density_free(byref(d))
+
+
+def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, block=16,
+          progress=None):
+    """The trace of A: "exact" (n products), "hutchinson" or "hutchpp" (Hutch++, the CLI's
+    default), with the options of `hesse trace` (probes = --probes: products to spend,
+    block = --block, seed = --solver-seed)."""
+    if isinstance(A, Hessian) and A.block is None:
+        op = A._op(block)
+    else:
+        A, op = _op_of(A, n, block)
+    fns = {"exact": L.hesse_trace_exact, "hutchinson": L.hesse_trace_hutchinson,
+           "hutchpp": L.hesse_trace_hutchpp}
+    if method not in fns:
+        raise InvalidArgument("method: expected exact, hutchinson or hutchpp, got %r"
+                              % (method,))
+    if probe not in ("rademacher", "normal"):
+        raise InvalidArgument("probe: expected rademacher or normal, got %r" % (probe,))
+    p = L.hesse_trace_defaults()
+    p.samples, p.block, p.probe, p.seed = probes, block, 1 if probe == "normal" else 0, seed
+    t = _lib.TraceResult()
+    _Run(A, "trace", progress, None, 0).call(fns[method], byref(op), byref(p), byref(t))
+    return TraceResult(t, method)

@@ -1,0 +1,157 @@
+"""The Hessian path against the CLI (the same numbers, bit for bit, for the same model, data,
+seed and options) and against PyTorch's double-backward Hessian-vector products."""
+
+import json
+
+import numpy as np
+import pytest
+
+import hesse
+
+SAMPLES = 60
+
+
+def cli_json(cli, tmp_path, *args):
+    out = tmp_path / "out.json"
+    cli(*args, "-q", "-o", out)
+    return json.loads(out.read_text())
+
+
+def same_bits(a, b):
+    """Every value identical (the JSON's doubles read back exactly: hesse_json_write)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.fixture(scope="module")
+def setup(mlp):
+    m = hesse.Model.load(mlp)
+    d = hesse.Data.fashion_mnist(samples=SAMPLES)
+    return m, d
+
+
+@pytest.mark.parametrize("operator,layer", [("hessian", None), ("ggn", None),
+                                            ("hessian", "2")])
+def test_spectrum_matches_cli(cli, tmp_path, mlp, setup, operator, layer):
+    m, d = setup
+    args = ["spectrum", "--model", mlp, "--samples", SAMPLES, "--top", 4, "--bottom", 2,
+            "--operator", operator, "--solver-seed", 3]
+    if layer:
+        args += ["--layer", layer]
+    j = cli_json(cli, tmp_path, *args)
+    H = hesse.Hessian(m, d, operator=operator, layer=layer)
+    r = hesse.eigs(H, top=4, bottom=2, seed=3)
+    res = r.as_dict()
+    for key in ("top", "bottom", "residuals_top", "residuals_bottom", "anorm", "orthogonality"):
+        assert same_bits(res[key], j[key]), key
+    for key in ("products", "converged", "residuals_explicit"):
+        assert res[key] == j[key], key
+    for key in ("basis", "restarts", "iterations"):
+        assert res[key] == j["solver"][key], key
+    assert H.n == j["dimension"]
+    assert [t[0] for t in H.tensors] == j["tensors"]
+    loss, acc = H.loss()
+    assert same_bits(loss, j["loss"]) and acc == j["accuracy"]
+
+
+def test_spectrum_vectors_match_cli_file(cli, tmp_path, mlp, setup):
+    """as_state_dict() has the layout and the values of the CLI's --vectors file."""
+    m, d = setup
+    vec = tmp_path / "v.safetensors"
+    cli("spectrum", "-q", "--model", mlp, "--samples", SAMPLES, "--top", 3, "--vectors", vec)
+    r = hesse.eigs(hesse.Hessian(m, d), top=3)
+    sd = r.as_state_dict()
+    raw = vec.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    for name, t in header.items():
+        if name == "__metadata__" or name == "eigenvalues":
+            continue
+        b, e = t["data_offsets"]
+        ref = np.frombuffer(data[b:e], dtype="<f8").reshape(t["shape"])
+        assert same_bits(sd[name], ref), name
+
+
+def test_density_matches_cli(cli, tmp_path, mlp, setup):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "density", "--model", mlp, "--samples", SAMPLES, "--probes", 3,
+                 "--steps", 25, "--solver-seed", 2)
+    r = hesse.density(hesse.Hessian(m, d), probes=3, steps=25, seed=2).as_dict()
+    for key in ("lo", "hi", "sigma", "weight_outside", "eps", "grid", "density",
+                "log10_density"):
+        assert same_bits(r[key], j[key]), key
+    assert len(r["quadrature"]) == len(j["quadrature"])
+    for q, qj in zip(r["quadrature"], j["quadrature"]):
+        assert same_bits(q["nodes"], qj["nodes"]) and same_bits(q["weights"], qj["weights"])
+    assert r["products"] == j["products"]
+
+
+def test_kpm_density_matches_cli(cli, tmp_path, mlp, setup):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "density", "--model", mlp, "--samples", SAMPLES, "--method",
+                 "kpm", "--probes", 2, "--moments", 40)
+    r = hesse.density(hesse.Hessian(m, d), method="kpm", probes=2, moments=40).as_dict()
+    for key in ("lo", "hi", "grid", "density", "moments"):
+        assert same_bits(r[key], j[key]), key
+
+
+@pytest.mark.parametrize("method", ["hutchpp", "hutchinson"])
+def test_trace_matches_cli(cli, tmp_path, mlp, setup, method):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "trace", "--model", mlp, "--samples", SAMPLES, "--method",
+                 method, "--probes", 30, "--solver-seed", 9)
+    r = hesse.trace(hesse.Hessian(m, d), method=method, probes=30, seed=9).as_dict()
+    for key in ("trace", "stderr") + (("lowrank_trace",) if method == "hutchpp" else ()):
+        assert same_bits(r[key], j[key]), key
+    assert r["products"] == j["products"]
+
+
+def torch_hvp(m, d, V):
+    """H V by PyTorch's double backward on the same network, in float64."""
+    torch = pytest.importorskip("torch")
+    x, y = d.arrays(m)
+    sd = m.state_dict()
+    params = [torch.tensor(sd[k], dtype=torch.float64, requires_grad=True)
+              for k in ("0.weight", "0.bias", "2.weight", "2.bias")]
+    assert m.arch == "flatten,0:linear(784,16),relu,2:linear(16,10)"
+
+    def loss_fn():
+        h = torch.tensor(x, dtype=torch.float64).reshape(len(x), -1)
+        h = torch.relu(h @ params[0].T + params[1])
+        z = h @ params[2].T + params[3]
+        return torch.nn.functional.cross_entropy(z, torch.tensor(y, dtype=torch.long))
+
+    g = torch.autograd.grad(loss_fn(), params, create_graph=True)
+    gflat = torch.cat([t.reshape(-1) for t in g])
+    out = []
+    for j in range(V.shape[1]):
+        v = torch.tensor(V[:, j])
+        hv = torch.autograd.grad(gflat @ v, params, retain_graph=True)
+        out.append(torch.cat([t.reshape(-1) for t in hv]).numpy())
+    return np.stack(out, axis=1)
+
+
+def test_hvp_matches_torch_double_backward(setup):
+    m, d = setup
+    H = hesse.Hessian(m, d)
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((H.n, 3))
+    ours = H @ V
+    ref = torch_hvp(m, d, V)
+    err = np.abs(ours - ref).max() / np.abs(ref).max()
+    assert err < 1e-10, err
+    # One vector at a time gives the same as a block (up to the block's rounding).
+    one = H @ V[:, 0]
+    assert np.abs(one - ours[:, 0]).max() < 1e-12 * np.abs(ours).max()
+    assert H.shape == (m.num_params, m.num_params)
+
+
+def test_scipy_linear_operator(setup):
+    pytest.importorskip("scipy")
+    m, d = setup
+    H = hesse.Hessian(m, d)
+    A = H.as_linear_operator()
+    v = np.ones(H.n)
+    assert same_bits(A @ v, H @ v)
