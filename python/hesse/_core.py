@@ -406,10 +406,15 @@ class Operator(LinearOperator):
     """Any symmetric operator given as a Python callable f(X) -> A X, X an n x k block
     (float64, read-only, valid during the call only). hesse's solvers call it through the
     library's user-operator interface (hesse_op). An exception raised in f stops the solver,
-    which unwinds and frees, and is raised again from the solver call with its traceback."""
+    which unwinds and frees, and is raised again from the solver call with its traceback.
 
-    def __init__(self, f, n, max_block=0):
+    inplace=True calls f(X, Y) instead, Y the library's n x k output block (writable, valid
+    during the call only) for f to fill: no copy of the result, for large n. max_block: the
+    largest k one call takes (0: any)."""
+
+    def __init__(self, f, n, max_block=0, inplace=False):
         self.f, self.n, self.max_block = f, int(n), int(max_block)
+        self.inplace = bool(inplace)
         if self.n <= 0:
             raise InvalidArgument("n: expected the operator's dimension (> 0), got %r" % (n,))
         self.exception = None
@@ -422,6 +427,9 @@ class Operator(LinearOperator):
             n = self.n
             xs = np.ctypeslib.as_array(X, shape=(k, n)).T
             xs.flags.writeable = False
+            if self.inplace:
+                self.f(xs, np.ctypeslib.as_array(Y, shape=(k, n)).T)
+                return _lib.OK
             r = self.f(xs)
             r = np.asarray(r, dtype=np.float64)
             if r.shape != (n, k) and not (k == 1 and r.shape == (n,)):

@@ -190,3 +190,16 @@ def test_errors_carry_class_and_message(tmp_path):
     with pytest.raises(hesse.InvalidArgument, match="basis 1 is too small") as info:
         hesse.eigs(np.eye(4), top=1, basis=1)
     assert info.value.status == -1 and "\n" not in info.value.message
+
+
+def test_inplace_operator_same_bits():
+    """f(X, Y) filling the library's block gives the run f(X) -> A X gives."""
+    A = matrix_with_spectrum(np.linspace(-2, 3, 80), seed=7)
+
+    def g(X, Y):
+        np.matmul(A, X, out=Y)
+
+    a = hesse.eigs(lambda X: A @ X, n=80, top=3, bottom=1)
+    b = hesse.eigs(hesse.Operator(g, 80, inplace=True), top=3, bottom=1)
+    assert a.values.tobytes() == b.values.tobytes()
+    assert a.vectors.tobytes() == b.vectors.tobytes()
