@@ -43,7 +43,9 @@ PYTHON ?= /usr/bin/python3
 PYTHON_SITE ?= $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
 install-python:
 	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse"
+	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools"
 	@cp python/hesse/*.py "$(DESTDIR)$(PYTHON_SITE)/hesse/"
+	@cp tools/hesse_export.py tools/hesse_arch.py tools/hesse_st.py "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools/"
 	@echo 'LIBRARY = "$(PREFIX)/lib/libhesse.so.0"' > "$(DESTDIR)$(PYTHON_SITE)/hesse/_config.py"
 	@echo "install-python: hesse -> $(DESTDIR)$(PYTHON_SITE)/hesse (library $(PREFIX)/lib/libhesse.so.0)"
 

@@ -6,13 +6,31 @@ from ctypes import byref, c_double, c_int, c_int64, c_void_p
 import numpy as np
 
 from . import _lib
-from ._errors import InvalidArgument, check, error
+from ._errors import BadInput, InvalidArgument, check, error
 
 L = _lib.lib
 
 _SPLITS = {"train": 0, "test": 1}
 _SELECT = {"first": 0, "balanced": 1, "random": 2}
 _PRECISION = {"f64": 0, "f32": 1}
+
+
+def _exporter():
+    """tools/hesse_export.py: from the source tree, $HESSE_TOOLS, or the copy `make
+    install-python` puts beside the package (hesse/_tools)."""
+    import importlib
+    import os
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.environ.get("HESSE_TOOLS"), os.path.join(here, "_tools"),
+              os.path.join(os.path.dirname(os.path.dirname(here)), "tools")):
+        if d and os.path.exists(os.path.join(d, "hesse_export.py")):
+            if d not in sys.path:
+                sys.path.insert(0, d)
+            return importlib.import_module("hesse_export")
+    raise ImportError("Model.from_torch needs tools/hesse_export.py (and hesse_arch.py, "
+                      "hesse_st.py): set HESSE_TOOLS to hesse's tools folder, or install with "
+                      "make install-python")
 
 
 def set_threads(threads):
@@ -58,6 +76,49 @@ class Model:
             text = ctypes.string_at(pre.value).decode()
             L.hesse_free(pre)
         return cls(h, text, str(path))
+
+    @classmethod
+    def from_torch(cls, module, input_shape, loss="cross_entropy", preprocess=None,
+                   allow_unused=False):
+        """A PyTorch nn.Module (evaluation mode: batch norm's running statistics, no dropout)
+        converted in memory by tools/hesse_export.py's logic, with its refusals (a layer hesse
+        lacks, shared modules, data-dependent control flow: hesse.BadInput with the exporter's
+        message). input_shape: one sample's (C, H, W) or (features,). The parameters and
+        buffers are copied in double precision. preprocess: {"mean": [...], "std": [...]}
+        recorded as a model file's (used by Data's preprocess="model")."""
+        export = _exporter()
+        try:
+            arch, tensors = export.to_hesse(module, input_shape, allow_unused=allow_unused,
+                                            dtype="f64")
+        except export.ExportError as e:
+            raise BadInput(str(e)) from None
+        c, h, w = export.hesse_input_shape(input_shape)
+        k = c_int()
+        if L.hesse_loss_parse(str(loss).encode(), byref(k)) != _lib.OK:
+            raise InvalidArgument("loss: expected cross_entropy or mse, got %r" % (loss,))
+        handle = c_void_p()
+        check(L.hesse_model_create(arch.encode(), c, h, w, k.value, byref(handle)))
+        import json
+        m = cls(handle, json.dumps(preprocess) if preprocess else None, None)
+        for infos, count, base in (
+                ((L.hesse_model_tensor(handle, i).contents
+                  for i in range(L.hesse_model_num_tensors(handle))), m.num_params,
+                 L.hesse_model_params(handle)),
+                ((L.hesse_model_buffer(handle, i).contents
+                  for i in range(L.hesse_model_num_buffers(handle))), None,
+                 L.hesse_model_buffers(handle))):
+            for t in infos:
+                name = t.name.decode()
+                if name not in tensors:
+                    if name.endswith("num_batches_tracked"):
+                        continue
+                    raise BadInput("from_torch: the exporter gave no tensor %s" % name)
+                v = tensors[name].detach().double().reshape(-1).numpy()
+                if v.size != t.count:
+                    raise BadInput("from_torch: tensor %s has %d values, hesse expects %d"
+                                   % (name, v.size, t.count))
+                np.ctypeslib.as_array(base, shape=(t.offset + t.count,))[t.offset:] = v
+        return m
 
     def __del__(self):
         if getattr(self, "_h", None):

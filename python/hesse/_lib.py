@@ -266,6 +266,10 @@ _protos = {
     "hesse_preprocess_from_json": (c_int, [c_char_p, P(Preprocess)]),
     # nn.h
     "hesse_model_free": (None, [c_void_p]),
+    "hesse_model_create": (c_int, [c_char_p, c_int, c_int, c_int, c_int, P(c_void_p)]),
+    "hesse_model_num_buffers": (c_int, [c_void_p]),
+    "hesse_model_buffer": (P(TensorInfo), [c_void_p, c_int]),
+    "hesse_model_buffers": (P(c_double), [c_void_p]),
     "hesse_model_num_params": (c_int64, [c_void_p]),
     "hesse_model_params": (P(c_double), [c_void_p]),
     "hesse_model_num_tensors": (c_int, [c_void_p]),
