@@ -10,8 +10,8 @@ from ctypes import byref, c_int
 import numpy as np
 
 from . import _lib
-from ._core import Hessian, as_operator
-from ._errors import InvalidArgument, error
+from ._core import Hessian, Operator, as_operator
+from ._errors import InvalidArgument, check, error
 from ._progress import Bar
 
 L = _lib.lib
@@ -156,9 +156,10 @@ class TraceResult(_Result):
 class _Run:
     """The state one solver call shares with its C callbacks."""
 
-    def __init__(self, A, task, progress, checkpoint, checkpoint_every):
-        self.A, self.task = A, task
+    def __init__(self, op, task, progress, checkpoint, checkpoint_every):
+        self.op, self.task = op, task
         self.stop = c_int(0)
+        self.stoppable = False
         self.exception = None
         self.path = checkpoint
         self.every = checkpoint_every
@@ -207,6 +208,7 @@ class _Run:
     def attach(self, p, monitor=False):
         """Sets the stop flag, checkpoint callback and monitor of a parameter struct."""
         p.stop = ctypes.pointer(self.stop)
+        self.stoppable = True
         if self.path:
             p.checkpoint = self.ckpt
             p.checkpoint_interval = self.every
@@ -217,7 +219,9 @@ class _Run:
         """Runs fn with SIGINT/SIGTERM setting the stop flag (the solver then checkpoints and
         returns HESSE_EINTR, raised as hesse.Interrupted) and the progress hook installed."""
         def on_signal(sig, frame):
-            if self.stop.value:  # a second signal: give up at once
+            # A solver without a stop flag, or a second signal: stop at once (raised inside
+            # the operator's callback, the solver unwinds and the exception comes out here).
+            if not self.stoppable or self.stop.value:
                 raise KeyboardInterrupt
             self.stop.value = 1
 
@@ -229,24 +233,18 @@ class _Run:
         if self.progress:
             L.hesse_set_progress(self.hook, None)
         try:
-            op = self.A
-            if isinstance(op, Hessian):
-                rc = fn(*args)
+            try:
+                self.op.run(fn, *args)
+            except BaseException as e:
                 if self.exception is not None:
-                    raise self.exception
-                if rc != _lib.OK:
-                    raise self._error(rc)
-            else:
-                try:
-                    op.run(fn, *args)
-                except Exception as e:
-                    if self.exception is not None:
-                        raise self.exception from None
-                    if getattr(e, "status", None) == _lib.EINTR:
-                        raise self._error(_lib.EINTR) from None
-                    raise
-                if self.exception is not None:
-                    raise self.exception
+                    raise self.exception from None
+                if getattr(e, "status", None) == _lib.EINTR:
+                    raise self._error(_lib.EINTR) from None
+                raise
+            if self.exception is not None:
+                raise self.exception
+            if self.stop.value:  # a signal arrived as the solver finished: honour it
+                raise KeyboardInterrupt
         finally:
             if self.progress:
                 L.hesse_set_progress(_lib.progress_fn(), None)
@@ -269,11 +267,27 @@ def _read_blob(path):
         return f.read()
 
 
+def _signalable(op):
+    """A library operator (a Hessian's) behind a Python trampoline, so that Python runs between
+    products: signal handlers (Ctrl-C) and exceptions then reach the solver. The blocks reach
+    the library's operator unchanged (same max_block), so the bits are the same; it costs one
+    callback per product, microseconds beside a Hessian product."""
+    inner = op
+
+    def apply(X, Y):
+        check(L.hesse_op_apply(byref(inner), X.shape[1], _lib.dptr(X), _lib.dptr(Y), None))
+
+    w = Operator(apply, op.n, max_block=op.max_block, inplace=True)
+    w.op.checks_finite = 1  # the inner hesse_op_apply scanned the product
+    return w
+
+
 def _op_of(A, n, default_block):
+    """(the operator given, an Operator the solver runs)."""
     A = as_operator(A, n)
     if isinstance(A, Hessian):
-        return A, A._op(default_block)
-    return A, A.op
+        return A, _signalable(A._op(default_block))
+    return A, A
 
 
 def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=0,
@@ -286,7 +300,8 @@ def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=
     options of `hesse spectrum` (seed = --solver-seed). checkpoint=PATH saves the state every
     checkpoint_every seconds and on Ctrl-C (then hesse.Interrupted is raised);
     resume=PATH continues a run from it with the same arguments, to the same bits."""
-    A, op = _op_of(A, n, 8)
+    A, run_op = _op_of(A, n, 8)
+    op = run_op.op
     if top + bottom <= 0:
         raise InvalidArgument("nothing to compute: give top and/or bottom")
     if top + bottom > A.n:
@@ -294,7 +309,7 @@ def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=
                               % (top + bottom, A.n))
     if method != "lanczos" and (checkpoint or resume):
         raise InvalidArgument("checkpoint/resume need method='lanczos'")
-    run = _Run(A, "spectrum", progress, checkpoint, checkpoint_every)
+    run = _Run(run_op, "spectrum", progress, checkpoint, checkpoint_every)
     r = _lib.Eigs()
     try:
         if method == "lanczos":
@@ -350,15 +365,13 @@ def density(A, method="slq", n=None, probes=10, steps=80, moments=256, reorth=Tr
     checkpoint / resume as eigs does."""
     if block is None:
         block = probes if 0 < probes < 10 else 10
-    if isinstance(A, Hessian) and A.block is None:
-        A, op = A, A._op(block)
-    else:
-        A, op = _op_of(A, n, block)
+    A, run_op = _op_of(A, n, block)
+    op = run_op.op
     if probe not in ("rademacher", "normal"):
         raise InvalidArgument("probe: expected rademacher or normal, got %r" % (probe,))
     if method != "slq" and (checkpoint or resume):
         raise InvalidArgument("checkpoint/resume need method='slq'")
-    run = _Run(A, "density", progress, checkpoint, checkpoint_every)
+    run = _Run(run_op, "density", progress, checkpoint, checkpoint_every)
     d = _lib.Density()
     try:
         if method == "slq":
@@ -392,10 +405,7 @@ def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, bl
     """The trace of A: "exact" (n products), "hutchinson" or "hutchpp" (Hutch++, the CLI's
     default), with the options of `hesse trace` (probes = --probes: products to spend,
     block = --block, seed = --solver-seed)."""
-    if isinstance(A, Hessian) and A.block is None:
-        op = A._op(block)
-    else:
-        A, op = _op_of(A, n, block)
+    A, run_op = _op_of(A, n, block)
     fns = {"exact": L.hesse_trace_exact, "hutchinson": L.hesse_trace_hutchinson,
            "hutchpp": L.hesse_trace_hutchpp}
     if method not in fns:
@@ -406,5 +416,6 @@ def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, bl
     p = L.hesse_trace_defaults()
     p.samples, p.block, p.probe, p.seed = probes, block, 1 if probe == "normal" else 0, seed
     t = _lib.TraceResult()
-    _Run(A, "trace", progress, None, 0).call(fns[method], byref(op), byref(p), byref(t))
+    _Run(run_op, "trace", progress, None, 0).call(fns[method], byref(run_op.op), byref(p),
+                                                  byref(t))
     return TraceResult(t, method)

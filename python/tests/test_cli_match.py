@@ -155,3 +155,28 @@ def test_scipy_linear_operator(setup):
     A = H.as_linear_operator()
     v = np.ones(H.n)
     assert same_bits(A @ v, H @ v)
+
+
+def test_hessian_interrupt_resume_same_bits(tmp_path, setup):
+    """Ctrl-C during Lanczos on a Hessian: checkpoint, hesse.Interrupted, resume to the bits of
+    the uninterrupted run (the signal reaches the solver through the trampoline)."""
+    import os
+    import signal
+    m, d = setup
+    H = hesse.Hessian(m, d)
+    args = dict(top=3, bottom=1, basis=16)
+    full = hesse.eigs(H, **args)
+    assert full.restarts >= 3
+    ckpt = str(tmp_path / "h.ckpt")
+    sent = []
+
+    def progress(p):
+        if p["iteration"] == 2 and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(hesse.Interrupted):
+        hesse.eigs(H, checkpoint=ckpt, progress=progress, **args)
+    r = hesse.eigs(H, resume=ckpt, **args)
+    assert same_bits(r.values, full.values) and same_bits(r.residuals, full.residuals)
+    assert r.products == full.products
