@@ -13,7 +13,8 @@ from ._lib import path as library_path
 from ._errors import (BadInput, HesseError, Interrupted, InvalidArgument, NumericalError,
                       ResourceError)
 from ._core import Data, Hessian, LinearOperator, Model, Operator, get_threads, set_threads
-from ._solvers import DensityResult, EigsResult, TraceResult, density, eigs, trace
+from ._solvers import (DensityResult, EigsResult, PowerlawResult, TraceResult, density, eigs,
+                       powerlaw, trace)
 from ._progress import Bar
 from . import _lib
 
@@ -21,5 +22,5 @@ __version__ = _lib.lib.hesse_version().decode()
 
 __all__ = ["BadInput", "Bar", "Data", "DensityResult", "EigsResult", "Hessian", "HesseError",
            "Interrupted", "InvalidArgument", "LinearOperator", "Model", "NumericalError",
-           "Operator", "ResourceError", "TraceResult", "density", "eigs", "get_threads",
-           "library_path", "set_threads", "trace"]
+           "Operator", "PowerlawResult", "ResourceError", "TraceResult", "density", "eigs",
+           "get_threads", "library_path", "powerlaw", "set_threads", "trace"]

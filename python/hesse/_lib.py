@@ -211,6 +211,21 @@ class Progress(Structure):
 
 progress_fn = CFUNCTYPE(None, c_void_p, POINTER(Progress))
 
+class Powerlaw(Structure):
+    _fields_ = [("K", c_int), ("dropped", c_int), ("lambda_max", c_double),
+                ("lambda_min", c_double), ("s_ls", c_double), ("intercept_ls", c_double),
+                ("r2_ls", c_double), ("beta", c_double), ("beta_stderr", c_double),
+                ("s_mle", c_double), ("d_ks", c_double), ("d_c", c_double), ("accepted", c_int)]
+
+
+class PowerlawGuard(Structure):
+    _fields_ = [("tol_requested", c_double), ("tol_used", c_double), ("limit", c_double),
+                ("accuracy", c_double), ("lambda_min", c_double), ("anorm", c_double),
+                ("tightened", c_int), ("refused", c_int)]
+
+
+powerlaw_solve_fn = CFUNCTYPE(c_int, c_void_p, c_double, POINTER(Eigs))
+
 # ---- Functions ----------------------------------------------------------------------------
 
 P = POINTER
@@ -247,6 +262,12 @@ _protos = {
     "hesse_trace_exact": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
     "hesse_trace_hutchinson": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
     "hesse_trace_hutchpp": (c_int, [P(Op), P(TraceParams), P(TraceResult)]),
+    # analysis.h
+    "hesse_powerlaw_fit": (c_int, [P(c_double), c_int, P(Powerlaw)]),
+    "hesse_powerlaw_eigs": (c_int, [powerlaw_solve_fn, c_void_p, c_double, P(Eigs),
+                                    P(PowerlawGuard)]),
+    "hesse_powerlaw_sensitivity": (c_int, [P(c_double), P(c_double), c_int, c_double,
+                                           P(Powerlaw), P(c_double)]),
     # data.h
     "hesse_dataset_open": (c_int, [c_char_p, c_int, P(c_void_p)]),
     "hesse_dataset_from_arrays": (c_int, [c_char_p, c_int64, c_int, c_int, c_int, c_int,

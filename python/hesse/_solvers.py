@@ -419,3 +419,88 @@ def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, bl
     _Run(run_op, "trace", progress, None, 0).call(fns[method], byref(run_op.op), byref(p),
                                                   byref(t))
     return TraceResult(t, method)
+
+
+class PowerlawResult(_Result):
+    """A power-law fit (Xie et al.): the keys of `hesse powerlaw`'s JSON: K, K_requested,
+    eigenvalues (the fitted, positive ones, descending), fit (s_ls, intercept_ls, r2_ls, beta,
+    beta_stderr, s_mle, d_ks, d_c, accepted, lambda_min, lambda_max, dropped), source; from an
+    operator also residuals, tol_guard, s_sensitivity, converged, anorm, products, seconds."""
+
+    def __init__(self, fields):
+        self._fields = fields
+
+
+def _fit(values):
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    f = _lib.Powerlaw()
+    rc = L.hesse_powerlaw_fit(_lib.dptr(v), len(v), byref(f))
+    if rc != _lib.OK:
+        raise error(rc)
+    fit = {"s_ls": f.s_ls, "intercept_ls": f.intercept_ls, "r2_ls": f.r2_ls, "beta": f.beta,
+           "beta_stderr": f.beta_stderr, "s_mle": f.s_mle, "d_ks": f.d_ks, "d_c": f.d_c,
+           "accepted": bool(f.accepted), "lambda_min": f.lambda_min,
+           "lambda_max": f.lambda_max, "dropped": f.dropped}
+    return f, fit, v[v > 0]
+
+
+def powerlaw(A, top=1000, n=None, tol=1e-6, seed=0, basis=0, verify=True, progress=None):
+    """The power-law test of Xie et al. on the `top` largest eigenvalues: `hesse powerlaw`.
+    A is an operator (a Hessian, a callable with n=, a matrix): the top eigenvalues by Lanczos
+    at tol (default 1e-6) with the library's accuracy guard (hesse_powerlaw_eigs: solved again
+    at a smaller tolerance when tol ||A|| / lambda_K exceeds 1e-3), then the fit and its
+    sensitivity to the residuals. Or A is a 1-D array of eigenvalues (`--eigenvalues`): the
+    `top` largest are fitted."""
+    if isinstance(A, np.ndarray) and A.ndim == 1 or isinstance(A, (list, tuple)):
+        values = np.sort(np.asarray(A, dtype=np.float64))[::-1][:top]
+        f, fit, desc = _fit(values)
+        return PowerlawResult({"K": f.K, "K_requested": top, "eigenvalues": desc, "fit": fit,
+                               "source": "eigenvalues"})
+    A, run_op = _op_of(A, n, 8)
+    if A.n < 4:
+        raise InvalidArgument("the operator has dimension %d; a power-law fit needs at least 3 "
+                              "of its eigenvalues, and Lanczos at most the dimension - 1" % A.n)
+    wanted = min(top, A.n - 1)
+    p = L.hesse_lanczos_defaults()
+    p.top, p.tol, p.basis, p.seed = wanted, tol, basis, seed
+    p.verify = int(bool(verify))
+    p.want_vectors, p.explicit_residuals = 0, 1
+    run = _Run(run_op, "powerlaw", progress, None, 0)
+    run.attach(p, monitor=True)
+    cost = {"products": 0, "seconds": 0.0}
+
+    def solve(ctx, t, out):
+        p.tol = t
+        rc = L.hesse_lanczos_eigs(byref(run_op.op), byref(p), out)
+        if rc == _lib.OK:
+            cost["products"] += out.contents.products
+            cost["seconds"] += out.contents.seconds
+        return rc
+
+    solve_c = _lib.powerlaw_solve_fn(solve)
+    r, g = _lib.Eigs(), _lib.PowerlawGuard()
+    try:
+        run.call(L.hesse_powerlaw_eigs, solve_c, None, p.tol, byref(r), byref(g))
+        values = _array(r.values, r.ntop)
+        residuals = _array(r.residuals, r.ntop)
+        f, fit, desc = _fit(values)
+        if f.K < 3:
+            raise InvalidArgument("fewer than 3 positive eigenvalues among the top %d" % wanted)
+        sens = ctypes.c_double()
+        rc = L.hesse_powerlaw_sensitivity(_lib.dptr(desc), _lib.dptr(residuals), f.K,
+                                          g.tol_used * r.anorm, byref(f), byref(sens))
+        if rc != _lib.OK:
+            raise error(rc)
+        guard = {"tol_requested": g.tol_requested, "tol_used": g.tol_used, "limit": g.limit,
+                 "accuracy": g.accuracy, "tightened": g.tightened}
+        res = {"tol_guard": guard, "converged": r.nconverged, "anorm": r.anorm,
+               "residuals_explicit": bool(r.residuals_explicit),
+               "orthogonality": r.orthogonality, "products": cost["products"],
+               "seconds": cost["seconds"], "K": f.K, "K_requested": top,
+               "eigenvalues": desc, "residuals": residuals[:f.K], "fit": fit,
+               "s_sensitivity": sens.value, "source": "lanczos"}
+        if wanted < top:
+            res["K_cap"] = wanted
+        return PowerlawResult(res)
+    finally:
+        L.hesse_eigs_free(byref(r))

@@ -180,3 +180,19 @@ def test_hessian_interrupt_resume_same_bits(tmp_path, setup):
     r = hesse.eigs(H, resume=ckpt, **args)
     assert same_bits(r.values, full.values) and same_bits(r.residuals, full.residuals)
     assert r.products == full.products
+
+
+def test_powerlaw_matches_cli(cli, tmp_path, mlp, setup):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "powerlaw", "--model", mlp, "--samples", SAMPLES, "--top", 25)
+    r = hesse.powerlaw(hesse.Hessian(m, d), top=25).as_dict()
+    for key in ("eigenvalues", "residuals", "s_sensitivity", "anorm"):
+        assert same_bits(r[key], j[key]), key
+    for key in ("K", "K_requested", "products", "converged", "fit", "tol_guard", "source"):
+        assert r[key] == j[key], key
+    # The fit alone on given eigenvalues (--eigenvalues FILE).
+    f = tmp_path / "values.txt"
+    f.write_text("\n".join(repr(v) for v in j["eigenvalues"]) + "\n")
+    j2 = cli_json(cli, tmp_path, "powerlaw", "--eigenvalues", f, "--top", 20)
+    r2 = hesse.powerlaw(np.array(j["eigenvalues"]), top=20).as_dict()
+    assert r2["fit"] == j2["fit"] and same_bits(r2["eigenvalues"], j2["eigenvalues"])

@@ -23,6 +23,7 @@ STRUCTS = {
     "Selection": "hesse_selection", "Preprocess": "hesse_preprocess",
     "LoadOptions": "hesse_load_options", "TensorInfo": "hesse_tensor_info",
     "Progress": "hesse_progress", "BlasInfo": "hesse_blas_info",
+    "Powerlaw": "hesse_powerlaw", "PowerlawGuard": "hesse_powerlaw_guard",
 }
 
 
