@@ -367,6 +367,15 @@ class LinearOperator:
     def matvec(self, v):
         return self @ np.asarray(v, dtype=np.float64).reshape(-1)
 
+    def _blocks(self, V):
+        """V as a column-major n x k block, and an output block of the same shape."""
+        V = np.asarray(V, dtype=np.float64)
+        if V.ndim != 2 or V.shape[0] != self.n:
+            raise InvalidArgument("matmat: expected an array of %d rows, got shape %s"
+                                  % (self.n, V.shape))
+        X = np.asfortranarray(V)
+        return X, np.empty_like(X, order="F")
+
     def as_linear_operator(self):
         """A scipy.sparse.linalg.LinearOperator (SciPy needed) on the same products."""
         from scipy.sparse.linalg import LinearOperator as SciPyOperator
@@ -415,12 +424,7 @@ class Hessian(LinearOperator):
         return [t[i][:2] for i in self._engine(8).tensors]
 
     def matmat(self, V):
-        V = np.asarray(V, dtype=np.float64)
-        if V.ndim != 2 or V.shape[0] != self.n:
-            raise InvalidArgument("matmat: expected an array of %d rows, got shape %s"
-                                  % (self.n, V.shape))
-        X = np.asfortranarray(V)
-        Y = np.empty_like(X, order="F")
+        X, Y = self._blocks(V)
         op = self._op(8)
         check(L.hesse_op_apply(byref(op), X.shape[1], _lib.dptr(X), _lib.dptr(Y),
                                byref(self.stats)))
@@ -516,12 +520,7 @@ class Operator(LinearOperator):
             return _lib.EINVAL
 
     def matmat(self, V):
-        V = np.asarray(V, dtype=np.float64)
-        if V.ndim != 2 or V.shape[0] != self.n:
-            raise InvalidArgument("matmat: expected an array of %d rows, got shape %s"
-                                  % (self.n, V.shape))
-        X = np.asfortranarray(V)
-        Y = np.empty_like(X, order="F")
+        X, Y = self._blocks(V)
         self.run(L.hesse_op_apply, byref(self.op), X.shape[1], _lib.dptr(X), _lib.dptr(Y),
                  byref(self.stats))
         return Y

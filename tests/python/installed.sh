@@ -12,19 +12,8 @@ set -u
 : "${HESSE:?HESSE must name the hesse binary}"
 PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c "import numpy" 2>/dev/null || { echo "SKIP: $PY has no numpy"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/hesse-pyinstalled.XXXXXX")
-R=$T/root
-manifest=$HESSE_BUILD/install_manifest.txt
-[ -f "$manifest" ] && cp -p "$manifest" "$T/manifest.saved"
-restore() {
-    if [ -f "$T/manifest.saved" ]; then cp -p "$T/manifest.saved" "$manifest"; else rm -f "$manifest"; fi
-    rm -rf "$T"
-}
-trap restore EXIT
-fail() {
-    echo "python installed: $*" >&2
-    exit 1
-}
+STAGE_NAME="python installed"
+. "$HESSE_SOURCE/tests/install/stage.inc"
 make -s -C "$HESSE_SOURCE" --no-print-directory install-built install-python BUILD="$HESSE_BUILD" \
     DESTDIR="$R" PREFIX=/usr/local PYTHON="$PY" >"$T/install.log" 2>&1 || { cat "$T/install.log" >&2; fail "make install install-python failed"; }
 site=$(echo "$R"/usr/local/lib/python3*/dist-packages)
