@@ -145,7 +145,18 @@ class Model:
 
     @property
     def params(self):
-        """The parameter vector, a NumPy view that writes through to the model."""
+        """The parameter vector (a copy); `m.params = v` writes new values into the model."""
+        return self._params_view().copy()
+
+    @params.setter
+    def params(self, v):
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        if v.shape != (self.num_params,):
+            raise InvalidArgument("params: expected %d values, got %d"
+                                  % (self.num_params, v.size))
+        self._params_view()[:] = v
+
+    def _params_view(self):
         p = L.hesse_model_params(self._h)
         return np.ctypeslib.as_array(p, shape=(self.num_params,))
 
@@ -306,7 +317,6 @@ class _Engine:
     """One engine with its curvature operator (and layer block) for one max_block."""
 
     def __init__(self, hess, max_block):
-        self.hess = hess
         ep = L.hesse_engine_defaults()
         n = hess.model.num_params
         ep.max_block = min(max(int(max_block), 1), n)
