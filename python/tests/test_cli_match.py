@@ -196,3 +196,19 @@ def test_powerlaw_matches_cli(cli, tmp_path, mlp, setup):
     j2 = cli_json(cli, tmp_path, "powerlaw", "--eigenvalues", f, "--top", 20)
     r2 = hesse.powerlaw(np.array(j["eigenvalues"]), top=20).as_dict()
     assert r2["fit"] == j2["fit"] and same_bits(r2["eigenvalues"], j2["eigenvalues"])
+
+
+@pytest.mark.parametrize("method,layer,bottom", [("power", None, 0), ("dense", "2", 2)])
+def test_power_and_dense_match_cli(cli, tmp_path, mlp, setup, method, layer, bottom):
+    m, d = setup
+    args = ["spectrum", "--model", mlp, "--samples", SAMPLES, "--top", 3, "--method", method]
+    if layer:
+        args += ["--layer", layer]
+    if bottom:
+        args += ["--bottom", bottom]
+    j = cli_json(cli, tmp_path, *args)
+    r = hesse.eigs(hesse.Hessian(m, d, layer=layer), top=3, bottom=bottom, method=method)
+    res = r.as_dict()
+    for key in ("top", "bottom", "residuals_top", "residuals_bottom", "anorm"):
+        assert same_bits(res[key], j[key]), key
+    assert res["products"] == j["products"]
