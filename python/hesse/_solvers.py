@@ -54,7 +54,7 @@ class EigsResult(_Result):
         self.vectors = None
         if r.vectors:
             self.vectors = np.ctypeslib.as_array(r.vectors, shape=(k, r.n)).T.copy(order="F")
-        t, b = r.ntop, r.nbottom
+        t = r.ntop
         self._fields = {
             "top": self.values[:t], "bottom": self.values[t:],
             "residuals_top": self.residuals[:t], "residuals_bottom": self.residuals[t:],
