@@ -31,16 +31,17 @@ def setup(mlp):
     return m, d
 
 
-@pytest.mark.parametrize("operator,layer", [("hessian", None), ("ggn", None),
-                                            ("hessian", "2")])
-def test_spectrum_matches_cli(cli, tmp_path, mlp, setup, operator, layer):
+@pytest.mark.parametrize("operator,layer,precision", [
+    ("hessian", None, "f64"), ("ggn", None, "f64"), ("hessian", "2", "f64"),
+    ("residual", None, "f32")])
+def test_spectrum_matches_cli(cli, tmp_path, mlp, setup, operator, layer, precision):
     m, d = setup
     args = ["spectrum", "--model", mlp, "--samples", SAMPLES, "--top", 4, "--bottom", 2,
-            "--operator", operator, "--solver-seed", 3]
+            "--operator", operator, "--solver-seed", 3, "--precision", precision]
     if layer:
         args += ["--layer", layer]
     j = cli_json(cli, tmp_path, *args)
-    H = hesse.Hessian(m, d, operator=operator, layer=layer)
+    H = hesse.Hessian(m, d, operator=operator, layer=layer, precision=precision)
     r = hesse.eigs(H, top=4, bottom=2, seed=3)
     res = r.as_dict()
     for key in ("top", "bottom", "residuals_top", "residuals_bottom", "anorm", "orthogonality"):
