@@ -12,7 +12,7 @@ LINT_BUILD ?= build-lint
 PREFIX ?= /usr/local
 
 .PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint \
-	install install-built uninstall install-python uninstall-python
+	install install-built uninstall install-python uninstall-python test-python-asan
 
 all: build
 
@@ -51,6 +51,16 @@ install-python:
 
 uninstall-python:
 	@rm -rf "$(DESTDIR)$(PYTHON_SITE)/hesse"
+
+# The Python tests against the sanitizer build's libhesse.so, its runtimes preloaded into the
+# interpreter (leak detection off: the interpreter's own allocations would be reported; the
+# tests check the error paths' frees themselves).
+test-python-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHESSE_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target hesse_shared hesse_cli
+	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 HESSE=$(ASAN_BUILD)/hesse HESSE_LIBRARY=$(ASAN_BUILD)/libhesse.so \
+		$(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 
 # Release build: every test. Sanitizer build (ASan + UBSan, with LeakSanitizer): the tests
 # labelled `asan`, which include the command-line tests and the fuzz harnesses' smoke runs
