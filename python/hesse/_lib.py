@@ -243,6 +243,7 @@ _protos = {
     # op.h
     "hesse_op_free": (None, [P(Op)]),
     "hesse_op_apply": (c_int, [P(Op), c_int, P(c_double), P(c_double), P(OpStats)]),
+    "hesse_op_deflate": (c_int, [P(Op), c_int, P(c_double), P(Op)]),
     # spectral.h
     "hesse_eigs_free": (None, [P(Eigs)]),
     "hesse_lanczos_defaults": (LanczosParams, []),

@@ -357,15 +357,70 @@ def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=
 
 def density(A, method="slq", n=None, probes=10, steps=80, moments=256, reorth=True,
             probe="rademacher", sigma=0.005, margin=0.05, lo=0.0, hi=0.0, points=1000,
-            eps=1e-8, seed=0, block=None, checkpoint=None, checkpoint_every=300.0, resume=None,
-            progress=None):
+            eps=1e-8, seed=0, block=None, deflate=0, checkpoint=None, checkpoint_every=300.0,
+            resume=None, progress=None):
     """The spectral density of A by stochastic Lanczos quadrature ("slq") or the kernel
     polynomial method ("kpm"), with the options of `hesse density` (seed = --solver-seed,
-    block = --block: probes advanced together, default min(probes, 10)). SLQ takes
+    block = --block: probes advanced together, default min(probes, 10)). deflate=K projects
+    out the top K eigenvectors first (found by Lanczos with the same seed; the bulk alone, as
+    --deflate K; the result gains `deflated` and `deflated_residuals`). SLQ takes
     checkpoint / resume as eigs does."""
     if block is None:
         block = probes if 0 < probes < 10 else 10
     A, run_op = _op_of(A, n, block)
+    outliers, deflated = _lib.Eigs(), _lib.Op()
+    try:
+        if deflate > 0:
+            run_op = _deflate(A, run_op, block, deflate, seed, progress, outliers, deflated)
+        res = _density(A, run_op, method, probes, steps, moments, reorth, probe, sigma, margin,
+                       lo, hi, points, eps, seed, block, checkpoint, checkpoint_every, resume,
+                       progress)
+        if deflate > 0:
+            f = res._fields
+            f["deflated"] = _array(outliers.values, deflate)
+            f["deflated_residuals"] = _array(outliers.residuals, deflate)
+            f["products"] += outliers.products
+        return res
+    finally:
+        L.hesse_op_free(byref(deflated))
+        L.hesse_eigs_free(byref(outliers))
+
+
+def _deflate(A, run_op, block, K, seed, progress, outliers, deflated):
+    """`hesse density --deflate K`: the top K eigenvectors by Lanczos (defaults, the probes'
+    seed) on the same operator, projected out (hesse_op_deflate; it borrows the vectors)."""
+    if K >= A.n:
+        raise InvalidArgument("deflate: %d eigenvectors of an operator of dimension %d"
+                              % (K, A.n))
+    lp = L.hesse_lanczos_defaults()
+    lp.top, lp.seed = K, seed
+    run = _Run(run_op, "deflation", progress, None, 0)
+    run.attach(lp, monitor=True)
+    run.call(L.hesse_lanczos_eigs, byref(run_op.op), byref(lp), byref(outliers))
+    base = A._op(block) if isinstance(A, Hessian) else A.op
+    check(L.hesse_op_deflate(byref(base), K, outliers.vectors, byref(deflated)))
+    if isinstance(A, Hessian):
+        return _signalable(deflated)
+    w = _signalable(deflated)
+    A.exception = None
+    w.f = _rethrowing(w.f, A)  # A's own exceptions come out of the deflated operator
+    return w
+
+
+def _rethrowing(apply, A):
+    def f(X, Y):
+        try:
+            apply(X, Y)
+        except BaseException:
+            if A.exception is not None:
+                e, A.exception = A.exception, None
+                raise e from None
+            raise
+    return f
+
+
+def _density(A, run_op, method, probes, steps, moments, reorth, probe, sigma, margin, lo, hi,
+             points, eps, seed, block, checkpoint, checkpoint_every, resume, progress):
     op = run_op.op
     if probe not in ("rademacher", "normal"):
         raise InvalidArgument("probe: expected rademacher or normal, got %r" % (probe,))

@@ -213,3 +213,13 @@ def test_power_and_dense_match_cli(cli, tmp_path, mlp, setup, method, layer, bot
     for key in ("top", "bottom", "residuals_top", "residuals_bottom", "anorm"):
         assert same_bits(res[key], j[key]), key
     assert res["products"] == j["products"]
+
+
+def test_deflated_density_matches_cli(cli, tmp_path, mlp, setup):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "density", "--model", mlp, "--samples", SAMPLES, "--probes", 3,
+                 "--steps", 25, "--deflate", 3)
+    r = hesse.density(hesse.Hessian(m, d), probes=3, steps=25, deflate=3).as_dict()
+    for key in ("deflated", "deflated_residuals", "lo", "hi", "grid", "density"):
+        assert same_bits(r[key], j[key]), key
+    assert r["products"] == j["products"]

@@ -203,3 +203,22 @@ def test_inplace_operator_same_bits():
     b = hesse.eigs(hesse.Operator(g, 80, inplace=True), top=3, bottom=1)
     assert a.values.tobytes() == b.values.tobytes()
     assert a.vectors.tobytes() == b.vectors.tobytes()
+
+
+def test_deflated_density_of_a_callable():
+    """density(deflate=K) projects the top K out: the support ends at the bulk's edge, the
+    deflated values are the outliers, and an exception in f still comes out as itself."""
+    lam = np.concatenate([np.linspace(0.0, 1.0, 97), [5.0, 6.0, 7.0]])
+    A = matrix_with_spectrum(lam, seed=8)
+    r = hesse.density(lambda X: A @ X, n=100, deflate=3, probes=4, steps=40)
+    assert np.allclose(r.deflated, [7, 6, 5], atol=1e-8)
+    assert r.hi < 1.2 and r.lo > -0.2  # the outliers are gone from the support
+
+    def f(X):
+        f.calls += 1
+        if f.calls == 70:  # after the deflation's Lanczos, inside SLQ
+            raise Boom("in the deflated operator")
+        return A @ X
+    f.calls = 0
+    with pytest.raises(Boom, match="deflated operator"):
+        hesse.density(f, n=100, deflate=3, probes=4, steps=40)
