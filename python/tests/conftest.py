@@ -9,7 +9,7 @@ import sys
 
 # hesse first: it chooses OpenBLAS's core before NumPy loads OpenBLAS (hesse/_lib.py).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import hesse  # noqa: E402,F401  pyflakes: ignore
+import hesse  # noqa: E402,F401
 import pytest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
