@@ -13,8 +13,8 @@ from ._lib import path as library_path
 from ._errors import (BadInput, HesseError, Interrupted, InvalidArgument, NumericalError,
                       ResourceError)
 from ._core import Data, Hessian, LinearOperator, Model, Operator, get_threads, set_threads
-from ._solvers import (DensityResult, EigsResult, PowerlawResult, TraceResult, density, eigs,
-                       powerlaw, trace)
+from ._solvers import (DensityResult, EigsResult, PowerlawResult, SamplesResult, TraceResult,
+                       density, eigs, powerlaw, samples, trace)
 from ._progress import Bar
 from . import _lib
 
@@ -23,4 +23,5 @@ __version__ = _lib.lib.hesse_version().decode()
 __all__ = ["BadInput", "Bar", "Data", "DensityResult", "EigsResult", "Hessian", "HesseError",
            "Interrupted", "InvalidArgument", "LinearOperator", "Model", "NumericalError",
            "Operator", "PowerlawResult", "ResourceError", "TraceResult", "density", "eigs",
-           "get_threads", "library_path", "powerlaw", "set_threads", "trace"]
+           "get_threads", "library_path", "powerlaw", "samples", "SamplesResult", "set_threads",
+           "trace"]

@@ -297,6 +297,7 @@ _protos = {
     "hesse_model_num_tensors": (c_int, [c_void_p]),
     "hesse_model_tensor": (P(TensorInfo), [c_void_p, c_int]),
     "hesse_model_arch": (c_char_p, [c_void_p]),
+    "hesse_model_num_outputs": (c_int, [c_void_p]),
     "hesse_model_loss": (c_int, [c_void_p]),
     "hesse_model_input_shape": (None, [c_void_p, P(c_int), P(c_int), P(c_int)]),
     "hesse_loss_name": (c_char_p, [c_int]),

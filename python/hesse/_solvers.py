@@ -559,3 +559,50 @@ def powerlaw(A, top=1000, n=None, tol=1e-6, seed=0, basis=0, verify=True, progre
         return PowerlawResult(res)
     finally:
         L.hesse_eigs_free(byref(r))
+
+
+class SamplesResult(_Result):
+    """How the outliers and the bulk move with the number of samples (Papyan 2018): the keys of
+    `hesse samples`' JSON: classes, sizes, runs (per size: samples, outliers, residuals,
+    bulk_edge, loss, grid, density, log10_density, products, seconds), products, seconds."""
+
+    def __init__(self, fields):
+        self._fields = fields
+
+
+def samples(model, sizes, data="fashion-mnist", split="train", seed=0, top=None, tol=1e-8,
+            probes=10, steps=80, solver_seed=0, operator="hessian", precision="f64", chunk=0,
+            progress=None):
+    """`hesse samples`: for each size N (class-balanced, nested subsets of `data`), the top K
+    eigenvalues of the curvature by Lanczos at tol (K = top, default C + 5, at least C + 1),
+    the bulk edge (eigenvalue C + 1) and the SLQ density of the operator with its top C
+    eigenvectors projected out; C the model's outputs. 10 vectors per pass, as the CLI."""
+    import time
+    from ._core import Data
+    t0 = time.perf_counter()
+    C = L.hesse_model_num_outputs(model._h)
+    runs, total = [], 0
+    for N in sizes:
+        start = time.perf_counter()
+        d = Data.open(data, split=split, samples=int(N), select="balanced", seed=seed)
+        H = Hessian(model, d, operator=operator, precision=precision, block=10, chunk=chunk)
+        k = top if top else C + 5
+        k = min(max(k, C + 1), H.n - 1)
+        e = eigs(H, top=k, tol=tol, progress=progress)
+        V = np.asfortranarray(e.vectors[:, :C])  # borrowed by the deflated operator
+        defl = _lib.Op()
+        try:
+            check(L.hesse_op_deflate(byref(H._op(10)), C, _lib.dptr(V), byref(defl)))
+            dn = _density(H, _signalable(defl), "slq", probes, steps, 256, True, "rademacher",
+                          0.005, 0.05, 0.0, 0.0, 1000, 1e-8, solver_seed, 10, None, 300.0,
+                          None, progress)
+        finally:
+            L.hesse_op_free(byref(defl))
+        products = e.products + dn.products
+        total += products
+        runs.append({"samples": d._samples(model).n, "outliers": e.values,
+                     "residuals": e.residuals, "bulk_edge": e.values[C], "loss": H.loss()[0],
+                     "grid": dn.grid, "density": dn.density, "log10_density": dn.log10_density,
+                     "products": products, "seconds": time.perf_counter() - start})
+    return SamplesResult({"classes": C, "sizes": [r["samples"] for r in runs], "runs": runs,
+                          "products": total, "seconds": time.perf_counter() - t0})

@@ -223,3 +223,17 @@ def test_deflated_density_matches_cli(cli, tmp_path, mlp, setup):
     for key in ("deflated", "deflated_residuals", "lo", "hi", "grid", "density"):
         assert same_bits(r[key], j[key]), key
     assert r["products"] == j["products"]
+
+
+def test_samples_matches_cli(cli, tmp_path, mlp, setup):
+    m, _ = setup
+    j = cli_json(cli, tmp_path, "samples", "--model", mlp, "--sizes", "40,80", "--probes", 2,
+                 "--steps", 15)
+    r = hesse.samples(m, [40, 80], probes=2, steps=15).as_dict()
+    assert r["classes"] == j["classes"] and r["sizes"] == j["sizes"]
+    assert r["products"] == j["products"]
+    for a, b in zip(r["runs"], j["runs"]):
+        for key in ("outliers", "residuals", "bulk_edge", "loss", "grid", "density",
+                    "log10_density"):
+            assert same_bits(a[key], b[key]), key
+        assert a["products"] == b["products"]
