@@ -493,6 +493,7 @@ class Operator(LinearOperator):
         if self.n <= 0:
             raise InvalidArgument("n: expected the operator's dimension (> 0), got %r" % (n,))
         self.exception = None
+        self.on_product = None  # called with k after each block product (progress)
         self.stats = _lib.OpStats()
         self._types = {}
         self._cfunc = _lib.matvec_fn(self._apply)  # kept alive as long as the operator
@@ -514,13 +515,14 @@ class Operator(LinearOperator):
             xs.flags.writeable = False
             if self.inplace:
                 self.f(xs, self._block(Y, k))
-                return _lib.OK
-            r = self.f(xs)
-            r = np.asarray(r, dtype=np.float64)
-            if r.shape != (n, k) and not (k == 1 and r.shape == (n,)):
-                raise ValueError("operator callable returned shape %s for an input of shape "
-                                 "(%d, %d)" % (r.shape, n, k))
-            self._block(Y, k)[...] = r.reshape(n, k)
+            else:
+                r = np.asarray(self.f(xs), dtype=np.float64)
+                if r.shape != (n, k) and not (k == 1 and r.shape == (n,)):
+                    raise ValueError("operator callable returned shape %s for an input of "
+                                     "shape (%d, %d)" % (r.shape, n, k))
+                self._block(Y, k)[...] = r.reshape(n, k)
+            if self.on_product is not None:
+                self.on_product(k)
             return _lib.OK
         except BaseException as e:  # noqa: B902 (every exception crosses back to Python)
             if self.exception is None:

@@ -13,12 +13,15 @@ class Bar:
         self.task, self.stream, self.width = task, stream or sys.stderr, width
         self.last = 0.0
         self.drawn = False
+        self.pending = None
 
     def __call__(self, p):
         now = time.monotonic()
+        self.pending = p
         if now - self.last < 0.1 and not p.get("finished"):
             return
         self.last = now
+        self.pending = None
         if "wanted" in p:
             done, total = p["converged"], p["wanted"]
             text = "%d/%d converged, %d products" % (done, total, p["products"])
@@ -34,6 +37,9 @@ class Bar:
         self.drawn = True
 
     def close(self):
+        if self.pending is not None:  # the last report came too soon after the one drawn
+            self.last = 0.0
+            self(self.pending)
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()

@@ -205,6 +205,22 @@ class _Run:
             return _lib.set_error(_lib.EIO, "%s: cannot write the checkpoint: %s"
                                   % (self.path, e))
 
+    def count(self, expected):
+        """Progress by products for solvers without a monitor: {task, done, total, elapsed,
+        detail} after each block product (total: the products the solver is expected to
+        take)."""
+        if not self.progress:
+            return
+        import time
+        t0, done = time.monotonic(), [0]
+
+        def on_product(k):
+            done[0] += k
+            self.progress({"task": self.task, "done": done[0], "total": expected,
+                           "elapsed": time.monotonic() - t0,
+                           "detail": "%d products" % done[0], "finished": False})
+        self.op.on_product = on_product
+
     def attach(self, p, monitor=False):
         """Sets the stop flag, checkpoint callback and monitor of a parameter struct."""
         p.stop = ctypes.pointer(self.stop)
@@ -246,6 +262,7 @@ class _Run:
             if self.stop.value:  # a signal arrived as the solver finished: honour it
                 raise KeyboardInterrupt
         finally:
+            self.op.on_product = None
             if self.progress:
                 L.hesse_set_progress(_lib.progress_fn(), None)
                 if hasattr(self.progress, "close"):
@@ -427,6 +444,8 @@ def _density(A, run_op, method, probes, steps, moments, reorth, probe, sigma, ma
     if method != "slq" and (checkpoint or resume):
         raise InvalidArgument("checkpoint/resume need method='slq'")
     run = _Run(run_op, "density", progress, checkpoint, checkpoint_every)
+    support = 0 if lo < hi else 30
+    run.count(probes * steps + support if method == "slq" else probes * (moments // 2) + support)
     d = _lib.Density()
     try:
         if method == "slq":
@@ -471,8 +490,9 @@ def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, bl
     p = L.hesse_trace_defaults()
     p.samples, p.block, p.probe, p.seed = probes, block, 1 if probe == "normal" else 0, seed
     t = _lib.TraceResult()
-    _Run(run_op, "trace", progress, None, 0).call(fns[method], byref(run_op.op), byref(p),
-                                                  byref(t))
+    run = _Run(run_op, "trace", progress, None, 0)
+    run.count(A.n if method == "exact" else probes)
+    run.call(fns[method], byref(run_op.op), byref(p), byref(t))
     return TraceResult(t, method)
 
 

@@ -222,3 +222,18 @@ def test_deflated_density_of_a_callable():
     f.calls = 0
     with pytest.raises(Boom, match="deflated operator"):
         hesse.density(f, n=100, deflate=3, probes=4, steps=40)
+
+
+def test_progress_reports_and_bar():
+    import io
+    A = np.diag(np.arange(1.0, 201.0))
+    seen = []
+    hesse.eigs(A, top=3, progress=seen.append)
+    assert seen and seen[-1]["converged"] == 3 and seen[-1]["wanted"] == 3
+    seen = []
+    d = hesse.density(A, probes=3, steps=20, progress=seen.append)
+    done = [p["done"] for p in seen]
+    assert done == sorted(done) and done[-1] == d.products == seen[-1]["total"]
+    out = io.StringIO()
+    hesse.trace(A, probes=30, progress=hesse.Bar("trace", stream=out))
+    assert out.getvalue().endswith("\n") and "30 products" in out.getvalue().split("\r")[-1]
