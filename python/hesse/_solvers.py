@@ -164,7 +164,8 @@ class _Run:
         self.path = checkpoint
         self.every = checkpoint_every
         if progress is None:
-            progress = Bar(task) if sys.stderr.isatty() else False
+            interactive = sys.stderr.isatty() or "ipykernel" in sys.modules  # a notebook
+            progress = Bar(task) if interactive else False
         self.progress = progress or None
         self.monitor = _lib.eig_monitor_fn(self._monitor)
         self.hook = _lib.progress_fn(self._hook)
