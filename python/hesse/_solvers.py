@@ -384,7 +384,7 @@ def density(A, method="slq", n=None, probes=10, steps=80, moments=256, reorth=Tr
     --deflate K; the result gains `deflated` and `deflated_residuals`). SLQ takes
     checkpoint / resume as eigs does."""
     if block is None:
-        block = probes if 0 < probes < 10 else 10
+        block = _given_block(A) or (probes if 0 < probes < 10 else 10)
     A, run_op = _op_of(A, n, block)
     outliers, deflated = _lib.Eigs(), _lib.Op()
     try:
@@ -475,11 +475,19 @@ def _density(A, run_op, method, probes, steps, moments, reorth, probe, sigma, ma
         L.hesse_density_free(byref(d))
 
 
-def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, block=16,
+def _given_block(A):
+    """The block a Hessian was made with (the CLI's --block for every solver), or None."""
+    return A.block if isinstance(A, Hessian) else None
+
+
+def trace(A, method="hutchpp", n=None, probes=99, probe="rademacher", seed=0, block=None,
           progress=None):
     """The trace of A: "exact" (n products), "hutchinson" or "hutchpp" (Hutch++, the CLI's
     default), with the options of `hesse trace` (probes = --probes: products to spend,
-    block = --block, seed = --solver-seed)."""
+    block = --block: vectors per product, default the Hessian's block or 16; seed =
+    --solver-seed)."""
+    if block is None:
+        block = _given_block(A) or 16
     A, run_op = _op_of(A, n, block)
     fns = {"exact": L.hesse_trace_exact, "hutchinson": L.hesse_trace_hutchinson,
            "hutchpp": L.hesse_trace_hutchpp}

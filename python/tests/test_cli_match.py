@@ -237,3 +237,24 @@ def test_samples_matches_cli(cli, tmp_path, mlp, setup):
                     "log10_density"):
             assert same_bits(a[key], b[key]), key
         assert a["products"] == b["products"]
+
+
+def test_block_given_to_the_hessian_is_the_clis_block(cli, tmp_path, mlp, setup):
+    """Hessian(block=K) acts as --block K for every command: engine and solver blocks."""
+    m, d = setup
+    H = hesse.Hessian(m, d, block=1)
+    j = cli_json(cli, tmp_path, "density", "--model", mlp, "--samples", SAMPLES, "--probes", 4,
+                 "--steps", 12, "--block", 1)
+    r = hesse.density(H, probes=4, steps=12)
+    assert same_bits(r.density, j["density"]) and r.products == j["products"]
+    j = cli_json(cli, tmp_path, "trace", "--model", mlp, "--samples", SAMPLES, "--probes", 12,
+                 "--block", 1)
+    t = hesse.trace(H, probes=12)
+    assert same_bits(t.trace, j["trace"]) and same_bits(t.stderr, j["stderr"])
+    # The final residual block (6 vectors) is one pass at --block 8 and six at 1: its last
+    # bits differ, so this sees which engine ran.
+    j = cli_json(cli, tmp_path, "spectrum", "--model", mlp, "--samples", SAMPLES, "--top", 4,
+                 "--bottom", 2, "--block", 1)
+    e = hesse.eigs(H, top=4, bottom=2)
+    assert same_bits(e.residuals, j["residuals_top"] + j["residuals_bottom"])
+    assert same_bits(e.values, j["top"] + j["bottom"])
