@@ -226,6 +226,35 @@ class PowerlawGuard(Structure):
 
 powerlaw_solve_fn = CFUNCTYPE(c_int, c_void_p, c_double, POINTER(Eigs))
 
+
+class LayerFactors(Structure):
+    _fields_ = [("layer", c_int), ("in", c_int64), ("out", c_int64), ("positions", c_int64),
+                ("xx", POINTER(c_double)), ("M", POINTER(c_double)), ("M_exact", c_int),
+                ("M_kind", c_int), ("x_mean", POINTER(c_double))]
+
+
+class MeanDominance(Structure):
+    _fields_ = [("norm", c_double), ("ratio_fro", c_double), ("ratio_2", c_double),
+                ("overlap", c_double)]
+
+
+class KronLayer(Structure):
+    _fields_ = [("layer", c_int), ("out", c_int64), ("in", c_int64), ("M_exact", c_int),
+                ("M_kind", c_int), ("M_values", POINTER(c_double)),
+                ("xx_values", POINTER(c_double)), ("M_vectors", POINTER(c_double)),
+                ("xx_vectors", POINTER(c_double)), ("mean", MeanDominance)]
+
+
+class Layer(Structure):
+    _fields_ = [("kind", c_int), ("index", c_int), ("name", c_char * 104), ("in_c", c_int),
+                ("in_h", c_int), ("in_w", c_int), ("out_c", c_int), ("out_h", c_int),
+                ("out_w", c_int), ("kh", c_int), ("kw", c_int), ("sh", c_int), ("sw", c_int),
+                ("ph", c_int), ("pw", c_int), ("has_bias", c_int), ("has_weight", c_int),
+                ("eps", c_double), ("momentum", c_double), ("p", c_double),
+                ("norm_ndim", c_int), ("norm_shape", c_int * 3), ("group", c_int64),
+                ("block", c_int * 3), ("weight_offset", c_int64), ("weight_count", c_int64),
+                ("bias_offset", c_int64), ("bias_count", c_int64), ("buffer_offset", c_int64)]
+
 # ---- Functions ----------------------------------------------------------------------------
 
 P = POINTER
@@ -269,6 +298,20 @@ _protos = {
                                     P(PowerlawGuard)]),
     "hesse_powerlaw_sensitivity": (c_int, [P(c_double), P(c_double), c_int, c_double,
                                            P(Powerlaw), P(c_double)]),
+    "hesse_layer_factors_compute": (c_int, [c_void_p, P(Samples), c_int, P(P(LayerFactors)),
+                                            P(c_int)]),
+    "hesse_layer_factors_free": (None, [P(LayerFactors), c_int]),
+    "hesse_kron_layer_from_factors": (c_int, [P(LayerFactors), P(KronLayer)]),
+    "hesse_kron_layer_free": (None, [P(KronLayer)]),
+    "hesse_kron_top": (c_int, [P(KronLayer), c_int, P(c_double), P(c_double)]),
+    "hesse_subspace_overlap": (c_double, [c_int64, c_int, P(c_double), c_int, P(c_double)]),
+    "hesse_rank_one_ratio": (c_double, [P(c_double), c_int64, c_int64]),
+    "hesse_outlier_count": (c_int, [P(c_double), c_int, P(c_double)]),
+    "hesse_factor_m_parse": (c_int, [c_char_p, P(c_int)]),
+    "hesse_factor_m_name": (c_char_p, [c_int]),
+    "hesse_model_layer": (P(Layer), [c_void_p, c_int]),
+    "hesse_layer_kind_name": (c_char_p, [c_int]),
+    "hesse_op_restrict": (c_int, [P(Op), c_int, P(c_int64), P(c_int64), P(Op)]),
     # data.h
     "hesse_dataset_open": (c_int, [c_char_p, c_int, P(c_void_p)]),
     "hesse_dataset_from_arrays": (c_int, [c_char_p, c_int64, c_int, c_int, c_int, c_int,

@@ -635,3 +635,82 @@ def samples(model, sizes, data="fashion-mnist", split="train", seed=0, top=None,
                      "products": products, "seconds": time.perf_counter() - start})
     return SamplesResult({"classes": C, "sizes": [r["samples"] for r in runs], "runs": runs,
                           "products": total, "seconds": time.perf_counter() - t0})
+
+
+class KroneckerResult(_Result):
+    """Wu et al.'s Kronecker decoupling per layer: the keys of `hesse kronecker`'s JSON (one
+    model): classes, layers (per linear / conv layer: name, kind, shape, positions,
+    M_eigenvalues, M_exact, M, xx_eigenvalues, kron_top, exact_top, exact_residuals, overlap,
+    rank_one, outliers, outlier_gap_ratio, M_outliers, classes_minus_one, products,
+    x_mean_norm and, where E[x] is not zero, x_mean_ratio_fro, x_mean_ratio_2,
+    x_mean_overlap), products."""
+
+    def __init__(self, fields):
+        self._fields = fields
+
+
+def _kron_layer(H, f, C, top, tol, progress):
+    """One layer's entry: its factors' spectra, the Kronecker product's top eigenpairs, the
+    exact weight block's by Lanczos, and how they compare."""
+    m = H.model._h
+    Lr = L.hesse_model_layer(m, f.layer).contents
+    out, inn = f.out, getattr(f, "in")
+    length = Lr.weight_count
+    kk = top if top < length else int(length) - 1
+    kl, blk = _lib.KronLayer(), _lib.Op()
+    try:
+        check(L.hesse_kron_layer_from_factors(byref(f), byref(kl)))
+        kv, kvec = np.empty(kk), np.empty((length, kk), order="F")
+        check(L.hesse_kron_top(byref(kl), kk, _lib.dptr(kv), _lib.dptr(kvec)))
+        off, ln = ctypes.c_int64(Lr.weight_offset), ctypes.c_int64(length)
+        check(L.hesse_op_restrict(byref(H._op(8)), 1, byref(off), byref(ln), byref(blk)))
+        e = eigs(_signalable(blk), top=kk, tol=tol,
+                 progress=progress)
+        V = np.asfortranarray(e.vectors)
+        gap, mgap = ctypes.c_double(), ctypes.c_double()
+        Mv = _array(kl.M_values, out)
+        o = {"name": "%s.weight" % Lr.name.decode(),
+             "kind": L.hesse_layer_kind_name(Lr.kind).decode(), "shape": [out, inn],
+             "positions": f.positions, "M_eigenvalues": Mv, "M_exact": bool(kl.M_exact),
+             "M": L.hesse_factor_m_name(kl.M_kind).decode(),
+             "xx_eigenvalues": _array(kl.xx_values, inn), "kron_top": kv,
+             "exact_top": e.values, "exact_residuals": e.residuals,
+             "overlap": L.hesse_subspace_overlap(length, kk, _lib.dptr(kvec), kk, _lib.dptr(V)),
+             "rank_one": np.array([L.hesse_rank_one_ratio(_lib.dptr(V[:, j]), out, inn)
+                                   for j in range(kk)]),
+             "outliers": L.hesse_outlier_count(_lib.dptr(e.values), kk, byref(gap)),
+             "outlier_gap_ratio": gap.value,
+             "M_outliers": L.hesse_outlier_count(_lib.dptr(Mv), int(out), byref(mgap)),
+             "classes_minus_one": C - 1, "products": e.products}
+        d = kl.mean
+        o["x_mean_norm"] = d.norm if np.isfinite(d.norm) else 0.0
+        if np.isfinite(d.ratio_fro):
+            o.update({"x_mean_ratio_fro": d.ratio_fro, "x_mean_ratio_2": d.ratio_2,
+                      "x_mean_overlap": d.overlap})
+        return o
+    finally:
+        L.hesse_op_free(byref(blk))
+        L.hesse_kron_layer_free(byref(kl))
+
+
+def kronecker(H, top=20, tol=1e-8, M="exact", progress=None):
+    """`hesse kronecker` on one model: for every linear and conv layer of a Hessian's network
+    (operator "hessian", no layer block), the Kronecker factors E[M] and E[x x^T] (Wu et al.),
+    the top eigenpairs of their product and of the exact weight block (Lanczos at tol), the
+    overlap of the two top spaces, the rank-one ratios of the exact eigenvectors, and the
+    outliers against C - 1. M: "exact" or "ggn" (the CLI's --M)."""
+    if not isinstance(H, Hessian) or H.layer is not None or H.operator != "hessian":
+        raise InvalidArgument("kronecker: expected a hesse.Hessian of a model's full Hessian")
+    which = ctypes.c_int()
+    if L.hesse_factor_m_parse(str(M).encode(), byref(which)) != _lib.OK:
+        raise InvalidArgument("M: expected exact or ggn, got %r" % (M,))
+    C = L.hesse_model_num_outputs(H.model._h)
+    eng = H._engine(8)
+    f, nf = ctypes.POINTER(_lib.LayerFactors)(), ctypes.c_int()
+    check(L.hesse_layer_factors_compute(eng.e, byref(H._s), which.value, byref(f), byref(nf)))
+    try:
+        layers = [_kron_layer(H, f[i], C, top, tol, progress) for i in range(nf.value)]
+    finally:
+        L.hesse_layer_factors_free(f, nf.value)
+    return KroneckerResult({"classes": C, "layers": layers,
+                            "products": sum(o["products"] for o in layers)})

@@ -258,3 +258,20 @@ def test_block_given_to_the_hessian_is_the_clis_block(cli, tmp_path, mlp, setup)
     e = hesse.eigs(H, top=4, bottom=2)
     assert same_bits(e.residuals, j["residuals_top"] + j["residuals_bottom"])
     assert same_bits(e.values, j["top"] + j["bottom"])
+
+
+def test_kronecker_matches_cli(cli, tmp_path, mlp, setup):
+    m, d = setup
+    j = cli_json(cli, tmp_path, "kronecker", "--model", mlp, "--samples", SAMPLES, "--top", 5)
+    r = hesse.kronecker(hesse.Hessian(m, d), top=5).as_dict()
+    assert r["classes"] == j["classes"] and r["products"] == j["products"]
+    assert [a["name"] for a in r["layers"]] == [b["name"] for b in j["layers"]]
+    for a, b in zip(r["layers"], j["layers"]):
+        assert set(a) == set(b) - {"model"}
+        for key, want in b.items():
+            if key == "model":
+                continue
+            if isinstance(want, (str, bool, int)):
+                assert a[key] == want, key
+            else:
+                assert same_bits(a[key], want), key

@@ -24,6 +24,8 @@ STRUCTS = {
     "LoadOptions": "hesse_load_options", "TensorInfo": "hesse_tensor_info",
     "Progress": "hesse_progress", "BlasInfo": "hesse_blas_info",
     "Powerlaw": "hesse_powerlaw", "PowerlawGuard": "hesse_powerlaw_guard",
+    "LayerFactors": "hesse_layer_factors", "MeanDominance": "hesse_mean_dominance",
+    "KronLayer": "hesse_kron_layer", "Layer": "hesse_layer",
 }
 
 
