@@ -13,14 +13,15 @@ from ._lib import path as library_path
 from ._errors import (BadInput, HesseError, Interrupted, InvalidArgument, NumericalError,
                       ResourceError)
 from ._core import Data, Hessian, LinearOperator, Model, Operator, get_threads, set_threads
-from ._solvers import (DensityResult, EigsResult, KroneckerResult, PowerlawResult, SamplesResult,
-                       TraceResult, density, eigs, kronecker, powerlaw, samples, trace)
+from ._solvers import (ClassesResult, DensityResult, EigsResult, KroneckerResult, PowerlawResult,
+                       SamplesResult, TraceResult, classes, density, eigs, kronecker, powerlaw,
+                       samples, trace)
 from ._progress import Bar
 from . import _lib
 
 __version__ = _lib.lib.hesse_version().decode()
 
-__all__ = ["BadInput", "Bar", "Data", "DensityResult", "EigsResult", "Hessian", "HesseError",
+__all__ = ["BadInput", "ClassesResult", "classes", "Bar", "Data", "DensityResult", "EigsResult", "Hessian", "HesseError",
            "Interrupted", "InvalidArgument", "KroneckerResult", "kronecker", "LinearOperator", "Model", "NumericalError",
            "Operator", "PowerlawResult", "ResourceError", "TraceResult", "density", "eigs",
            "get_threads", "library_path", "powerlaw", "samples", "SamplesResult", "set_threads",

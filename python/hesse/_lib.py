@@ -245,6 +245,17 @@ class KronLayer(Structure):
                 ("xx_vectors", POINTER(c_double)), ("mean", MeanDominance)]
 
 
+class ClassMeans(Structure):
+    _fields_ = [("C", c_int), ("n", c_int64), ("counts", POINTER(c_int64)),
+                ("pi", POINTER(c_double)), ("delta", POINTER(c_double)), ("passes", c_int64)]
+
+
+class MeansTwoway(Structure):
+    _fields_ = [(k, c_double) for k in ("total", "grand_mean", "class_effect", "label_effect",
+                                        "interaction", "class_terms", "cross_class_means",
+                                        "cross_deviations")]
+
+
 class Layer(Structure):
     _fields_ = [("kind", c_int), ("index", c_int), ("name", c_char * 104), ("in_c", c_int),
                 ("in_h", c_int), ("in_w", c_int), ("out_c", c_int), ("out_h", c_int),
@@ -298,6 +309,13 @@ _protos = {
                                     P(PowerlawGuard)]),
     "hesse_powerlaw_sensitivity": (c_int, [P(c_double), P(c_double), c_int, c_double,
                                            P(Powerlaw), P(c_double)]),
+    "hesse_class_means_compute": (c_int, [c_void_p, P(Samples), P(ClassMeans)]),
+    "hesse_class_means_free": (None, [P(ClassMeans)]),
+    "hesse_class_spectrum": (c_int, [P(ClassMeans), c_int, P(P(c_double)), P(c_int), c_int,
+                                     P(c_double)]),
+    "hesse_class_means_twoway": (c_int, [P(ClassMeans), P(MeansTwoway)]),
+    "hesse_op_class_means": (c_int, [P(ClassMeans), c_int, P(Op)]),
+    "hesse_op_combine": (c_int, [P(Op), c_double, P(Op), c_double, P(Op)]),
     "hesse_layer_factors_compute": (c_int, [c_void_p, P(Samples), c_int, P(P(LayerFactors)),
                                             P(c_int)]),
     "hesse_layer_factors_free": (None, [P(LayerFactors), c_int]),

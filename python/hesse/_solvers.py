@@ -714,3 +714,116 @@ def kronecker(H, top=20, tol=1e-8, M="exact", progress=None):
         L.hesse_layer_factors_free(f, nf.value)
     return KroneckerResult({"classes": C, "layers": layers,
                             "products": sum(o["products"] for o in layers)})
+
+
+class ClassesResult(_Result):
+    """Papyan's class-mean hierarchy: the keys of `hesse classes`' JSON (without --density):
+    classes, class_weights, means_eigenvalues, class_eigenvalues, cross_eigenvalues, two_way,
+    spectra (hessian, ggn, within, residual), overlap, outliers, trace, backward_passes,
+    products."""
+
+    def __init__(self, fields):
+        self._fields = fields
+
+
+def _two_way(t):
+    tot, about = t.total, t.total - t.grand_mean
+    share = (lambda x: x / tot if tot > 0 else 0)
+    return {"weights": "pi_c on the true class c, 1/C on the label c'", "total": tot,
+            "grand_mean": t.grand_mean, "class_effect": t.class_effect,
+            "label_effect": t.label_effect, "interaction": t.interaction,
+            "share_grand_mean": share(t.grand_mean), "share_class_effect": share(t.class_effect),
+            "share_label_effect": share(t.label_effect),
+            "share_interaction": share(t.interaction),
+            "additive_share": (t.class_effect + t.label_effect) / about if about > 0 else 0,
+            "class_terms": t.class_terms, "cross_class_means": t.cross_class_means,
+            "cross_deviations": t.cross_deviations}
+
+
+def _class_spectra(cm, C, n):
+    """The exact nonzero spectra of G_means, G_class and G_cross, and G_means' top C
+    directions (the averaging basis)."""
+    out, basis = {}, np.empty((n, C), order="F")
+    for part, key in enumerate(("means_eigenvalues", "class_eigenvalues", "cross_eigenvalues")):
+        vals, count = ctypes.POINTER(ctypes.c_double)(), ctypes.c_int()
+        check(L.hesse_class_spectrum(byref(cm), part, byref(vals), byref(count),
+                                     C if part == 0 else 0, _lib.dptr(basis) if part == 0 else None))
+        out[key] = _array(vals, count.value)
+        L.hesse_free(vals)
+    return out, basis
+
+
+def _hutchpp(op, probes, seed):
+    p = L.hesse_trace_defaults()
+    p.samples, p.seed = probes, seed
+    t = _lib.TraceResult()
+    _Run(op, "trace", False, None, 0).call(L.hesse_trace_hutchpp, byref(op.op), byref(p),
+                                           byref(t))
+    return t
+
+
+def classes(H, top=None, tol=1e-8, probes=99, seed=0, residual=True, progress=None):
+    """`hesse classes` (Papyan 2019) on a Hessian (operator "hessian", no layer; the CLI's
+    default data selection there is balanced: hesse.Data.fashion_mnist(select="balanced")):
+    the C x C class means, the exact spectra of G_means and its parts, Lanczos spectra of H,
+    G, G_within = G - G_means and E = H - G (top, default 2C), the averaging subspace's
+    overlaps, the outliers, and tr G = tr G_means + tr G_within by Hutch++ (probes, seed).
+    Not the --density part."""
+    if not isinstance(H, Hessian) or H.layer is not None or H.operator != "hessian":
+        raise InvalidArgument("classes: expected a hesse.Hessian of a model's full Hessian")
+    C, n = L.hesse_model_num_outputs(H.model._h), H.n
+    top = min(max(top or 2 * C, C), n - 1)
+    eng = H._engine(8)
+    cm, tw2 = _lib.ClassMeans(), _lib.MeansTwoway()
+    G, Gm, Gw, E = _lib.Op(), _lib.Op(), _lib.Op(), _lib.Op()
+    try:
+        check(L.hesse_class_means_compute(eng.e, byref(H._s), byref(cm)))
+        res = {"classes": C, "class_weights": _array(cm.pi, C)}
+        spectra_exact, basis = _class_spectra(cm, C, n)
+        res.update(spectra_exact)
+        check(L.hesse_class_means_twoway(byref(cm), byref(tw2)))
+        res["two_way"] = _two_way(tw2)
+        check(L.hesse_op_curvature(eng.e, byref(H._s), 1, byref(G)))
+        check(L.hesse_op_class_means(byref(cm), 0, byref(Gm)))
+        check(L.hesse_op_combine(byref(G), 1.0, byref(Gm), -1.0, byref(Gw)))
+        ops = [("hessian", eng.full, 0, True), ("ggn", G, 0, True), ("within", Gw, 0, False)]
+        if residual:
+            check(L.hesse_op_curvature(eng.e, byref(H._s), 2, byref(E)))
+            ops.append(("residual", E, top, False))
+        sp, found, products = {}, {}, 0
+        for name, op, bottom, vec in ops:
+            r = eigs(_signalable(op), top=top, bottom=bottom, tol=tol, vectors=vec,
+                     progress=progress)
+            found[name] = r
+            products += r.products
+            sp[name] = {"top": r.top, "residuals_top": r.residuals_top}
+            if bottom:
+                sp[name].update({"bottom": r.bottom, "residuals_bottom": r.residuals_bottom})
+            sp[name].update({"converged": r.converged, "products": r.products})
+        res["spectra"] = sp
+        vh, vg = found["hessian"].vectors, found["ggn"].vectors
+        ov = lambda a, b: L.hesse_subspace_overlap(n, C, _lib.dptr(a), C, _lib.dptr(b))  # noqa
+        res["overlap"] = {"averaging_vs_hessian": ov(basis, vh), "averaging_vs_ggn": ov(basis, vg),
+                          "hessian_vs_ggn": ov(vh, vg)}
+        gap = ctypes.c_double()
+        hv = np.ascontiguousarray(found["hessian"].top)
+        res["outliers"] = {"count": L.hesse_outlier_count(_lib.dptr(hv), top, byref(gap)),
+                           "gap_ratio": gap.value}
+        tg = _hutchpp(_signalable(G), probes, seed)
+        tw = _hutchpp(_signalable(Gw), probes, seed + 1)
+        products += tg.products + tw.products
+        within = tg.trace - tw2.total
+        res["trace"] = {"ggn": tg.trace, "ggn_stderr": tg.std_error, "means": tw2.total,
+                        "within": within, "within_stderr": tg.std_error,
+                        "identity_gap": tg.trace - (tw2.total + within), "identity_stderr": 0.0,
+                        "within_hutchpp": tw.trace, "within_hutchpp_stderr": tw.std_error,
+                        "within_hutchpp_gap": tw.trace - within,
+                        "within_hutchpp_gap_stderr": float(np.sqrt(
+                            tg.std_error * tg.std_error + tw.std_error * tw.std_error))}
+        res["backward_passes"] = cm.passes
+        res["products"] = products
+        return ClassesResult(res)
+    finally:
+        for op in (Gw, Gm, E, G):
+            L.hesse_op_free(byref(op))
+        L.hesse_class_means_free(byref(cm))

@@ -275,3 +275,30 @@ def test_kronecker_matches_cli(cli, tmp_path, mlp, setup):
                 assert a[key] == want, key
             else:
                 assert same_bits(a[key], want), key
+
+
+def assert_same_tree(ours, cli, path=""):
+    """Every key of the CLI's (sub)document in ours with the same bits (strings and flags
+    equal)."""
+    if isinstance(cli, dict):
+        for key, want in cli.items():
+            assert key in ours, path + key
+            assert_same_tree(ours[key], want, path + key + ".")
+    elif isinstance(cli, (str, bool)):
+        assert ours == cli, path
+    else:
+        assert same_bits(ours, cli), path
+
+
+def test_classes_matches_cli(cli, tmp_path, mlp):
+    j = cli_json(cli, tmp_path, "classes", "--model", mlp, "--samples", SAMPLES, "--top", 12,
+                 "--probes", 12)
+    m = hesse.Model.load(mlp)
+    H = hesse.Hessian(m, hesse.Data.fashion_mnist(samples=SAMPLES, select="balanced"))
+    r = hesse.classes(H, top=12, probes=12).as_dict()
+    analysis = {k: v for k, v in j.items() if k in (
+        "classes", "class_weights", "means_eigenvalues", "class_eigenvalues",
+        "cross_eigenvalues", "two_way", "spectra", "overlap", "outliers", "trace",
+        "backward_passes", "products")}
+    assert len(analysis) == 12
+    assert_same_tree(r, analysis)

@@ -26,6 +26,7 @@ STRUCTS = {
     "Powerlaw": "hesse_powerlaw", "PowerlawGuard": "hesse_powerlaw_guard",
     "LayerFactors": "hesse_layer_factors", "MeanDominance": "hesse_mean_dominance",
     "KronLayer": "hesse_kron_layer", "Layer": "hesse_layer",
+    "ClassMeans": "hesse_class_means", "MeansTwoway": "hesse_means_twoway",
 }
 
 
