@@ -12,7 +12,7 @@ LINT_BUILD ?= build-lint
 PREFIX ?= /usr/local
 
 .PHONY: all build deps test test-fast test-asan test-fuzz demo bench format clean fuzz fuzz-build lint \
-	install install-built uninstall
+	install install-built uninstall install-python uninstall-python test-python-asan
 
 all: build
 
@@ -35,6 +35,32 @@ install-built:
 
 uninstall:
 	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
+
+# The Python package (python/hesse, pure Python over libhesse.so) copied into PYTHON_SITE, with
+# the installed library's path recorded in hesse/_config.py (docs/python.md). `pip install
+# --no-build-isolation ./python` is the other way in, e.g. into a virtual environment.
+PYTHON ?= /usr/bin/python3
+PYTHON_SITE ?= $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
+install-python:
+	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse"
+	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools"
+	@cp python/hesse/*.py "$(DESTDIR)$(PYTHON_SITE)/hesse/"
+	@cp tools/hesse_export.py tools/hesse_arch.py tools/hesse_st.py "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools/"
+	@echo 'LIBRARY = "$(PREFIX)/lib/libhesse.so.0"' > "$(DESTDIR)$(PYTHON_SITE)/hesse/_config.py"
+	@echo "install-python: hesse -> $(DESTDIR)$(PYTHON_SITE)/hesse (library $(PREFIX)/lib/libhesse.so.0)"
+
+uninstall-python:
+	@rm -rf "$(DESTDIR)$(PYTHON_SITE)/hesse"
+
+# The Python tests against the sanitizer build's libhesse.so, its runtimes preloaded into the
+# interpreter (leak detection off: the interpreter's own allocations would be reported; the
+# tests check the error paths' frees themselves).
+test-python-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHESSE_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target hesse_shared hesse_cli
+	@LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 HESSE=$(ASAN_BUILD)/hesse HESSE_LIBRARY=$(ASAN_BUILD)/libhesse.so \
+		$(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 
 # Release build: every test. Sanitizer build (ASan + UBSan, with LeakSanitizer): the tests
 # labelled `asan`, which include the command-line tests and the fuzz harnesses' smoke runs

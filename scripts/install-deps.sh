@@ -15,7 +15,8 @@ for arg in "$@"; do
     case "$arg" in
     # chromium: tests/cli/report.sh loads the HTML report in it headless (about 120 MB).
     # openmpi: distributed runs (a build with MPI) and tests/mpi/dist.sh, which starts mpirun.
-    --test) packages="$packages chromium openmpi-bin libopenmpi-dev" ;;
+    # python3-numpy, python3-pytest: the Python package's tests (python/tests).
+    --test) packages="$packages chromium openmpi-bin libopenmpi-dev python3-numpy python3-pytest" ;;
     --bench) packages="$packages python3-torch" ;;
     # libFuzzer and the sanitizer runtimes for clang live in libclang-rt-<version>-dev.
     --fuzz) packages="$packages clang libclang-rt-dev" ;;

@@ -18,21 +18,9 @@ for tool in make pkg-config man col; do
         exit 77
     }
 done
-T=$(mktemp -d "${TMPDIR:-/tmp}/hesse-installed.XXXXXX")
-R=$T/root
+STAGE_NAME=installed
+. "$HESSE_SOURCE/tests/install/stage.inc"
 P=$R/usr/local
-manifest=$HESSE_BUILD/install_manifest.txt
-# The test's install must not replace the manifest of a real `make install` from this tree.
-[ -f "$manifest" ] && cp -p "$manifest" "$T/manifest.saved"
-restore() {
-    if [ -f "$T/manifest.saved" ]; then cp -p "$T/manifest.saved" "$manifest"; else rm -f "$manifest"; fi
-    rm -rf "$T"
-}
-trap restore EXIT
-fail() {
-    echo "installed: $*" >&2
-    exit 1
-}
 export OPENBLAS_NUM_THREADS=1
 
 # ---- make install ------------------------------------------------------------------------
