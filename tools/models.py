@@ -38,7 +38,7 @@ batch_first=True, its in_proj_weight [3D, D], in_proj_bias, out_proj.weight, out
 .ln_2, .mlp.0 (Linear D -> M), .mlp.1 (GELU), .mlp.2 (Linear M -> D), computing
 x + attn(ln_1(x)) then x + mlp(ln_2(x)); hesse's string gives each block as two residual
 items with the same prefix, blocks.<i>:residual(ln_1:layernorm(D),attn:multiheadattention(D,4))
-and blocks.<i>:residual(ln_2:layernorm(D),mlp.0:linear(D,M),mlp.1:gelu,mlp.2:linear(M,D)).
+and blocks.<i>:residual(ln_2:layernorm(D),mlp.0:linear(D,M),gelu,mlp.2:linear(M,D)).
 
 Input shapes: PRESET_INPUT gives each preset's (C, H, W); gpt-tiny's input is [N, T] token
 ids (hesse: (1, T, 1) ids stored as numbers).
@@ -46,6 +46,7 @@ ids (hesse: (1, T, 1) ids stored as numbers).
 import re
 
 import torch
+import torch.fx
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -174,6 +175,9 @@ def causal_mask(T, device=None):
     return torch.triu(torch.ones(T, T, dtype=torch.bool, device=device), diagonal=1)
 
 
+torch.fx.wrap("causal_mask")  # a leaf of torch.fx traces (the exporter checks its value)
+
+
 class PositionalEmbedding(nn.Embedding):
     """Learned positions added to a sequence [N, T, D]: x + weight[:T] (nanoGPT's wpe, an
     nn.Embedding(context, D) applied to arange(T); init N(0, 1)). hesse: posembed(context, D)."""
@@ -250,7 +254,7 @@ def block_arch(i, width, heads, mlp, causal=False):
     """hesse's two residual items of Block i."""
     c = ",causal=True" if causal else ""
     return ("blocks.%d:residual(ln_1:layernorm(%d),attn:multiheadattention(%d,%d%s)),"
-            "blocks.%d:residual(ln_2:layernorm(%d),mlp.0:linear(%d,%d),mlp.1:gelu,"
+            "blocks.%d:residual(ln_2:layernorm(%d),mlp.0:linear(%d,%d),gelu,"
             "mlp.2:linear(%d,%d))" % (i, width, width, heads, c, i, width, width, mlp, mlp, width))
 
 
