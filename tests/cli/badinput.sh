@@ -234,6 +234,10 @@ row E76 "architecture: preset mlp\(a,b,\.\.\.\) is a whole architecture of at le
     "$HESSE" train --arch 'mlp(784,0,10)' --samples 10 -o "$T/out.safetensors"
 row E129 "architecture: lenet5\(width=K\) takes K from 1 to 1024, not \"lenet5\(width=2000\)\"" -- \
     "$HESSE" train -q --arch 'lenet5(width=2000)' --samples 10 --epochs 0 -o "$T/out.safetensors"
+row E174 "architecture: preset gpt-tiny takes num_classes=N, context=T \(up to 65536\), depth=L \(1 to 64\) and width=D \(a multiple of 4, its 4 heads, up to 4096\), each at most once, not \"gpt-tiny\(width=30\)\"" -- \
+    "$HESSE" train -q --arch 'gpt-tiny(width=30)' --samples 10 --epochs 0 -o "$T/out.safetensors"
+row E174 "architecture: preset vit-tiny takes num_classes=N, depth=L \(1 to 64\) and width=D" -- \
+    "$HESSE" train -q --arch 'vit-tiny(context=32)' --samples 10 --epochs 0 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
