@@ -208,6 +208,12 @@ def main():
         randomise(model, gen)
         model.eval()
         v = {pn: torch.randn(2, *p.shape, generator=gen) for pn, p in model.named_parameters()}
+        if name == "lm":  # causal: a changed last token leaves the earlier positions' logits
+            changed = x.clone()
+            changed[:, -1] = (changed[:, -1] + 1) % classes
+            with torch.no_grad():
+                a, b = model(x), model(changed)
+            assert torch.equal(a[:, :-1], b[:, :-1]) and not torch.equal(a[:, -1], b[:, -1])
         meta = {"format": "pt", "arch": arch, "input_shape": "%d,%d,%d" % shape}
         prefix = os.path.join(DATA, "fixture_tf_%s_" % name)
         hesse_st.write(prefix + "model.safetensors", model.state_dict(), meta)
