@@ -69,6 +69,14 @@ o = json.loads(meta['hesse.data'])['optimizer']
 assert (o['name'], o['schedule'], o['weight_decay'], o['warmup'], o['steps']) == ('adamw', 'warmup-cosine', 0.01, 2, 9), o
 " "$T/adamw.safetensors" || fail "adamw model metadata (default weight decay 0.01)"
 
+# The unigram baseline of next-byte prediction (examples/reproduce/unigram_baseline.py): 18
+# training bytes "abab...", 2 test bytes; add-one smoothing gives p(a) = p(b) = 10 / 274, so
+# both losses are ln(27.4).
+printf 'abababababababababab' >"$T/ab.txt"
+"$PY" "$HESSE_SOURCE/examples/reproduce/unigram_baseline.py" "$T/ab.txt" >"$T/uni.json" || fail "unigram"
+check_py "$T/uni.json" "abs(d['unigram_test_loss'] - math.log(27.4)) <= 1e-12 and d['test_bytes'] == 2 and abs(d['uniform_loss'] - math.log(256)) <= 1e-15" \
+    "unigram baseline: closed form"
+
 # --init keeps the model file's loss unless --loss says otherwise
 "$HESSE" train -q --arch "$arch" --loss mse --samples 300 --epochs 1 --no-test \
     -o "$T/mse.safetensors" || fail "train mse"
