@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "nn/nn-impl.h"
 #include "fd_ref.h"
 
 typedef struct {
@@ -527,8 +528,65 @@ static void test_model_file(void) {
     hesse_model_free(m);
 }
 
+/* The transformer presets expand to tools/models.py's layouts: the strings below are what
+ * models.gpt_arch() / vit_arch() print for the same overrides (the exporter's test checks that
+ * the PyTorch classes export to those strings); bad overrides are refused. Building the models
+ * needs the transformer layers: tests/test_transformer_presets.c. */
+static void test_transformer_preset_strings(void) {
+    static const char *const expansions[][2] = {
+        {"gpt-tiny",
+         "tok:embedding(256,64),pos:posembed(64,64),"
+         "blocks.0:residual(ln_1:layernorm(64),attn:multiheadattention(64,4,causal=True)),"
+         "blocks.0:residual(ln_2:layernorm(64),mlp.0:linear(64,256),gelu,mlp.2:linear(256,64)),"
+         "blocks.1:residual(ln_1:layernorm(64),attn:multiheadattention(64,4,causal=True)),"
+         "blocks.1:residual(ln_2:layernorm(64),mlp.0:linear(64,256),gelu,mlp.2:linear(256,64)),"
+         "norm:layernorm(64),head:linear(64,256)"},
+        {"vit-tiny",
+         "patch:conv2d(1,64,7,stride=7),tokens,pos:posembed(16,64),"
+         "blocks.0:residual(ln_1:layernorm(64),attn:multiheadattention(64,4)),"
+         "blocks.0:residual(ln_2:layernorm(64),mlp.0:linear(64,128),gelu,mlp.2:linear(128,64)),"
+         "blocks.1:residual(ln_1:layernorm(64),attn:multiheadattention(64,4)),"
+         "blocks.1:residual(ln_2:layernorm(64),mlp.0:linear(64,128),gelu,mlp.2:linear(128,64)),"
+         "norm:layernorm(64),meanpool,head:linear(64,10)"},
+        {"GPT-Tiny( context = 16, width=32,depth=1 ,num_classes=50)",
+         "tok:embedding(50,32),pos:posembed(16,32),"
+         "blocks.0:residual(ln_1:layernorm(32),attn:multiheadattention(32,4,causal=True)),"
+         "blocks.0:residual(ln_2:layernorm(32),mlp.0:linear(32,128),gelu,mlp.2:linear(128,32)),"
+         "norm:layernorm(32),head:linear(32,50)"},
+        {"vit-tiny(num_classes=5,depth=3,width=16)",
+         "patch:conv2d(1,16,7,stride=7),tokens,pos:posembed(16,16),"
+         "blocks.0:residual(ln_1:layernorm(16),attn:multiheadattention(16,4)),"
+         "blocks.0:residual(ln_2:layernorm(16),mlp.0:linear(16,32),gelu,mlp.2:linear(32,16)),"
+         "blocks.1:residual(ln_1:layernorm(16),attn:multiheadattention(16,4)),"
+         "blocks.1:residual(ln_2:layernorm(16),mlp.0:linear(16,32),gelu,mlp.2:linear(32,16)),"
+         "blocks.2:residual(ln_1:layernorm(16),attn:multiheadattention(16,4)),"
+         "blocks.2:residual(ln_2:layernorm(16),mlp.0:linear(16,32),gelu,mlp.2:linear(32,16)),"
+         "norm:layernorm(16),meanpool,head:linear(16,5)"},
+        {"vit-tiny()", NULL}, /* the defaults, as "vit-tiny" */
+    };
+    for (size_t i = 0; i < sizeof expansions / sizeof expansions[0]; i++) {
+        char *out = NULL;
+        REQUIRE(nn_expand_preset(expansions[i][0], &out) == HESSE_OK && out);
+        const char *want = expansions[i][1] ? expansions[i][1] : expansions[1][1];
+        CHECK_MSG(strcmp(out, want) == 0, "%s expands to %s", expansions[i][0], out);
+        free(out);
+    }
+    const char *bad[] = {"gpt-tiny(width=30)",        "gpt-tiny(depth=0)",  "gpt-tiny(depth=65)",
+                         "gpt-tiny(depth=1,depth=2)", "gpt-tiny(heads=2)",  "vit-tiny(context=16)",
+                         "gpt-tiny(depth=1,)",        "gpt-tiny(depth=1)x", "gpt-tiny(3)",
+                         "gpt-tiny(context=70000)"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = NULL;
+        CHECK_MSG(nn_expand_preset(bad[i], &out) == HESSE_EINPUT && !out, "%s", bad[i]);
+        CHECK_MSG(strstr(hesse_last_error(), "takes num_classes=N") != NULL, "%s: %s", bad[i],
+                  hesse_last_error());
+        free(out);
+    }
+}
+
 int main(void) {
     test_names();
+    test_transformer_preset_strings();
     test_errors();
     test_presets();
     test_model_file();

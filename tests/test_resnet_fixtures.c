@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture_spectra.h"
 #include "fixture_util.h"
 
 static const double TOL = 1e-9;
@@ -52,30 +53,6 @@ static void data_path(const char *name, const char *what, char *buf, size_t cap)
     const char *dir = getenv("HESSE_TEST_DATA");
     snprintf(buf, cap, "%s/fixture_res_%s_%s.safetensors", dir && *dir ? dir : "tests/data", name,
              what);
-}
-
-/* The expected "<prefix>/<tensor>" of every parameter tensor, rows of `rows` vectors each
- * ([rows, *shape] in the file), laid out as hesse's parameter vector: column j at out + j n. */
-static void gather(const hesse_st_file *f, const hesse_model *m, const char *prefix, int rows,
-                   double *out) {
-    const int64_t n = hesse_model_num_params(m);
-    for (int i = 0; i < hesse_model_num_tensors(m); i++) {
-        const hesse_tensor_info *ti = hesse_model_tensor(m, i);
-        char name[HESSE_NAME_MAX + 16];
-        snprintf(name, sizeof name, "%s/%s", prefix, ti->name);
-        double *v = fixture_read(f, name, rows * ti->count);
-        for (int j = 0; j < rows; j++)
-            memcpy(out + j * n + ti->offset, v + j * ti->count, (size_t)ti->count * sizeof *v);
-        free(v);
-    }
-    /* and nothing else: as many expected tensors of this prefix as the model has */
-    int found = 0;
-    size_t pl = strlen(prefix);
-    for (int i = 0; i < hesse_st_count(f); i++)
-        found +=
-            strncmp(hesse_st_at(f, i)->name, prefix, pl) == 0 && hesse_st_at(f, i)->name[pl] == '/';
-    CHECK_MSG(found == hesse_model_num_tensors(m), "%s: %d expected tensors, the model has %d",
-              prefix, found, hesse_model_num_tensors(m));
 }
 
 /* Parameters and buffers of the loaded model hold exactly the file's values. */
@@ -109,58 +86,21 @@ static hesse_engine *make_engine(const hesse_model *m, hesse_precision prec) {
     return e;
 }
 
-/* The dense matrix of `kind` from products (hesse_op_to_dense, blocks of 8) and its
- * eigenvalues (hesse_eigh), against PyTorch's. */
+/* The dense spectrum of `kind` against PyTorch's (fixture_spectra.h). */
 static void check_dense(const char *name, hesse_engine *e, const hesse_samples *s,
                         hesse_curv_kind kind, const double *ref, int q) {
-    const int64_t n = hesse_engine_num_params(e);
-    hesse_op op;
-    REQUIRE(hesse_op_curvature(e, s, kind, &op) == HESSE_OK);
-    double *A = malloc((size_t)(n * n) * sizeof *A), *ev = malloc((size_t)n * sizeof *ev);
-    REQUIRE(A && ev);
-    double asym = -1;
-    hesse_op_stats st = {0};
-    REQUIRE(hesse_op_to_dense(&op, 8, A, &asym, &st) == HESSE_OK);
-    CHECK_MSG(asym >= 0 && asym <= 1e-12, "%s: %s asymmetry %.3g", name, hesse_curv_name(kind),
-              asym);
-    REQUIRE(hesse_eigh(n, A, ev, NULL) == HESSE_OK);
-    double d = 0, scale = 0;
-    for (int64_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(ev[i] - ref[i]));
-        scale = fmax(scale, fabs(ref[i]));
-    }
-    record(q, d / scale);
-    CHECK_MSG(d <= TOL * scale, "%s: %s eigenvalues: max |dlambda| / max |lambda| = %.3g", name,
-              hesse_curv_name(kind), d / scale);
-    hesse_op_free(&op);
-    free(A);
-    free(ev);
+    double err = fixture_dense_eig_err(name, e, s, kind, ref);
+    record(q, err);
+    CHECK_MSG(err <= TOL, "%s: %s eigenvalues: max |dlambda| / max |lambda| = %.3g", name,
+              hesse_curv_name(kind), err);
 }
 
-/* The 4 largest and 4 smallest Hessian eigenvalues by thick-restart Lanczos. */
+/* The Lanczos extremes against PyTorch's dense eigenvalues (fixture_spectra.h). */
 static void check_lanczos(const char *name, hesse_engine *e, const hesse_samples *s,
                           const double *ref, int64_t n) {
-    hesse_op op;
-    REQUIRE(hesse_op_curvature(e, s, HESSE_CURV_HESSIAN, &op) == HESSE_OK);
-    hesse_lanczos_params p = hesse_lanczos_defaults();
-    p.top = 4;
-    p.bottom = 4;
-    p.tol = 1e-11;
-    p.seed = 5;
-    hesse_eigs r = {0};
-    REQUIRE(hesse_lanczos_eigs(&op, &p, &r) == HESSE_OK);
-    REQUIRE(r.ntop == 4 && r.nbottom == 4);
-    CHECK(r.nconverged == 8);
-    double scale = fmax(fabs(ref[0]), fabs(ref[n - 1])), d = 0;
-    for (int i = 0; i < 4; i++) {
-        d = fmax(d, fabs(r.values[i] - ref[n - 1 - i])); /* top, descending */
-        d = fmax(d, fabs(r.values[4 + i] - ref[i]));     /* bottom, ascending */
-    }
-    record(Q_LANCZOS, d / scale);
-    CHECK_MSG(d <= TOL * scale, "%s: Lanczos extremes: max |dlambda| / max |lambda| = %.3g", name,
-              d / scale);
-    hesse_eigs_free(&r);
-    hesse_op_free(&op);
+    double err = fixture_lanczos_err(e, s, ref, n);
+    record(Q_LANCZOS, err);
+    CHECK_MSG(err <= TOL, "%s: Lanczos extremes: max |dlambda| / max |lambda| = %.3g", name, err);
 }
 
 static void check_case(const char *name) {
@@ -196,9 +136,9 @@ static void check_case(const char *name) {
            *geig = fixture_read(ex, "ggn_eigenvalues", n);
     double *grad_ref = malloc((size_t)n * sizeof *grad_ref);
     double *V = malloc((size_t)(2 * n) * sizeof *V), *hvp_ref = malloc((size_t)(2 * n) * sizeof *V);
-    gather(ex, m, "grad", 1, grad_ref);
-    gather(ex, m, "v", 2, V);
-    gather(ex, m, "hvp", 2, hvp_ref);
+    fixture_gather(ex, m, "grad", 1, grad_ref);
+    fixture_gather(ex, m, "v", 2, V);
+    fixture_gather(ex, m, "hvp", 2, hvp_ref);
 
     hesse_engine *e = make_engine(m, HESSE_PRECISION_F64);
     double *z = malloc((size_t)(s.n * C) * sizeof *z), *g = malloc((size_t)n * sizeof *g);

@@ -16,6 +16,15 @@ computes main(x) + short(x); without "|" the shortcut is the identity.
 
 The module built here (ArchNet) is the reference the exporter checks its strings against;
 it is also a way to evaluate a hesse model file in PyTorch (load_hesse_model).
+
+Shapes are PyTorch's: images [N, C, H, W], flat features [N, F], sequences [N, T, D] (hesse's
+(1, T, D)), token ids [N, T] (hesse's (1, T, 1); any number type, or [N, 1, T, 1]). linear and
+layernorm act on the last dimension(s) as nn.Linear and nn.LayerNorm do; embedding(V, D) is
+nn.Embedding; posembed(T, D) adds rows 0..T'-1 of its weight [T, D] (an nn.Embedding(T, D)
+applied to arange(T')); tokens is x.flatten(2).transpose(1, 2); meanpool is x.mean(dim=1);
+multiheadattention(D, heads, causal=False, bias=True) is nn.MultiheadAttention(D, heads,
+bias=bias, batch_first=True) called as attn(x, x, x, need_weights=False[, attn_mask=the causal
+mask]).
 """
 import re
 
@@ -177,10 +186,27 @@ SIGNATURES = {
     "dropout2d": ["p", "inplace"],
     "gelu": ["approximate"],
     "flatten": ["start_dim", "end_dim"],
+    "embedding": ["num_embeddings", "embedding_dim"],
+    "posembed": ["num_embeddings", "embedding_dim"],
     "multiheadattention": ["embed_dim", "num_heads", "causal", "bias"],
 }
 ALIASES = {"maxpool": "maxpool2d", "avgpool": "avgpool2d", "conv": "conv2d"}
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class _Embedding(nn.Embedding):
+    """Token ids of any number type, [N, T] or hesse's [N, 1, T, 1]."""
+
+    def forward(self, x):
+        return super().forward(x.reshape(x.shape[0], -1).long())
+
+
+class _PosEmbed(nn.Embedding):
+    def forward(self, x):
+        if x.size(1) > self.num_embeddings:
+            raise ArchError("context %d longer than posembed(%d)" % (x.size(1),
+                                                                     self.num_embeddings))
+        return x + self.weight[:x.size(1)]
 
 
 class SelfAttention(nn.MultiheadAttention):
@@ -200,6 +226,15 @@ class SelfAttention(nn.MultiheadAttention):
         mask = (torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), 1)
                 if self.causal else None)
         return super().forward(x, x, x, need_weights=False, attn_mask=mask)[0].reshape(shape)
+
+
+class _Lambda(nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return self.f(x)
 
 
 def _bind(it, path):
@@ -281,6 +316,14 @@ def make_layer(it, path):
         return nn.GELU()
     if kind == "flatten":
         return nn.Flatten()
+    if kind == "embedding":
+        return _Embedding(a["num_embeddings"], a["embedding_dim"], dtype=torch.float64)
+    if kind == "posembed":
+        return _PosEmbed(a["num_embeddings"], a["embedding_dim"], dtype=torch.float64)
+    if kind == "tokens":
+        return _Lambda(lambda x: x.flatten(2).transpose(1, 2))
+    if kind == "meanpool":
+        return _Lambda(lambda x: x.mean(dim=1))
     if kind in ("dropout", "dropout2d", "identity"):
         return nn.Identity()  # evaluation mode: no-ops
     raise ArchError("architecture: %s: unknown layer '%s'" % (path, it["kind"]))

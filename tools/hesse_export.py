@@ -22,8 +22,26 @@ How: torch.fx traces the module's forward into a graph (custom modules such as r
 blocks are traced through; nn layers stay whole). The graph must be a chain of supported
 layers and functions joined by additions: each addition out = a + b becomes
 residual(a-branch | b-branch) from the last point where both branches agree (the addition's
-immediate dominator). Everything else (concatenation, multiplication, slicing, attention,
-shared layers, grouped or dilated convolutions, train-mode batch norm, ...) is refused.
+immediate dominator). Everything else (concatenation, multiplication, slicing, hand-written
+attention, shared layers, grouped or dilated convolutions, train-mode batch norm, ...) is
+refused.
+
+Transformers: nn.Embedding on the input ids -> embedding(V,D) (the input shape is then (T,),
+T ids per sample, hesse's (1,T,1)); an nn.Embedding applied to torch.arange(T) and added to a
+sequence, or tools/models.py's PositionalEmbedding -> posembed(T,D); x.flatten(2).transpose(1,2)
+of [N, D, H, W] -> tokens; x.mean(dim=1) of [N, T, D] -> meanpool; nn.Linear and nn.LayerNorm
+on [N, T, D] act on the last dimension, as in hesse; nn.MultiheadAttention(batch_first=True)
+called as self-attention attn(x, x, x) with no mask or the causal mask (attn_mask equal to
+torch.triu(ones(T, T, bool), 1), or its float form with -inf, or is_causal=True) ->
+multiheadattention(D,heads[,causal=True][,bias=False]) (the causal mask is recognised by its
+value at the traced length, so the exporter needs no flag on the module); an
+nn.TransformerEncoderLayer(batch_first=True, activation relu or gelu; dropout is the identity in
+eval mode) -> two residual items named after the layer, norm_first=True:
+<L>:residual(norm1:layernorm(D),self_attn:multiheadattention(D,H)),
+<L>:residual(norm2:layernorm(D),linear1:linear(D,F),gelu,linear2:linear(F,D)); norm_first=False
+(post-LN): <L>:residual(self_attn:...),<L>.norm1:layernorm(D),<L>:residual(linear1:...),
+<L>.norm2:layernorm(D). Sequence inputs are given as --input-shape T,D (hesse's (1,T,D)); a
+model may output logits [N, T, V] (one prediction per position).
 The string is then checked: hesse's semantics, rebuilt in PyTorch from the string and the
 exported tensors (tools/hesse_arch.py), must reproduce the model's output.
 
@@ -32,6 +50,8 @@ Hessian is with respect to the weights and the affine parameters only.
 """
 import argparse
 import copy
+import dis
+import inspect
 import json
 import math
 import operator
@@ -56,10 +76,13 @@ class ExportError(ValueError):
     module path and what is unsupported."""
 
 
+import models  # noqa: E402  (PositionalEmbedding)
+
 # Modules translated whole (exact types: a subclass may override forward and is traced).
 LEAVES = (nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
           nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm,
-          nn.Dropout, nn.Dropout2d, nn.Identity)
+          nn.Dropout, nn.Dropout2d, nn.Identity, nn.Embedding, nn.MultiheadAttention,
+          nn.TransformerEncoderLayer, models.PositionalEmbedding)
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
@@ -97,10 +120,55 @@ class _Tracer(fx.Tracer):
         finally:
             self.scope.pop()
 
+    def proxy(self, node):
+        return _Proxy(node, self)
+
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
         node.meta["hesse_scope"] = self.scope[-1]
         return node
+
+
+class _Proxy(fx.Proxy):
+    """fx.Proxy whose tuple unpacking (out, w = attn(x, x, x)) reads the unpack count from the
+    calling instruction by its offset (torch.fx's own lookup fails on Python 3.11 bytecode)."""
+
+    def __iter__(self):
+        frame = inspect.currentframe().f_back
+        for inst in dis.get_instructions(frame.f_code):
+            if inst.offset == frame.f_lasti and inst.opname == "UNPACK_SEQUENCE":
+                return (self[i] for i in range(inst.argval))
+        raise fx.proxy.TraceError("a traced value is iterated (not a tuple unpacking)")
+
+
+def _with_proxy(a):
+    items = a if isinstance(a, (tuple, list)) else [a]
+    return next((v for v in items if isinstance(v, fx.Proxy)), None)
+
+
+def _factory(orig):
+    """torch.arange(T), torch.ones(T, T), ... with a traced size become graph nodes."""
+    def f(*args, **kwargs):
+        for a in list(args) + list(kwargs.values()):
+            p = _with_proxy(a)
+            if p is not None:
+                return p.tracer.create_proxy("call_function", orig, args, kwargs)
+        return orig(*args, **kwargs)
+    return f
+
+
+_FACTORIES = ("arange", "ones", "zeros", "full", "empty", "eye")
+
+
+def _trace(tracer, model):
+    saved = {name: getattr(torch, name) for name in _FACTORIES}
+    try:
+        for name, orig in saved.items():
+            setattr(torch, name, _factory(orig))
+        return tracer.trace(model)
+    finally:
+        for name, orig in saved.items():
+            setattr(torch, name, orig)
 
 
 class _ShapeRecorder(fx.Interpreter):
@@ -111,6 +179,10 @@ class _ShapeRecorder(fx.Interpreter):
         n.meta["is_tensor"] = isinstance(v, torch.Tensor)
         n.meta["shape"] = tuple(v.shape) if isinstance(v, torch.Tensor) else None
         n.meta["type_name"] = type(v).__name__
+        n.meta["holds_tensor"] = isinstance(v, (tuple, list)) and any(
+            isinstance(t, torch.Tensor) for t in v)
+        if isinstance(v, torch.Tensor) and v.numel() <= 65536:
+            n.meta["value"] = v.detach()  # attention masks are checked by value
         return v
 
 
@@ -147,10 +219,10 @@ def _module_items(node, m, in_shape, out_shape):
     """Items (text, has_tensors) for a call to a leaf module, or raises ExportError."""
     where = _where((node.target, type(m).__name__))
     if isinstance(m, nn.Linear):
-        if len(in_shape) != 2:
-            raise ExportError("%s: gets a %d-dimensional input %s; hesse's linear needs flat "
-                              "input [N, features] (flatten first)" %
-                              (where, len(in_shape), list(in_shape)))
+        if len(in_shape) not in (2, 3, 4):
+            raise ExportError("%s: gets a %d-dimensional input %s; hesse's linear takes "
+                              "[N, features] or acts on the last dimension of [N, T, D] or "
+                              "[N, C, H, W]" % (where, len(in_shape), list(in_shape)))
         bias = "" if m.bias is not None else ",bias=False"
         return [("linear(%d,%d%s)" % (m.in_features, m.out_features, bias), True)]
     if isinstance(m, nn.Conv2d):
@@ -245,8 +317,114 @@ def _module_items(node, m, in_shape, out_shape):
         return []
     if isinstance(m, nn.Identity):
         return []
+    if isinstance(m, models.PositionalEmbedding):
+        _check_embedding(where, m)
+        if len(in_shape) != 3 or in_shape[2] != m.embedding_dim or in_shape[1] > m.num_embeddings:
+            raise ExportError("%s: adds positions [%d, %d] to an input %s; hesse's posembed "
+                              "takes a sequence [N, T, D] with T <= %d" %
+                              (where, m.num_embeddings, m.embedding_dim, list(in_shape),
+                               m.num_embeddings))
+        return [("posembed(%d,%d)" % (m.num_embeddings, m.embedding_dim), True)]
+    if isinstance(m, nn.Embedding):
+        _check_embedding(where, m)
+        if len(in_shape) != 2:
+            raise ExportError("%s: gets input %s; hesse's embedding takes token ids [N, T] "
+                              "(the model's input)" % (where, list(in_shape)))
+        return [("embedding(%d,%d)" % (m.num_embeddings, m.embedding_dim), True)]
+    if isinstance(m, nn.TransformerEncoderLayer):
+        return _encoder_items(where, m, in_shape)
     raise ExportError("%s: layer type %s is not supported by hesse (supported: %s)" %
                       (where, type(m).__name__, ", ".join(c.__name__ for c in LEAVES)))
+
+
+def _check_embedding(where, m):
+    if m.padding_idx is not None:
+        raise ExportError("%s: padding_idx=%d keeps that row's gradient at zero; hesse "
+                          "differentiates every row of embedding (leave padding_idx None)" %
+                          (where, m.padding_idx))
+    if m.max_norm is not None:
+        raise ExportError("%s: max_norm renormalises rows in the forward pass; hesse's "
+                          "embedding has no max_norm" % where)
+    if m.scale_grad_by_freq:
+        raise ExportError("%s: scale_grad_by_freq changes the gradient; hesse's embedding "
+                          "is plain nn.Embedding" % where)
+
+
+def _attention_text(where, m, causal):
+    """multiheadattention(D,heads[,causal=True][,bias=False]) of an nn.MultiheadAttention."""
+    if not m.batch_first:
+        raise ExportError("%s: batch_first=False ([T, N, D] sequences); hesse's "
+                          "multiheadattention takes [N, T, D] (build it with batch_first=True)" %
+                          where)
+    if not m._qkv_same_embed_dim:
+        raise ExportError("%s: kdim=%s, vdim=%s differ from embed_dim=%d; hesse's "
+                          "multiheadattention is self-attention with one in_proj_weight [3D, D]" %
+                          (where, m.kdim, m.vdim, m.embed_dim))
+    if m.bias_k is not None:
+        raise ExportError("%s: add_bias_kv=True is not supported by hesse's multiheadattention" %
+                          where)
+    if m.add_zero_attn:
+        raise ExportError("%s: add_zero_attn=True is not supported by hesse's "
+                          "multiheadattention" % where)
+    if m.training and m.dropout > 0:
+        raise ExportError("%s: is in training mode with dropout=%g (random); call model.eval() "
+                          "before exporting" % (where, m.dropout))
+    if (m.in_proj_bias is None) != (m.out_proj.bias is None):
+        raise ExportError("%s: has a bias on only one of in_proj and out_proj; hesse's "
+                          "multiheadattention has both (bias=True) or neither (bias=False)" % where)
+    text = "multiheadattention(%d,%d" % (m.embed_dim, m.num_heads)
+    if causal:
+        text += ",causal=True"
+    if m.in_proj_bias is None:
+        text += ",bias=False"
+    return text + ")"
+
+
+def _encoder_items(where, m, in_shape):
+    """An nn.TransformerEncoderLayer as residual items named after the layer (the path is
+    prepended when the items are rendered; a third element names a sub-module)."""
+    attn = m.self_attn
+    if not getattr(m.self_attn, "batch_first", False) or not getattr(m, "batch_first", True):
+        raise ExportError("%s: batch_first=False ([T, N, D] sequences); hesse takes [N, T, D] "
+                          "(build the layer with batch_first=True)" % where)
+    if len(in_shape) != 3:
+        raise ExportError("%s: gets input %s; hesse's sequences are [N, T, D]" %
+                          (where, list(in_shape)))
+    act = m.activation
+    if act is F.relu or isinstance(act, nn.ReLU):
+        act = "relu"
+    elif (act is F.gelu or isinstance(act, nn.GELU)) and getattr(act, "approximate",
+                                                                  "none") == "none":
+        act = "gelu"
+    else:
+        raise ExportError("%s: activation %s is not supported (hesse: relu or gelu)" %
+                          (where, getattr(act, "__name__", type(act).__name__)))
+    for norm in (m.norm1, m.norm2):
+        if not norm.elementwise_affine or getattr(norm, "bias", True) is None:
+            raise ExportError("%s: its layer norms need weight and bias" % where)
+    d, f = m.linear1.in_features, m.linear1.out_features
+    mha = "self_attn:" + _attention_text(where + ".self_attn", attn, False)
+    ln = "layernorm(%d%s)" % (d, "" if m.norm1.eps == 1e-5 else ",eps=" + _fmt_float(m.norm1.eps))
+    ln2 = "layernorm(%d%s)" % (d, "" if m.norm2.eps == 1e-5 else ",eps=" + _fmt_float(m.norm2.eps))
+    b1 = "" if m.linear1.bias is not None else ",bias=False"
+    b2 = "" if m.linear2.bias is not None else ",bias=False"
+    ff = "linear1:linear(%d,%d%s),%s,linear2:linear(%d,%d%s)" % (d, f, b1, act, f, d, b2)
+    if m.norm_first:
+        return [("residual(norm1:%s,%s)" % (ln, mha), True),
+                ("residual(norm2:%s,%s)" % (ln2, ff), True)]
+    return [("residual(%s)" % mha, True), (ln, True, "norm1"), ("residual(%s)" % ff, True),
+            (ln2, True, "norm2")]
+
+
+def _causal_value(mask, T):
+    """True for the causal mask of length T (bool: True above the diagonal; float: -inf above
+    it and 0 elsewhere), False for any other mask."""
+    if mask is None or tuple(mask.shape) != (T, T):
+        return False
+    upper = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    if mask.dtype == torch.bool:
+        return bool(torch.equal(mask, upper))
+    return bool((mask[upper] == float("-inf")).all() and (mask[~upper] == 0).all())
 
 
 def _flat_shape(shape):
@@ -321,9 +499,37 @@ def _classify(node, gm):
     if op == "output":
         return
     if op == "get_attr":
-        raise ExportError("%s: uses the tensor '%s' directly, outside a supported layer (hesse "
-                          "computes with its layers' own parameters only)" % (where, node.target))
+        # allowed only where a constant may go (an attention mask); refused at any other use
+        node.meta.update(hk="const", origin="the tensor '%s'" % node.target)
+        return
     tensor_args = [a for a in node.all_input_nodes if a.meta.get("is_tensor")]
+    if op == "call_module" and isinstance(gm.get_submodule(node.target), nn.MultiheadAttention):
+        _set_attention(node, gm.get_submodule(node.target))
+        return
+    if op == "call_function" and node.target is operator.getitem and \
+            isinstance(node.args[0], fx.Node) and node.args[0].meta.get("hk") == "mha":
+        mha = node.args[0]
+        if node.args[1] == 0:
+            _set_items(node, mha.meta["items"], mha.meta["src"])
+            node.meta["path"] = mha.target
+        else:  # the attention weights: refused where used
+            node.meta.update(hk="weights", origin=_where(mha.meta["hesse_scope"]))
+        return
+    if op in ("call_function", "call_method") and node.meta.get("is_tensor") and all(
+            a.meta.get("hk") == "const" or (not a.meta.get("is_tensor") and
+                                            not a.meta.get("holds_tensor") and
+                                            a.meta.get("hk") == "meta")
+            for a in node.all_input_nodes):
+        # built from shapes and constants only (torch.arange(T), a mask): a constant
+        node.meta.update(hk="const", origin="%s (%s)" % (where, _func_name(node.target)
+                                                         if op == "call_function" else
+                                                         "." + node.target + "()"))
+        return
+    if op == "call_module" and isinstance(gm.get_submodule(node.target), nn.Embedding) and \
+            type(gm.get_submodule(node.target)) is nn.Embedding and \
+            isinstance(node.args[0], fx.Node) and node.args[0].meta.get("hk") == "const":
+        _set_positions(node, gm.get_submodule(node.target))
+        return
     if op == "call_module" and not node.meta.get("is_tensor"):
         m = gm.get_submodule(node.target)
         raise ExportError("%s: returns a %s, not one tensor; hesse's layers map a tensor to a "
@@ -335,6 +541,11 @@ def _classify(node, gm):
         return
     if op == "call_module":
         m = gm.get_submodule(node.target)
+        if isinstance(m, nn.TransformerEncoderLayer) and (len(node.args) > 1 or any(
+                v is not None and v is not False for v in node.kwargs.values())):
+            raise ExportError("%s: called with a mask (src_mask, src_key_padding_mask or "
+                              "is_causal); hesse exports the layer as full self-attention only" %
+                              _where((node.target, type(m).__name__)))
         if len(node.args) != 1 or node.kwargs or not isinstance(node.args[0], fx.Node):
             raise ExportError("%s: called with %d arguments; hesse's layers take one tensor" %
                               (_where((node.target, type(m).__name__)),
@@ -384,6 +595,13 @@ def _classify(node, gm):
         elif t is F.adaptive_avg_pool2d:
             a = _bind(["input", "output_size"], node.args, node.kwargs, {})
             _set_items(node, [(_adaptive_text(where, a["output_size"], in_shape), False)], src)
+        elif t is torch.flatten and _is_flatten2(node.args[1:], node.kwargs, in_shape):
+            node.meta.update(hk="flat2", src=src, origin=where)
+        elif t is torch.transpose and src.meta.get("hk") == "flat2":
+            if sorted(d % 3 for d in node.args[1:3]) != [1, 2]:
+                raise ExportError("%s: torch.transpose%s of x.flatten(2) is not the tokens "
+                                  "layout" % (where, tuple(node.args[1:3])))
+            _set_items(node, [("tokens", False)], src.meta["src"])
         elif t is torch.flatten:
             _set_reshape(node, where, "torch.flatten", in_shape, out_shape, src)
         elif t in (F.dropout, F.dropout2d):
@@ -411,6 +629,15 @@ def _classify(node, gm):
         in_shape, out_shape = self_node.meta["shape"], node.meta["shape"]
         if name in _ACT_METHODS:
             _set_items(node, [(_ACT_METHODS[name], False)], self_node)
+        elif name == "flatten" and _is_flatten2(node.args[1:], node.kwargs, in_shape):
+            node.meta.update(hk="flat2", src=self_node, origin=where)
+        elif name in ("transpose", "permute") and self_node.meta.get("hk") == "flat2":
+            dims = [d % 3 for d in (node.args[1:] if name == "transpose" or not isinstance(
+                node.args[1], (tuple, list)) else node.args[1])]
+            if sorted(dims[-2:]) != [1, 2] or (name == "permute" and dims != [0, 2, 1]):
+                raise ExportError("%s: .%s%s of x.flatten(2) is not the tokens layout "
+                                  "x.flatten(2).transpose(1, 2)" % (where, name, tuple(dims)))
+            _set_items(node, [("tokens", False)], self_node.meta["src"])
         elif name in ("view", "reshape", "flatten"):
             _set_reshape(node, where, ".%s()" % name, in_shape, out_shape, self_node)
         elif name in ("contiguous", "clone"):
@@ -424,8 +651,78 @@ def _classify(node, gm):
     raise ExportError("%s: graph operation %s %s is not supported" % (where, op, node.target))
 
 
+def _chain_src(where, src):
+    """Refuses a value that cannot enter hesse's chain of layers (a constant tensor, attention
+    weights, a half-made tokens reshape)."""
+    k = _resolve(src).meta.get("hk")
+    if k in ("input", "items", "add"):
+        return
+    origin = _resolve(src).meta.get("origin", src.name)
+    if k == "const":
+        raise ExportError("%s: uses %s directly, outside a supported layer (hesse computes with "
+                          "its layers' own parameters only; constants may only be a causal "
+                          "attention mask or the positions of an embedding)" % (where, origin))
+    if k == "weights":
+        raise ExportError("%s: uses the attention weights of %s; hesse's multiheadattention "
+                          "gives only its output (need_weights=False)" % (where, origin))
+    if k == "flat2":
+        raise ExportError("%s: x.flatten(2) of %s must be followed by .transpose(1, 2) (hesse's "
+                          "tokens layer)" % (where, origin))
+    raise ExportError("%s: uses a value hesse cannot express (%s)" % (where, k))
+
+
 def _set_items(node, items, src):
+    _chain_src(_where(node.meta.get("hesse_scope", ("", "?"))), src)
     node.meta.update(hk="items", items=items, src=src)
+
+
+def _is_flatten2(rest, kwargs, in_shape):
+    """x.flatten(2) / torch.flatten(x, 2) of [N, D, H, W] (the first half of tokens)."""
+    a = _bind(["start_dim", "end_dim"], rest, kwargs, {"start_dim": 0, "end_dim": -1})
+    return len(in_shape) == 4 and a["start_dim"] % 4 == 2 and a["end_dim"] % 4 == 3
+
+
+def _set_attention(node, m):
+    """nn.MultiheadAttention called as self-attention, with no mask or the causal one."""
+    where = _where((node.target, type(m).__name__))
+    _attention_text(where, m, False)  # the module's own options first
+    a = _bind(["query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
+               "average_attn_weights", "is_causal"], node.args, node.kwargs,
+              {"key_padding_mask": None, "attn_mask": None, "is_causal": False})
+    q = a["query"]
+    if not (isinstance(q, fx.Node) and a["key"] is q and a["value"] is q):
+        raise ExportError("%s: query, key and value are not one tensor; hesse's "
+                          "multiheadattention is self-attention attn(x, x, x)" % where)
+    if a["key_padding_mask"] is not None:
+        raise ExportError("%s: key_padding_mask is not supported (hesse's multiheadattention "
+                          "attends to every position, or causally)" % where)
+    mask = a["attn_mask"]
+    T = q.meta["shape"][1] if q.meta.get("shape") and len(q.meta["shape"]) == 3 else None
+    if mask is not None:
+        if not isinstance(mask, fx.Node) or mask.meta.get("hk") != "const" or \
+                not _causal_value(mask.meta.get("value"), T):
+            raise ExportError("%s: attn_mask is not the causal mask (hesse's multiheadattention "
+                              "has no mask or causal=True: torch.triu(torch.ones(T, T, "
+                              "dtype=torch.bool), 1))" % where)
+    causal = mask is not None or a["is_causal"] is True
+    if q.meta.get("shape") is None or len(q.meta["shape"]) != 3:
+        raise ExportError("%s: gets input %s; hesse's sequences are [N, T, D]" %
+                          (where, list(q.meta.get("shape") or [])))
+    _chain_src(where, q)
+    node.meta.update(hk="mha", items=[(_attention_text(where, m, causal), True)], src=q)
+
+
+def _set_positions(node, m):
+    """nn.Embedding(T, D) of torch.arange(T'): learned positions, added to a sequence later."""
+    where = _where((node.target, type(m).__name__))
+    _check_embedding(where, m)
+    ids = node.args[0].meta.get("value")
+    if ids is None or ids.dim() != 1 or not torch.equal(ids, torch.arange(ids.numel())):
+        raise ExportError("%s: looks up constant indices that are not torch.arange(T); hesse's "
+                          "posembed adds rows 0..T-1" % where)
+    node.meta.update(hk="positions", path=node.target,
+                     text="posembed(%d,%d)" % (m.num_embeddings, m.embedding_dim),
+                     origin=where)
 
 
 def _set_alias(node, src):
@@ -447,9 +744,13 @@ def _set_mean(node, where, rest, kwargs, in_shape, src):
     dims = a["dim"]
     dims = [dims] if isinstance(dims, int) else list(dims or [])
     dims = sorted(d % len(in_shape) for d in dims)
+    if len(in_shape) == 3 and dims == [1] and not a["keepdim"]:
+        _set_items(node, [("meanpool", False)], src)  # [N, T, D] -> [N, D]
+        return
     if len(in_shape) != 4 or dims != [2, 3]:
         raise ExportError("%s: mean over dimensions %s of %s is not supported (only the global "
-                          "average over H, W of [N, C, H, W])" % (where, a["dim"], list(in_shape)))
+                          "average over H, W of [N, C, H, W], or over the tokens of [N, T, D], "
+                          "x.mean(dim=1))" % (where, a["dim"], list(in_shape)))
     items = [("adaptiveavgpool2d(1)", False)]
     if not a["keepdim"]:
         items.append(("flatten", False))
@@ -465,6 +766,18 @@ def _set_add(node, where, args, kwargs):
         raise ExportError("%s: adds a constant to a tensor; hesse's additions join two branches "
                           "(x + f(x))" % where)
     a, b = operands
+    if b.meta.get("hk") == "positions":
+        a, b = b, a
+    if a.meta.get("hk") == "positions":  # x + pos(arange(T)): learned positions
+        T, D = a.meta["shape"]
+        if len(b.meta["shape"]) != 3 or tuple(b.meta["shape"][1:]) != (T, D):
+            raise ExportError("%s: adds positions [%d, %d] to %s; hesse's posembed adds them to "
+                              "a sequence [N, T, D]" % (where, T, D, list(b.meta["shape"])))
+        _set_items(node, [(a.meta["text"], True)], b)
+        node.meta["path"] = a.meta["path"]
+        return
+    _chain_src(where, a)
+    _chain_src(where, b)
     if a.meta["shape"] != b.meta["shape"] or node.meta["shape"] != a.meta["shape"]:
         raise ExportError("%s: adds tensors of shapes %s and %s (broadcasting); hesse's residual "
                           "needs both branches the same shape" %
@@ -560,8 +873,8 @@ def _params_in(seq):
     for e in seq:
         if e[0] == "items":
             n = e[1]
-            if any(has for _, has in n.meta["items"]):
-                out.append(n.target)
+            if any(it[1] for it in n.meta["items"]):
+                out.append(n.meta.get("path", n.target))
         else:
             out += _params_in(e[2]) + _params_in(e[3])
     return out
@@ -598,16 +911,26 @@ def _render(seq, block, shortcut=False):
     for e in seq:
         if e[0] == "items":
             n = e[1]
-            for text, has in n.meta["items"]:
+            target = n.meta.get("path", n.target)
+            for it in n.meta["items"]:
+                text, has = it[0], it[1]
                 if not has:
                     out.append(text)
                     continue
-                rel = _relative(n.target, block, "module '%s'" % n.target)
+                if block is not None and text.startswith("residual("):
+                    raise ExportError("module '%s': a transformer layer inside the residual "
+                                      "block '%s'; hesse's residual blocks do not nest" %
+                                      (target, block))
+                rel = _relative(target, block, "module '%s'" % target)
+                if len(it) > 2:
+                    rel += "." + it[2]  # a sub-module of the layer (post-LN norms)
                 pos = len(out)
                 default = str(pos) if block is None else (
                     "shortcut.%d" % pos if shortcut else str(pos))
                 # top level: the legacy positional names; inside blocks: always explicit
-                out.append(text if (block is None and rel == default) else "%s:%s" % (rel, text))
+                out.append(text if (block is None and rel == default and len(it) == 2 and
+                                    not text.startswith("residual("))
+                           else "%s:%s" % (rel, text))
             continue
         _, add, a, b = e
         scope = add.meta["hesse_scope"]
@@ -644,14 +967,35 @@ def _render(seq, block, shortcut=False):
 # Public API
 
 
-def hesse_input_shape(input_shape):
-    """hesse's (c, h, w) for a PyTorch per-sample shape: (D,) -> (D, 1, 1)."""
+def hesse_input_shape(input_shape, ids=False):
+    """hesse's (c, h, w) for a PyTorch per-sample shape: (D,) -> (D, 1, 1); T token ids (ids,
+    the model's input feeds an nn.Embedding) -> (1, T, 1); a sequence (T, D) -> (1, T, D)."""
     s = tuple(int(d) for d in input_shape)
     if len(s) == 1:
-        return (s[0], 1, 1)
-    if len(s) == 3:
+        return (1, s[0], 1) if ids else (s[0], 1, 1)
+    if len(s) == 2 and not ids:
+        return (1, s[0], s[1])
+    if len(s) == 3 and not ids:
         return s
-    raise ExportError("input shape %s: expected (C, H, W) or (features,)" % (list(s),))
+    raise ExportError("input shape %s: expected (C, H, W), (features,), a sequence (T, D) or "
+                      "(T,) token ids" % (list(s),))
+
+
+def _token_input(graph, gm):
+    """The vocabulary size when the model's input feeds an nn.Embedding (token ids), else 0."""
+    for n in graph.nodes:
+        if n.op == "placeholder":
+            for u in n.users:
+                if u.op == "call_module" and type(gm.get_submodule(u.target)) is nn.Embedding:
+                    return gm.get_submodule(u.target).num_embeddings
+            return 0
+    return 0
+
+
+def _example_input(vocab, input_shape, fdtype, generator=None, batch=3):
+    if vocab:
+        return torch.randint(0, vocab, (batch, *input_shape), generator=generator)
+    return torch.randn(batch, *input_shape, dtype=fdtype, generator=generator)
 
 
 def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
@@ -662,10 +1006,9 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
     network in PyTorch and compare its output with the model's."""
     if not isinstance(model, nn.Module):
         raise ExportError("expected an nn.Module, got %s" % type(model).__name__)
-    hesse_input_shape(input_shape)
     tracer = _Tracer(model)
     try:
-        graph = tracer.trace(model)
+        graph = _trace(tracer, model)
     except ExportError:
         raise
     except Exception as e:  # data-dependent control flow and the like
@@ -693,9 +1036,13 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
     if not placeholders:
         raise ExportError("the model's forward takes no input")
     fdtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.randn(3, *input_shape, dtype=fdtype)
+    vocab = _token_input(graph, gm)
+    hesse_input_shape(input_shape, ids=vocab > 0)
+    x = _example_input(vocab, input_shape, fdtype)
     try:
-        with torch.no_grad():
+        # with gradients enabled: PyTorch's eval-mode fast paths of nn.MultiheadAttention and
+        # nn.TransformerEncoderLayer (which are not its reference arithmetic) stay off
+        with torch.enable_grad():
             _ShapeRecorder(gm).run(x)
     except Exception as e:
         raise ExportError("the model does not run on an input of shape %s (%s: %s)" %
@@ -715,8 +1062,9 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
     res = _resolve(res)
     if res.meta["hk"] == "input":
         raise ExportError("the model's forward returns its input")
-    if len(res.meta["shape"]) != 2:
-        raise ExportError("the model's output has shape %s; hesse needs logits [N, classes]" %
+    if len(res.meta["shape"]) not in (2, 3):
+        raise ExportError("the model's output has shape %s; hesse needs logits [N, classes] "
+                          "or [N, T, classes] (a prediction per position)" %
                           ([None] + list(res.meta["shape"][1:]),))
     seq = _structure(graph, res)
     arch = ",".join(_render(seq, None))
@@ -728,7 +1076,7 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
             tensors["%s.%s" % (path, k)] = _convert(t, dtype)
     _check_unused(model, seen_modules, _params_in(seq), allow_unused)
     if check:
-        _check_equal(model, arch, tensors, input_shape)
+        _check_equal(model, arch, tensors, input_shape, vocab)
     return arch, tensors
 
 
@@ -756,7 +1104,7 @@ def _check_unused(model, seen_modules, used, allow_unused):
                           (", ".join(unused[:6]), ", ..." if len(unused) > 6 else ""))
 
 
-def _check_equal(model, arch, tensors, input_shape):
+def _check_equal(model, arch, tensors, input_shape, vocab=0):
     """hesse's semantics of `arch` (rebuilt in PyTorch) must give the model's output."""
     try:
         net = hesse_arch.ArchNet(arch)
@@ -768,9 +1116,9 @@ def _check_equal(model, arch, tensors, input_shape):
                           "(%s): %s" % (str(e).split("\n")[0], arch)) from None
     ref = copy.deepcopy(model).double().eval()
     g = torch.Generator().manual_seed(1234)
-    x = torch.randn(5, *input_shape, dtype=torch.float64, generator=g)
-    with torch.no_grad():
-        a, b = ref(x), net.eval()(x)
+    x = _example_input(vocab, input_shape, torch.float64, generator=g, batch=5)
+    with torch.enable_grad():  # the reference arithmetic, not the eval-mode fast paths
+        a, b = ref(x).detach(), net.eval()(x).detach()
     scale = max(1.0, float(a.abs().max()))
     err = float((a - b).abs().max()) if a.shape == b.shape else math.inf
     if not err <= 1e-9 * scale:
@@ -781,7 +1129,8 @@ def _check_equal(model, arch, tensors, input_shape):
 def metadata(arch, input_shape, loss="cross_entropy", mean=None, std=None, scale=None,
              source=None):
     """The __metadata__ hesse reads from a model file."""
-    c, h, w = hesse_input_shape(input_shape)
+    ids = hesse_arch.parse(arch)[0]["kind"] == "embedding"
+    c, h, w = hesse_input_shape(input_shape, ids=ids)
     meta = {"hesse.arch": arch, "hesse.input_shape": "%d,%d,%d" % (c, h, w), "hesse.loss": loss}
     if mean is not None or std is not None or scale is not None:
         pre = {}

@@ -307,17 +307,22 @@ HESSE_API void hesse_layer_factors_free(hesse_layer_factors *f, int count);
 HESSE_API int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_factor_m which);
 
 /* ---- Training ---------------------------------------------------------------------------
- * Optimizers that follow PyTorch's torch.optim.SGD and torch.optim.Adam step for step
- * (weight decay added to the gradient, SGD momentum buffer initialised to the first
- * gradient, Adam's bias-corrected moments). */
-typedef enum { HESSE_OPTIM_SGD = 0, HESSE_OPTIM_ADAM = 1 } hesse_optim_kind;
+ * Optimizers that follow PyTorch's torch.optim.SGD, torch.optim.Adam and torch.optim.AdamW
+ * step for step (SGD and Adam: weight decay added to the gradient; SGD momentum buffer
+ * initialised to the first gradient; Adam's bias-corrected moments; AdamW: Loshchilov &
+ * Hutter's decoupled decay theta *= 1 - lr * weight_decay before the Adam step). */
+typedef enum { HESSE_OPTIM_SGD = 0, HESSE_OPTIM_ADAM = 1, HESSE_OPTIM_ADAMW = 2 } hesse_optim_kind;
 typedef struct {
     hesse_optim_kind kind;
     double momentum;          /* SGD */
-    double weight_decay;      /* both: g += weight_decay * theta */
-    double beta1, beta2, eps; /* Adam */
+    double weight_decay;      /* SGD, Adam: g += wd * theta; AdamW: theta *= 1 - lr * wd */
+    double beta1, beta2, eps; /* Adam, AdamW */
 } hesse_optim_params;
-HESSE_API hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind); /* PyTorch's defaults */
+/* PyTorch's defaults: weight decay 0, except 0.01 for AdamW; betas 0.9, 0.999; eps 1e-8. */
+HESSE_API hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind);
+/* "sgd", "adam", "adamw", and back (HESSE_EINVAL on an unknown name). */
+HESSE_API const char *hesse_optim_name(hesse_optim_kind kind);
+HESSE_API int hesse_optim_parse(const char *name, hesse_optim_kind *kind);
 
 typedef struct hesse_optimizer hesse_optimizer;
 HESSE_API int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out);
@@ -329,13 +334,24 @@ HESSE_API void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta
 typedef enum {
     HESSE_SCHEDULE_CONSTANT = 0,
     HESSE_SCHEDULE_STEP = 1,
-    HESSE_SCHEDULE_COSINE = 2
+    HESSE_SCHEDULE_COSINE = 2,
+    HESSE_SCHEDULE_WARMUP_COSINE = 3 /* per step: hesse_schedule_warmup_cosine */
 } hesse_schedule_kind;
 /* The learning rate of epoch e (0-based) of `epochs`, as PyTorch's StepLR (every
  * step_epochs epochs times gamma) and CosineAnnealingLR (T_max = epochs, eta_min = 0)
- * stepped once per epoch. */
+ * stepped once per epoch; lr itself for HESSE_SCHEDULE_CONSTANT (and for the per-step
+ * HESSE_SCHEDULE_WARMUP_COSINE, which the caller evaluates per step below). */
 HESSE_API double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epochs,
                                    int step_epochs, double gamma);
+/* The learning rate of optimizer step s (0-based) of `steps`, with W = warmup steps
+ * (0 <= W < steps): a linear warm-up, then a cosine decay to zero,
+ *   lr * (s + 1) / W                                for s < W,
+ *   lr * (1 + cos(pi * (s - W) / (steps - W))) / 2  for W <= s < steps.
+ * PyTorch: LambdaLR with this factor, equal to SequentialLR([LinearLR(start_factor=1/W,
+ * total_iters=W-1), CosineAnnealingLR(T_max=steps-W)], milestones=[W]) stepped once per
+ * optimizer step (W = 0: CosineAnnealingLR(T_max=steps) alone). */
+HESSE_API double hesse_schedule_warmup_cosine(double lr, int64_t step, int64_t steps,
+                                              int64_t warmup);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
-/* hesse train: minibatch SGD (momentum, weight decay) or Adam, with a step or cosine
- * learning-rate schedule, written out as a self-describing safetensors model. */
+/* hesse train: minibatch SGD (momentum, weight decay), Adam or AdamW, with a step or cosine
+ * learning-rate schedule per epoch or a warm-up + cosine schedule per step, written out as a
+ * self-describing safetensors model. */
 #include "cli/cli.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@ typedef struct {
     const char *optimizer, *schedule;
     double lr, momentum, wd, gamma;
     int epochs, batch, step_epochs;
+    int64_t warmup; /* warm-up steps of warmup-cosine; -1: not given */
 } train_opts;
 
 /* The option values of hesse train. */
@@ -35,7 +37,7 @@ typedef struct {
     double *grad;
     char *pre;
     cJSON *history;
-    int64_t n, N, batches;
+    int64_t n, N, batches, steps;
     int B;
     double t_start;
 } train_run;
@@ -55,10 +57,15 @@ static int parse_train(train_args *a, int argc, char **argv) {
         {"batch", 0, OPT_INT, &t->batch, "B", "minibatch size (default 64)", 1, 1 << 20, 0},
         {"lr", 0, OPT_DOUBLE, &t->lr, "LR", "learning rate (default 0.01)", 0, 1e6, 0},
         {"momentum", 0, OPT_DOUBLE, &t->momentum, "MU", "SGD momentum (default 0.9)", 0, 1, 0},
-        {"wd", 0, OPT_DOUBLE, &t->wd, "WD", "weight decay (default 0)", 0, 1e6, 0},
-        {"optimizer", 0, OPT_STRING, &t->optimizer, "O", "sgd (default) or adam", CLI_NO_RANGE, 0},
-        {"schedule", 0, OPT_STRING, &t->schedule, "S", "constant (default), step or cosine",
+        {"wd", 0, OPT_DOUBLE, &t->wd, "WD",
+         "weight decay (default 0; adamw: 0.01, decoupled as torch.optim.AdamW)", 0, 1e6, 0},
+        {"optimizer", 0, OPT_STRING, &t->optimizer, "O", "sgd (default), adam or adamw",
          CLI_NO_RANGE, 0},
+        {"schedule", 0, OPT_STRING, &t->schedule, "S",
+         "constant (default), step or cosine (per epoch), or warmup-cosine (per step)",
+         CLI_NO_RANGE, 0},
+        {"warmup", 0, OPT_INT64, &t->warmup, "W",
+         "warmup-cosine: linear warm-up steps before the cosine decay (default 0)", 0, 1e15, 0},
         {"step-epochs", 0, OPT_INT, &t->step_epochs, "K",
          "step schedule: epochs between decays (default epochs/3)", 1, 1e6, 0},
         {"gamma", 0, OPT_DOUBLE, &t->gamma, "G", "step schedule: decay factor (default 0.1)", 0, 1,
@@ -80,33 +87,40 @@ static int parse_train(train_args *a, int argc, char **argv) {
         "Parameters start from PyTorch's default init (seeded by --seed) unless --init is given. "
         "Each epoch reshuffles the samples with the seed. The model file records the "
         "architecture, input shape, loss, preprocessing, seed and the per-epoch history in its "
-        "metadata. Example (LeNet-5 on Fashion-MNIST):\n"
+        "metadata. --schedule warmup-cosine sets the learning rate of optimizer step s "
+        "(0-based) of S = epochs x minibatches per epoch to lr (s + 1) / W for s < W, then "
+        "lr (1 + cos(pi (s - W) / (S - W))) / 2 (PyTorch: LambdaLR stepped after each step; "
+        "W = --warmup). Example (LeNet-5 on Fashion-MNIST):\n"
         "  hesse train --arch 'conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,"
         "maxpool2d(2),flatten,linear(400,120),relu,linear(120,84),relu,linear(84,10)' "
         "--epochs 3 --lr 0.05 -o lenet5.safetensors"};
     return cli_parse(&doc, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
 }
 
-static int parse_train_opts(const train_opts *t, hesse_optim_params *op, hesse_schedule_kind *sk) {
-    if (strcmp(t->optimizer, "sgd") == 0)
-        *op = hesse_optim_defaults(HESSE_OPTIM_SGD);
-    else if (strcmp(t->optimizer, "adam") == 0)
-        *op = hesse_optim_defaults(HESSE_OPTIM_ADAM);
-    else
-        return hesse_error(HESSE_EINVAL, "option --optimizer: expected sgd or adam, got '%s'",
-                           t->optimizer);
-    op->momentum = t->momentum;
-    op->weight_decay = t->wd;
-    if (strcmp(t->schedule, "constant") == 0)
-        *sk = HESSE_SCHEDULE_CONSTANT;
-    else if (strcmp(t->schedule, "step") == 0)
-        *sk = HESSE_SCHEDULE_STEP;
-    else if (strcmp(t->schedule, "cosine") == 0)
-        *sk = HESSE_SCHEDULE_COSINE;
-    else
+static int parse_train_opts(train_opts *t, hesse_optim_params *op, hesse_schedule_kind *sk) {
+    static const char *const schedules[] = {"constant", "step", "cosine", "warmup-cosine"};
+    hesse_optim_kind kind;
+    if (hesse_optim_parse(t->optimizer, &kind) != HESSE_OK)
         return hesse_error(HESSE_EINVAL,
-                           "option --schedule: expected constant, step or cosine, got '%s'",
+                           "option --optimizer: expected sgd, adam or adamw, got '%s'",
+                           t->optimizer);
+    *op = hesse_optim_defaults(kind);
+    op->momentum = t->momentum;
+    if (t->wd < 0) t->wd = op->weight_decay; /* not given: PyTorch's default */
+    op->weight_decay = t->wd;
+    int k = 0;
+    while (k < 4 && strcmp(t->schedule, schedules[k]) != 0) k++;
+    if (k == 4)
+        return hesse_error(HESSE_EINVAL,
+                           "option --schedule: expected constant, step, cosine or warmup-cosine, "
+                           "got '%s'",
                            t->schedule);
+    *sk = (hesse_schedule_kind)k;
+    if (t->warmup >= 0 && *sk != HESSE_SCHEDULE_WARMUP_COSINE)
+        return hesse_error(HESSE_EINVAL,
+                           "option --warmup applies to --schedule warmup-cosine, not '%s'",
+                           t->schedule);
+    if (t->warmup < 0) t->warmup = 0;
     return HESSE_OK;
 }
 
@@ -192,6 +206,14 @@ static int prepare(const train_args *a, train_run *r) {
     r->n = hesse_model_num_params(r->m);
     r->N = r->data.samples.n;
     r->B = a->t.batch < r->N ? a->t.batch : (int)r->N;
+    r->batches = (r->N + r->B - 1) / r->B;
+    r->steps = (int64_t)a->t.epochs * r->batches;
+    if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE && a->t.epochs > 0 && a->t.warmup >= r->steps)
+        return hesse_error(HESSE_EINVAL,
+                           "option --warmup %lld: the run has %lld optimizer steps (%d epochs x "
+                           "%lld minibatches); the warm-up must leave at least one step of decay",
+                           (long long)a->t.warmup, (long long)r->steps, a->t.epochs,
+                           (long long)r->batches);
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = r->B;
     int rc;
@@ -216,9 +238,17 @@ static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, doubl
     return rc;
 }
 
+/* The learning rate of minibatch bi of an epoch: per epoch, or per step for warmup-cosine. */
+static double step_lr(const train_opts *t, const train_run *r, int epoch, int64_t bi) {
+    if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE)
+        return hesse_schedule_warmup_cosine(t->lr, (int64_t)epoch * r->batches + bi, r->steps,
+                                            t->warmup);
+    return hesse_schedule_lr(r->sk, t->lr, epoch, t->epochs, t->step_epochs, t->gamma);
+}
+
 /* One pass over the shuffled samples, a step per minibatch; the running loss and accuracy
  * go to the progress line. */
-static int train_epoch(const train_args *a, train_run *r, int epoch, double lr, hesse_rng *rng,
+static int train_epoch(const train_args *a, train_run *r, int epoch, hesse_rng *rng,
                        double *loss_sum, int64_t *correct_sum) {
     const int64_t N = r->N, B = r->B;
     hesse_rng_shuffle(rng, r->order, N);
@@ -229,7 +259,8 @@ static int train_epoch(const train_args *a, train_run *r, int epoch, double lr, 
         int64_t correct;
         int rc = hesse_loss_grad(r->e, &r->batch, &loss, r->grad, &correct);
         if (rc != HESSE_OK) return rc;
-        hesse_optimizer_step(r->opt, lr, hesse_model_params(r->m), r->grad);
+        hesse_optimizer_step(r->opt, step_lr(&a->t, r, epoch, bi), hesse_model_params(r->m),
+                             r->grad);
         *loss_sum += loss * (double)count;
         *correct_sum += correct;
         char detail[96];
@@ -247,13 +278,16 @@ static int train_epoch(const train_args *a, train_run *r, int epoch, double lr, 
     return HESSE_OK;
 }
 
-/* An epoch's row of the history, its last progress and its line on stderr. */
-static void record_epoch(const train_args *a, train_run *r, int epoch, double lr, double secs,
-                         double loss_sum, int64_t correct_sum, double test_loss, double test_acc) {
-    const double N = (double)r->N;
+/* An epoch's row of the history (the learning rate of its first step, and of its last with a
+ * per-step schedule), its last progress and its line on stderr. */
+static void record_epoch(const train_args *a, train_run *r, int epoch, double secs, double loss_sum,
+                         int64_t correct_sum, double test_loss, double test_acc) {
+    const double N = (double)r->N, lr = step_lr(&a->t, r, epoch, 0);
     cJSON *row = cJSON_CreateObject();
     cJSON_AddNumberToObject(row, "epoch", epoch + 1);
     cJSON_AddNumberToObject(row, "lr", lr);
+    if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE)
+        cJSON_AddNumberToObject(row, "lr_end", step_lr(&a->t, r, epoch, r->batches - 1));
     cJSON_AddNumberToObject(row, "train_loss", loss_sum / N);
     cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / N);
     if (!a->no_test) {
@@ -289,18 +323,16 @@ static int train(const train_args *a, train_run *r) {
     hesse_rng rng;
     hesse_rng_seed_stream(&rng, a->d.seed, 1); /* stream 0 initialised the weights */
     for (int64_t i = 0; i < r->N; i++) r->order[i] = i;
-    r->batches = (r->N + r->B - 1) / r->B;
     r->t_start = hesse_now();
     for (int epoch = 0; epoch < t->epochs; epoch++) {
-        double lr = hesse_schedule_lr(r->sk, t->lr, epoch, t->epochs, t->step_epochs, t->gamma),
-               t0 = hesse_now(), loss_sum = 0;
+        double t0 = hesse_now(), loss_sum = 0;
         int64_t correct_sum = 0;
-        int rc = train_epoch(a, r, epoch, lr, &rng, &loss_sum, &correct_sum);
+        int rc = train_epoch(a, r, epoch, &rng, &loss_sum, &correct_sum);
         double test_loss = NAN, test_acc = NAN;
         if (rc == HESSE_OK && !a->no_test)
             rc = evaluate(r->ev, &r->test.samples, &test_loss, &test_acc);
         if (rc != HESSE_OK) return rc;
-        record_epoch(a, r, epoch, lr, hesse_now() - t0, loss_sum, correct_sum, test_loss, test_acc);
+        record_epoch(a, r, epoch, hesse_now() - t0, loss_sum, correct_sum, test_loss, test_acc);
     }
     return HESSE_OK;
 }
@@ -318,6 +350,10 @@ static int save(const train_args *a, train_run *r) {
     cJSON *tj = cJSON_AddObjectToObject(dj, "optimizer");
     cJSON_AddStringToObject(tj, "name", a->t.optimizer);
     cJSON_AddStringToObject(tj, "schedule", a->t.schedule);
+    if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE) {
+        cJSON_AddNumberToObject(tj, "warmup", (double)a->t.warmup);
+        cJSON_AddNumberToObject(tj, "steps", (double)r->steps);
+    }
     cJSON_AddNumberToObject(tj, "lr", a->t.lr);
     cJSON_AddNumberToObject(tj, "momentum", a->t.momentum);
     cJSON_AddNumberToObject(tj, "weight_decay", a->t.wd);
@@ -367,7 +403,7 @@ static void train_run_free(train_run *r) {
 
 int cmd_train(int argc, char **argv) {
     train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0},
-                    .t = {"sgd", "constant", 0.01, 0.9, 0.0, 0.1, 1, 64, 0}};
+                    .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, 1, 64, 0, -1}};
     int rc = parse_train(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("train", rc);

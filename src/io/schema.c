@@ -129,6 +129,7 @@ static const hesse_key train_keys[] = {
     REQ("history", "history", "", ARRAY),
     REQ("history[].epoch", "epoch", "", INT),
     REQ("history[].lr", "learning rate", "", NUMBER),
+    OPT("history[].lr_end", "learning rate of the last step", "", NUMBER), /* warmup-cosine */
     REQ("history[].train_loss", "training loss", "", NUMBER),
     REQ("history[].train_accuracy", "training accuracy", "", NUMBER),
     OPT("history[].test_loss", "test loss", "", NUMBER), /* not with --no-test */

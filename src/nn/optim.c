@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct hesse_optimizer {
     hesse_optim_params p;
@@ -11,22 +12,38 @@ struct hesse_optimizer {
 };
 
 hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind) {
-    hesse_optim_params p = {kind, 0.0, 0.0, 0.9, 0.999, 1e-8};
+    hesse_optim_params p = {kind, 0.0, kind == HESSE_OPTIM_ADAMW ? 0.01 : 0.0, 0.9, 0.999, 1e-8};
     return p;
+}
+
+static const char *const optim_names[] = {"sgd", "adam", "adamw"};
+
+const char *hesse_optim_name(hesse_optim_kind kind) {
+    return (unsigned)kind < 3 ? optim_names[kind] : "unknown";
+}
+
+int hesse_optim_parse(const char *name, hesse_optim_kind *kind) {
+    for (int k = 0; name && k < 3; k++)
+        if (strcmp(name, optim_names[k]) == 0) {
+            *kind = (hesse_optim_kind)k;
+            return HESSE_OK;
+        }
+    return HESSE_EINVAL;
 }
 
 int hesse_optimizer_create(int64_t n, const hesse_optim_params *p, hesse_optimizer **out) {
     if (!out || !p || n <= 0) return hesse_error(HESSE_EINVAL, "optimizer: invalid arguments");
     *out = NULL;
-    if (p->kind != HESSE_OPTIM_SGD && p->kind != HESSE_OPTIM_ADAM)
+    if (p->kind != HESSE_OPTIM_SGD && p->kind != HESSE_OPTIM_ADAM && p->kind != HESSE_OPTIM_ADAMW)
         return hesse_error(HESSE_EINVAL, "optimizer: unknown kind %d", (int)p->kind);
     hesse_optimizer *o = calloc(1, sizeof *o);
     if (!o) return hesse_error(HESSE_ENOMEM, "optimizer: out of memory");
     o->p = *p;
     o->n = n;
     o->m1 = hesse_calloc((size_t)n, sizeof *o->m1);
-    o->m2 = p->kind == HESSE_OPTIM_ADAM ? hesse_calloc((size_t)n, sizeof *o->m2) : NULL;
-    if (!o->m1 || (p->kind == HESSE_OPTIM_ADAM && !o->m2)) {
+    const int adam = p->kind != HESSE_OPTIM_SGD;
+    o->m2 = adam ? hesse_calloc((size_t)n, sizeof *o->m2) : NULL;
+    if (!o->m1 || (adam && !o->m2)) {
         hesse_optimizer_free(o);
         return hesse_error(HESSE_ENOMEM, "optimizer: out of memory for %lld parameters",
                            (long long)n);
@@ -46,9 +63,14 @@ void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *
     const hesse_optim_params *p = &o->p;
     const int64_t n = o->n;
     o->steps++;
-    if (p->weight_decay != 0)
+    if (p->weight_decay != 0 && p->kind == HESSE_OPTIM_ADAMW) {
+        /* torch.optim.AdamW: param.mul_(1 - lr * weight_decay), then Adam without decay */
+        const double keep = 1.0 - lr * p->weight_decay;
+        for (int64_t i = 0; i < n; i++) theta[i] *= keep;
+    } else if (p->weight_decay != 0) {
         for (int64_t i = 0; i < n; i++) g[i] += p->weight_decay * theta[i];
-    if (p->kind == HESSE_OPTIM_ADAM) {
+    }
+    if (p->kind != HESSE_OPTIM_SGD) {
         /* Kingma & Ba (2015), Algorithm 1, in torch.optim.Adam's arrangement:
          * theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
         const double c1 = 1.0 - pow(p->beta1, (double)o->steps);
@@ -79,4 +101,11 @@ double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoch, int epo
     default:
         return lr;
     }
+}
+
+double hesse_schedule_warmup_cosine(double lr, int64_t step, int64_t steps, int64_t warmup) {
+    if (step < warmup) return lr * ((double)(step + 1) / (double)warmup);
+    if (steps <= warmup) return lr;
+    return lr * 0.5 *
+           (1.0 + cos(3.14159265358979323846 * (double)(step - warmup) / (double)(steps - warmup)));
 }

@@ -9,7 +9,13 @@
  *                    lenet5(width=K) has K times the convolution channels
  *   mlp(a,b,...,z)   flatten, then linear/ReLU as nn.Sequential(Linear, ReLU, ..., Linear)
  *                    names them: "0", "2", "4", ...
+ *   vit-tiny         tools/models.py ViTTiny: patch conv 7x7 stride 7 -> 16 tokens, learned
+ *                    positions, 2 pre-LN blocks (4 heads, MLP 2D), layer norm, mean-pool, head
+ *   gpt-tiny         tools/models.py GPTTiny: byte embedding, learned positions (context 64),
+ *                    2 causal pre-LN blocks (4 heads, MLP 4D), layer norm, head per position
  *
+ * The transformer presets take keyword overrides num_classes=, depth=, width= (and context=
+ * for gpt-tiny), each at most once.
  * The first three take an optional num_classes (positional or keyword), default 10. Names are
  * case-insensitive; a preset is the whole string (it does not mix with other items). */
 #include "nn/nn-impl.h"
@@ -117,6 +123,95 @@ static void mlp(sbuf *b, const int *sizes, int n) {
         sb_add(b, ",%d:linear(%d,%d)%s", 2 * i, sizes[i], sizes[i + 1], i + 2 < n ? ",relu" : "");
 }
 
+/* One pre-LN block of tools/models.py's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+static void transformer_block(sbuf *b, int i, int width, int mlp, int causal) {
+    sb_add(b,
+           ",blocks.%d:residual(ln_1:layernorm(%d),attn:multiheadattention(%d,4%s)),"
+           "blocks.%d:residual(ln_2:layernorm(%d),mlp.0:linear(%d,%d),gelu,mlp.2:linear(%d,%d))",
+           i, width, width, causal ? ",causal=True" : "", i, width, width, mlp, mlp, width);
+}
+
+/* Overrides of a transformer preset: num_classes, context, depth, width. */
+enum { TP_CLASSES, TP_CONTEXT, TP_DEPTH, TP_WIDTH, TP_COUNT };
+
+static void vit_tiny(sbuf *b, const int *v) {
+    sb_add(b, "patch:conv2d(1,%d,7,stride=7),tokens,pos:posembed(16,%d)", v[TP_WIDTH], v[TP_WIDTH]);
+    for (int i = 0; i < v[TP_DEPTH]; i++) transformer_block(b, i, v[TP_WIDTH], 2 * v[TP_WIDTH], 0);
+    sb_add(b, ",norm:layernorm(%d),meanpool,head:linear(%d,%d)", v[TP_WIDTH], v[TP_WIDTH],
+           v[TP_CLASSES]);
+}
+
+static void gpt_tiny(sbuf *b, const int *v) {
+    sb_add(b, "tok:embedding(%d,%d),pos:posembed(%d,%d)", v[TP_CLASSES], v[TP_WIDTH], v[TP_CONTEXT],
+           v[TP_WIDTH]);
+    for (int i = 0; i < v[TP_DEPTH]; i++) transformer_block(b, i, v[TP_WIDTH], 4 * v[TP_WIDTH], 1);
+    sb_add(b, ",norm:layernorm(%d),head:linear(%d,%d)", v[TP_WIDTH], v[TP_WIDTH], v[TP_CLASSES]);
+}
+
+/* One "key=N" at *pp into v (advancing *pp): 0 for an unknown, repeated or out-of-range key,
+ * or context where it does not apply (context_ok 0). */
+static int transformer_arg(const char **pp, int context_ok, int *v, int *given) {
+    static const char *const keys[TP_COUNT] = {"num_classes", "context", "depth", "width"};
+    static const long hi[TP_COUNT] = {1000000, 65536, 64, 4096};
+    const char *p = *pp, *k = p;
+    while (isalnum((unsigned char)*p) || *p == '_') p++;
+    int key = -1;
+    for (int i = 0; i < TP_COUNT; i++)
+        if ((size_t)(p - k) == strlen(keys[i]) && strncmp(k, keys[i], (size_t)(p - k)) == 0)
+            key = i;
+    while (isspace((unsigned char)*p)) p++;
+    if (key < 0 || given[key] || (key == TP_CONTEXT && !context_ok) || *p++ != '=') return 0;
+    char *end;
+    long x = strtol(p, &end, 10);
+    if (end == p || x < 1 || x > hi[key]) return 0;
+    v[key] = (int)x;
+    given[key] = 1;
+    *pp = end;
+    return 1;
+}
+
+/* "(key=N, ...)", "()" or nothing at p into v[TP_*]: 1 when well formed. */
+static int transformer_args(const char *p, int context_ok, int *v) {
+    int given[TP_COUNT] = {0};
+    while (isspace((unsigned char)*p)) p++;
+    if (*p == '\0') return 1;
+    if (*p++ != '(') return 0;
+    for (int first = 1;; first = 0) {
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == ')' && first) break;
+        if (!transformer_arg(&p, context_ok, v, given)) return 0;
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == ')') break;
+        if (*p++ != ',') return 0;
+    }
+    p++;
+    while (isspace((unsigned char)*p)) p++;
+    return *p == '\0';
+}
+
+/* vit-tiny / gpt-tiny with their overrides; heads stay 4, so the width is a multiple of 4. */
+static int transformer_preset(const char *arch, const char *args, int gpt, char **out) {
+    int v[TP_COUNT] = {gpt ? 256 : 10, 64, 2, 64};
+    if (!transformer_args(args, gpt, v) || v[TP_WIDTH] % 4 != 0)
+        return hesse_error(HESSE_EINPUT,
+                           "architecture: preset %s takes num_classes=N%s, depth=L (1 to 64) and "
+                           "width=D (a multiple of 4, its 4 heads, up to 4096), each at most "
+                           "once, not \"%s\"",
+                           gpt ? "gpt-tiny" : "vit-tiny", gpt ? ", context=T (up to 65536)" : "",
+                           arch);
+    sbuf b = {NULL, 0, 0, 0};
+    if (gpt)
+        gpt_tiny(&b, v);
+    else
+        vit_tiny(&b, v);
+    if (b.failed || !b.s) {
+        free(b.s);
+        return hesse_error(HESSE_ENOMEM, "architecture: out of memory expanding %s", arch);
+    }
+    *out = b.s;
+    return HESSE_OK;
+}
+
 /* Integers of "(a, b, ...)" or "(key=a)" at p into v (at most cap); the count, or -1 when the
  * text is not such a list. *key receives the one keyword given, if any. */
 static int preset_args(const char *p, int *v, int cap, char *key, size_t key_cap) {
@@ -157,12 +252,13 @@ static int preset_args(const char *p, int *v, int cap, char *key, size_t key_cap
 
 int nn_expand_preset(const char *arch, char **out) {
     *out = NULL;
-    static const char *const names[] = {"resnet18-cifar", "vgg11-bn-cifar", "lenet5", "mlp"};
+    static const char *const names[] = {"resnet18-cifar", "vgg11-bn-cifar", "lenet5", "mlp",
+                                        "vit-tiny",       "gpt-tiny"};
     const char *p = arch;
     while (isspace((unsigned char)*p)) p++;
     int which = -1;
     size_t len = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         size_t l = strlen(names[i]);
         if (strncasecmp(p, names[i], l) == 0 && !isalnum((unsigned char)p[l]) && p[l] != '_' &&
             p[l] != '-' && p[l] != '.' && p[l] != ':') {
@@ -171,6 +267,7 @@ int nn_expand_preset(const char *arch, char **out) {
         }
     }
     if (which < 0) return HESSE_OK; /* not a preset */
+    if (which >= 4) return transformer_preset(arch, p + len, which == 5, out);
     int v[MAX_MLP];
     char key[32];
     int n = preset_args(p + len, v, MAX_MLP, key, sizeof key);

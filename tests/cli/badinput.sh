@@ -264,6 +264,10 @@ row E151 "architecture: layer 0 multiheadattention\(30,2\) needs a sequence of w
     "$HESSE" train --arch 'multiheadattention(30,2),flatten,linear(784,10)' --samples 10 -o "$T/out.safetensors"
 row E152 "architecture: layer 1 multiheadattention\(1,1\): 1 heads of 60028x60028 attention scores per sample are more than 2147483647 values" -- \
     "$HESSE" train --arch 'conv2d(1,1,(1,28),padding=(30000,0)),multiheadattention(1,1),flatten,linear(60028,10)' --samples 10 -o "$T/out.safetensors"
+row E174 "architecture: preset gpt-tiny takes num_classes=N, context=T \(up to 65536\), depth=L \(1 to 64\) and width=D \(a multiple of 4, its 4 heads, up to 4096\), each at most once, not \"gpt-tiny\(width=30\)\"" -- \
+    "$HESSE" train -q --arch 'gpt-tiny(width=30)' --samples 10 --epochs 0 -o "$T/out.safetensors"
+row E174 "architecture: preset vit-tiny takes num_classes=N, depth=L \(1 to 64\) and width=D" -- \
+    "$HESSE" train -q --arch 'vit-tiny(context=32)' --samples 10 --epochs 0 -o "$T/out.safetensors"
 
 # ---- Options ---------------------------------------------------------------------------------
 row E31 "unknown option '--sample' for hesse eval" -- "$HESSE" eval $m --sample 5 -o "$o"
@@ -332,6 +336,13 @@ row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -
     tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
 row E128 "options --data and --model: describe one or the other" -- \
     "$HESSE" info --data "$gm" $m -o "$o"
+row E170 "option --optimizer: expected sgd, adam or adamw, got 'lamb'" -- tr --data "$gm" --optimizer lamb
+row E171 "option --schedule: expected constant, step, cosine or warmup-cosine, got 'linear'" -- \
+    tr --data "$gm" --schedule linear
+row E172 "option --warmup applies to --schedule warmup-cosine, not 'constant'" -- tr --data "$gm" --warmup 2
+row E173 "option --warmup 9: the run has 9 optimizer steps \(3 epochs x 3 minibatches\); the warm-up must leave at least one step of decay" -- \
+    "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 3 --batch 20 --no-test \
+    --schedule warmup-cosine --warmup 9 -o "$T/out.safetensors"
 
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"

@@ -49,6 +49,33 @@ check_py "$T/adam.json" "[h['lr'] for h in d['history']] == [0.01, 0.005]" "cosi
     --gamma 0.5 --wd 1e-4 --no-test --json "$T/step.json" -o "$T/step.safetensors" || fail "step"
 check_py "$T/step.json" "[h['lr'] for h in d['history']] == [0.01, 0.01, 0.005]" "step schedule"
 check_py "$T/step.json" "d['history'][2]['train_loss'] < d['history'][0]['train_loss']" "loss decreases"
+# AdamW with the per-step warm-up + cosine schedule: 300 samples in minibatches of 100, 3
+# epochs = S = 9 steps, W = 2; each epoch records the rates of its first and last steps,
+# lr (s + 1) / W, then lr (1 + cos(pi (s - W) / (S - W))) / 2 (tests/test_optim.c checks the
+# formula and the optimizer against PyTorch); the model file records the optimizer.
+"$HESSE" train -q --arch "$arch" --samples 300 --epochs 3 --batch 100 --optimizer adamw --lr 0.01 \
+    --schedule warmup-cosine --warmup 2 --no-test --json "$T/adamw.json" -o "$T/adamw.safetensors" ||
+    fail "adamw warmup-cosine"
+wc_lr="[0.01 * (s + 1) / 2 if s < 2 else 0.01 * (1 + math.cos(math.pi * (s - 2) / 7)) / 2 for s in range(9)]"
+check_py "$T/adamw.json" "all(abs(h['lr'] - $wc_lr[3 * i]) <= 1e-15 and abs(h['lr_end'] - $wc_lr[3 * i + 2]) <= 1e-15 for i, h in enumerate(d['history']))" \
+    "warmup-cosine rates per step"
+check_py "$T/adamw.json" "d['history'][2]['train_loss'] < d['history'][0]['train_loss']" "adamw loss decreases"
+checks=$((checks + 1))
+"$PY" -c "
+import json, struct, sys
+f = open(sys.argv[1], 'rb')
+meta = json.loads(f.read(struct.unpack('<Q', f.read(8))[0]))['__metadata__']
+o = json.loads(meta['hesse.data'])['optimizer']
+assert (o['name'], o['schedule'], o['weight_decay'], o['warmup'], o['steps']) == ('adamw', 'warmup-cosine', 0.01, 2, 9), o
+" "$T/adamw.safetensors" || fail "adamw model metadata (default weight decay 0.01)"
+
+# The unigram baseline of next-byte prediction (examples/reproduce/unigram_baseline.py): 18
+# training bytes "abab...", 2 test bytes; add-one smoothing gives p(a) = p(b) = 10 / 274, so
+# both losses are ln(27.4).
+printf 'abababababababababab' >"$T/ab.txt"
+"$PY" "$HESSE_SOURCE/examples/reproduce/unigram_baseline.py" "$T/ab.txt" >"$T/uni.json" || fail "unigram"
+check_py "$T/uni.json" "abs(d['unigram_test_loss'] - math.log(27.4)) <= 1e-12 and d['test_bytes'] == 2 and abs(d['uniform_loss'] - math.log(256)) <= 1e-15" \
+    "unigram baseline: closed form"
 
 # --init keeps the model file's loss unless --loss says otherwise
 "$HESSE" train -q --arch "$arch" --loss mse --samples 300 --epochs 1 --no-test \
