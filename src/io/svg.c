@@ -350,6 +350,7 @@ int hesse_heatmap_render(const hesse_heatmap *h, char **svg) {
     double cell = fmax(14, fmin(44, 520.0 / h->n)), side = fmin(320, 6.5 * (double)longest + 12);
     double x0 = side + 10, y0 = side * 0.87 + 36, w = x0 + h->n * cell + 90,
            ht = y0 + h->n * cell + 30;
+    if (h->title && w < 20 + 7.5 * (double)strlen(h->title)) w = 20 + 7.5 * (double)strlen(h->title);
     hesse_iobuf b = {0};
     hesse_iobuf_printf(&b,
                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
