@@ -355,8 +355,8 @@ HESSE_API void hesse_blocks_free(hesse_blocks *b);
 
 /* Zhang et al.'s block heterogeneity over `full` (a curvature operator of all parameters, n =
  * the model's parameter count; blocks from hesse_param_blocks). A block is left out of the JS
- * matrix when it has fewer than rank parameters or its rank-th largest eigenvalue is not
- * positive (excluded says which). Fills *out (release with hesse_blocks_free). Errors: the
+ * matrix when it has fewer than rank parameters or its rank-th largest eigenvalue is not above
+ * tol x |its largest| (zero to the solver's accuracy; excluded says which). Fills *out (release with hesse_blocks_free). Errors: the
  * operator's and the solvers'; HESSE_EINVAL for bad arguments (a block outside [0, n)). */
 HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks,
                                    int count, const hesse_blocks_params *p, hesse_blocks *out);

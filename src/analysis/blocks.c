@@ -217,8 +217,11 @@ static int block_measure(const hesse_op *full, const hesse_param_block *def,
     if (op.n < p->rank) {
         r->excluded = "fewer parameters than the normalising rank";
     } else {
+        /* below tol x |lambda_max| it is zero to the solver's accuracy (the output bias of a
+         * softmax classifier has an exact 0 there), and no scale */
         r->lambda_ref = r->top.values[p->rank - 1];
-        if (!(r->lambda_ref > 0)) r->excluded = "normalising eigenvalue not positive";
+        if (!(r->lambda_ref > p->tol * fabs(r->top.values[0])))
+            r->excluded = "normalising eigenvalue not positive (at most tol x |lambda_max|)";
     }
     r->included = r->excluded == NULL;
 cleanup:
