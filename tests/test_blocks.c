@@ -37,10 +37,11 @@ static void test_js_closed_forms(void) {
         v[i] = x > 0.5 ? 1.0 : 0.0;
     }
     CHECK_CLOSE(hesse_js_distance(G, u, v), sqrt(0.5 * log(2.0)), 1e-13, 0);
-    /* a value far below the other distribution's (a Gaussian's underflowing tail) must not
-     * make log(a / m) -inf: (1, 4.9e-324) vs (0, 1) is disjoint to within 1e-300 */
-    double tail[2] = {1, 4.9406564584124654e-324}, one[2] = {0, 1};
-    CHECK_CLOSE(hesse_js_distance(2, tail, one), sqrt(log(2.0)), 1e-14, 0);
+    /* a Gaussian's underflowing tail: the smallest subnormal a against 0 makes m = a/2 round
+     * to 0 and 0.5 a round to 0, and 0 x log(a / 0) is NaN unless such terms are skipped;
+     * (1, 4.9e-324, 0) vs (0, 0, 1) is disjoint to within 1e-300 */
+    double tail[3] = {1, 4.9406564584124654e-324, 0}, one[3] = {0, 0, 1};
+    CHECK_CLOSE(hesse_js_distance(3, tail, one), sqrt(log(2.0)), 1e-14, 0);
     /* refusals: a negative value, an empty distribution */
     double neg[2] = {1, -1}, zero[2] = {0, 0};
     CHECK(isnan(hesse_js_distance(2, neg, d)));
@@ -178,6 +179,7 @@ static void test_block_diagonal(void) {
             CHECK_CLOSE(b->top.values[j], w[m - 1 - j], 1e-7, fabs(w[m - 1]));
         double tr = 0;
         for (int j = 0; j < m; j++) tr += w[j];
+        CHECK(b->trace_exact == (m <= 99)); /* the exact trace up to trace_samples = 99 */
         if (b->trace_exact)
             CHECK_CLOSE(b->trace.trace, tr, 1e-12, 1);
         else
