@@ -125,7 +125,8 @@ static void block_matrix(int i, double *B) {
             for (int c = 0; c < n; c++) {
                 double s = 0; /* (Q D Q)_{rc}, Q = I - 2 v v^T / vv symmetric */
                 for (int k = 0; k < n; k++) {
-                    double qr = (r == k) - 2 * v[r] * v[k] / vv, qc = (c == k) - 2 * v[c] * v[k] / vv;
+                    double qr = (r == k) - 2 * v[r] * v[k] / vv,
+                           qc = (c == k) - 2 * v[c] * v[k] / vv;
                     s += qr * (k + 1.0) * qc;
                 }
                 B[r + (int64_t)c * n] = (i == 1 ? 3.0 : 1.0) * s;
@@ -133,9 +134,10 @@ static void block_matrix(int i, double *B) {
         return;
     }
     for (int k = 0; k < n; k++) {
-        double e = i == 2 ? (k < 10 ? 1.0 : -5.0) : i == 3 ? (k < 9 ? 10.0 : 1.0)
-                   : i == 4                      ? k + 1.0
-                                                 : -(k + 1.0);
+        double e = i == 2   ? (k < 10 ? 1.0 : -5.0)
+                   : i == 3 ? (k < 9 ? 10.0 : 1.0)
+                   : i == 4 ? k + 1.0
+                            : -(k + 1.0);
         B[k + (int64_t)k * n] = e;
     }
 }
@@ -204,7 +206,8 @@ static void test_block_diagonal(void) {
      * 1). The Gaussians (sigma 0.002 of the grid) do not overlap: p = (1/2, 1/2, 0), q = (0,
      * 1/4, 3/4) over (-5, 1, 10), m = (1/4, 3/8, 3/8). Normalising by the top eigenvalue
      * instead would move block 3 to (0.1, 1) and change the answer. */
-    double klp = 0.5 * log(2.0) + 0.5 * log(4.0 / 3.0), klq = 0.25 * log(2.0 / 3.0) + 0.75 * log(2.0);
+    double klp = 0.5 * log(2.0) + 0.5 * log(4.0 / 3.0),
+           klq = 0.25 * log(2.0 / 3.0) + 0.75 * log(2.0);
     CHECK_CLOSE(r.js[2 * NB + 3], sqrt(0.5 * (klp + klq)), 1e-9, 0);
     CHECK(r.js[3 * NB + 2] == r.js[2 * NB + 3]);
     /* JS0 is the mean over the 6 included pairs */

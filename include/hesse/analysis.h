@@ -273,7 +273,11 @@ HESSE_API double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t col
 /* How the parameters are grouped: every tensor; a layer's tensors together; or every tensor
  * with the fused attention projections (a tensor named "*in_proj_weight" of shape [3D, D],
  * or "*in_proj_bias" of shape [3D]) split into their Q, K and V row slices. */
-typedef enum { HESSE_GROUP_TENSOR = 0, HESSE_GROUP_LAYER = 1, HESSE_GROUP_QKV = 2 } hesse_block_group;
+typedef enum {
+    HESSE_GROUP_TENSOR = 0,
+    HESSE_GROUP_LAYER = 1,
+    HESSE_GROUP_QKV = 2
+} hesse_block_group;
 
 /* "tensor", "layer", "qkv"; HESSE_EINVAL naming --group otherwise. */
 HESSE_API int hesse_block_group_parse(const char *name, hesse_block_group *g);
@@ -356,10 +360,11 @@ HESSE_API void hesse_blocks_free(hesse_blocks *b);
 /* Zhang et al.'s block heterogeneity over `full` (a curvature operator of all parameters, n =
  * the model's parameter count; blocks from hesse_param_blocks). A block is left out of the JS
  * matrix when it has fewer than rank parameters or its rank-th largest eigenvalue is not above
- * tol x |its largest| (zero to the solver's accuracy; excluded says which). Fills *out (release with hesse_blocks_free). Errors: the
- * operator's and the solvers'; HESSE_EINVAL for bad arguments (a block outside [0, n)). */
-HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks,
-                                   int count, const hesse_blocks_params *p, hesse_blocks *out);
+ * tol x |its largest| (zero to the solver's accuracy; excluded says which). Fills *out (release
+ * with hesse_blocks_free). Errors: the operator's and the solvers'; HESSE_EINVAL for bad arguments
+ * (a block outside [0, n)). */
+HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks, int count,
+                                   const hesse_blocks_params *p, hesse_blocks *out);
 
 #ifdef __cplusplus
 }

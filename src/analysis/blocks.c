@@ -73,7 +73,8 @@ static int add_to_layer(hesse_param_block *b, const hesse_tensor_info *t) {
 
 int hesse_param_blocks(const hesse_model *m, hesse_block_group g, hesse_param_block **blocks,
                        int *count) {
-    if (!m || !blocks || !count) return hesse_error(HESSE_EINVAL, "hesse_param_blocks: NULL argument");
+    if (!m || !blocks || !count)
+        return hesse_error(HESSE_EINVAL, "hesse_param_blocks: NULL argument");
     *blocks = NULL;
     *count = 0;
     int nt = hesse_model_num_tensors(m), n = 0, rc = HESSE_OK;
@@ -140,7 +141,8 @@ int hesse_density_rescaled(const hesse_density *d, double scale, int points, con
             double x = d->nodes[(int64_t)r * d->steps + j] / scale;
             double w = d->weights[(int64_t)r * d->steps + j] * c;
             /* only grid points within 40 sigma: exp(-800) underflows to 0 anyway */
-            int i0 = (int)floor((x - 40 * sigma - grid[0]) / h), i1 = (int)ceil((x + 40 * sigma - grid[0]) / h);
+            int i0 = (int)floor((x - 40 * sigma - grid[0]) / h),
+                i1 = (int)ceil((x + 40 * sigma - grid[0]) / h);
             if (i0 < 0) i0 = 0;
             if (i1 > points - 1) i1 = points - 1;
             for (int i = i0; i <= i1; i++) {
@@ -149,7 +151,8 @@ int hesse_density_rescaled(const hesse_density *d, double scale, int points, con
             }
         }
     double area = 0;
-    for (int i = 0; i + 1 < points; i++) area += 0.5 * (out[i] + out[i + 1]) * (grid[i + 1] - grid[i]);
+    for (int i = 0; i + 1 < points; i++)
+        area += 0.5 * (out[i] + out[i + 1]) * (grid[i + 1] - grid[i]);
     if (!(area > 0) || !isfinite(area))
         return hesse_error(HESSE_EINVAL, "hesse_density_rescaled: the density misses the grid");
     for (int i = 0; i < points; i++) out[i] /= area;
@@ -262,8 +265,7 @@ static int js_matrix(hesse_blocks *b, const hesse_blocks_params *p) {
     b->sigma = p->sigma * (b->hi - b->lo);
     b->grid = hesse_alloc((size_t)p->points * sizeof(double));
     if (!b->grid) return hesse_error(HESSE_ENOMEM, "hesse_blocks_compute: out of memory");
-    for (int g = 0; g < p->points; g++)
-        b->grid[g] = b->lo + (b->hi - b->lo) * g / (p->points - 1);
+    for (int g = 0; g < p->points; g++) b->grid[g] = b->lo + (b->hi - b->lo) * g / (p->points - 1);
     for (int i = 0; i < n; i++) {
         hesse_block_result *r = &b->blocks[i];
         if (!r->included) continue;

@@ -51,8 +51,8 @@ static int options(blocks_args *a, cli_opt *opts) {
          0},
         {"rank", 0, OPT_INT, &a->rank, "K",
          "rescale each block by its K-th largest eigenvalue (default 10)", 1, 1000, 0},
-        {"points", 0, OPT_INT, &a->points, "G", "points of the common grid (default 4000)", 16,
-         1e7, 0},
+        {"points", 0, OPT_INT, &a->points, "G", "points of the common grid (default 4000)", 16, 1e7,
+         0},
         {"sigma", 0, OPT_DOUBLE, &a->sigma, "F",
          "Gaussian width, a fraction of the common grid (default 0.002)", 1e-7, 0.5, 0},
         {"trace-samples", 0, OPT_INT, &a->trace_samples, "P",
@@ -176,8 +176,8 @@ static int write_plots(const char *svg, const hesse_blocks *b, cJSON *files) {
     for (int i = 0; rc == HESSE_OK && i < b->count; i++) {
         labels[i] = b->blocks[i].def.name;
         if (b->blocks[i].rescaled)
-            s[ns++] = (hesse_series){labels[i], b->grid, b->blocks[i].rescaled, b->points,
-                                     HESSE_PLOT_LINE, NULL, 0};
+            s[ns++] = (hesse_series){
+                labels[i], b->grid, b->blocks[i].rescaled, b->points, HESSE_PLOT_LINE, NULL, 0};
     }
     snprintf(title, sizeof title, "Jensen-Shannon distances between blocks (JS0 = %.4g)", b->js0);
     hesse_heatmap h = {title, b->count, b->js, labels, 0, sqrt(log(2.0)), "JS distance (nats^1/2)"};

@@ -9,14 +9,14 @@
 #define NEED HESSE_REP_NEED
 #define OPT  HESSE_REP_OPT
 
-static const hesse_rep_item settings[] = {NEED("js0"),    NEED("pairs"),         NEED("group"),
-                                          NEED("rank"),   NEED("js_log"),        NEED("js_max"),
-                                          NEED("points"), NEED("sigma"),         NEED("solver.probes"),
-                                          NEED("solver.steps"), NEED("products"), NEED("seconds")};
+static const hesse_rep_item settings[] = {
+    NEED("js0"),           NEED("pairs"),        NEED("group"),    NEED("rank"),
+    NEED("js_log"),        NEED("js_max"),       NEED("points"),   NEED("sigma"),
+    NEED("solver.probes"), NEED("solver.steps"), NEED("products"), NEED("seconds")};
 
 static void block_table(hesse_rep *s, const cJSON *blocks) {
-    static const char *const cols[] = {"block",    "parameters", "λ_max", "λ_k",
-                                       "trace",    "trace by",   "in JS", "why not"};
+    static const char *const cols[] = {"block", "parameters", "λ_max", "λ_k",
+                                       "trace", "trace by",   "in JS", "why not"};
     static const char *const keys[] = {"name",  "parameters",   "top",      "lambda_k",
                                        "trace", "trace_method", "included", "excluded"};
     hesse_rep_table(s, "grid", "Blocks", 8, cols);
@@ -58,8 +58,13 @@ static void heat_map(hesse_rep *s, const cJSON *doc, const cJSON *blocks) {
         }
     }
     double top = hesse_rep_number(doc, "js_max");
-    hesse_heatmap h = {"Jensen-Shannon distances", n, v, labels, 0,
-                       isfinite(top) && top > 0 ? top : sqrt(log(2.0)), "JS distance"};
+    hesse_heatmap h = {"Jensen-Shannon distances",
+                       n,
+                       v,
+                       labels,
+                       0,
+                       isfinite(top) && top > 0 ? top : sqrt(log(2.0)),
+                       "JS distance"};
     char *svg = NULL;
     int rc = hesse_heatmap_render(&h, &svg);
     if (rc == HESSE_OK)
@@ -87,8 +92,13 @@ static void densities(hesse_rep *s, const cJSON *doc, const cJSON *blocks) {
             ys[ns] = NULL;
             continue;
         }
-        se[ns] = (hesse_series){cJSON_IsString(name) ? name->valuestring : NULL, grid, ys[ns], g,
-                                HESSE_PLOT_LINE, NULL, 0};
+        se[ns] = (hesse_series){cJSON_IsString(name) ? name->valuestring : NULL,
+                                grid,
+                                ys[ns],
+                                g,
+                                HESSE_PLOT_LINE,
+                                NULL,
+                                0};
         ns++;
     }
     if (ns > 0) {

@@ -614,11 +614,15 @@ static const hesse_schema_part info_parts[] = {
 #define SCHEMA(name)                                                                               \
     { #name, 1, name##_parts, (int)(sizeof name##_parts / sizeof name##_parts[0]) }
 
+/* One schema added per line, so that a new one does not reflow the table. */
+/* clang-format off */
 static const hesse_schema schemas[] = {
     SCHEMA(eval),    SCHEMA(train),   SCHEMA(dense),     SCHEMA(spectrum),
     SCHEMA(density), SCHEMA(trace),   SCHEMA(bench),     SCHEMA(powerlaw),
-    SCHEMA(classes), SCHEMA(samples), SCHEMA(kronecker), SCHEMA(info),      SCHEMA(blocks),
+    SCHEMA(classes), SCHEMA(samples), SCHEMA(kronecker), SCHEMA(info),
+    SCHEMA(blocks),
 };
+/* clang-format on */
 #define NUM_SCHEMAS (int)(sizeof schemas / sizeof schemas[0])
 
 /* What hesse_schema_key(NULL, ...) searches: the rows the commands share. */

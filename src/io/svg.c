@@ -269,7 +269,8 @@ int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries
     return rc;
 }
 
-/* ---- Heat map --------------------------------------------------------------------------------- */
+/* ---- Heat map ---------------------------------------------------------------------------------
+ */
 
 /* White (t = 0) to #08306b (t = 1). */
 static void heat_colour(char *buf, size_t cap, double t) {
@@ -323,8 +324,9 @@ static void heat_bar(hesse_iobuf *b, const hesse_heatmap *h, double x, double y,
     char fill[16];
     for (int k = 0; k < 10; k++) {
         heat_colour(fill, sizeof fill, (k + 0.5) / 10);
-        hesse_iobuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.2f\" fill=\"%s\"/>\n",
-                           x, y + height * (9 - k) / 10, height / 10, fill);
+        hesse_iobuf_printf(
+            b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.2f\" fill=\"%s\"/>\n", x,
+            y + height * (9 - k) / 10, height / 10, fill);
     }
     hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%.3g</text>\n", x + 18,
                        y + 10, h->vmax);
@@ -350,7 +352,8 @@ int hesse_heatmap_render(const hesse_heatmap *h, char **svg) {
     double cell = fmax(14, fmin(44, 520.0 / h->n)), side = fmin(320, 6.5 * (double)longest + 12);
     double x0 = side + 10, y0 = side * 0.87 + 36, w = x0 + h->n * cell + 90,
            ht = y0 + h->n * cell + 30;
-    if (h->title && w < 20 + 7.5 * (double)strlen(h->title)) w = 20 + 7.5 * (double)strlen(h->title);
+    if (h->title && w < 20 + 7.5 * (double)strlen(h->title))
+        w = 20 + 7.5 * (double)strlen(h->title);
     hesse_iobuf b = {0};
     hesse_iobuf_printf(&b,
                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "

@@ -52,6 +52,58 @@ check_py "$T/bl.json" "[(b['name'], b['parameters'], b['tensors']) for b in d['b
 check_py "$T/bq.json" "[b['name'] for b in d['blocks']] == ['0.weight', '0.bias', '2.weight', '2.bias'] and all(b['slice'] == '' for b in d['blocks'])" \
     "blocks --group qkv: no fused projection, the tensors"
 
+# Against PyTorch: a small MLP on random inputs; every block's top eigenvalues, lambda_k and
+# trace against torch.linalg.eigvalsh of the block of torch.autograd.functional.hessian of the
+# same mean cross-entropy (float64).
+"$PY" - "$T/xy.safetensors" <<'PY' || fail "making the PyTorch fixture data"
+import json, random, struct, sys
+random.seed(3)
+n = 40
+x = [random.gauss(0, 1) for _ in range(n * 16)]
+y = [random.randrange(3) for _ in range(n)]
+hdr = {"x": {"dtype": "F64", "shape": [n, 1, 4, 4], "data_offsets": [0, 8 * n * 16]},
+       "y": {"dtype": "I64", "shape": [n], "data_offsets": [8 * n * 16, 8 * n * 17]}}
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack(f"<{n*16}d", *x) + struct.pack(f"<{n}q", *y))
+PY
+"$HESSE" train -q --arch 'mlp(16,8,3)' --data "$T/xy.safetensors" --epochs 0 --no-test --seed 5 \
+    -o "$T/small.safetensors" || fail "the small MLP"
+"$HESSE" blocks -q --model "$T/small.safetensors" --data "$T/xy.safetensors" --samples 40 --rank 3 \
+    --probes 2 --steps 10 -o "$T/bt.json" || fail "blocks on the small MLP"
+if "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" - "$T/bt.json" "$T/small.safetensors" "$T/xy.safetensors" <<'PY' || fail "blocks against PyTorch"
+import json, struct, sys, torch
+def load(path):
+    raw = open(path, "rb").read(); hl = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + hl]); data = raw[8 + hl:]; out = {}
+    for k, v in head.items():
+        if k == "__metadata__": continue
+        a, b = v["data_offsets"]
+        dt = {"F64": torch.float64, "I64": torch.int64}[v["dtype"]]
+        out[k] = torch.frombuffer(bytearray(data[a:b]), dtype=dt).reshape(v["shape"])
+    return out
+d = json.load(open(sys.argv[1])); w = load(sys.argv[2]); xy = load(sys.argv[3])
+x = xy["x"].reshape(40, 16) * d["data"]["preprocess"]["scale"]; y = xy["y"]
+names = [b["name"] for b in d["blocks"]]
+assert names == ["0.weight", "0.bias", "2.weight", "2.bias"], names
+def loss(*ps):
+    p = dict(zip(names, ps))
+    h = torch.relu(x @ p["0.weight"].T + p["0.bias"])
+    return torch.nn.functional.cross_entropy(h @ p["2.weight"].T + p["2.bias"], y)
+H = torch.autograd.functional.hessian(loss, tuple(w[k] for k in names))
+for i, b in enumerate(d["blocks"]):
+    n = w[names[i]].numel()
+    ev = torch.linalg.eigvalsh(H[i][i].reshape(n, n)).flip(0)
+    tol = 1e-8 * float(ev.abs().max())  # the Lanczos tolerance (residual <= 1e-8 ‖H_bb‖)
+    assert all(abs(a - float(e)) <= tol for a, e in zip(b["eigenvalues"], ev[:3])), (b["name"], b["eigenvalues"], ev[:3])
+    assert abs(b["lambda_k"] - float(ev[2])) <= tol, b["name"]
+    tr = float(ev.sum())
+    bound = 1e-12 * float(ev.abs().sum()) if b["trace_method"] == "exact" else 4 * b["trace_stderr"] + 1e-9 * abs(tr)
+    assert abs(b["trace"] - tr) <= bound, (b["name"], b["trace"], tr, b["trace_method"])
+PY
+    checks=$((checks + 1))
+fi
+
 # LeNet-5 at initialisation: ten tensors; conv1's bias (6 parameters) has no 10th eigenvalue and
 # the output bias's is 0, so 8 blocks and 28 pairs remain.
 "$HESSE" train -q --arch lenet5 --samples 20 --epochs 0 --no-test -o "$T/lenet.safetensors" ||
