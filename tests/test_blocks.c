@@ -108,6 +108,56 @@ static void test_partition(void) {
     hesse_model_free(m);
 }
 
+/* --group qkv on a tensor table with nn.MultiheadAttention(8, 2)'s names and shapes
+ * (in_proj_weight [24, 8], in_proj_bias [24], out_proj.weight [8, 8], out_proj.bias [8]) after
+ * a linear layer: the fused projections split into row slices of 64 and 8 parameters. */
+static hesse_tensor_info tensor(const char *name, int layer, int ndim, int64_t d0, int64_t d1,
+                                int64_t offset) {
+    hesse_tensor_info t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    t.layer = layer;
+    t.ndim = ndim;
+    t.shape[0] = d0;
+    t.shape[1] = d1;
+    t.offset = offset;
+    t.count = ndim == 1 ? d0 : d0 * d1;
+    return t;
+}
+
+static void test_partition_qkv(void) {
+    const hesse_tensor_info t[] = {
+        tensor("0.weight", 0, 2, 8, 4, 0),
+        tensor("1.in_proj_weight", 1, 2, 24, 8, 32),
+        tensor("1.in_proj_bias", 1, 1, 24, 0, 224),
+        tensor("1.out_proj.weight", 1, 2, 8, 8, 248),
+        tensor("1.out_proj.bias", 1, 1, 8, 0, 312),
+        tensor("2.in_proj_weight", 2, 2, 24, 7, 320), /* not [3D, D]: stays whole */
+    };
+    hesse_param_block *b = NULL;
+    int n = 0;
+    REQUIRE(hesse_param_blocks_of(t, 6, NULL, HESSE_GROUP_QKV, &b, &n) == HESSE_OK);
+    static const char *const names[] = {
+        "0.weight",         "1.in_proj_weight.q", "1.in_proj_weight.k", "1.in_proj_weight.v",
+        "1.in_proj_bias.q", "1.in_proj_bias.k",   "1.in_proj_bias.v",   "1.out_proj.weight",
+        "1.out_proj.bias",  "2.in_proj_weight"};
+    static const int64_t offsets[] = {0, 32, 96, 160, 224, 232, 240, 248, 312, 320};
+    static const int64_t counts[] = {32, 64, 64, 64, 8, 8, 8, 64, 8, 168};
+    CHECK(n == 10);
+    for (int i = 0; i < n && i < 10; i++) {
+        CHECK_MSG(strcmp(b[i].name, names[i]) == 0, "%s vs %s", b[i].name, names[i]);
+        CHECK(b[i].offset[0] == offsets[i] && b[i].count == counts[i] && b[i].nranges == 1);
+    }
+    CHECK(n == 10 && b[1].slice == 0 && b[2].slice == 1 && b[6].slice == 2 && b[9].slice == -1);
+    hesse_free(b);
+    /* --group layer keeps the attention's four tensors together, in one range */
+    const char *const layers[] = {"0", "1", "2"};
+    REQUIRE(hesse_param_blocks_of(t, 6, layers, HESSE_GROUP_LAYER, &b, &n) == HESSE_OK);
+    CHECK(n == 3 && strcmp(b[1].name, "1") == 0 && b[1].count == 288 && b[1].ntensors == 4 &&
+          b[1].nranges == 1 && b[1].offset[0] == 32);
+    hesse_free(b);
+}
+
 /* ---- Blocks of a block-diagonal matrix ------------------------------------------------------ */
 
 enum { N1 = 100, N3 = 20, N4 = 12, N5 = 5, N6 = 10, NB = 6 };
@@ -226,6 +276,7 @@ int main(void) {
     test_js_closed_forms();
     test_rescaled_closed_form();
     test_partition();
+    test_partition_qkv();
     test_block_diagonal();
     return test_summary("test_blocks");
 }

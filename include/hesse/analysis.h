@@ -297,6 +297,12 @@ typedef struct {
  * hesse_free) and *count. HESSE_EINVAL for bad arguments, HESSE_ENOMEM. */
 HESSE_API int hesse_param_blocks(const hesse_model *m, hesse_block_group g,
                                  hesse_param_block **blocks, int *count);
+/* The same over a tensor table (hesse_model_tensor's entries, in parameter order; first_tensor
+ * indexes it) with layer_names[t.layer] naming a layer block (needed for HESSE_GROUP_LAYER
+ * only, else may be NULL). */
+HESSE_API int hesse_param_blocks_of(const hesse_tensor_info *tensors, int count_tensors,
+                                    const char *const *layer_names, hesse_block_group g,
+                                    hesse_param_block **blocks, int *count);
 
 /* The Jensen-Shannon distance between two discrete distributions over the same n points,
  * each given up to a positive factor (p and q are divided by their sums here):

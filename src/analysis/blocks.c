@@ -71,26 +71,25 @@ static int add_to_layer(hesse_param_block *b, const hesse_tensor_info *t) {
     return HESSE_OK;
 }
 
-int hesse_param_blocks(const hesse_model *m, hesse_block_group g, hesse_param_block **blocks,
-                       int *count) {
-    if (!m || !blocks || !count)
-        return hesse_error(HESSE_EINVAL, "hesse_param_blocks: NULL argument");
+int hesse_param_blocks_of(const hesse_tensor_info *tensors, int nt, const char *const *layer_names,
+                          hesse_block_group g, hesse_param_block **blocks, int *count) {
+    if (!tensors || nt < 1 || !blocks || !count || (g == HESSE_GROUP_LAYER && !layer_names))
+        return hesse_error(HESSE_EINVAL, "hesse_param_blocks: NULL argument or no tensors");
     *blocks = NULL;
     *count = 0;
-    int nt = hesse_model_num_tensors(m), n = 0, rc = HESSE_OK;
-    hesse_param_block *b = hesse_alloc((size_t)(3 * nt + 1) * sizeof *b);
+    int n = 0, rc = HESSE_OK;
+    hesse_param_block *b = hesse_alloc((size_t)(3 * nt) * sizeof *b);
     if (!b) return hesse_error(HESSE_ENOMEM, "hesse_param_blocks: out of memory");
     for (int i = 0; i < nt && rc == HESSE_OK; i++) {
-        const hesse_tensor_info *t = hesse_model_tensor(m, i);
-        if (g == HESSE_GROUP_LAYER && n > 0 &&
-            hesse_model_tensor(m, b[n - 1].first_tensor)->layer == t->layer) {
+        const hesse_tensor_info *t = &tensors[i];
+        if (g == HESSE_GROUP_LAYER && n > 0 && tensors[b[n - 1].first_tensor].layer == t->layer) {
             rc = add_to_layer(&b[n - 1], t);
         } else if (g == HESSE_GROUP_QKV && is_fused_qkv(t)) {
             for (int s = 0; s < 3; s++) block_of_tensor(&b[n++], t, i, s);
         } else {
             block_of_tensor(&b[n], t, i, -1);
             if (g == HESSE_GROUP_LAYER)
-                snprintf(b[n].name, sizeof b[n].name, "%s", hesse_model_layer(m, t->layer)->name);
+                snprintf(b[n].name, sizeof b[n].name, "%s", layer_names[t->layer]);
             n++;
         }
     }
@@ -101,6 +100,21 @@ int hesse_param_blocks(const hesse_model *m, hesse_block_group g, hesse_param_bl
     *blocks = b;
     *count = n;
     return HESSE_OK;
+}
+
+int hesse_param_blocks(const hesse_model *m, hesse_block_group g, hesse_param_block **blocks,
+                       int *count) {
+    if (!m) return hesse_error(HESSE_EINVAL, "hesse_param_blocks: NULL model");
+    int nt = hesse_model_num_tensors(m), nl = hesse_model_num_layers(m);
+    hesse_tensor_info *t = hesse_alloc((size_t)(nt > 0 ? nt : 1) * sizeof *t);
+    const char **names = hesse_alloc((size_t)(nl > 0 ? nl : 1) * sizeof *names);
+    int rc = t && names ? HESSE_OK : hesse_error(HESSE_ENOMEM, "hesse_param_blocks: out of memory");
+    for (int i = 0; rc == HESSE_OK && i < nt; i++) t[i] = *hesse_model_tensor(m, i);
+    for (int i = 0; rc == HESSE_OK && i < nl; i++) names[i] = hesse_model_layer(m, i)->name;
+    if (rc == HESSE_OK) rc = hesse_param_blocks_of(t, nt, names, g, blocks, count);
+    hesse_free(t);
+    hesse_free(names);
+    return rc;
 }
 
 /* ---- Jensen-Shannon distance and the rescaled densities ------------------------------------ */
