@@ -128,6 +128,14 @@ static void describe_block(cJSON *arr, const hesse_model *m, const hesse_block_r
     hesse_json_add_doubles(o, "slq_grid", r->density.grid, r->density.points);
     hesse_json_add_doubles(o, "slq_density", r->density.density, r->density.points);
     if (r->rescaled) hesse_json_add_doubles(o, "density", r->rescaled, points);
+    cJSON *q = cJSON_AddArrayToObject(o, "quadrature"); /* to redo the smoothing offline */
+    for (int k = 0; k < r->density.probes; k++) {
+        cJSON *one = cJSON_CreateObject();
+        const int64_t at = (int64_t)k * r->density.steps;
+        hesse_json_add_doubles(one, "nodes", r->density.nodes + at, r->density.nsteps[k]);
+        hesse_json_add_doubles(one, "weights", r->density.weights + at, r->density.nsteps[k]);
+        cJSON_AddItemToArray(q, one);
+    }
     cJSON_AddNumberToObject(o, "products", (double)r->products);
     cJSON_AddNumberToObject(o, "seconds", r->seconds);
 }

@@ -34,6 +34,10 @@ check_py "$T/b.json" "(J := d['js']) and (inc := [i for i, b in enumerate(d['blo
 # every included block's density on the common grid integrates to 1
 check_py "$T/b.json" "(g := d['grid']) and len(g) == d['points'] and all(abs(sum((g[i+1]-g[i])*(b['density'][i]+b['density'][i+1])/2 for i in range(len(g)-1)) - 1) < 1e-9 for b in d['blocks'] if b['included'])" \
     "blocks: the rescaled densities integrate to 1"
+# the rescaled density is the quadrature (nodes / lambda_k) smoothed by sigma on the grid, up to
+# its normalisation: ratios to the peak recomputed from the document at a few grid points
+check_py "$T/b.json" "(g := d['grid']) and (s := d['sigma']) and (f := lambda b, t: sum(w * math.exp(-0.5 * ((t - x / b['lambda_k']) / s) ** 2) for q in b['quadrature'] for x, w in zip(q['nodes'], q['weights']))) and all(abs(b['density'][i] / b['density'][m] - f(b, g[i]) / f(b, g[m])) <= 1e-9 for b in d['blocks'] if b['included'] for m in [b['density'].index(max(b['density']))] for i in (0, len(g) // 3, len(g) // 2, m - 3))" \
+    "blocks: the rescaled densities from the quadrature"
 check_py "$T/b.json" "d['svg_files'] == [d['svg'] + '.svg', d['svg'] + '-densities.svg']" "blocks: plots listed"
 [ "$(grep -c '<rect x=' "$T/b.svg")" -eq 26 ] || fail "blocks: the heat map has 16 cells and a 10-step colour bar"
 "$HESSE" report "$T/b.json" -o "$T/r.html" 2>/dev/null || fail "report of a blocks document"
