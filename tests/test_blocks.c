@@ -267,6 +267,14 @@ static void test_block_diagonal(void) {
     CHECK_CLOSE(r.js0, sum / 6, 1e-15, 0);
     CHECK(r.products > 0);
     hesse_blocks_free(&r);
+    /* --width: one Gaussian width in units of lambda_k for every block, grid spacing width / 5;
+     * the peaks at -5, 1 and 10 stay apart, so the closed form holds again */
+    p.width = 0.05;
+    REQUIRE(hesse_blocks_compute(&op, defs, NB, &p, &r) == HESSE_OK);
+    CHECK(r.sigma == 0.05 && r.points == (int)ceil((r.hi - r.lo) / 0.01) + 1);
+    CHECK_CLOSE(r.grid[1] - r.grid[0], 0.01, 1e-3, 0); /* (hi - lo) / (points - 1) <= 0.01 */
+    CHECK_CLOSE(r.js[2 * NB + 3], sqrt(0.5 * (klp + klq)), 1e-9, 0);
+    hesse_blocks_free(&r);
     hesse_op_free(&op);
     free(A);
     free(B);

@@ -47,11 +47,11 @@ def main():
         sigma, points = doc["sigma"], doc["points"]
     else:
         sigma = float(sys.argv[3])
-        points = int((hi - lo) / (sigma / 5)) + 1
+        points = min(1000000, math.ceil((hi - lo) / (sigma / 5)) + 1)  # as hesse blocks --width
     grid = torch.linspace(lo, hi, points, dtype=torch.float64)
     d = densities(doc, grid, sigma)
     vals = [js(d[i], d[j]) for i in range(len(d)) for j in range(i + 1, len(d))]
-    print(f"sigma {sigma:.4g} points {points} pairs {len(vals)} JS0 {sum(vals) / len(vals):.4f} "
+    print(f"sigma {sigma:.4g} points {points} pairs {len(vals)} JS0 {sum(vals) / len(vals):.6f} "
           f"(the document's: {doc['js0']:.4f})")
 
 

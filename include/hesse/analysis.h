@@ -282,7 +282,7 @@ typedef enum {
 /* "tensor", "layer", "qkv"; HESSE_EINVAL naming --group otherwise. */
 HESSE_API int hesse_block_group_parse(const char *name, hesse_block_group *g);
 
-enum { HESSE_BLOCK_MAX_RANGES = 8 };
+enum { HESSE_BLOCK_MAX_RANGES = 8, HESSE_BLOCKS_MAX_POINTS = 1000000 };
 /* One block: coordinates [offset[i], offset[i] + length[i]) of the parameter vector. */
 typedef struct {
     char name[HESSE_NAME_MAX + 8]; /* "3.weight", "3" (a layer), "0.in_proj_weight.q" */
@@ -324,6 +324,9 @@ typedef struct {
     int rank;          /* normalise by the rank-th largest eigenvalue (default 10) */
     int points;        /* the common grid of the rescaled densities (default 4000) */
     double sigma;      /* their Gaussian width, a fraction of the common grid (default 0.002) */
+    double width;      /* > 0: instead, the width in units of lambda_k for every block, and
+                          points = (hi - lo) / (width / 5) + 1, at most HESSE_BLOCKS_MAX_POINTS
+                          (default 0) */
     double margin;     /* the common grid's widening each side, of its width (default 0.05) */
     int trace_samples; /* Hutch++ products; the exact trace when the block has <= this many
                           parameters (default 99) */
@@ -352,7 +355,7 @@ typedef struct {
 typedef struct {
     int count;
     hesse_block_result *blocks;
-    int rank, points;
+    int rank, points;     /* points: of the common grid (p->points, or from p->width) */
     double lo, hi, sigma; /* the common grid (in units of each block's lambda_ref) and width */
     double *grid;         /* [points]; NULL when fewer than 2 blocks are included */
     double *js;           /* count x count, row-major; NAN where a block is excluded */

@@ -277,15 +277,19 @@ static int js_matrix(hesse_blocks *b, const hesse_blocks_params *p) {
     if (inc < 2) return HESSE_OK;
     common_range(b, p->margin, &b->lo, &b->hi);
     b->sigma = p->sigma * (b->hi - b->lo);
-    b->grid = hesse_alloc((size_t)p->points * sizeof(double));
+    if (p->width > 0) { /* one width in units of lambda_k for all blocks, spacing width / 5 */
+        b->sigma = p->width;
+        b->points = (int)fmin(HESSE_BLOCKS_MAX_POINTS, ceil((b->hi - b->lo) / (p->width / 5)) + 1);
+    }
+    b->grid = hesse_alloc((size_t)b->points * sizeof(double));
     if (!b->grid) return hesse_error(HESSE_ENOMEM, "hesse_blocks_compute: out of memory");
-    for (int g = 0; g < p->points; g++) b->grid[g] = b->lo + (b->hi - b->lo) * g / (p->points - 1);
+    for (int g = 0; g < b->points; g++) b->grid[g] = b->lo + (b->hi - b->lo) * g / (b->points - 1);
     for (int i = 0; i < n; i++) {
         hesse_block_result *r = &b->blocks[i];
         if (!r->included) continue;
-        r->rescaled = hesse_alloc((size_t)p->points * sizeof(double));
+        r->rescaled = hesse_alloc((size_t)b->points * sizeof(double));
         if (!r->rescaled) return hesse_error(HESSE_ENOMEM, "hesse_blocks_compute: out of memory");
-        int rc = hesse_density_rescaled(&r->density, r->lambda_ref, p->points, b->grid, b->sigma,
+        int rc = hesse_density_rescaled(&r->density, r->lambda_ref, b->points, b->grid, b->sigma,
                                         r->rescaled);
         if (rc != HESSE_OK) return rc;
     }
@@ -295,7 +299,7 @@ static int js_matrix(hesse_blocks *b, const hesse_blocks_params *p) {
         b->js[i * n + i] = 0;
         for (int j = i + 1; j < n; j++) {
             if (!b->blocks[j].included) continue;
-            double d = hesse_js_distance(p->points, b->blocks[i].rescaled, b->blocks[j].rescaled);
+            double d = hesse_js_distance(b->points, b->blocks[i].rescaled, b->blocks[j].rescaled);
             b->js[i * n + j] = b->js[j * n + i] = d;
             sum += d;
             b->pairs++;
@@ -310,7 +314,7 @@ static int check_args(const hesse_op *full, const hesse_param_block *blocks, int
     if (!full || !blocks || count < 1 || !p)
         return hesse_error(HESSE_EINVAL, "hesse_blocks_compute: NULL argument or no blocks");
     if (p->probes < 1 || p->steps < 2 || p->rank < 1 || p->points < 2 || !(p->sigma > 0) ||
-        !(p->margin >= 0) || p->trace_samples < 4)
+        !(p->width >= 0) || !(p->margin >= 0) || p->trace_samples < 4)
         return hesse_error(HESSE_EINVAL, "hesse_blocks_compute: bad parameters");
     for (int i = 0; i < count; i++)
         for (int k = 0; k < blocks[i].nranges; k++)

@@ -14,7 +14,7 @@ typedef struct {
     cli_curv_opts co;
     const char *out, *group, *svg;
     int threads, quiet, probes, steps, rank, points, trace_samples, dense_below;
-    double sigma, tol;
+    double sigma, width, tol;
     uint64_t seed;
     hesse_block_group g;
 } blocks_args;
@@ -55,6 +55,10 @@ static int options(blocks_args *a, cli_opt *opts) {
          0},
         {"sigma", 0, OPT_DOUBLE, &a->sigma, "F",
          "Gaussian width, a fraction of the common grid (default 0.002)", 1e-7, 0.5, 0},
+        {"width", 0, OPT_DOUBLE, &a->width, "W",
+         "instead of --sigma: the same Gaussian width W in units of lambda_k for every block "
+         "(grid spacing W/5)",
+         1e-6, 1e3, 0},
         {"trace-samples", 0, OPT_INT, &a->trace_samples, "P",
          "Hutch++ products per block; the exact trace up to P parameters (default 99)", 4, 1e7, 0},
         {"dense-below", 0, OPT_INT, &a->dense_below, "N",
@@ -72,7 +76,14 @@ static int options(blocks_args *a, cli_opt *opts) {
 }
 
 /* --group, and --layer refused (the command makes its own blocks). */
-static int validate(blocks_args *a) {
+static int validate(blocks_args *a, const cli_opt *opts, int nopts) {
+    static const char *const grid_opts[] = {"sigma", "points", NULL};
+    if (a->width > 0) {
+        int rc = cli_refuse_given(opts, nopts, grid_opts,
+                                  "applies without --width (--width gives the width in units "
+                                  "of lambda_k and the grid from it)");
+        if (rc != HESSE_OK) return rc;
+    }
     if (a->co.layer)
         return hesse_error(HESSE_EINVAL, "option --layer: hesse blocks splits the parameters into "
                                          "blocks itself; use --group tensor, layer or qkv");
@@ -91,6 +102,7 @@ static hesse_blocks_params params(const blocks_args *a) {
     if (a->rank) p.rank = a->rank;
     if (a->points) p.points = a->points;
     if (a->sigma > 0) p.sigma = a->sigma;
+    p.width = a->width;
     if (a->trace_samples) p.trace_samples = a->trace_samples;
     if (a->dense_below >= 0) p.dense_below = a->dense_below;
     if (a->tol > 0) p.tol = a->tol;
@@ -153,6 +165,7 @@ static void describe(const blocks_args *a, const hesse_blocks_params *p, const c
     cJSON_AddNumberToObject(res, "rank", b->rank);
     cJSON_AddNumberToObject(res, "points", b->points);
     cJSON_AddNumberToObject(res, "sigma", b->grid ? b->sigma : NAN);
+    if (p->width > 0) cJSON_AddNumberToObject(res, "width", p->width);
     cJSON_AddNumberToObject(res, "lo", b->grid ? b->lo : NAN);
     cJSON_AddNumberToObject(res, "hi", b->grid ? b->hi : NAN);
     cJSON_AddStringToObject(res, "js_log", "natural");
@@ -224,7 +237,7 @@ int cmd_blocks(int argc, char **argv) {
     hesse_blocks b = {0};
     hesse_param_block *defs = NULL;
     int count = 0;
-    HESSE_CHECK(validate(&a));
+    HESSE_CHECK(validate(&a, opts, nopts));
     HESSE_CHECK(cli_check_output(a.out, "option --output"));
     HESSE_CHECK(cli_check_svg(a.svg, (const char *const[]){"", "-densities", NULL}));
     HESSE_CHECK(cli_curv_open(&a.mo, &a.d, &a.co, &c));

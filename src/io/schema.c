@@ -536,6 +536,7 @@ static const hesse_key blocks_keys[] = {
     REQ("rank", "normalising rank k (λ_k)", "", INT),
     REQ("points", "common grid points", "", INT),
     REQ("sigma", "Gaussian width (normalised units)", "", NUMBER),
+    OPT("width", "width asked for, in units of λ_k (--width)", "", NUMBER),
     REQ("lo", "common grid from", "", NUMBER),
     REQ("hi", "common grid to", "", NUMBER),
     REQ("js_log", "logarithm of the JS distance", "", STRING),

@@ -45,6 +45,19 @@ grep -q "Block heterogeneity" "$T/r.html" || fail "report: no block heterogeneit
 if grep -q 'class="missing"' "$T/r.html"; then fail "report: keys missing in the blocks section"; fi
 checks=$((checks + 3))
 
+# --width: one width in units of lambda_k; the same quadrature re-smoothed offline by
+# tools/blocks_resmooth.py at that width gives the same JS0
+"$HESSE" blocks -q --model "$T/mlp.safetensors" --samples 100 --probes 3 --steps 20 --width 0.1 \
+    -o "$T/bw.json" || fail "blocks --width"
+check_py "$T/bw.json" "d['width'] == 0.1 and d['sigma'] == 0.1 and len(d['grid']) == d['points'] == math.ceil((d['hi'] - d['lo']) / 0.02) + 1" \
+    "blocks --width: the width and the grid"
+if "$PY" -c "import torch" 2>/dev/null; then
+    r=$("$PY" "$HESSE_SOURCE/tools/blocks_resmooth.py" "$T/b.json" abs 0.1) || fail "blocks_resmooth.py"
+    js=$(echo "$r" | sed -n 's/.*JS0 \([0-9.]*\) .*/\1/p')
+    check_py "$T/bw.json" "abs(d['js0'] - float('$js')) <= 1e-6" \
+        "blocks --width 0.1 = the default run re-smoothed at 0.1 offline"
+fi
+
 # --group layer: a layer's weight and bias together; --group qkv without a fused projection
 # is --group tensor.
 "$HESSE" blocks -q --model "$T/mlp.safetensors" --samples 100 --probes 2 --steps 10 --group layer \
