@@ -1,7 +1,7 @@
 /* hesse/analysis.h: the measurements of the four research lines (PAPERS.md beside DESIGN.md):
  * power-law spectra (Xie et al.), the class-mean hierarchy of outliers (Papyan 2019),
  * sample-size dynamics (Papyan 2018), and the Kronecker decoupling of layer Hessians (Wu et
- * al.), plus the subspace tools they share.
+ * al.), block heterogeneity (Zhang et al. 2024), plus the subspace tools they share.
  *
  * Room: analysis/ composes operators (curv/) and solvers (spectral/) into the papers'
  * quantities; it never reaches into a network's passes. Ownership: results with arrays are
@@ -263,6 +263,117 @@ HESSE_API int hesse_kron_top(const hesse_kron_layer *kl, int k, double *values, 
  * for a rank-one matrix, 1/min(rows, cols) at the other extreme. NAN for a zero vector or
  * when the SVD fails. */
 HESSE_API double hesse_rank_one_ratio(const double *v, int64_t rows, int64_t cols);
+
+/* ---- Block heterogeneity (Zhang, Chen, Ding, Li, Sun, Luo, NeurIPS 2024) ---------------------
+ * The parameters are split into blocks, each block's diagonal Hessian block H_bb gets an SLQ
+ * density, its top eigenvalues and its trace; the densities, each rescaled by its block's
+ * 10th largest eigenvalue, are compared pairwise by the Jensen-Shannon distance, and JS0 is
+ * the mean over the pairs (docs/analyses.md gives the exact definition). */
+
+/* How the parameters are grouped: every tensor; a layer's tensors together; or every tensor
+ * with the fused attention projections (a tensor named "*in_proj_weight" of shape [3D, D],
+ * or "*in_proj_bias" of shape [3D]) split into their Q, K and V row slices. */
+typedef enum {
+    HESSE_GROUP_TENSOR = 0,
+    HESSE_GROUP_LAYER = 1,
+    HESSE_GROUP_QKV = 2
+} hesse_block_group;
+
+/* "tensor", "layer", "qkv"; HESSE_EINVAL naming --group otherwise. */
+HESSE_API int hesse_block_group_parse(const char *name, hesse_block_group *g);
+
+enum { HESSE_BLOCK_MAX_RANGES = 8, HESSE_BLOCKS_MAX_POINTS = 1000000 };
+/* One block: coordinates [offset[i], offset[i] + length[i]) of the parameter vector. */
+typedef struct {
+    char name[HESSE_NAME_MAX + 8]; /* "3.weight", "3" (a layer), "0.in_proj_weight.q" */
+    int first_tensor, ntensors;    /* the model's tensors it covers (hesse_model_tensor) */
+    int slice;                     /* 0, 1, 2: Q, K, V slice of its tensor; -1: whole tensors */
+    int nranges;
+    int64_t offset[HESSE_BLOCK_MAX_RANGES], length[HESSE_BLOCK_MAX_RANGES];
+    int64_t count; /* sum of length */
+} hesse_param_block;
+
+/* The blocks of m's parameters under g, in parameter order, in *blocks (the caller's:
+ * hesse_free) and *count. HESSE_EINVAL for bad arguments, HESSE_ENOMEM. */
+HESSE_API int hesse_param_blocks(const hesse_model *m, hesse_block_group g,
+                                 hesse_param_block **blocks, int *count);
+/* The same over a tensor table (hesse_model_tensor's entries, in parameter order; first_tensor
+ * indexes it) with layer_names[t.layer] naming a layer block (needed for HESSE_GROUP_LAYER
+ * only, else may be NULL). */
+HESSE_API int hesse_param_blocks_of(const hesse_tensor_info *tensors, int count_tensors,
+                                    const char *const *layer_names, hesse_block_group g,
+                                    hesse_param_block **blocks, int *count);
+
+/* The Jensen-Shannon distance between two discrete distributions over the same n points,
+ * each given up to a positive factor (p and q are divided by their sums here):
+ * sqrt(JSD), JSD = (KL(p||m) + KL(q||m)) / 2, m = (p + q) / 2, natural logarithm, 0 log 0 = 0;
+ * in [0, sqrt(ln 2)], sqrt(ln 2) for disjoint supports. scipy.spatial.distance.jensenshannon
+ * with its default base. NAN when either sums to zero or has a negative or non-finite value. */
+HESSE_API double hesse_js_distance(int64_t n, const double *p, const double *q);
+
+/* The density of d's quadrature (every probe's Ritz nodes with their weights, averaged over
+ * the probes) after dividing the eigenvalue axis by `scale` (> 0): a Gaussian of absolute
+ * width sigma at each node / scale, on `points` grid values, normalised to integrate to 1
+ * over the grid (trapezoid rule). HESSE_EINVAL when d has no quadrature, scale <= 0 or
+ * sigma <= 0, or nothing of the density lands on the grid. */
+HESSE_API int hesse_density_rescaled(const hesse_density *d, double scale, int points,
+                                     const double *grid, double sigma, double *out);
+
+typedef struct {
+    int probes, steps; /* SLQ per block (default 10, 80; steps capped by the block's size) */
+    int rank;          /* normalise by the rank-th largest eigenvalue (default 10) */
+    int points;        /* the common grid of the rescaled densities (default 4000) */
+    double sigma;      /* their Gaussian width, a fraction of the common grid (default 0.002) */
+    double width;      /* > 0: instead, the width in units of lambda_k for every block, and
+                          points = (hi - lo) / (width / 5) + 1, at most HESSE_BLOCKS_MAX_POINTS
+                          (default 0) */
+    double margin;     /* the common grid's widening each side, of its width (default 0.05) */
+    int trace_samples; /* Hutch++ products; the exact trace when the block has <= this many
+                          parameters (default 99) */
+    double tol;        /* Lanczos tolerance of the top eigenvalues (default 1e-8) */
+    int dense_below;   /* top eigenvalues from the dense block up to this size (default 64) */
+    uint64_t seed;     /* every block's probes and start vectors (default 0) */
+    void (*monitor)(void *ctx, int index, int count, const hesse_param_block *b);
+    void *monitor_ctx; /* monitor: called before each block; may be NULL */
+} hesse_blocks_params;
+HESSE_API hesse_blocks_params hesse_blocks_defaults(void);
+
+typedef struct {
+    hesse_param_block def;
+    hesse_density density;    /* the block's SLQ density on its own grid */
+    hesse_eigs top;           /* its top min(rank, count) eigenvalues with residuals */
+    double lambda_ref;        /* the rank-th largest eigenvalue; NAN when the block has fewer */
+    hesse_trace_result trace; /* exact (trace_exact) or Hutch++ */
+    int trace_exact;
+    int included;         /* in the JS matrix */
+    const char *excluded; /* why not (a static string), NULL when included */
+    double *rescaled;     /* [points] on the common grid; NULL when excluded */
+    int64_t products;
+    double seconds;
+} hesse_block_result;
+
+typedef struct {
+    int count;
+    hesse_block_result *blocks;
+    int rank, points;     /* points: of the common grid (p->points, or from p->width) */
+    double lo, hi, sigma; /* the common grid (in units of each block's lambda_ref) and width */
+    double *grid;         /* [points]; NULL when fewer than 2 blocks are included */
+    double *js;           /* count x count, row-major; NAN where a block is excluded */
+    int pairs;            /* included pairs i < j */
+    double js0;           /* mean of js over the pairs; NAN when there are none */
+    int64_t products;
+    double seconds;
+} hesse_blocks;
+HESSE_API void hesse_blocks_free(hesse_blocks *b);
+
+/* Zhang et al.'s block heterogeneity over `full` (a curvature operator of all parameters, n =
+ * the model's parameter count; blocks from hesse_param_blocks). A block is left out of the JS
+ * matrix when it has fewer than rank parameters or its rank-th largest eigenvalue is not above
+ * tol x |its largest| (zero to the solver's accuracy; excluded says which). Fills *out (release
+ * with hesse_blocks_free). Errors: the operator's and the solvers'; HESSE_EINVAL for bad arguments
+ * (a block outside [0, n)). */
+HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks, int count,
+                                   const hesse_blocks_params *p, hesse_blocks *out);
 
 #ifdef __cplusplus
 }

@@ -186,6 +186,24 @@ HESSE_API int hesse_svg_render(const hesse_plot *p, const hesse_series *series, 
 HESSE_API int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries,
                               const char *path);
 
+/* A heat map of an n x n matrix (row-major values; a non-finite cell is drawn grey and marked
+ * "n/a"), white at vmin to dark blue at vmax, the labels down the left and along the top, each
+ * cell's value in its <title> (and written in the cell when n <= 16), a colour bar with
+ * scale_label. No element ids: the document embeds inline as it is. */
+typedef struct {
+    const char *title;
+    int n;
+    const double *values;
+    const char *const *labels; /* [n] */
+    double vmin, vmax;
+    const char *scale_label;
+} hesse_heatmap;
+/* Renders to a NUL-terminated SVG document (*svg the caller's: hesse_free); HESSE_EINVAL for
+ * n < 1, NULL values or labels, or vmax <= vmin. */
+HESSE_API int hesse_heatmap_render(const hesse_heatmap *h, char **svg);
+/* Renders and writes atomically. */
+HESSE_API int hesse_heatmap_write(const hesse_heatmap *h, const char *path);
+
 /* ---- Reports -------------------------------------------------------------------------------
  * One self-contained HTML page joining result documents (docs/report.md): a table of contents,
  * then one section per document in the order given, rendered by its "schema" (tables and

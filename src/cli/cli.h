@@ -475,5 +475,6 @@ int cmd_powerlaw(int argc, char **argv);
 int cmd_classes(int argc, char **argv);
 int cmd_samples(int argc, char **argv);
 int cmd_kronecker(int argc, char **argv);
+int cmd_blocks(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
     {"classes", cmd_classes, "class-mean hierarchy of the outliers (Papyan 2019)", 1},
     {"samples", cmd_samples, "outliers and bulk against the number of samples (Papyan 2018)", 1},
     {"kronecker", cmd_kronecker, "layer Hessians vs the Kronecker decoupling (Wu et al.)", 1},
+    {"blocks", cmd_blocks, "block heterogeneity: per-block spectra and JS0 (Zhang et al.)", 1},
     {"bench", cmd_bench, "time gradients and Hessian-vector products on standard cases", 0},
     {"report", cmd_report, "one self-contained HTML page from result documents", 0},
 };

@@ -124,6 +124,9 @@ hesse_plot hesse_rep_plot_spec(const char *title, const char *xlabel, const char
  * to draw becomes a note. */
 void hesse_rep_plot(hesse_rep *s, const hesse_plot *p, const hesse_series *series, int nseries,
                     const char *caption);
+/* An SVG document (hesse_svg_render, hesse_heatmap_render) as an inline <figure>, its element
+ * ids made unique in the page, with a caption. */
+void hesse_rep_figure(hesse_rep *s, const char *svg, const char *caption);
 /* A paragraph of escaped text with a class ("note", "verdict ok", "verdict bad"). */
 void hesse_rep_note(hesse_rep *s, const char *cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -147,5 +150,6 @@ void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc);
 void hesse_rep_classes(hesse_rep *s, const cJSON *doc);
 void hesse_rep_samples(hesse_rep *s, const cJSON *doc);
 void hesse_rep_kronecker(hesse_rep *s, const cJSON *doc);
+void hesse_rep_blocks(hesse_rep *s, const cJSON *doc);
 
 #endif /* HESSE_REPORT_IMPL_H */

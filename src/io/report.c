@@ -68,6 +68,7 @@ static const struct {
     {"classes", "Class-mean decomposition", hesse_rep_classes},
     {"samples", "Sample-size dynamics", hesse_rep_samples},
     {"kronecker", "Kronecker decoupling", hesse_rep_kronecker},
+    {"blocks", "Block heterogeneity", hesse_rep_blocks},
 };
 #define NUM_RENDERERS (int)(sizeof renderers / sizeof renderers[0])
 

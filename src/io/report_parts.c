@@ -453,10 +453,14 @@ void hesse_rep_plot(hesse_rep *s, const hesse_plot *p, const hesse_series *serie
                        p && (p->xlog || p->ylog) ? " (log axes drop non-positive values)" : "");
         return;
     }
+    hesse_rep_figure(s, svg, caption);
+    free(svg);
+}
+
+void hesse_rep_figure(hesse_rep *s, const char *svg, const char *caption) {
     int id = ++*s->plots;
     hesse_iobuf_printf(s->b, "<figure id=\"plot-%d\">\n", id);
     append_svg(s->b, svg, id);
-    free(svg);
     if (caption) {
         hesse_iobuf_puts(s->b, "<figcaption>");
         hesse_rep_text(s->b, caption);

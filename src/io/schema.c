@@ -524,6 +524,60 @@ static const hesse_key kronecker_keys[] = {
     END,
 };
 
+/* hesse blocks: block heterogeneity (Zhang et al. 2024; docs/analyses.md). */
+static const hesse_key blocks_keys[] = {
+    REQ("group", "blocks grouped by", "", STRING),
+    REQ("solver", "solver", "", OBJECT),
+    REQ("solver.probes", "SLQ probes per block", "", INT),
+    REQ("solver.steps", "SLQ steps (at most the block's size)", "", INT),
+    REQ("solver.seed", "seed (every block's)", "", INT),
+    REQ("solver.tol", "Lanczos tolerance", "", NUMBER),
+    REQ("solver.dense_below", "dense top eigenvalues up to", "", INT),
+    REQ("solver.trace_samples", "Hutch++ products (exact up to this size)", "", INT),
+    REQ("rank", "normalising rank k (λ_k)", "", INT),
+    REQ("points", "common grid points", "", INT),
+    REQ("sigma", "Gaussian width (normalised units)", "", NUMBER),
+    OPT("width", "width asked for, in units of λ_k (--width)", "", NUMBER),
+    REQ("lo", "common grid from", "", NUMBER),
+    REQ("hi", "common grid to", "", NUMBER),
+    REQ("js_log", "logarithm of the JS distance", "", STRING),
+    REQ("js_max", "largest possible JS distance", "", NUMBER),
+    REQ("js0", "JS⁰ (mean JS distance over pairs)", "", NUMBER),
+    REQ("pairs", "pairs of blocks compared", "", INT),
+    REQ("js", "JS distances (matrix)", "", ARRAY),
+    REQ("grid", "common grid (λ / λ_k)", "", ARRAY),
+    REQ("blocks", "blocks", "", ARRAY),
+    REQ("blocks[].name", "block", "", STRING),
+    REQ("blocks[].tensors", "tensors", "", ARRAY),
+    REQ("blocks[].slice", "Q/K/V slice", "", STRING),
+    REQ("blocks[].parameters", "parameters", "", INT),
+    REQ("blocks[].top", "λ_max", "", NUMBER),
+    REQ("blocks[].top_residual", "λ_max residual", "", NUMBER),
+    REQ("blocks[].eigenvalues", "top eigenvalues", "", ARRAY),
+    REQ("blocks[].residuals", "their residuals", "", ARRAY),
+    REQ("blocks[].lambda_k", "λ_k (normaliser)", "", NUMBER),
+    REQ("blocks[].trace", "trace", "", NUMBER),
+    REQ("blocks[].trace_stderr", "trace standard error", "", NUMBER),
+    REQ("blocks[].trace_method", "trace method", "", STRING),
+    REQ("blocks[].included", "in the JS matrix", "", BOOL),
+    OPT("blocks[].excluded", "why not in the JS matrix", "", STRING),
+    REQ("blocks[].slq_lo", "SLQ grid from", "", NUMBER),
+    REQ("blocks[].slq_hi", "SLQ grid to", "", NUMBER),
+    REQ("blocks[].slq_grid", "SLQ grid", "", ARRAY),
+    REQ("blocks[].slq_density", "SLQ density", "", ARRAY),
+    OPT("blocks[].density", "density on the common grid (λ / λ_k)", "", ARRAY),
+    REQ("blocks[].quadrature", "SLQ quadrature per probe", "", ARRAY),
+    REQ("blocks[].quadrature[].nodes", "Ritz values", "", ARRAY),
+    REQ("blocks[].quadrature[].weights", "weights", "", ARRAY),
+    REQ("blocks[].products", "products", "", INT),
+    REQ("blocks[].seconds", "seconds", "s", NUMBER),
+    REQ("products", "products", "", INT),
+    REQ("seconds", "seconds", "s", NUMBER),
+    OPT("svg", "plot", "", STRING),
+    OPT("svg_files", "plots written", "", ARRAY),
+    END,
+};
+
 /* hesse info --json: the machine; with --model, the model's tensors instead. */
 static const hesse_key info_keys[] = {
     OPT("memory_available_bytes", "memory available", "bytes", INT),
@@ -558,17 +612,22 @@ static const hesse_schema_part powerlaw_parts[] = {{envelope, 0}, {model, 1},   
 static const hesse_schema_part classes_parts[] = {SHARED, {classes_keys, 0}};
 static const hesse_schema_part samples_parts[] = {DESCRIBED, {samples_keys, 0}};
 static const hesse_schema_part kronecker_parts[] = {SHARED, {kronecker_keys, 0}};
+static const hesse_schema_part blocks_parts[] = {SHARED, {blocks_keys, 0}};
 static const hesse_schema_part info_parts[] = {
     {envelope, 0}, {model, 1}, {ranks, 0}, {info_keys, 0}};
 
 #define SCHEMA(name)                                                                               \
     { #name, 1, name##_parts, (int)(sizeof name##_parts / sizeof name##_parts[0]) }
 
+/* One schema added per line, so that a new one does not reflow the table. */
+/* clang-format off */
 static const hesse_schema schemas[] = {
     SCHEMA(eval),    SCHEMA(train),   SCHEMA(dense),     SCHEMA(spectrum),
     SCHEMA(density), SCHEMA(trace),   SCHEMA(bench),     SCHEMA(powerlaw),
     SCHEMA(classes), SCHEMA(samples), SCHEMA(kronecker), SCHEMA(info),
+    SCHEMA(blocks),
 };
+/* clang-format on */
 #define NUM_SCHEMAS (int)(sizeof schemas / sizeof schemas[0])
 
 /* What hesse_schema_key(NULL, ...) searches: the rows the commands share. */

@@ -268,3 +268,121 @@ int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries
     free(svg);
     return rc;
 }
+
+/* ---- Heat map ---------------------------------------------------------------------------------
+ */
+
+/* White (t = 0) to #08306b (t = 1). */
+static void heat_colour(char *buf, size_t cap, double t) {
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    snprintf(buf, cap, "#%02x%02x%02x", (int)lround(255 + t * (8 - 255)),
+             (int)lround(255 + t * (48 - 255)), (int)lround(255 + t * (107 - 255)));
+}
+
+static void heat_cell(hesse_iobuf *b, const hesse_heatmap *h, int i, int j, double x, double y,
+                      double cell) {
+    double v = h->values[(int64_t)i * h->n + j], t = (v - h->vmin) / (h->vmax - h->vmin);
+    char fill[16], num[32];
+    if (isfinite(v))
+        heat_colour(fill, sizeof fill, t);
+    else
+        snprintf(fill, sizeof fill, "#bbbbbb");
+    snprintf(num, sizeof num, isfinite(v) ? "%.3g" : "n/a", v);
+    hesse_iobuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">",
+                       x, y, cell, cell, fill);
+    hesse_iobuf_puts(b, "<title>");
+    xml_text(b, h->labels[i]);
+    hesse_iobuf_puts(b, " vs ");
+    xml_text(b, h->labels[j]);
+    hesse_iobuf_printf(b, ": %s</title></rect>\n", num);
+    if (h->n <= 16)
+        hesse_iobuf_printf(b,
+                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\" "
+                           "fill=\"%s\">%s</text>\n",
+                           x + cell / 2, y + cell / 2 + 4, fmin(11, cell / 3.2),
+                           isfinite(v) && t > 0.55 ? "#ffffff" : "#222222", num);
+}
+
+static void heat_labels(hesse_iobuf *b, const hesse_heatmap *h, double x0, double y0, double cell) {
+    for (int i = 0; i < h->n; i++) {
+        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">",
+                           x0 - 4, y0 + (i + 0.5) * cell + 4);
+        xml_text(b, h->labels[i]);
+        hesse_iobuf_puts(b, "</text>\n");
+        double x = x0 + (i + 0.5) * cell + 4;
+        hesse_iobuf_printf(b,
+                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+                           "transform=\"rotate(-60 %.1f %.1f)\">",
+                           x, y0 - 4, x, y0 - 4);
+        xml_text(b, h->labels[i]);
+        hesse_iobuf_puts(b, "</text>\n");
+    }
+}
+
+/* A vertical bar of 10 steps from vmin (bottom) to vmax (top), labelled at both ends. */
+static void heat_bar(hesse_iobuf *b, const hesse_heatmap *h, double x, double y, double height) {
+    char fill[16];
+    for (int k = 0; k < 10; k++) {
+        heat_colour(fill, sizeof fill, (k + 0.5) / 10);
+        hesse_iobuf_printf(
+            b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.2f\" fill=\"%s\"/>\n", x,
+            y + height * (9 - k) / 10, height / 10, fill);
+    }
+    hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%.3g</text>\n", x + 18,
+                       y + 10, h->vmax);
+    hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%.3g</text>\n", x + 18,
+                       y + height, h->vmin);
+    if (h->scale_label) {
+        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", x, y + height + 16);
+        xml_text(b, h->scale_label);
+        hesse_iobuf_puts(b, "</text>\n");
+    }
+}
+
+int hesse_heatmap_render(const hesse_heatmap *h, char **svg) {
+    if (!svg) return hesse_error(HESSE_EINVAL, "hesse_heatmap_render: NULL output");
+    *svg = NULL;
+    if (!h || h->n < 1 || !h->values || !h->labels || !(h->vmax > h->vmin))
+        return hesse_error(HESSE_EINVAL, "hesse_heatmap_render: no cells, labels or scale");
+    size_t longest = 1;
+    for (int i = 0; i < h->n; i++)
+        if (h->labels[i] && strlen(h->labels[i]) > longest) longest = strlen(h->labels[i]);
+    for (int i = 0; i < h->n; i++)
+        if (!h->labels[i]) return hesse_error(HESSE_EINVAL, "hesse_heatmap_render: NULL label");
+    double cell = fmax(14, fmin(44, 520.0 / h->n)), side = fmin(320, 6.5 * (double)longest + 12);
+    double x0 = side + 10, y0 = side * 0.87 + 36, w = x0 + h->n * cell + 90,
+           ht = y0 + h->n * cell + 30;
+    if (h->title && w < 20 + 7.5 * (double)strlen(h->title))
+        w = 20 + 7.5 * (double)strlen(h->title);
+    hesse_iobuf b = {0};
+    hesse_iobuf_printf(&b,
+                       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                       "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n"
+                       "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
+                       w, ht, w, ht);
+    if (h->title) {
+        hesse_iobuf_puts(&b, "<text x=\"10\" y=\"18\" font-size=\"14\">");
+        xml_text(&b, h->title);
+        hesse_iobuf_puts(&b, "</text>\n");
+    }
+    for (int i = 0; i < h->n; i++)
+        for (int j = 0; j < h->n; j++) heat_cell(&b, h, i, j, x0 + j * cell, y0 + i * cell, cell);
+    heat_labels(&b, h, x0, y0, cell);
+    heat_bar(&b, h, x0 + h->n * cell + 16, y0, fmax(100, fmin(h->n * cell, 240)));
+    hesse_iobuf_puts(&b, "</svg>\n");
+    int rc = hesse_iobuf_status(&b);
+    if (rc != HESSE_OK) {
+        hesse_iobuf_free(&b);
+        return rc;
+    }
+    *svg = b.data;
+    return HESSE_OK;
+}
+
+int hesse_heatmap_write(const hesse_heatmap *h, const char *path) {
+    char *svg = NULL;
+    int rc = hesse_heatmap_render(h, &svg);
+    if (rc == HESSE_OK) rc = hesse_write_file_atomic(path, svg, strlen(svg));
+    free(svg);
+    return rc;
+}

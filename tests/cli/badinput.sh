@@ -291,6 +291,15 @@ row E133 "option --deflate applies to --method slq or kpm" -- "$HESSE" density $
 row E134 "option --operator: expected hessian, ggn, residual, efisher, gmeans, gclass, gcross or gwithin, got 'gfoo'" -- \
     "$HESSE" density $s --operator gfoo -o "$o"
 row E135 "option --density-steps applies with --density" -- "$HESSE" classes $s --density-steps 3 -o "$o"
+row E165 "option --group: expected tensor, layer or qkv, got 'heads'" -- "$HESSE" blocks $s --group heads -o "$o"
+row E166 "option --layer: hesse blocks splits the parameters into blocks itself; use --group tensor, layer or qkv" -- \
+    "$HESSE" blocks $s --layer 2 -o "$o"
+"$HESSE" train -q --arch 'flatten,linear(784,10)' --samples 10 --epochs 0 --no-test -o "$T/lin.safetensors" ||
+    fail "the one-layer model"
+row E167 "option --group layer: the model has 1 parameter block; JS0 compares at least 2" -- \
+    "$HESSE" blocks -q --model "$T/lin.safetensors" --samples 20 --group layer -o "$o"
+row E168 "option --sigma applies without --width \(--width gives the width in units of lambda_k and the grid from it\)" -- \
+    "$HESSE" blocks $s --width 0.1 --sigma 0.01 -o "$o"
 row E56 "option --checkpoint-every needs --checkpoint FILE" -- "$HESSE" spectrum $s --top 3 --checkpoint-every 10 -o "$o"
 row E57 "option --hi given without --lo" -- "$HESSE" density $s --hi 5 -o "$o"
 row E65 "option --margin widens an estimated support; with --lo/--hi the support is given" -- \
