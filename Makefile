@@ -45,7 +45,7 @@ install-python:
 	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse"
 	@mkdir -p "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools"
 	@cp python/hesse/*.py "$(DESTDIR)$(PYTHON_SITE)/hesse/"
-	@cp tools/hesse_export.py tools/hesse_arch.py tools/hesse_st.py "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools/"
+	@cp tools/hesse_export.py tools/hesse_arch.py tools/hesse_st.py tools/models.py "$(DESTDIR)$(PYTHON_SITE)/hesse/_tools/"
 	@echo 'LIBRARY = "$(PREFIX)/lib/libhesse.so.0"' > "$(DESTDIR)$(PYTHON_SITE)/hesse/_config.py"
 	@echo "install-python: hesse -> $(DESTDIR)$(PYTHON_SITE)/hesse (library $(PREFIX)/lib/libhesse.so.0)"
 

@@ -28,7 +28,7 @@ def _exporter():
             if d not in sys.path:
                 sys.path.insert(0, d)
             return importlib.import_module("hesse_export")
-    raise ImportError("Model.from_torch needs tools/hesse_export.py (and hesse_arch.py, "
+    raise ImportError("Model.from_torch needs tools/hesse_export.py (and hesse_arch.py, models.py, "
                       "hesse_st.py): set HESSE_TOOLS to hesse's tools folder, or install with "
                       "make install-python")
 

@@ -262,8 +262,8 @@ class Layer(Structure):
                 ("out_w", c_int), ("kh", c_int), ("kw", c_int), ("sh", c_int), ("sw", c_int),
                 ("ph", c_int), ("pw", c_int), ("has_bias", c_int), ("has_weight", c_int),
                 ("eps", c_double), ("momentum", c_double), ("p", c_double),
-                ("norm_ndim", c_int), ("norm_shape", c_int * 3), ("group", c_int64),
-                ("block", c_int * 3), ("weight_offset", c_int64), ("weight_count", c_int64),
+                ("norm_ndim", c_int), ("norm_shape", c_int * 3), ("rows", c_int), ("dim", c_int),
+                ("group", c_int64), ("heads", c_int), ("causal", c_int), ("block", c_int * 3), ("weight_offset", c_int64), ("weight_count", c_int64),
                 ("bias_offset", c_int64), ("bias_count", c_int64), ("buffer_offset", c_int64)]
 
 # ---- Functions ----------------------------------------------------------------------------
