@@ -251,7 +251,7 @@ static void describe_solver(const samples_args *a, cJSON *res) {
 static int size_top(const samples_args *a, size_run *s, int first, cJSON *res) {
     int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
     if (rc != HESSE_OK) return rc;
-    const int C = s->C = hesse_model_num_outputs(s->c.model);
+    const int C = s->C = hesse_model_classes(s->c.model); /* the outliers: one a class */
     int k = a->top > 0 ? a->top : C + 5;
     if (k < C + 1) k = C + 1;
     if (k >= s->c.op.n) k = (int)s->c.op.n - 1;
@@ -337,7 +337,7 @@ static int run_sizes(samples_args *a, cJSON *res, int64_t *products) {
 }
 
 int cmd_samples(int argc, char **argv) {
-    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL, 0},
+    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL, 0, 0},
                       .co = {"hessian", NULL, 10, 0, "f64"},
                       .probes = 10,
                       .steps = 80,

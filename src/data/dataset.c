@@ -105,7 +105,15 @@ int hesse_dataset_is_bytes(const hesse_dataset *ds) {
 }
 
 int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i) {
-    return i >= 0 && i < ds->n ? ds->labels[i] : -1;
+    return i >= 0 && i < ds->n * hesse_data_targets(ds) ? ds->labels[i] : -1;
+}
+
+int hesse_dataset_targets(const hesse_dataset *ds) {
+    return hesse_data_targets(ds);
+}
+
+int hesse_dataset_is_tokens(const hesse_dataset *ds) {
+    return ds->tokens;
 }
 
 const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds) {
@@ -146,6 +154,12 @@ int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out)
         hesse_gaussmix g;
         int rc = hesse_gaussmix_parse(spec, &g);
         return rc == HESSE_OK ? hesse_dataset_gaussmix(&g, split, out) : rc;
+    }
+    if (hesse_text_is_spec(spec)) {
+        char path[HESSE_DATA_PATH_MAX];
+        int rc = hesse_text_find(spec, path, sizeof path);
+        return rc == HESSE_OK ? hesse_dataset_text(path, HESSE_TEXT_CONTEXT_DEFAULT, split, out)
+                              : rc;
     }
     const size_t speclen = strlen(spec), ext = sizeof ".safetensors" - 1;
     if (speclen > ext && strcmp(spec + speclen - ext, ".safetensors") == 0) {
