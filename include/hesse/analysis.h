@@ -163,7 +163,8 @@ typedef struct {
 
 /* HESSE_OK when the model has one class per sample; HESSE_EINVAL "WHAT: the model's output is
  * a sequence ..." for a model with several output positions (hesse_model_positions > 1): the
- * class-mean decomposition and every per-class part need one label a sample. */
+ * class-mean decomposition, every per-class part and the C outliers of hesse samples need one
+ * label a sample. */
 HESSE_API int hesse_class_means_supported(const hesse_model *m, const char *what);
 /* The C^2 means by C backward passes over the samples of each class (so C passes over the
  * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. A model

@@ -136,10 +136,11 @@ HESSE_API int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split,
 /* Whether spec starts with "text:". */
 HESSE_API int hesse_text_is_spec(const char *spec);
 /* The file a "text:..." spec names into path (cap bytes): the part after "text:", except the
- * name "fortunes", which is looked up as Debian's fortunes corpus (the file "fortunes" in
- * $HESSE_FORTUNES_DIR when set, else in /usr/share/games/fortunes, /usr/share/fortunes,
- * /usr/share/fortune; a path such as text:./fortunes is taken as it is). HESSE_EINPUT naming the
- * directories searched when none has it (install the Debian package fortunes). */
+ * name "fortunes", which is looked up as Debian's fortunes corpus: the file "fortunes" in
+ * $HESSE_FORTUNES_DIR when that is set, else in the first of /usr/share/games/fortunes,
+ * /usr/share/fortunes, /usr/share/fortune that has one (a path such as text:./fortunes is taken
+ * as it is). HESSE_EINPUT naming the directories searched when none has it (install the Debian
+ * package fortunes). */
 HESSE_API int hesse_text_find(const char *spec, char *path, size_t cap);
 /* Opens one split of a text file as windows of `context` bytes (above). HESSE_EINVAL when
  * context is outside [1, HESSE_TEXT_CONTEXT_MAX]; HESSE_EINPUT naming the file when it is

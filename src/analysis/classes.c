@@ -73,7 +73,7 @@ int hesse_class_means_supported(const hesse_model *m, const char *what) {
     if (P == 1) return HESSE_OK;
     return hesse_error(HESSE_EINVAL,
                        "%s: the model's output is a sequence (%d positions of %d classes); the "
-                       "class-mean decomposition needs one class per sample",
+                       "class structure this measures needs one class per sample",
                        what, P, hesse_model_classes(m));
 }
 

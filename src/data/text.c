@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The most bytes a text file may hold: its windows take five times as much (the ids and the
  * int32 targets). */
@@ -26,20 +27,23 @@ int hesse_text_find(const char *spec, char *path, size_t cap) {
         return HESSE_OK;
     }
     /* Debian's fortunes (package fortunes) installs /usr/share/games/fortunes/fortunes; other
-     * distributions use /usr/share/fortune(s). */
+     * distributions use /usr/share/fortune(s). $HESSE_FORTUNES_DIR replaces the search. */
     const char *env = getenv("HESSE_FORTUNES_DIR");
-    const char *dirs[] = {env && *env ? env : NULL, "/usr/share/games/fortunes",
-                          "/usr/share/fortunes", "/usr/share/fortune"};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (dirs[i] && hesse_data_join(path, cap, dirs[i], "fortunes") == HESSE_OK &&
-            hesse_data_is_file(path))
+    const char *dirs[] = {"/usr/share/games/fortunes", "/usr/share/fortunes",
+                          "/usr/share/fortune"};
+    const int ndirs = env && *env ? 1 : (int)(sizeof dirs / sizeof dirs[0]);
+    if (env && *env) dirs[0] = env;
+    for (int i = 0; i < ndirs; i++)
+        if (hesse_data_join(path, cap, dirs[i], "fortunes") == HESSE_OK && hesse_data_is_file(path))
             return HESSE_OK;
     path[0] = '\0';
+    if (env && *env)
+        return hesse_error(HESSE_EINPUT,
+                           "text:fortunes: no file fortunes in %s (HESSE_FORTUNES_DIR)", env);
     return hesse_error(HESSE_EINPUT,
-                       "text:fortunes: no file fortunes in %s%s/usr/share/games/fortunes, "
+                       "text:fortunes: no file fortunes in /usr/share/games/fortunes, "
                        "/usr/share/fortunes or /usr/share/fortune (install the Debian package "
-                       "fortunes, or set HESSE_FORTUNES_DIR)",
-                       env && *env ? env : "", env && *env ? ", " : "");
+                       "fortunes, or set HESSE_FORTUNES_DIR)");
 }
 
 /* The split's byte range [*begin, *end) of a file of len bytes. */
@@ -86,6 +90,11 @@ int hesse_dataset_text(const char *path, int context, hesse_split split, hesse_d
         return hesse_error(HESSE_EINVAL,
                            "text:%s: context %d is out of range (expected 1 to %d bytes)", path,
                            context, HESSE_TEXT_CONTEXT_MAX);
+    struct stat st; /* a regular file too large is refused before it is read */
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > TEXT_MAX_BYTES)
+        return hesse_error(HESSE_EINPUT,
+                           "text:%s: %lld bytes, more than the %zu a text file may hold", path,
+                           (long long)st.st_size, TEXT_MAX_BYTES);
     unsigned char *text = NULL;
     size_t len = 0;
     int rc = hesse_read_file_sized(path, NULL, NULL, TEXT_MAX_BYTES, &text, &len);
@@ -94,10 +103,7 @@ int hesse_dataset_text(const char *path, int context, hesse_split split, hesse_d
     size_t begin, end;
     text_range(len, split, &begin, &end);
     const size_t need = (size_t)context + 1;
-    if (len > TEXT_MAX_BYTES) {
-        rc = hesse_error(HESSE_EINPUT, "text:%s: %zu bytes, more than the %zu a text file may hold",
-                         path, len, TEXT_MAX_BYTES);
-    } else if (len < need) {
+    if (len < need) {
         rc = hesse_error(HESSE_EINPUT,
                          "text:%s: %zu bytes, shorter than one window of context %d and its next "
                          "byte (%zu bytes)",
