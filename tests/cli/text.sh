@@ -63,6 +63,30 @@ assert d["accuracy"] == correct / (22 * 8), d["accuracy"]
 PY
 checks=$((checks + 1))
 
+# Accuracy is per position: conv2d(1,1,(1,2),padding=(0,128)) with weight (1, 0), bias 0 has
+# logit x at class 128 and 0 elsewhere, so it predicts 128 after a nonzero byte and 0 (the first
+# of equal logits) after a zero byte; on [5, 128, 0, 0, 0, 7, 128, 0] repeated that is right at
+# 4 of every 8 positions (88 of 176).
+"$PY" - "$T/p.bin" "$T/w.safetensors" <<'PY' || fail "the accuracy fixture"
+import json, struct, sys
+open(sys.argv[1], "wb").write(bytes([5, 128, 0, 0, 0, 7, 128, 0] * 25))
+h = json.dumps({"0.weight": {"dtype": "F64", "shape": [1, 1, 1, 2], "data_offsets": [0, 16]},
+                "0.bias": {"dtype": "F64", "shape": [1], "data_offsets": [16, 24]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<3d", 1.0, 0.0, 0.0))
+PY
+"$HESSE" eval -q --model "$T/w.safetensors" --arch 'conv2d(1,1,(1,2),padding=(0,128))' \
+    --data "text:$T/p.bin" --context 8 -o "$T/acc.json" || fail "eval of the fixed model"
+"$PY" - "$T/p.bin" "$T/acc.json" <<'PY' || fail "accuracy per position"
+import json, sys
+b = open(sys.argv[1], "rb").read()
+pairs = [(b[8 * i + t], b[8 * i + t + 1]) for i in range(22) for t in range(8)]
+correct = sum((128 if x > 0 else 0) == y for x, y in pairs)
+d = json.load(open(sys.argv[2]))
+assert correct == 88 and d["correct"] == correct and d["accuracy"] == correct / (22 * 8), (d["correct"], d["accuracy"], correct)
+PY
+checks=$((checks + 1))
+
 # Random windows: the same seed gives the same loss, another seed another; balanced is first.
 for s in 2 2b 3; do
     "$HESSE" eval -q --model "$T/seq.safetensors" --data "text:$T/t.bin" --context 8 \
