@@ -755,7 +755,8 @@ static void test_text(void) {
     int c, h, w;
     hesse_dataset_shape(tr, &c, &h, &w);
     CHECK(c == 1 && h == T && w == 1 && hesse_dataset_num_classes(tr) == 256);
-    CHECK(hesse_dataset_targets(tr) == T && hesse_dataset_is_tokens(tr) && hesse_dataset_is_bytes(tr));
+    CHECK(hesse_dataset_targets(tr) == T && hesse_dataset_is_tokens(tr) &&
+          hesse_dataset_is_bytes(tr));
     CHECK(hesse_dataset_size(tr) == (903 - 1) / T && hesse_dataset_size(te) == (100 - 1) / T);
     CHECK(strcmp(hesse_dataset_name(tr), "text:t.txt/train") == 0 &&
           strcmp(hesse_dataset_name(te), "text:t.txt/test") == 0);
@@ -766,7 +767,8 @@ static void test_text(void) {
 
     hesse_samples s;
     REQUIRE(hesse_dataset_select(tr, NULL, NULL, &s) == HESSE_OK);
-    CHECK(s.targets == T && hesse_samples_targets(&s) == T && hesse_samples_positions(&s) == s.n * T);
+    CHECK(s.targets == T && hesse_samples_targets(&s) == T &&
+          hesse_samples_positions(&s) == s.n * T);
     check_windows(&s, 0, T); /* ids as 0..255, not scaled by 1/255 */
     hesse_samples_free(&s);
     REQUIRE(hesse_dataset_select(te, NULL, NULL, &s) == HESSE_OK);

@@ -30,8 +30,8 @@ static void data_path(const char *file, char *buf, size_t cap) {
 
 typedef struct {
     const char *name;
-    int P, V;       /* positions and classes the model's output has */
-    int conv_last;  /* the last layer is a convolution (a Kronecker factor layer) */
+    int P, V;      /* positions and classes the model's output has */
+    int conv_last; /* the last layer is a convolution (a Kronecker factor layer) */
 } seq_case;
 
 static const seq_case cases[] = {{"tokens", 5, 4, 0}, {"channels", 6, 5, 1}};
@@ -45,8 +45,8 @@ static hesse_model *load_model(const seq_case *sc, hesse_loss_kind loss) {
     REQUIRE(hesse_st_open(path, &f) == HESSE_OK);
     hesse_load_options opt = hesse_load_defaults();
     opt.arch = hesse_st_meta(f, "arch");
-    REQUIRE(opt.arch && sscanf(hesse_st_meta(f, "input_shape"), "%d,%d,%d", &opt.c, &opt.h,
-                               &opt.w) == 3);
+    REQUIRE(opt.arch &&
+            sscanf(hesse_st_meta(f, "input_shape"), "%d,%d,%d", &opt.c, &opt.h, &opt.w) == 3);
     opt.loss = (int)loss;
     hesse_model *m = NULL;
     REQUIRE(hesse_model_load(path, &opt, &m, NULL) == HESSE_OK);
@@ -87,8 +87,8 @@ static void check_products(const char *what, hesse_engine *e, const hesse_sample
     REQUIRE(Y && hesse_curv_product(e, s, kind, 2, V, Y) == HESSE_OK);
     for (int j = 0; j < 2; j++) {
         double err = fixture_rel_err(Y + j * n, ref + j * n, n);
-        CHECK_MSG(err <= TOL, "%s %s product %d: relative error %.3g", what,
-                  hesse_curv_name(kind), j, err);
+        CHECK_MSG(err <= TOL, "%s %s product %d: relative error %.3g", what, hesse_curv_name(kind),
+                  j, err);
     }
     free(Y);
 }
@@ -113,8 +113,8 @@ static void check_loss(const seq_case *sc, const hesse_st_file *ex, hesse_loss_k
     double *g = malloc((size_t)n * sizeof *g), L = 0;
     REQUIRE(g != NULL);
     REQUIRE(hesse_loss_grad(e, &s, &L, g, NULL) == HESSE_OK);
-    CHECK_MSG(fabs(L - loss_ref[0]) <= TOL * fabs(loss_ref[0]), "%s: loss %.17g vs %.17g", what,
-              L, loss_ref[0]);
+    CHECK_MSG(fabs(L - loss_ref[0]) <= TOL * fabs(loss_ref[0]), "%s: loss %.17g vs %.17g", what, L,
+              loss_ref[0]);
     double err = fixture_rel_err(g, grad_ref, n);
     CHECK_MSG(err <= TOL, "%s: gradient: relative error %.3g", what, err);
     static const struct {
@@ -240,8 +240,8 @@ static void check_fd(const seq_case *sc, const hesse_st_file *ex, hesse_loss_kin
     REQUIRE(g && hv && fd);
     REQUIRE(hesse_loss_grad(e, &s, &L, g, NULL) == HESSE_OK);
     double worst = fd_gradient(e, &s, theta, n, 1e-5, g, NULL);
-    CHECK_MSG(worst <= 1e-7 * fmax(1.0, fd_norm(g, n)), "%s %s: FD gradient off by %.3g",
-              sc->name, loss == HESSE_LOSS_MSE ? "mse" : "ce", worst);
+    CHECK_MSG(worst <= 1e-7 * fmax(1.0, fd_norm(g, n)), "%s %s: FD gradient off by %.3g", sc->name,
+              loss == HESSE_LOSS_MSE ? "mse" : "ce", worst);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, hv) == HESSE_OK);
     fd_hvp(e, &s, theta, n, V, 1e-4, 1, fd);
     double err = fixture_rel_err(hv, fd, n);

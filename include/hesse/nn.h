@@ -252,8 +252,9 @@ HESSE_API int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_
 HESSE_API int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
 /* Fills the logit gradients gz [B, C] of samples i0 .. i0 + B - 1 of s, given their logits
- * z [B, C], softmax probabilities p [B, C] (per position: [B, P, V]) and labels y [B * P]. The engine's workers call it
- * concurrently, each for its own samples: it must not modify shared state. */
+ * z [B, C], softmax probabilities p [B, C] (per position: [B, P, V]) and labels y [B * P]. The
+ * engine's workers call it concurrently, each for its own samples: it must not modify shared state.
+ */
 typedef void (*hesse_logit_grad_fn)(void *ctx, int64_t i0, int B, const double *z, const double *p,
                                     const int32_t *y, double *gz);
 

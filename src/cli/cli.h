@@ -98,10 +98,10 @@ typedef struct {
      "text:FILE (bytes; text:fortunes for Debian's fortunes)",                                     \
      CLI_NO_RANGE,                                                                                 \
      0},                                                                                           \
-        {"context",    0,                                                                          \
-         OPT_INT,      &(d).context,                                                               \
-         "T",          "text data: bytes per window, each with its T next bytes (default 64)",     \
-         1,            HESSE_TEXT_CONTEXT_MAX,                                                     \
+        {"context", 0,                                                                             \
+         OPT_INT,   &(d).context,                                                                  \
+         "T",       "text data: bytes per window, each with its T next bytes (default 64)",        \
+         1,         HESSE_TEXT_CONTEXT_MAX,                                                        \
          0},                                                                                       \
         {"split", 0, OPT_STRING, &(d).split, "S", "train (default) or test", CLI_NO_RANGE, 0},     \
         {"samples", 0, OPT_INT64, &(d).samples, "N", "how many samples (0: all)", 0, 1e15, 0},     \

@@ -172,8 +172,8 @@ static int parse_info(info_args *a, int argc, char **argv) {
          "describe a dataset split instead (any --data of the other commands)", CLI_NO_RANGE, 0},
         {"split", 0, OPT_STRING, &a->d.split, "S", "with --data: train (default) or test",
          CLI_NO_RANGE, 0},
-        {"context", 0, OPT_INT, &a->d.context, "T", "with --data text:FILE: bytes per window",
-         1, HESSE_TEXT_CONTEXT_MAX, 0},
+        {"context", 0, OPT_INT, &a->d.context, "T", "with --data text:FILE: bytes per window", 1,
+         HESSE_TEXT_CONTEXT_MAX, 0},
     };
     cli_command_doc doc = {"info", "version, BLAS library and core, threads, CPU features",
                            "[--json] [-o FILE] [--model M [--arch A --input-shape C,H,W] | "

@@ -107,7 +107,7 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
     if (d->preprocess.scale == 0.0)
         d->preprocess.scale =
             hesse_dataset_is_bytes(d->dataset) && !hesse_dataset_is_tokens(d->dataset) ? 1.0 / 255.0
-                                                                                      : 1.0;
+                                                                                       : 1.0;
     char sel[96];
     hesse_selection_describe(&d->selection, sel, sizeof sel);
     if (d->label_noise > 0.0)

@@ -29,8 +29,7 @@ int hesse_text_find(const char *spec, char *path, size_t cap) {
     /* Debian's fortunes (package fortunes) installs /usr/share/games/fortunes/fortunes; other
      * distributions use /usr/share/fortune(s). $HESSE_FORTUNES_DIR replaces the search. */
     const char *env = getenv("HESSE_FORTUNES_DIR");
-    const char *dirs[] = {"/usr/share/games/fortunes", "/usr/share/fortunes",
-                          "/usr/share/fortune"};
+    const char *dirs[] = {"/usr/share/games/fortunes", "/usr/share/fortunes", "/usr/share/fortune"};
     const int ndirs = env && *env ? 1 : (int)(sizeof dirs / sizeof dirs[0]);
     if (env && *env) dirs[0] = env;
     for (int i = 0; i < ndirs; i++)

@@ -28,7 +28,8 @@ static void backward_job_run(hesse_engine *e, int idx, void *arg) {
         int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
         double sum = 0.0;
         nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0 * e->P, 1.0, &sum, NULL); /* fills probs */
+        int64_t bad =
+            nn_loss_chunk_f64(e, w, B, j->s->y + c0 * e->P, 1.0, &sum, NULL); /* fills probs */
         if (bad >= 0) {
             w->c.bad = c0 + bad;
             return;
