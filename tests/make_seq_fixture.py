@@ -40,6 +40,7 @@ from torch.nn.utils.stateless import functional_call
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import hesse_st  # noqa: E402
+from make_fixtures import unflatten  # noqa: E402  (the flat vector as a state_dict's views)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -61,14 +62,6 @@ CASES = {
 
 def flat(ts):
     return torch.cat([t.reshape(-1) for t in ts])
-
-
-def unflatten(model, theta):
-    out, offset = {}, 0
-    for name, p in model.named_parameters():
-        out[name] = theta[offset:offset + p.numel()].view(p.shape)
-        offset += p.numel()
-    return out
 
 
 def ce(z, y):

@@ -69,14 +69,33 @@ static void load_samples(const hesse_st_file *ex, const hesse_model *m, int P, h
     free(yd);
 }
 
-static hesse_engine *make_engine(const hesse_model *m, int threads) {
+/* A case's model (with the given loss), its samples and an engine in chunks of 4 (N = 6: a
+ * full chunk and a partial one); threads 0: the default; cache 0: none (the parameters move). */
+typedef struct {
+    hesse_model *m;
+    hesse_samples s;
+    hesse_engine *e;
+    int64_t n;
+} seq_run;
+
+static void open_run(const seq_case *sc, const hesse_st_file *ex, hesse_loss_kind loss, int threads,
+                     int cache, seq_run *r) {
+    r->m = load_model(sc, loss);
+    r->n = hesse_model_num_params(r->m);
+    load_samples(ex, r->m, sc->P, &r->s);
     hesse_engine_params ep = hesse_engine_defaults();
-    ep.chunk = 4; /* N = 6: a full chunk and a partial one */
+    ep.chunk = 4;
     ep.max_block = 2;
     ep.threads = threads;
-    hesse_engine *e = NULL;
-    REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
-    return e;
+    ep.cache = cache;
+    r->e = NULL;
+    REQUIRE(hesse_engine_create(r->m, &ep, &r->e) == HESSE_OK);
+}
+
+static void close_run(seq_run *r) {
+    hesse_engine_free(r->e);
+    hesse_samples_free(&r->s);
+    hesse_model_free(r->m);
 }
 
 /* Products of `kind` with the two fixture directions against `ref` [2, n]. */
@@ -99,20 +118,18 @@ static void check_loss(const seq_case *sc, const hesse_st_file *ex, hesse_loss_k
     const char *tag = loss == HESSE_LOSS_MSE ? "mse" : "ce";
     char what[64], name[32];
     snprintf(what, sizeof what, "%s %s (%d threads)", sc->name, tag, threads);
-    hesse_model *m = load_model(sc, loss);
-    CHECK(hesse_model_positions(m) == sc->P && hesse_model_classes(m) == sc->V &&
-          hesse_model_num_outputs(m) == sc->P * sc->V);
-    const int64_t n = hesse_model_num_params(m);
-    hesse_samples s;
-    load_samples(ex, m, sc->P, &s);
-    hesse_engine *e = make_engine(m, threads);
+    seq_run r;
+    open_run(sc, ex, loss, threads, 1, &r);
+    CHECK(hesse_model_positions(r.m) == sc->P && hesse_model_classes(r.m) == sc->V &&
+          hesse_model_num_outputs(r.m) == sc->P * sc->V);
+    const int64_t n = r.n;
     snprintf(name, sizeof name, "%s_loss", tag);
     double *loss_ref = fixture_read(ex, name, 1);
     snprintf(name, sizeof name, "%s_grad", tag);
     double *grad_ref = fixture_read(ex, name, n), *V = fixture_read(ex, "v", 2 * n);
     double *g = malloc((size_t)n * sizeof *g), L = 0;
     REQUIRE(g != NULL);
-    REQUIRE(hesse_loss_grad(e, &s, &L, g, NULL) == HESSE_OK);
+    REQUIRE(hesse_loss_grad(r.e, &r.s, &L, g, NULL) == HESSE_OK);
     CHECK_MSG(fabs(L - loss_ref[0]) <= TOL * fabs(loss_ref[0]), "%s: loss %.17g vs %.17g", what, L,
               loss_ref[0]);
     double err = fixture_rel_err(g, grad_ref, n);
@@ -128,27 +145,23 @@ static void check_loss(const seq_case *sc, const hesse_st_file *ex, hesse_loss_k
         if (kinds[k].ce_only && loss == HESSE_LOSS_MSE) continue;
         snprintf(name, sizeof name, "%s_%s", tag, kinds[k].suffix);
         double *ref = fixture_read(ex, name, 2 * n);
-        check_products(what, e, &s, kinds[k].kind, V, ref);
+        check_products(what, r.e, &r.s, kinds[k].kind, V, ref);
         free(ref);
     }
     free(loss_ref);
     free(grad_ref);
     free(V);
     free(g);
-    hesse_engine_free(e);
-    hesse_samples_free(&s);
-    hesse_model_free(m);
+    close_run(&r);
 }
 
 /* The dense Hessian (cross-entropy) and its eigenvalues against PyTorch's. */
 static void check_dense(const seq_case *sc, const hesse_st_file *ex) {
-    hesse_model *m = load_model(sc, HESSE_LOSS_CROSS_ENTROPY);
-    const int64_t n = hesse_model_num_params(m);
-    hesse_samples s;
-    load_samples(ex, m, sc->P, &s);
-    hesse_engine *e = make_engine(m, 1);
+    seq_run r;
+    open_run(sc, ex, HESSE_LOSS_CROSS_ENTROPY, 1, 1, &r);
+    const int64_t n = r.n;
     hesse_op op;
-    REQUIRE(hesse_op_curvature(e, &s, HESSE_CURV_HESSIAN, &op) == HESSE_OK);
+    REQUIRE(hesse_op_curvature(r.e, &r.s, HESSE_CURV_HESSIAN, &op) == HESSE_OK);
     double *A = malloc((size_t)(n * n) * sizeof *A), *ev = malloc((size_t)n * sizeof *ev);
     double *ref = fixture_read(ex, "ce_hessian_eigenvalues", n), asym = -1;
     hesse_op_stats st = {0};
@@ -162,9 +175,7 @@ static void check_dense(const seq_case *sc, const hesse_st_file *ex) {
     free(A);
     free(ev);
     free(ref);
-    hesse_engine_free(e);
-    hesse_samples_free(&s);
-    hesse_model_free(m);
+    close_run(&r);
 }
 
 /* Correct predictions are counted per position, from PyTorch's logits; the cross-entropy's
@@ -173,11 +184,11 @@ static void check_dense(const seq_case *sc, const hesse_st_file *ex) {
  * per position is diag(p) - p p^T over w, so the Cout x Cout block at one (h, w) is diagonal
  * (two channels are two loss positions). */
 static void check_accuracy_and_factor(const seq_case *sc, const hesse_st_file *ex) {
-    hesse_model *m = load_model(sc, HESSE_LOSS_CROSS_ENTROPY);
-    hesse_samples s;
-    load_samples(ex, m, sc->P, &s);
-    const int P = sc->P, V = sc->V, Co = P * V / (s.h * V); /* output channels */
-    const int64_t N = s.n;
+    seq_run run;
+    open_run(sc, ex, HESSE_LOSS_CROSS_ENTROPY, 2, 1, &run);
+    const hesse_samples *s = &run.s;
+    const int P = sc->P, V = sc->V, Co = P * V / (s->h * V); /* output channels */
+    const int64_t N = s->n;
     double *z = fixture_read(ex, "logits", N * P * V);
     int64_t want = 0;
     double *Mref = calloc((size_t)(Co * Co), sizeof *Mref);
@@ -188,36 +199,34 @@ static void check_accuracy_and_factor(const seq_case *sc, const hesse_st_file *e
         double zmax = zr[0], sum = 0;
         for (int c = 1; c < V; c++)
             if (zr[c] > zr[arg]) arg = c, zmax = zr[c];
-        want += arg == s.y[r];
+        want += arg == s->y[r];
         for (int c = 0; c < V; c++) sum += exp(zr[c] - zmax);
-        const int ch = (int)((r % P) / s.h);
+        const int ch = (int)((r % P) / s->h);
         for (int c = 0; c < V; c++) {
             const double p = exp(zr[c] - zmax) / sum;
             Mref[ch * Co + ch] += (p - p * p) / P / (double)N;
         }
     }
-    hesse_engine *e = make_engine(m, 2);
     double L;
     int64_t correct = -1;
-    REQUIRE(hesse_loss_grad(e, &s, &L, NULL, &correct) == HESSE_OK);
-    CHECK_MSG(correct == want && hesse_samples_positions(&s) == N * P,
+    REQUIRE(hesse_loss_grad(run.e, s, &L, NULL, &correct) == HESSE_OK);
+    CHECK_MSG(correct == want && hesse_samples_positions(s) == N * P,
               "%s: %lld correct positions, PyTorch's logits give %lld", sc->name,
               (long long)correct, (long long)want);
     hesse_layer_factors *f = NULL;
     int nf = 0;
-    REQUIRE(hesse_layer_factors_compute(e, &s, HESSE_FACTOR_M_GGN, &f, &nf) == HESSE_OK);
+    REQUIRE(hesse_layer_factors_compute(run.e, s, HESSE_FACTOR_M_GGN, &f, &nf) == HESSE_OK);
     const hesse_layer_factors *last = &f[nf - 1];
     if (sc->conv_last) {
-        REQUIRE(last->out == Co && last->M_exact && last->layer == hesse_model_num_layers(m) - 1);
+        REQUIRE(last->out == Co && last->M_exact &&
+                last->layer == hesse_model_num_layers(run.m) - 1);
         double err = fixture_max_rel(last->M, Mref, Co * Co);
         CHECK_MSG(err <= TOL, "%s: last layer's M: max relative error %.3g", sc->name, err);
     }
     hesse_layer_factors_free(f, nf);
     free(Mref);
     free(z);
-    hesse_engine_free(e);
-    hesse_samples_free(&s);
-    hesse_model_free(m);
+    close_run(&run);
 }
 
 /* Central differences: the gradient with step 1e-5 (error ~h^2 |L'''| ~ 1e-10, rounding
@@ -226,24 +235,21 @@ static void check_accuracy_and_factor(const seq_case *sc, const hesse_st_file *e
  * layer norm of 4 values has large high derivatives: 1.6e-7 measured at h = 1e-3, 1.3e-5 at
  * 3e-3), so ~2e-11 at 1e-4, beside rounding eps |g| / h ~ 1e-12. */
 static void check_fd(const seq_case *sc, const hesse_st_file *ex, hesse_loss_kind loss) {
-    hesse_model *m = load_model(sc, loss);
-    const int64_t n = hesse_model_num_params(m);
-    hesse_samples s;
-    load_samples(ex, m, sc->P, &s);
-    hesse_engine_params ep = hesse_engine_defaults();
-    ep.cache = 0; /* the parameters move between passes */
-    hesse_engine *e = NULL;
-    REQUIRE(hesse_engine_create(m, &ep, &e) == HESSE_OK);
-    double *theta = hesse_model_params(m), *g = malloc((size_t)n * sizeof *g), L;
+    seq_run r;
+    open_run(sc, ex, loss, 0, 0, &r); /* no cache: the parameters move between passes */
+    const int64_t n = r.n;
+    hesse_engine *e = r.e;
+    const hesse_samples *s = &r.s;
+    double *theta = hesse_model_params(r.m), *g = malloc((size_t)n * sizeof *g), L;
     double *V = fixture_read(ex, "v", 2 * n), *hv = malloc((size_t)n * sizeof *hv),
            *fd = malloc((size_t)n * sizeof *fd);
     REQUIRE(g && hv && fd);
-    REQUIRE(hesse_loss_grad(e, &s, &L, g, NULL) == HESSE_OK);
-    double worst = fd_gradient(e, &s, theta, n, 1e-5, g, NULL);
+    REQUIRE(hesse_loss_grad(e, s, &L, g, NULL) == HESSE_OK);
+    double worst = fd_gradient(e, s, theta, n, 1e-5, g, NULL);
     CHECK_MSG(worst <= 1e-7 * fmax(1.0, fd_norm(g, n)), "%s %s: FD gradient off by %.3g", sc->name,
               loss == HESSE_LOSS_MSE ? "mse" : "ce", worst);
-    REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 1, V, hv) == HESSE_OK);
-    fd_hvp(e, &s, theta, n, V, 1e-4, 1, fd);
+    REQUIRE(hesse_curv_product(e, s, HESSE_CURV_HESSIAN, 1, V, hv) == HESSE_OK);
+    fd_hvp(e, s, theta, n, V, 1e-4, 1, fd);
     double err = fixture_rel_err(hv, fd, n);
     CHECK_MSG(err <= 1e-8, "%s %s: FD HVP relative error %.3g", sc->name,
               loss == HESSE_LOSS_MSE ? "mse" : "ce", err);
@@ -251,28 +257,24 @@ static void check_fd(const seq_case *sc, const hesse_st_file *ex, hesse_loss_kin
     free(V);
     free(hv);
     free(fd);
-    hesse_engine_free(e);
-    hesse_samples_free(&s);
-    hesse_model_free(m);
+    close_run(&r);
 }
 
 /* Labels that do not fit: one a sample for a sequence model, and one out of range. */
 static void check_refusals(const seq_case *sc, const hesse_st_file *ex) {
-    hesse_model *m = load_model(sc, HESSE_LOSS_CROSS_ENTROPY);
-    hesse_samples s;
-    load_samples(ex, m, sc->P, &s);
-    hesse_engine *e = make_engine(m, 1);
+    seq_run r;
+    open_run(sc, ex, HESSE_LOSS_CROSS_ENTROPY, 1, 1, &r);
+    hesse_engine *e = r.e;
+    hesse_samples *s = &r.s;
     double L;
-    hesse_samples one = s;
+    hesse_samples one = *s;
     one.targets = 1;
     CHECK(hesse_loss_grad(e, &one, &L, NULL, NULL) == HESSE_EINPUT &&
           strstr(hesse_last_error(), "label"));
-    s.y[s.n * sc->P - 1] = sc->V;
-    CHECK(hesse_loss_grad(e, &s, &L, NULL, NULL) == HESSE_EINPUT &&
+    s->y[s->n * sc->P - 1] = sc->V;
+    CHECK(hesse_loss_grad(e, s, &L, NULL, NULL) == HESSE_EINPUT &&
           strstr(hesse_last_error(), "position"));
-    hesse_engine_free(e);
-    hesse_samples_free(&s);
-    hesse_model_free(m);
+    close_run(&r);
 }
 
 int main(void) {
