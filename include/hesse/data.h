@@ -31,13 +31,14 @@ typedef struct {
     int64_t n;
     int c, h, w;     /* per-sample shape; flat data has h = w = 1 */
     int num_classes; /* labels lie in [0, num_classes) */
-    int targets;     /* labels per sample, P >= 1; 0 reads as 1 (hesse_samples_targets) */
     double *x;       /* n * c*h*w values */
     int32_t *y;      /* n * P labels */
     int64_t *source; /* each sample's index in its dataset split (may be NULL) */
     int owns;        /* 1 when x, y, source belong to this struct (hesse_samples_free) */
     int64_t total;   /* samples over all shards when these are one rank's shard of a
                         distributed run (the mean loss divides by it); 0: n */
+    int targets;     /* labels per sample, P >= 1; 0 reads as 1 (hesse_samples_targets). Last,
+                        so that the fields before it keep their offsets */
 } hesse_samples;
 
 /* Values per sample, c*h*w. */
