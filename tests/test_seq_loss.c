@@ -3,7 +3,8 @@
  *
  *  - cross-entropy as F.cross_entropy(z.view(-1, V), y.view(-1)) and MSE as F.mse_loss against
  *    one-hot targets: loss, gradient, Hessian-, GGN- and empirical-Fisher-vector products, the
- *    dense Hessian's eigenvalues, to 1e-9 relative (the fixtures' own rounding is ~1e-15);
+ *    dense Hessian's eigenvalues, to 1e-9 relative (the fixtures' own rounding is ~1e-15); in
+ *    single precision loss, gradient and HVPs to 1e-4;
  *  - the per-position accuracy from PyTorch's logits;
  *  - the Kronecker factor M of the last layer (its output is the logits, so M is the loss
  *    Hessian's diagonal over positions, a closed form in the softmax);
@@ -260,6 +261,36 @@ static void check_fd(const seq_case *sc, const hesse_st_file *ex, hesse_loss_kin
     close_run(&r);
 }
 
+/* Single precision: loss, gradient and HVPs within 1e-4 relative of PyTorch's float64 (float
+ * rounding, ~6e-8 a value, grows through the layers: measured 2e-8, 6e-7 and 9e-7). */
+static void check_f32(const seq_case *sc, const hesse_st_file *ex) {
+    seq_run r;
+    open_run(sc, ex, HESSE_LOSS_CROSS_ENTROPY, 1, 1, &r);
+    hesse_engine_params ep = hesse_engine_defaults();
+    ep.precision = HESSE_PRECISION_F32;
+    hesse_engine *e = NULL;
+    REQUIRE(hesse_engine_create(r.m, &ep, &e) == HESSE_OK);
+    const int64_t n = r.n;
+    double *loss_ref = fixture_read(ex, "ce_loss", 1), *grad_ref = fixture_read(ex, "ce_grad", n);
+    double *V = fixture_read(ex, "v", 2 * n), *hvp_ref = fixture_read(ex, "ce_hvp", 2 * n);
+    double *g = malloc((size_t)n * sizeof *g), *Y = malloc((size_t)(2 * n) * sizeof *Y), L;
+    REQUIRE(g && Y && hesse_loss_grad(e, &r.s, &L, g, NULL) == HESSE_OK);
+    REQUIRE(hesse_curv_product(e, &r.s, HESSE_CURV_HESSIAN, 2, V, Y) == HESSE_OK);
+    const double el = fabs(L - loss_ref[0]) / fabs(loss_ref[0]),
+                 eg = fixture_rel_err(g, grad_ref, n);
+    const double eh = fmax(fixture_rel_err(Y, hvp_ref, n), fixture_rel_err(Y + n, hvp_ref + n, n));
+    CHECK_MSG(el <= 1e-4 && eg <= 1e-4 && eh <= 1e-4, "%s f32: loss %.3g, gradient %.3g, HVP %.3g",
+              sc->name, el, eg, eh);
+    free(loss_ref);
+    free(grad_ref);
+    free(V);
+    free(hvp_ref);
+    free(g);
+    free(Y);
+    hesse_engine_free(e);
+    close_run(&r);
+}
+
 /* Labels that do not fit: one a sample for a sequence model, and one out of range. */
 static void check_refusals(const seq_case *sc, const hesse_st_file *ex) {
     seq_run r;
@@ -294,6 +325,7 @@ int main(void) {
         check_accuracy_and_factor(sc, ex);
         check_fd(sc, ex, HESSE_LOSS_CROSS_ENTROPY);
         check_fd(sc, ex, HESSE_LOSS_MSE);
+        check_f32(sc, ex);
         check_refusals(sc, ex);
         hesse_st_close(ex);
     }
