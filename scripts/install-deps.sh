@@ -10,7 +10,8 @@
 #   scripts/install-deps.sh --lint     also cppcheck, clang-tidy, clang-format, pmccabe and the MPI headers (make lint)
 set -eu
 
-packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist python3"
+# fortunes: the demo's text corpus (--data text:fortunes, /usr/share/games/fortunes/fortunes).
+packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist fortunes python3"
 for arg in "$@"; do
     case "$arg" in
     # chromium: tests/cli/report.sh loads the HTML report in it headless (about 120 MB).

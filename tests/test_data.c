@@ -715,6 +715,151 @@ static void test_open_safetensors(void) {
     CHECK(strstr(hesse_last_error(), "one split") != NULL);
 }
 
+/* ---- Text as bytes ------------------------------------------------------------------------ */
+
+/* A file of L bytes: byte k is (7 k + k / 13) mod 256, so that every value occurs and no
+ * window repeats another. */
+static uint8_t text_byte(size_t k) {
+    return (uint8_t)((7 * k + k / 13) % 256);
+}
+
+static void write_text(const char *path, size_t L) {
+    uint8_t *b = malloc(L ? L : 1);
+    REQUIRE(b != NULL);
+    for (size_t k = 0; k < L; k++) b[k] = text_byte(k);
+    write_file(path, b, L, 0);
+    free(b);
+}
+
+/* Window i of a split starting at byte `begin`: ids [begin + iT, begin + iT + T), targets one
+ * byte later; checked on every selected sample (source says which window it is). */
+static void check_windows(const hesse_samples *s, size_t begin, int T) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        const size_t s0 = begin + (size_t)s->source[i] * (size_t)T;
+        for (int t = 0; t < T; t++) {
+            bad += s->x[i * T + t] != (double)text_byte(s0 + (size_t)t);
+            bad += s->y[i * T + t] != (int32_t)text_byte(s0 + (size_t)t + 1);
+        }
+    }
+    CHECK_MSG(bad == 0, "%lld ids or targets differ from the file's bytes", (long long)bad);
+}
+
+static void test_text(void) {
+    const size_t L = 1003; /* test split: the last 100 bytes, from 903 */
+    const int T = 7;
+    write_text(at("t.txt"), L);
+    hesse_dataset *tr = NULL, *te = NULL;
+    REQUIRE(hesse_dataset_text(at("t.txt"), T, HESSE_SPLIT_TRAIN, &tr) == HESSE_OK);
+    REQUIRE(hesse_dataset_text(at("t.txt"), T, HESSE_SPLIT_TEST, &te) == HESSE_OK);
+    int c, h, w;
+    hesse_dataset_shape(tr, &c, &h, &w);
+    CHECK(c == 1 && h == T && w == 1 && hesse_dataset_num_classes(tr) == 256);
+    CHECK(hesse_dataset_targets(tr) == T && hesse_dataset_is_tokens(tr) &&
+          hesse_dataset_is_bytes(tr));
+    CHECK(hesse_dataset_size(tr) == (903 - 1) / T && hesse_dataset_size(te) == (100 - 1) / T);
+    CHECK(strcmp(hesse_dataset_name(tr), "text:t.txt/train") == 0 &&
+          strcmp(hesse_dataset_name(te), "text:t.txt/test") == 0);
+    /* the last target of the training split lies before the cut at 903 */
+    CHECK(hesse_dataset_label(tr, hesse_dataset_size(tr) * T - 1) ==
+          text_byte((size_t)hesse_dataset_size(tr) * T));
+    CHECK(hesse_dataset_label(tr, hesse_dataset_size(tr) * T) == -1);
+
+    hesse_samples s;
+    REQUIRE(hesse_dataset_select(tr, NULL, NULL, &s) == HESSE_OK);
+    CHECK(s.targets == T && hesse_samples_targets(&s) == T &&
+          hesse_samples_positions(&s) == s.n * T);
+    check_windows(&s, 0, T); /* ids as 0..255, not scaled by 1/255 */
+    hesse_samples_free(&s);
+    REQUIRE(hesse_dataset_select(te, NULL, NULL, &s) == HESSE_OK);
+    check_windows(&s, 903, T);
+    hesse_samples_free(&s);
+
+    /* random: distinct windows, ascending, their own targets; balanced is first */
+    hesse_selection sel = {HESSE_SELECT_RANDOM, 20, 5};
+    REQUIRE(hesse_dataset_select(tr, &sel, NULL, &s) == HESSE_OK);
+    CHECK(s.n == 20 && ascending(&s) && s.source[19] > 19);
+    check_windows(&s, 0, T);
+    /* a gather and a slice carry every sample's T labels */
+    hesse_samples b;
+    const int64_t idx[3] = {4, 0, 19};
+    REQUIRE(hesse_samples_alloc_like(&s, 3, &b) == HESSE_OK);
+    hesse_samples_gather(&s, idx, 3, &b);
+    CHECK(b.targets == T);
+    check_windows(&b, 0, T);
+    hesse_samples v = hesse_samples_slice(&s, 17, 3);
+    check_windows(&v, 0, T);
+    hesse_samples_free(&b);
+    /* label noise replaces round(f n T) targets */
+    hesse_samples copy;
+    REQUIRE(hesse_samples_alloc_like(&s, s.n, &copy) == HESSE_OK);
+    memcpy(copy.y, s.y, (size_t)(s.n * T) * sizeof *s.y);
+    int64_t changed = -1, differ = 0;
+    REQUIRE(hesse_samples_label_noise(&copy, 0.25, 3, &changed) == HESSE_OK);
+    for (int64_t i = 0; i < s.n * T; i++) differ += copy.y[i] != s.y[i];
+    CHECK(changed == 35 && differ == 35); /* round(0.25 * 20 * 7) */
+    hesse_samples_free(&copy);
+    char h1[65], h2[65];
+    hesse_samples_hash(&s, h1);
+    s.y[s.n * T - 1] ^= 1; /* the last sample's last target counts in the hash */
+    hesse_samples_hash(&s, h2);
+    CHECK(strcmp(h1, h2) != 0);
+    hesse_samples_free(&s);
+    sel = (hesse_selection){HESSE_SELECT_BALANCED, 10, 0};
+    REQUIRE(hesse_dataset_select(tr, &sel, NULL, &s) == HESSE_OK);
+    CHECK(s.n == 10 && s.source[0] == 0 && s.source[9] == 9);
+    hesse_samples_free(&s);
+    /* token ids take no normalisation */
+    hesse_preprocess pre;
+    REQUIRE(hesse_preprocess_parse("0.5", "2", "--mean/--std", &pre) == HESSE_OK);
+    CHECK_FAIL(hesse_dataset_select(tr, NULL, &pre, &s), HESSE_EINVAL, "token ids");
+    hesse_dataset_free(tr);
+    hesse_dataset_free(te);
+
+    /* the whole file through hesse_dataset_open: context 64 */
+    write_text(at("long.txt"), 1000);
+    char spec[600];
+    snprintf(spec, sizeof spec, "text:%s", at("long.txt"));
+    REQUIRE(hesse_dataset_open(spec, HESSE_SPLIT_TRAIN, &tr) == HESSE_OK);
+    CHECK(hesse_dataset_targets(tr) == 64 && hesse_dataset_size(tr) == (900 - 1) / 64);
+    hesse_dataset_free(tr);
+
+    /* bad inputs */
+    CHECK_FAIL(hesse_dataset_text(at("missing.txt"), T, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
+               "missing.txt", "cannot open");
+    CHECK_FAIL(hesse_dataset_text(tmp, T, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT, "directory");
+    write_text(at("short.txt"), 7);
+    CHECK_FAIL(hesse_dataset_text(at("short.txt"), 7, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
+               "7 bytes, shorter than one window of context 7", "8 bytes");
+    write_text(at("eleven.txt"), 11); /* one window of 10 + 1, but the first 10 bytes train */
+    CHECK_FAIL(hesse_dataset_text(at("eleven.txt"), 10, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
+               "training split", "the first 10 of 11 bytes");
+    write_text(at("ten.txt"), 90); /* training split 81 bytes, test split 9 */
+    REQUIRE(hesse_dataset_text(at("ten.txt"), 8, HESSE_SPLIT_TEST, &tr) == HESSE_OK);
+    CHECK(hesse_dataset_size(tr) == 1);
+    hesse_dataset_free(tr);
+    CHECK_FAIL(hesse_dataset_text(at("ten.txt"), 9, HESSE_SPLIT_TEST, &tr), HESSE_EINPUT,
+               "test split", "the last 9 of 90 bytes");
+    CHECK_FAIL(hesse_dataset_text(at("t.txt"), 0, HESSE_SPLIT_TRAIN, &tr), HESSE_EINVAL,
+               "context 0");
+    CHECK_FAIL(hesse_dataset_text(at("t.txt"), HESSE_TEXT_CONTEXT_MAX + 1, HESSE_SPLIT_TRAIN, &tr),
+               HESSE_EINVAL, "out of range");
+    CHECK(tr == NULL);
+
+    /* text:fortunes is looked up, never taken as a relative path */
+    char path[512];
+    mkdir(at("games"), 0700);
+    setenv("HESSE_FORTUNES_DIR", at("games"), 1);
+    CHECK_FAIL(hesse_text_find("text:fortunes", path, sizeof path), HESSE_EINPUT,
+               "no file fortunes in", at("games"));
+    write_text(at("games/fortunes"), 100);
+    REQUIRE(hesse_text_find("text:fortunes", path, sizeof path) == HESSE_OK);
+    CHECK(strcmp(path, at("games/fortunes")) == 0);
+    unsetenv("HESSE_FORTUNES_DIR");
+    REQUIRE(hesse_text_find("text:./fortunes", path, sizeof path) == HESSE_OK);
+    CHECK(strcmp(path, "./fortunes") == 0);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/hesse-test-data-XXXXXX");
     REQUIRE(mkdtemp(tmp) != NULL);
@@ -726,6 +871,7 @@ int main(void) {
     test_selection();
     test_fashion_mnist();
     test_open_safetensors();
+    test_text();
     rm_tree(tmp);
     return test_summary("test_data");
 }

@@ -161,9 +161,15 @@ typedef struct {
     int64_t passes;  /* backward passes over a class's samples, C per class */
 } hesse_class_means;
 
+/* HESSE_OK when the model has one class per sample; HESSE_EINVAL "WHAT: the model's output is
+ * a sequence ..." for a model with several output positions (hesse_model_positions > 1): the
+ * class-mean decomposition, every per-class part and the C outliers of hesse samples need one
+ * label a sample. */
+HESSE_API int hesse_class_means_supported(const hesse_model *m, const char *what);
 /* The C^2 means by C backward passes over the samples of each class (so C passes over the
  * data): the backward pass with output gradients sqrt(p_c') (e_c' - p) sums J_i^T g_i. A model
- * with fewer than 2 outputs is HESSE_EINVAL. */
+ * with fewer than 2 outputs, or a sequence model (hesse_class_means_supported), is
+ * HESSE_EINVAL. */
 HESSE_API int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s,
                                         hesse_class_means *out);
 HESSE_API void hesse_class_means_free(hesse_class_means *cm);

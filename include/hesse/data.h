@@ -24,23 +24,32 @@ extern "C" {
 /* The most classes a dataset may declare (a language model's vocabulary fits). */
 #define HESSE_MAX_CLASSES (1 << 20)
 
-/* Samples ready for a network: x is row-major [n, c*h*w] in PyTorch's NCHW order. */
+/* Samples ready for a network: x is row-major [n, c*h*w] in PyTorch's NCHW order. A sample has
+ * P = targets labels (a sequence: one per position, P = T for text windows; 1 for a class),
+ * sample i's at y[i * P .. i * P + P). */
 typedef struct {
     int64_t n;
     int c, h, w;     /* per-sample shape; flat data has h = w = 1 */
     int num_classes; /* labels lie in [0, num_classes) */
     double *x;       /* n * c*h*w values */
-    int32_t *y;      /* n labels */
+    int32_t *y;      /* n * P labels */
     int64_t *source; /* each sample's index in its dataset split (may be NULL) */
     int owns;        /* 1 when x, y, source belong to this struct (hesse_samples_free) */
     int64_t total;   /* samples over all shards when these are one rank's shard of a
                         distributed run (the mean loss divides by it); 0: n */
+    int targets;     /* labels per sample, P >= 1; 0 reads as 1 (hesse_samples_targets). Last,
+                        so that the fields before it keep their offsets */
 } hesse_samples;
 
 /* Values per sample, c*h*w. */
 HESSE_API int64_t hesse_samples_dim(const hesse_samples *s);
 /* The samples a mean runs over: s->total when set, else s->n. */
 HESSE_API int64_t hesse_samples_total(const hesse_samples *s);
+/* Labels per sample, P: s->targets when set, else 1. */
+HESSE_API int hesse_samples_targets(const hesse_samples *s);
+/* The labelled positions a mean over positions runs over: hesse_samples_total(s) * P (the
+ * denominator of a per-position accuracy). */
+HESSE_API int64_t hesse_samples_positions(const hesse_samples *s);
 /* A view of samples [begin, begin + count) that shares memory with s (owns = 0); the range is
  * clamped to [0, s->n). */
 HESSE_API hesse_samples hesse_samples_slice(const hesse_samples *s, int64_t begin, int64_t count);
@@ -66,6 +75,8 @@ typedef struct hesse_dataset hesse_dataset;
  *   "cifar10:DIR", "cifar100:DIR", "idx:DIR"   the same with the format named.
  *   "gaussmix:classes=C,dim=D,separation=S[,seed=N][,samples=M][,test=T][,noise=SIGMA]"
  *                            synthetic Gaussian classes (hesse_dataset_gaussmix)
+ *   "text:FILE"              a file's bytes as token ids (hesse_dataset_text, context 64);
+ *                            "text:fortunes" names Debian's fortunes corpus (hesse_text_find)
  *   FILE.safetensors         one split as safetensors (hesse_dataset_read_safetensors): the
  *                            file is the split, so only HESSE_SPLIT_TRAIN is accepted
  *                            (HESSE_EINVAL otherwise: name the test split's file instead).
@@ -107,10 +118,47 @@ HESSE_API void hesse_gaussmix_name(const hesse_gaussmix *g, char *buf, size_t ca
 HESSE_API int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split,
                                      hesse_dataset **out);
 
+/* ---- Text as bytes -------------------------------------------------------------------------
+ * A file read as bytes (vocabulary V = 256) cut into windows of T = context bytes: window i
+ * holds bytes [s_i, s_i + T) of the split as input ids and [s_i + 1, s_i + T + 1) as its T
+ * next-byte targets, s_i = i T (the windows tile the split; the bytes after the last whole
+ * window and its one target byte are left out). A sample is (c, h, w) = (1, T, 1), ids stored
+ * as bytes and handed to the network as the doubles 0..255 (no /255: automatic scale 1, and no
+ * per-channel normalisation), P = T targets, num_classes 256. The split is by position: the
+ * last tenth of the file (floor(L / 10) bytes of L) is the test split, the rest the training
+ * split; windows never cross the cut. The dataset is named "text:NAME/train" or "/test" after
+ * the file's last path component. */
+#define HESSE_TEXT_PREFIX          "text:"
+#define HESSE_TEXT_CONTEXT_DEFAULT 64
+#define HESSE_TEXT_CONTEXT_MAX     65536
+/* The file's test split: the last floor(L / HESSE_TEXT_TEST_DIVISOR) bytes. */
+#define HESSE_TEXT_TEST_DIVISOR 10
+
+/* Whether spec starts with "text:". */
+HESSE_API int hesse_text_is_spec(const char *spec);
+/* The file a "text:..." spec names into path (cap bytes): the part after "text:", except the
+ * name "fortunes", which is looked up as Debian's fortunes corpus: the file "fortunes" in
+ * $HESSE_FORTUNES_DIR when that is set, else in the first of /usr/share/games/fortunes,
+ * /usr/share/fortunes, /usr/share/fortune that has one (a path such as text:./fortunes is taken
+ * as it is). HESSE_EINPUT naming the directories searched when none has it (install the Debian
+ * package fortunes). */
+HESSE_API int hesse_text_find(const char *spec, char *path, size_t cap);
+/* Opens one split of a text file as windows of `context` bytes (above). HESSE_EINVAL when
+ * context is outside [1, HESSE_TEXT_CONTEXT_MAX]; HESSE_EINPUT naming the file when it is
+ * missing or unreadable, or when the split is shorter than one window plus its target byte
+ * (context + 1 bytes). */
+HESSE_API int hesse_dataset_text(const char *path, int context, hesse_split split,
+                                 hesse_dataset **out);
+/* Labels per sample of a dataset (P: the context for text, 1 otherwise). */
+HESSE_API int hesse_dataset_targets(const hesse_dataset *ds);
+/* 1 when the dataset's bytes are token ids (text), not pixels: scale 1, no normalisation. */
+HESSE_API int hesse_dataset_is_tokens(const hesse_dataset *ds);
+
 /* ---- Label noise ----------------------------------------------------------------------------
- * Zhang et al. 2017 / Xie et al. 2022's corrupted labels: exactly round(fraction * n) samples,
- * chosen uniformly without replacement, each get a class drawn uniformly from the other
- * num_classes - 1 (so every chosen label changes). The draws come from stream 2 of `seed`
+ * Zhang et al. 2017 / Xie et al. 2022's corrupted labels: exactly round(fraction * m) of the
+ * m = n * P labels (P = 1: the samples; text: the next-byte targets), chosen uniformly without
+ * replacement, each get a class drawn uniformly from the other num_classes - 1 (so every chosen
+ * label changes). The draws come from stream 2 of `seed`
  * (hesse_rng_seed_stream; streams 0 and 1 are hesse train's initialisation and shuffling), so
  * the same samples in the same order, fraction and seed give the same labels. Changes s->y in
  * place. fraction must lie in [0, 1) and the samples have at least two classes when any label
@@ -136,8 +184,8 @@ HESSE_API void hesse_dataset_shape(const hesse_dataset *ds, int *c, int *h, int 
 HESSE_API int hesse_dataset_num_classes(const hesse_dataset *ds);
 HESSE_API const char *hesse_dataset_name(const hesse_dataset *ds); /* e.g. "fashion-mnist/train" */
 HESSE_API int hesse_dataset_is_bytes(const hesse_dataset *ds);     /* 1 for uint8 pixel storage */
-HESSE_API int32_t hesse_dataset_label(const hesse_dataset *ds,
-                                      int64_t i); /* -1 when i is out of range */
+/* Label i of the split's n * P labels (sample i / P, position i % P); -1 when i is out of range. */
+HESSE_API int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i);
 /* The stored split, [n, c*h*w] row-major: the uint8 pixels (NULL for double storage) or the
  * double values (NULL for uint8 storage). Borrowed; valid until hesse_dataset_free. */
 HESSE_API const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds);
@@ -147,7 +195,9 @@ HESSE_API const double *hesse_dataset_values(const hesse_dataset *ds);
 typedef enum {
     HESSE_SELECT_FIRST = 0,    /* the first n in file order (the default) */
     HESSE_SELECT_BALANCED = 1, /* the first n/C of every class in file order (the remainder,
-                                  if any, one more for the lowest classes); nested in n */
+                                  if any, one more for the lowest classes); nested in n. A
+                                  dataset of sequences (P > 1 labels a sample) has no class per
+                                  sample: balanced is FIRST there */
     HESSE_SELECT_RANDOM = 2    /* n distinct samples drawn with the seed, in file order */
 } hesse_select_mode;
 
@@ -176,14 +226,19 @@ HESSE_API int hesse_dataset_select(const hesse_dataset *ds, const hesse_selectio
                                    const hesse_preprocess *pre, hesse_samples *out);
 
 /* Copies samples idx[0..count) of src into dst, which must own buffers of at least that size
- * and the same shape (used for shuffled minibatches). Sets dst->n = count; dst->source gets
+ * and the same shape and P (used for shuffled minibatches). Sets dst->n = count; dst->source gets
  * src->source[idx[i]] (or idx[i] when src has none). */
 HESSE_API void hesse_samples_gather(const hesse_samples *src, const int64_t *idx, int64_t count,
                                     hesse_samples *dst);
 /* Allocates an owning set of n samples of the given shape: x and y uninitialised, source
- * 0 .. n-1. */
+ * 0 .. n-1, one label a sample. */
 HESSE_API int hesse_samples_alloc(int64_t n, int c, int h, int w, int num_classes,
                                   hesse_samples *out);
+/* The same with P = targets labels a sample (y holds n * P). */
+HESSE_API int hesse_samples_alloc_targets(int64_t n, int c, int h, int w, int num_classes,
+                                          int targets, hesse_samples *out);
+/* An owning set of n samples shaped like s (shape, classes, P), as hesse_samples_alloc. */
+HESSE_API int hesse_samples_alloc_like(const hesse_samples *s, int64_t n, hesse_samples *out);
 
 /* A short description of a selection for results: "first 1000", "balanced 1000",
  * "random 1000 (seed 7)". */

@@ -149,7 +149,13 @@ HESSE_API void hesse_layer_describe(const hesse_layer *L, char *buf, size_t cap)
 HESSE_API const char *hesse_model_arch(const hesse_model *m);
 HESSE_API hesse_loss_kind hesse_model_loss(const hesse_model *m);
 HESSE_API void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w);
+/* Values of the network's output per sample, c*h*w of the last layer (a classifier: its c). */
 HESSE_API int hesse_model_num_outputs(const hesse_model *m);
+/* How the loss reads that output: an output (c, 1, 1) is one position of c classes; any other
+ * (c, h, w) is P = c*h positions of V = w classes each (a sequence [T, V] is (1, T, V): one
+ * next-token distribution per token), with one label per position. P = 1 for a classifier. */
+HESSE_API int hesse_model_positions(const hesse_model *m);
+HESSE_API int hesse_model_classes(const hesse_model *m);
 /* SHA-256 over the architecture string, the parameter bytes and the buffers' (if any). */
 HESSE_API void hesse_model_hash(const hesse_model *m, char hex[65]);
 /* "cross_entropy" / "mse", and the inverse (HESSE_EINPUT on an unknown name). */
@@ -218,13 +224,18 @@ HESSE_API int64_t hesse_engine_cache_hits(const hesse_engine *e);
 HESSE_API const hesse_model *hesse_engine_model(const hesse_engine *e);
 
 /* Mean loss over all samples of s, and optionally (non-NULL) its gradient (length n,
- * overwritten) and the number of samples whose arg-max output equals the label.
+ * overwritten) and the number of positions whose arg-max output equals the label (samples for a
+ * classifier; out of hesse_samples_positions(s)). Cross-entropy is the mean over the N P
+ * positions (PyTorch's F.cross_entropy(z.view(-1, V), y.view(-1))), MSE the mean over all N C
+ * outputs against one-hot targets. The samples need P labels each (hesse_model_positions).
  * Fails with HESSE_EINPUT when the samples' shape or labels do not fit the model and with
  * HESSE_ENUMERIC (naming the sample) when the loss is not finite. */
 HESSE_API int hesse_loss_grad(hesse_engine *e, const hesse_samples *s, double *loss, double *grad,
                               int64_t *correct);
 
-/* Curvature matrices of the mean loss L = (1/N) sum_i l_i:
+/* Curvature matrices of the mean loss L = (1/N) sum_i l_i (for P > 1 positions, l_i is the mean
+ * of sample i's per-position cross-entropies, or its MSE over all C outputs; A below is then
+ * block diagonal, one block per position):
  *   HESSIAN   H, exact (Pearlmutter's R-operator)
  *   GGN       G = J^T A J, A the Hessian of the loss in the logits (the Fisher for softmax CE)
  *   RESIDUAL  E = H - G, the second-order terms of the network alone, in one pass
@@ -249,8 +260,9 @@ HESSE_API int hesse_curv_product(hesse_engine *e, const hesse_samples *s, hesse_
 HESSE_API int hesse_forward(hesse_engine *e, const hesse_samples *s, double *out);
 
 /* Fills the logit gradients gz [B, C] of samples i0 .. i0 + B - 1 of s, given their logits
- * z [B, C], softmax probabilities p [B, C] and labels y [B]. The engine's workers call it
- * concurrently, each for its own samples: it must not modify shared state. */
+ * z [B, C], softmax probabilities p [B, C] (per position: [B, P, V]) and labels y [B * P]. The
+ * engine's workers call it concurrently, each for its own samples: it must not modify shared state.
+ */
 typedef void (*hesse_logit_grad_fn)(void *ctx, int64_t i0, int B, const double *z, const double *p,
                                     const int32_t *y, double *gz);
 

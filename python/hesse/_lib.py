@@ -179,7 +179,8 @@ class EngineParams(Structure):
 class Samples(Structure):
     _fields_ = [("n", c_int64), ("c", c_int), ("h", c_int), ("w", c_int),
                 ("num_classes", c_int), ("x", POINTER(c_double)), ("y", POINTER(c_int32)),
-                ("source", POINTER(c_int64)), ("owns", c_int), ("total", c_int64)]
+                ("source", POINTER(c_int64)), ("owns", c_int), ("total", c_int64),
+                ("targets", c_int)]
 
 
 class Selection(Structure):

@@ -68,10 +68,21 @@ static int count_classes(hesse_engine *e, const hesse_samples *s, int C, int64_t
     return rc;
 }
 
+int hesse_class_means_supported(const hesse_model *m, const char *what) {
+    const int P = hesse_model_positions(m);
+    if (P == 1) return HESSE_OK;
+    return hesse_error(HESSE_EINVAL,
+                       "%s: the model's output is a sequence (%d positions of %d classes); the "
+                       "class structure this measures needs one class per sample",
+                       what, P, hesse_model_classes(m));
+}
+
 int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_class_means *out) {
     if (!e || !s || !out) return hesse_error(HESSE_EINVAL, "class means: NULL argument");
     memset(out, 0, sizeof *out);
     const hesse_model *m = hesse_engine_model(e);
+    int rc = hesse_class_means_supported(m, "class means");
+    if (rc != HESSE_OK) return rc;
     const int C = hesse_model_num_outputs(m);
     const int64_t n = hesse_model_num_params(m);
     const int64_t N = hesse_samples_total(s);
@@ -80,7 +91,6 @@ int hesse_class_means_compute(hesse_engine *e, const hesse_samples *s, hesse_cla
                            "class means: the model has %d output; the decomposition into class "
                            "means needs at least 2 classes",
                            C);
-    int rc = HESSE_OK;
     hesse_samples sub = {0};
     int64_t *idx = NULL;
     const double t0 = hesse_now();

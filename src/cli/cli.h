@@ -76,6 +76,7 @@ typedef struct {
     const char *mean, *std; /* per-channel normalisation, or NULL */
     double label_noise;     /* fraction of training labels replaced (hesse_samples_label_noise,
                                seeded by `seed`); 0: none */
+    int context;            /* text data: bytes per window (0: not given, 64) */
 } cli_data_opts;
 
 /* Options every model-consuming command accepts. */
@@ -92,10 +93,16 @@ typedef struct {
      OPT_STRING,                                                                                   \
      &(d).data,                                                                                    \
      "D",                                                                                          \
-     "fashion-mnist (default), an IDX or CIFAR directory, a .safetensors file, or "                \
-     "gaussmix:classes=C,dim=D,separation=S[,seed=N,samples=M,test=T,noise=SIGMA]",                \
+     "fashion-mnist (default), an IDX or CIFAR directory, a .safetensors file, "                   \
+     "gaussmix:classes=C,dim=D,separation=S[,seed=N,samples=M,test=T,noise=SIGMA], or "            \
+     "text:FILE (bytes; text:fortunes for Debian's fortunes)",                                     \
      CLI_NO_RANGE,                                                                                 \
      0},                                                                                           \
+        {"context", 0,                                                                             \
+         OPT_INT,   &(d).context,                                                                  \
+         "T",       "text data: bytes per window, each with its T next bytes (default 64)",        \
+         1,         HESSE_TEXT_CONTEXT_MAX,                                                        \
+         0},                                                                                       \
         {"split", 0, OPT_STRING, &(d).split, "S", "train (default) or test", CLI_NO_RANGE, 0},     \
         {"samples", 0, OPT_INT64, &(d).samples, "N", "how many samples (0: all)", 0, 1e15, 0},     \
         {"select",     0,      OPT_STRING,                                                         \
@@ -155,7 +162,8 @@ typedef struct {
  * on first use: over all of them, so first before a distributed run takes its shard. */
 const char *cli_data_hash(cli_data *d);
 
-/* Opens the dataset split of o->data (step 1 of 2). */
+/* Opens the dataset split of o->data (step 1 of 2); text:FILE with o->context (--context given
+ * with other data is refused). */
 int cli_data_open(const cli_data_opts *o, cli_data *d);
 /* Selects and preprocesses the samples (step 2). preprocess_json (from a model file; may be
  * NULL) supplies the preprocessing unless --mean/--std are given. */

@@ -422,7 +422,7 @@ static void classes_run_free(classes_run *r) {
 }
 
 int cmd_classes(int argc, char **argv) {
-    classes_args a = {.d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL, 0},
+    classes_args a = {.d = {"fashion-mnist", "train", 1000, "balanced", 0, NULL, NULL, 0, 0},
                       .co = {"hessian", NULL, 8, 0, "f64"},
                       .probes = 99,
                       .tol = 1e-8};
@@ -438,6 +438,7 @@ int cmd_classes(int argc, char **argv) {
     HESSE_CHECK(cli_check_output(a.out, "option --output"));
     HESSE_CHECK(cli_check_output(a.svg, "option --svg"));
     HESSE_CHECK(cli_curv_open(&a.mo, &a.d, &a.co, &r.c));
+    HESSE_CHECK(hesse_class_means_supported(r.c.model, "classes"));
     r.C = hesse_model_num_outputs(r.c.model);
     r.n = r.c.op.n;
     HESSE_CHECK(settle_top(&a, &r));

@@ -63,7 +63,7 @@ static int decompose(dense_run *s, int block) {
     int64_t correct;
     int rc = hesse_loss_grad(s->c.engine, &s->c.data.samples, &s->loss, NULL, &correct);
     if (rc != HESSE_OK) return rc;
-    s->accuracy = (double)correct / (double)hesse_samples_total(&s->c.data.samples);
+    s->accuracy = (double)correct / (double)hesse_samples_positions(&s->c.data.samples);
     rc = hesse_op_to_dense(&s->c.op, block, s->A, &s->asym, &s->st);
     if (rc != HESSE_OK) return rc;
     for (int64_t i = 0; i < n; i++) s->trace += s->A[i * n + i];
@@ -148,7 +148,7 @@ static int emit(const dense_args *a, const dense_run *s) {
 }
 
 int cmd_dense(int argc, char **argv) {
-    dense_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    dense_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                     {NULL, NULL, NULL},
                     {"hessian", NULL, 0, 0, "f64"},
                     .out = NULL};

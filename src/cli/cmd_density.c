@@ -376,6 +376,10 @@ static int mp_fit(density_run *s) {
  * operator made from them (s->op), named in the document and the checkpoint header. */
 static int class_operator(const density_args *a, density_run *s) {
     const int C = hesse_model_num_outputs(s->c.model);
+    char what[48];
+    snprintf(what, sizeof what, "option --operator %s", class_ops[s->part]);
+    int rc = hesse_class_means_supported(s->c.model, what);
+    if (rc != HESSE_OK) return rc;
     if (C < 2)
         return hesse_error(HESSE_EINVAL,
                            "option --operator %s: the model has %d output (a regression); the "
@@ -383,7 +387,7 @@ static int class_operator(const density_args *a, density_run *s) {
                            class_ops[s->part], C);
     cli_note("density: %d x %d class means (%d backward passes over %s)", C, C, C,
              s->c.data.description);
-    int rc = hesse_class_means_compute(s->c.engine, &s->c.data.samples, &s->cm);
+    rc = hesse_class_means_compute(s->c.engine, &s->c.data.samples, &s->cm);
     if (rc != HESSE_OK) return rc;
     const char *name = class_ops[s->part];
     cJSON_ReplaceItemInObject(s->res, "operator", cJSON_CreateString(name));
@@ -491,7 +495,7 @@ cleanup:
 }
 
 int cmd_density(int argc, char **argv) {
-    density_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    density_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                       {NULL, NULL, NULL},
                       {"hessian", NULL, 0, 0, "f64"},
                       .method = "slq",

@@ -103,28 +103,28 @@ static int run(eval_run *r) {
 }
 
 static int emit(const eval_args *a, const eval_run *r, int argc, char **argv) {
-    const double N = (double)r->N;
+    const double N = (double)r->N, NP = N * hesse_samples_targets(&r->data.samples);
     cJSON *res = hesse_result_new("eval", argc, argv);
     cli_describe_model(res, r->m, a->mo.model);
     cli_describe_data(res, &r->data);
     cli_describe_ranks(res);
     cJSON_AddNumberToObject(res, "samples", N);
     cJSON_AddNumberToObject(res, "loss", r->loss);
-    cJSON_AddNumberToObject(res, "accuracy", (double)r->correct / N);
+    cJSON_AddNumberToObject(res, "accuracy", (double)r->correct / NP); /* per position */
     cJSON_AddNumberToObject(res, "correct", (double)r->correct);
     cJSON_AddNumberToObject(res, "grad_norm", r->gn);
     cJSON_AddNumberToObject(res, "seconds", r->seconds);
     int rc = cli_emit(res, a->out);
     if (rc == HESSE_OK)
         cli_note("eval: %s: loss %.6g, accuracy %.2f%%, |grad| %.4g (%lld samples, %.2fs)",
-                 r->data.description, r->loss, 100.0 * (double)r->correct / N, r->gn,
+                 r->data.description, r->loss, 100.0 * (double)r->correct / NP, r->gn,
                  (long long)r->N, r->seconds);
     cJSON_Delete(res);
     return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
-    eval_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0}};
+    eval_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0, 0}};
     int rc = parse_eval(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("eval", rc);

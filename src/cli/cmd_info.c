@@ -107,23 +107,21 @@ static void print_system(void) {
            hesse_dist_library()[0] ? "built with " : "built without MPI", hesse_dist_library());
 }
 
-/* A dataset split: its name, size, sample shape, classes and per-class counts, as text or
- * JSON ("dataset"). */
-static int data_info(const char *spec, const char *split_name, int json, const char *out, int argc,
-                     char **argv) {
-    hesse_split split;
-    hesse_dataset *ds = NULL;
-    int rc = cli_parse_split(split_name, &split);
-    if (rc == HESSE_OK) rc = hesse_dataset_open(spec, split, &ds);
+/* A dataset split: its name, size, sample shape, classes and per-class counts (text: the
+ * count of each target byte), as text or JSON ("dataset"). */
+static int data_info(const cli_data_opts *o, int json, const char *out, int argc, char **argv) {
+    cli_data dd;
+    int rc = cli_data_open(o, &dd);
     if (rc != HESSE_OK) return rc;
-    const int C = hesse_dataset_num_classes(ds);
+    const hesse_dataset *ds = dd.dataset;
+    const int C = hesse_dataset_num_classes(ds), P = hesse_dataset_targets(ds);
     const int64_t n = hesse_dataset_size(ds);
     int64_t *counts = calloc((size_t)C, sizeof *counts);
     if (!counts) {
-        hesse_dataset_free(ds);
+        cli_data_free(&dd);
         return hesse_error(HESSE_ENOMEM, "cannot allocate %d class counts", C);
     }
-    for (int64_t i = 0; i < n; i++) counts[hesse_dataset_label(ds, i)]++;
+    for (int64_t i = 0; i < n * P; i++) counts[hesse_dataset_label(ds, i)]++;
     int shape[3];
     hesse_dataset_shape(ds, &shape[0], &shape[1], &shape[2]);
     const char *storage = hesse_dataset_is_bytes(ds) ? "uint8" : "float64";
@@ -137,22 +135,25 @@ static int data_info(const char *spec, const char *split_name, int json, const c
         cJSON_AddStringToObject(d, "storage", storage);
         cJSON *cc = cJSON_AddArrayToObject(d, "class_counts");
         for (int k = 0; k < C; k++) cJSON_AddItemToArray(cc, cJSON_CreateNumber((double)counts[k]));
+        if (P > 1) cJSON_AddNumberToObject(d, "targets", P);
         rc = cli_emit(doc, out);
         cJSON_Delete(doc);
     } else {
         printf("dataset:  %s\nsamples:  %lld\nshape:    %dx%dx%d (%s)\nclasses:  %d\n",
                hesse_dataset_name(ds), (long long)n, shape[0], shape[1], shape[2], storage, C);
+        if (P > 1) printf("targets:  %d a sample (class counts over targets)\n", P);
         for (int k = 0; k < C && k < 100; k++)
             printf("  class %-4d %lld\n", k, (long long)counts[k]);
     }
     free(counts);
-    hesse_dataset_free(ds);
+    cli_data_free(&dd);
     return rc;
 }
 
 /* The option values of hesse info. */
 typedef struct {
-    const char *out, *input, *data, *split;
+    const char *out, *input;
+    cli_data_opts d; /* data, split, context */
     int json;
     cli_model_opts mo;
 } info_args;
@@ -167,14 +168,16 @@ static int parse_info(info_args *a, int argc, char **argv) {
          CLI_NO_RANGE, 0},
         {"input-shape", 0, OPT_STRING, &a->input, "C,H,W",
          "input shape of a PyTorch state_dict (--model)", CLI_NO_RANGE, 0},
-        {"data", 0, OPT_STRING, &a->data, "D",
+        {"data", 0, OPT_STRING, &a->d.data, "D",
          "describe a dataset split instead (any --data of the other commands)", CLI_NO_RANGE, 0},
-        {"split", 0, OPT_STRING, &a->split, "S", "with --data: train (default) or test",
+        {"split", 0, OPT_STRING, &a->d.split, "S", "with --data: train (default) or test",
          CLI_NO_RANGE, 0},
+        {"context", 0, OPT_INT, &a->d.context, "T", "with --data text:FILE: bytes per window", 1,
+         HESSE_TEXT_CONTEXT_MAX, 0},
     };
     cli_command_doc doc = {"info", "version, BLAS library and core, threads, CPU features",
                            "[--json] [-o FILE] [--model M [--arch A --input-shape C,H,W] | "
-                           "--data D [--split S]]",
+                           "--data D [--split S] [--context T]]",
                            "The BLAS core is chosen from the CPU's features before OpenBLAS loads "
                            "(AVX-512F: SkylakeX, AVX2+FMA: Haswell); a value of OPENBLAS_CORETYPE "
                            "set by the user is kept. With --model: the model's architecture, its "
@@ -186,14 +189,15 @@ static int parse_info(info_args *a, int argc, char **argv) {
 }
 
 int cmd_info(int argc, char **argv) {
-    info_args a = {NULL, NULL, NULL, NULL, 0, {NULL, NULL, NULL}};
+    info_args a;
+    memset(&a, 0, sizeof a);
     int rc = parse_info(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc == HESSE_OK) rc = cli_check_output(a.out, "option --output");
-    if (rc == HESSE_OK && a.data && a.mo.model)
+    if (rc == HESSE_OK && a.d.data && a.mo.model)
         rc = hesse_error(HESSE_EINVAL, "options --data and --model: describe one or the other");
-    else if (rc == HESSE_OK && a.data)
-        rc = data_info(a.data, a.split, a.json, a.out, argc, argv);
+    else if (rc == HESSE_OK && a.d.data)
+        rc = data_info(&a.d, a.json, a.out, argc, argv);
     else if (rc == HESSE_OK && a.mo.model)
         rc = model_info(&a.mo, a.input, a.json, a.out, argc, argv);
     else if (rc == HESSE_OK && (a.json || a.out))

@@ -213,7 +213,7 @@ static int analyse_model(const kron_args *a, kron_run *r, int j) {
     if (j == 0) {
         cli_curv_describe(r->res, &c, mo.model);
         HESSE_CHECK(cli_curv_loss(&c, r->res));
-        cJSON_AddNumberToObject(r->res, "classes", hesse_model_num_outputs(c.model));
+        cJSON_AddNumberToObject(r->res, "classes", hesse_model_classes(c.model));
     }
     cli_note("kronecker: %s: factors of every layer on %s", mo.model, c.data.description);
     note_skipped(c.model, j == 0 ? r->res : NULL);
@@ -235,7 +235,7 @@ static int analyse_model(const kron_args *a, kron_run *r, int j) {
         rc = layer_spectra(a, &c, &f[i], L, &w);
         if (rc == HESSE_OK) {
             r->products += w.r.products;
-            emit_layer(mo.model, L, &f[i], hesse_model_num_outputs(c.model), &w, r->layers,
+            emit_layer(mo.model, L, &f[i], hesse_model_classes(c.model), &w, r->layers,
                        &r->keep[j][i]);
         }
         layer_work_free(&w);
@@ -278,7 +278,7 @@ static int cross_overlaps(const kron_args *a, kron_run *r) {
 }
 
 int cmd_kronecker(int argc, char **argv) {
-    kron_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    kron_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                    .co = {"hessian", NULL, 8, 0, "f64"},
                    .k = 20,
                    .tol = 1e-8};

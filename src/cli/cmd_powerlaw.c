@@ -442,7 +442,7 @@ cleanup:
 }
 
 int cmd_powerlaw(int argc, char **argv) {
-    powerlaw_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    powerlaw_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                        {NULL, NULL, NULL},
                        {"hessian", NULL, 0, 0, "f64"},
                        CLI_LANCZOS_DEFAULTS,

@@ -179,6 +179,8 @@ static int parse_samples(samples_args *a, int argc, char **argv) {
          "fashion-mnist (default), an IDX or CIFAR directory, or a .safetensors file", CLI_NO_RANGE,
          0},
         {"split", 0, OPT_STRING, &a->d.split, "S", "train (default) or test", CLI_NO_RANGE, 0},
+        {"context", 0, OPT_INT, &a->d.context, "T", "text data: bytes per window (default 64)", 1,
+         HESSE_TEXT_CONTEXT_MAX, 0},
         {"seed", 0, OPT_U64, &a->d.seed, "S", "random seed (default 0)", CLI_NO_RANGE, 0},
         {"sizes", 0, OPT_STRING, &a->sizes_text, "N1,N2,..",
          "sample counts (default: --min times --factor^j up to --max)", CLI_NO_RANGE, 0},
@@ -250,8 +252,9 @@ static void describe_solver(const samples_args *a, cJSON *res) {
 /* The top k eigenpairs (Lanczos) on the run's samples; the first run describes the operator. */
 static int size_top(const samples_args *a, size_run *s, int first, cJSON *res) {
     int rc = cli_curv_open(&a->mo, &a->d, &a->co, &s->c);
+    if (rc == HESSE_OK) rc = hesse_class_means_supported(s->c.model, "samples");
     if (rc != HESSE_OK) return rc;
-    const int C = s->C = hesse_model_num_outputs(s->c.model);
+    const int C = s->C = hesse_model_num_outputs(s->c.model); /* the outliers: one a class */
     int k = a->top > 0 ? a->top : C + 5;
     if (k < C + 1) k = C + 1;
     if (k >= s->c.op.n) k = (int)s->c.op.n - 1;
@@ -337,7 +340,7 @@ static int run_sizes(samples_args *a, cJSON *res, int64_t *products) {
 }
 
 int cmd_samples(int argc, char **argv) {
-    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL, 0},
+    samples_args a = {.d = {"fashion-mnist", "train", 0, "balanced", 0, NULL, NULL, 0, 0},
                       .co = {"hessian", NULL, 10, 0, "f64"},
                       .probes = 10,
                       .steps = 80,

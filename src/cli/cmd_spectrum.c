@@ -225,7 +225,7 @@ static void summary(const spectrum_args *a, const hesse_eigs *r) {
 }
 
 int cmd_spectrum(int argc, char **argv) {
-    spectrum_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    spectrum_args a = {{"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                        {NULL, NULL, NULL},
                        {"hessian", NULL, 0, 0, "f64"},
                        CLI_LANCZOS_DEFAULTS,

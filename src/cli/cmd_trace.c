@@ -103,7 +103,7 @@ static void describe(const trace_args *a, const hesse_trace_result *tr, cJSON *r
 }
 
 int cmd_trace(int argc, char **argv) {
-    trace_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    trace_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                     .co = {"hessian", NULL, 0, 0, "f64"},
                     .method = "hutchpp",
                     .probe = "rademacher"};

@@ -176,9 +176,9 @@ static int check_trainable(const train_args *a, train_run *r) {
     }
     int rc = cli_data_select(&a->d, r->pre, &r->data);
     if (rc != HESSE_OK) return rc;
-    if (hesse_model_num_outputs(r->m) < hesse_dataset_num_classes(r->data.dataset))
+    if (hesse_model_classes(r->m) < hesse_dataset_num_classes(r->data.dataset))
         return hesse_error(HESSE_EINPUT, "the model has %d outputs but %s has %d classes",
-                           hesse_model_num_outputs(r->m), hesse_dataset_name(r->data.dataset),
+                           hesse_model_classes(r->m), hesse_dataset_name(r->data.dataset),
                            hesse_dataset_num_classes(r->data.dataset));
     return HESSE_OK;
 }
@@ -220,7 +220,7 @@ static int prepare(const train_args *a, train_run *r) {
     HESSE_CHECK(hesse_engine_create(r->m, &ep, &r->e));
     HESSE_CHECK(hesse_engine_create(r->m, NULL, &r->ev));
     const hesse_samples *s = &r->data.samples;
-    HESSE_CHECK(hesse_samples_alloc(r->B, s->c, s->h, s->w, s->num_classes, &r->batch));
+    HESSE_CHECK(hesse_samples_alloc_like(s, r->B, &r->batch));
     r->order = malloc((size_t)r->N * sizeof *r->order);
     r->grad = hesse_calloc((size_t)r->n, sizeof *r->grad);
     HESSE_CHECK(hesse_optimizer_create(r->n, &r->op, &r->opt));
@@ -234,7 +234,7 @@ cleanup:
 static int evaluate(hesse_engine *e, const hesse_samples *s, double *loss, double *acc) {
     int64_t correct = 0;
     int rc = hesse_loss_grad(e, s, loss, NULL, &correct);
-    *acc = (double)correct / (double)s->n;
+    *acc = (double)correct / (double)hesse_samples_positions(s); /* per position */
     return rc;
 }
 
@@ -266,7 +266,8 @@ static int train_epoch(const train_args *a, train_run *r, int epoch, hesse_rng *
         char detail[96];
         snprintf(detail, sizeof detail, "epoch %d/%d loss %.4f acc %.1f%%", epoch + 1, a->t.epochs,
                  *loss_sum / (double)(b0 + count),
-                 100.0 * (double)*correct_sum / (double)(b0 + count));
+                 100.0 * (double)*correct_sum /
+                     (double)((b0 + count) * hesse_samples_targets(&r->batch)));
         hesse_progress p = {"train",
                             (double)(epoch * r->batches + bi + 1),
                             (double)(a->t.epochs * r->batches),
@@ -283,13 +284,14 @@ static int train_epoch(const train_args *a, train_run *r, int epoch, hesse_rng *
 static void record_epoch(const train_args *a, train_run *r, int epoch, double secs, double loss_sum,
                          int64_t correct_sum, double test_loss, double test_acc) {
     const double N = (double)r->N, lr = step_lr(&a->t, r, epoch, 0);
+    const double NP = N * hesse_samples_targets(&r->data.samples);
     cJSON *row = cJSON_CreateObject();
     cJSON_AddNumberToObject(row, "epoch", epoch + 1);
     cJSON_AddNumberToObject(row, "lr", lr);
     if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE)
         cJSON_AddNumberToObject(row, "lr_end", step_lr(&a->t, r, epoch, r->batches - 1));
     cJSON_AddNumberToObject(row, "train_loss", loss_sum / N);
-    cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / N);
+    cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / NP);
     if (!a->no_test) {
         cJSON_AddNumberToObject(row, "test_loss", test_loss);
         cJSON_AddNumberToObject(row, "test_accuracy", test_acc);
@@ -306,11 +308,11 @@ static void record_epoch(const train_args *a, train_run *r, int epoch, double se
     if (epoch + 1 == epochs) hesse_report_progress(&p);
     if (a->no_test)
         cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", epoch + 1, epochs,
-                 loss_sum / N, 100.0 * (double)correct_sum / N, lr, secs);
+                 loss_sum / N, 100.0 * (double)correct_sum / NP, lr, secs);
     else
         cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
                  "%.1fs",
-                 epoch + 1, epochs, loss_sum / N, 100.0 * (double)correct_sum / N, test_loss,
+                 epoch + 1, epochs, loss_sum / N, 100.0 * (double)correct_sum / NP, test_loss,
                  100.0 * test_acc, lr, secs);
 }
 
@@ -402,7 +404,7 @@ static void train_run_free(train_run *r) {
 }
 
 int cmd_train(int argc, char **argv) {
-    train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0},
+    train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0, 0},
                     .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, 1, 64, 0, -1}};
     int rc = parse_train(&a, argc, argv);
     if (rc == 1) return 0;

@@ -44,6 +44,17 @@ int cli_data_open(const cli_data_opts *o, cli_data *d) {
                            "option --split: %s is a .safetensors dataset, which holds one split; "
                            "give the file of the split you want instead",
                            o->data);
+    if (hesse_text_is_spec(o->data)) {
+        char path[4096];
+        if ((rc = hesse_text_find(o->data, path, sizeof path)) != HESSE_OK) return rc;
+        return hesse_dataset_text(path, o->context > 0 ? o->context : HESSE_TEXT_CONTEXT_DEFAULT,
+                                  split, &d->dataset);
+    }
+    if (o->context != 0)
+        return hesse_error(HESSE_EINVAL,
+                           "option --context: applies to text data (--data text:FILE), not to "
+                           "'%s'",
+                           o->data ? o->data : "fashion-mnist");
     return hesse_dataset_open(o->data, split, &d->dataset);
 }
 
@@ -62,6 +73,13 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
     else
         return hesse_error(HESSE_EINVAL,
                            "option --select: expected first, balanced or random, got '%s'", mode);
+    if (d->selection.mode == HESSE_SELECT_BALANCED && o->samples > 0 &&
+        hesse_dataset_targets(d->dataset) > 1) {
+        cli_note("balanced selection: %s holds sequences, which have no class; taking the first "
+                 "%lld",
+                 hesse_dataset_name(d->dataset), (long long)o->samples);
+        d->selection.mode = HESSE_SELECT_FIRST;
+    }
     d->preprocess = hesse_preprocess_defaults();
     if (o->mean || o->std) {
         if (!o->mean || !o->std)
@@ -87,7 +105,9 @@ int cli_data_select(const cli_data_opts *o, const char *preprocess_json, cli_dat
         if (rc != HESSE_OK) return rc;
     }
     if (d->preprocess.scale == 0.0)
-        d->preprocess.scale = hesse_dataset_is_bytes(d->dataset) ? 1.0 / 255.0 : 1.0;
+        d->preprocess.scale =
+            hesse_dataset_is_bytes(d->dataset) && !hesse_dataset_is_tokens(d->dataset) ? 1.0 / 255.0
+                                                                                       : 1.0;
     char sel[96];
     hesse_selection_describe(&d->selection, sel, sizeof sel);
     if (d->label_noise > 0.0)
@@ -154,6 +174,8 @@ void cli_describe_data(cJSON *doc, const cli_data *d) {
     cJSON_AddStringToObject(da, "description", d->description);
     hesse_preprocess_to_json(&d->preprocess, cJSON_AddObjectToObject(da, "preprocess"));
     if (d->label_noise > 0.0) cli_describe_label_noise(da, d);
+    if (hesse_samples_targets(&d->samples) > 1) /* accuracy is then per position */
+        cJSON_AddNumberToObject(da, "targets", hesse_samples_targets(&d->samples));
 }
 
 void cli_describe_label_noise(cJSON *obj, const cli_data *d) {

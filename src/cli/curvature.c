@@ -84,7 +84,7 @@ int cli_curv_loss(cli_curv *c, cJSON *doc) {
     if (rc != HESSE_OK) return rc;
     cJSON_AddNumberToObject(doc, "loss", loss);
     cJSON_AddNumberToObject(doc, "accuracy",
-                            (double)correct / (double)hesse_samples_total(&c->data.samples));
+                            (double)correct / (double)hesse_samples_positions(&c->data.samples));
     return HESSE_OK;
 }
 

@@ -219,13 +219,14 @@ int cli_distribute(cli_data *d, const hesse_model *m, hesse_engine *e) {
     if (rc != HESSE_OK) return rc;
     /* Labels the model cannot take fail on every rank alike here, not on one rank's shard
      * inside a pass (which the other ranks would wait for). */
-    const int C = hesse_model_num_outputs(m);
-    for (int64_t i = 0; i < s->n; i++)
+    const int C = hesse_model_classes(m), T = hesse_samples_targets(s);
+    for (int64_t i = 0; i < s->n * T; i++)
         if (s->y[i] < 0 || s->y[i] >= C)
             return hesse_error(HESSE_EINPUT,
                                "sample %lld has label %d but the model has %d outputs (labels "
                                "must lie in [0, %d))",
-                               (long long)(s->source ? s->source[i] : i), (int)s->y[i], C, C);
+                               (long long)(s->source ? s->source[i / T] : i / T), (int)s->y[i], C,
+                               C);
     if (s->n < P)
         return hesse_error(HESSE_EINVAL,
                            "%lld samples cannot be shared among %d ranks: give at least one "
@@ -234,11 +235,11 @@ int cli_distribute(cli_data *d, const hesse_model *m, hesse_engine *e) {
     int64_t begin, count;
     hesse_dist_shard(s->n, r, P, &begin, &count);
     hesse_samples shard = {0};
-    rc = hesse_samples_alloc(count, s->c, s->h, s->w, s->num_classes, &shard);
+    rc = hesse_samples_alloc_like(s, count, &shard);
     if (rc != HESSE_OK) return rc;
     const int64_t dim = hesse_samples_dim(s);
     memcpy(shard.x, s->x + begin * dim, (size_t)(count * dim) * sizeof *shard.x);
-    memcpy(shard.y, s->y + begin, (size_t)count * sizeof *shard.y);
+    memcpy(shard.y, s->y + begin * T, (size_t)(count * T) * sizeof *shard.y);
     for (int64_t i = 0; i < count; i++)
         shard.source[i] = s->source ? s->source[begin + i] : begin + i;
     shard.total = s->n;

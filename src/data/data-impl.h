@@ -15,10 +15,21 @@ struct hesse_dataset {
     int64_t n;
     int c, h, w;
     int num_classes;
+    int targets;     /* labels per sample, P (0 reads as 1) */
+    int tokens;      /* the bytes are token ids (text): automatic scale 1, no normalisation */
     uint8_t *bytes;  /* uint8 pixels, or NULL */
     double *values;  /* double values, or NULL */
-    int32_t *labels; /* n labels in [0, num_classes) */
+    int32_t *labels; /* n * P labels in [0, num_classes) */
 };
+
+/* Labels per sample of ds (P >= 1). */
+/* hesse_dataset_from_arrays with `targets` labels per sample (labels holds n * targets). */
+int hesse_data_from_arrays(const char *name, int64_t n, int c, int h, int w, int num_classes,
+                           int targets, const uint8_t *pixels, const double *values,
+                           const int32_t *labels, hesse_dataset **out);
+static inline int hesse_data_targets(const hesse_dataset *ds) {
+    return ds->targets > 1 ? ds->targets : 1;
+}
 
 /* An empty dataset with a copy of `name` (all counts zero, no arrays); NULL and a
  * HESSE_ENOMEM detail when out of memory. Release with hesse_dataset_free. */

@@ -33,6 +33,12 @@ void hesse_dataset_free(hesse_dataset *ds) {
 int hesse_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w, int num_classes,
                               const uint8_t *pixels, const double *values, const int32_t *labels,
                               hesse_dataset **out) {
+    return hesse_data_from_arrays(name, n, c, h, w, num_classes, 1, pixels, values, labels, out);
+}
+
+int hesse_data_from_arrays(const char *name, int64_t n, int c, int h, int w, int num_classes,
+                           int targets, const uint8_t *pixels, const double *values,
+                           const int32_t *labels, hesse_dataset **out) {
     int rc = HESSE_OK;
     if (!out) return hesse_error(HESSE_EINVAL, "hesse_dataset_from_arrays: out is NULL");
     *out = NULL;
@@ -50,14 +56,23 @@ int hesse_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w, 
                            (long long)n, (long long)dim);
     if (num_classes < 1)
         return hesse_error(HESSE_EINPUT, "%s: %d classes (expected at least 1)", name, num_classes);
-    for (int64_t i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= num_classes)
-            return hesse_error(HESSE_EINPUT, "%s: label %d of sample %lld is outside [0, %d)", name,
-                               labels[i], (long long)i, num_classes);
+    if (targets < 1 || targets > INT32_MAX / 8 || n > INT64_MAX / 8 / targets)
+        return hesse_error(HESSE_EINPUT, "%s: %d labels per sample (expected at least 1)", name,
+                           targets);
+    const int64_t nl = n * targets;
+    for (int64_t i = 0; i < nl; i++)
+        if (labels[i] < 0 || labels[i] >= num_classes) {
+            if (targets == 1)
+                return hesse_error(HESSE_EINPUT, "%s: label %d of sample %lld is outside [0, %d)",
+                                   name, labels[i], (long long)i, num_classes);
+            return hesse_error(
+                HESSE_EINPUT, "%s: label %d of sample %lld at position %lld is outside [0, %d)",
+                name, labels[i], (long long)(i / targets), (long long)(i % targets), num_classes);
+        }
     hesse_dataset *ds = hesse_data_new(name);
     if (!ds) return HESSE_ENOMEM;
     size_t count = (size_t)(n * dim);
-    ds->labels = malloc((size_t)n * sizeof *ds->labels);
+    ds->labels = malloc((size_t)nl * sizeof *ds->labels);
     if (pixels) {
         ds->bytes = malloc(count);
         if (ds->bytes) memcpy(ds->bytes, pixels, count);
@@ -69,8 +84,9 @@ int hesse_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w, 
         rc = hesse_error(HESSE_ENOMEM, "%s: cannot allocate %lld samples", name, (long long)n);
         goto cleanup;
     }
-    memcpy(ds->labels, labels, (size_t)n * sizeof *ds->labels);
+    memcpy(ds->labels, labels, (size_t)nl * sizeof *ds->labels);
     ds->n = n;
+    ds->targets = targets;
     ds->c = c;
     ds->h = h;
     ds->w = w;
@@ -105,7 +121,15 @@ int hesse_dataset_is_bytes(const hesse_dataset *ds) {
 }
 
 int32_t hesse_dataset_label(const hesse_dataset *ds, int64_t i) {
-    return i >= 0 && i < ds->n ? ds->labels[i] : -1;
+    return i >= 0 && i < ds->n * hesse_data_targets(ds) ? ds->labels[i] : -1;
+}
+
+int hesse_dataset_targets(const hesse_dataset *ds) {
+    return hesse_data_targets(ds);
+}
+
+int hesse_dataset_is_tokens(const hesse_dataset *ds) {
+    return ds->tokens;
 }
 
 const uint8_t *hesse_dataset_pixels(const hesse_dataset *ds) {
@@ -146,6 +170,12 @@ int hesse_dataset_open(const char *spec, hesse_split split, hesse_dataset **out)
         hesse_gaussmix g;
         int rc = hesse_gaussmix_parse(spec, &g);
         return rc == HESSE_OK ? hesse_dataset_gaussmix(&g, split, out) : rc;
+    }
+    if (hesse_text_is_spec(spec)) {
+        char path[HESSE_DATA_PATH_MAX];
+        int rc = hesse_text_find(spec, path, sizeof path);
+        return rc == HESSE_OK ? hesse_dataset_text(path, HESSE_TEXT_CONTEXT_DEFAULT, split, out)
+                              : rc;
     }
     const size_t speclen = strlen(spec), ext = sizeof ".safetensors" - 1;
     if (speclen > ext && strcmp(spec + speclen - ext, ".safetensors") == 0) {

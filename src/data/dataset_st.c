@@ -63,8 +63,9 @@ static int read_labels(const hesse_st_file *f, const hesse_st_tensor *y, int32_t
     for (int64_t i = 0; rc == HESSE_OK && i < y->numel; i++) {
         /* Integers convert exactly up to 2^53; anything near INT32_MAX is refused anyway. */
         if (v[i] < 0 || v[i] >= INT32_MAX) {
+            const int64_t per = y->ndim == 2 && y->shape[1] > 0 ? y->shape[1] : 1;
             rc = hesse_error(HESSE_EINPUT, "%s: tensor 'y': label %.0f of sample %" PRId64 " is %s",
-                             path, v[i], i, v[i] < 0 ? "negative" : "too large");
+                             path, v[i], i / per, v[i] < 0 ? "negative" : "too large");
             break;
         }
         labels[i] = (int32_t)v[i];
@@ -106,19 +107,22 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out) {
     int c = 0, h = 0, w = 0;
     HESSE_CHECK(sample_shape(path, x, &c, &h, &w));
     int64_t n = x->shape[0];
-    if (y->ndim != 1 || y->shape[0] != n) {
+    /* y [N]: one label per sample; y [N, P]: P labels per sample (a sequence model's targets) */
+    const int64_t P = y->ndim == 2 ? y->shape[1] : 1;
+    if ((y->ndim != 1 && y->ndim != 2) || y->shape[0] != n || P < 1 || P > 65536) {
         char got[64] = "[";
         for (int d = 0; d < y->ndim && strlen(got) < 40; d++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%" PRId64, d ? ", " : "",
                      y->shape[d]);
         snprintf(got + strlen(got), sizeof got - strlen(got), "]");
-        rc = hesse_error(HESSE_EINPUT,
-                         "%s: tensor 'y' has shape %s, expected [%" PRId64 "] (one label per "
-                         "sample of 'x')",
-                         path, got, n);
+        rc =
+            hesse_error(HESSE_EINPUT,
+                        "%s: tensor 'y' has shape %s, expected [%" PRId64 "] (one label per "
+                        "sample of 'x') or [%" PRId64 ", P] (P labels per sample, 1 <= P <= 65536)",
+                        path, got, n, n);
         goto cleanup;
     }
-    labels = malloc((size_t)n * sizeof *labels);
+    labels = malloc((size_t)(n * P) * sizeof *labels);
     if (!labels) {
         rc = hesse_error(HESSE_ENOMEM, "%s: out of memory for %" PRId64 " labels", path, n);
         goto cleanup;
@@ -154,8 +158,8 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out) {
     }
 
     if (x->dtype == HESSE_DTYPE_U8) {
-        rc = hesse_dataset_from_arrays(path, n, c, h, w, num_classes, hesse_st_data(f, x), NULL,
-                                       labels, out);
+        rc = hesse_data_from_arrays(path, n, c, h, w, num_classes, (int)P, hesse_st_data(f, x),
+                                    NULL, labels, out);
     } else {
         values = malloc((size_t)x->numel * sizeof *values);
         if (!values) {
@@ -173,7 +177,8 @@ int hesse_dataset_read_safetensors(const char *path, hesse_dataset **out) {
                                  path, i / dim, values[i], i % dim);
                 goto cleanup;
             }
-        rc = hesse_dataset_from_arrays(path, n, c, h, w, num_classes, NULL, values, labels, out);
+        rc = hesse_data_from_arrays(path, n, c, h, w, num_classes, (int)P, NULL, values, labels,
+                                    out);
     }
 cleanup:
     free(values);

@@ -13,7 +13,7 @@ int hesse_samples_label_noise(hesse_samples *s, double fraction, uint64_t seed, 
     if (!(fraction >= 0.0 && fraction < 1.0))
         return hesse_error(HESSE_EINVAL, "label noise: expected a fraction in [0, 1), got %g",
                            fraction);
-    const int64_t n = s->n, m = llround(fraction * (double)n);
+    const int64_t n = s->n * hesse_samples_targets(s), m = llround(fraction * (double)n);
     if (m == 0) return HESSE_OK;
     const int C = s->num_classes;
     if (C < 2)

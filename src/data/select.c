@@ -99,6 +99,10 @@ static int check_preprocess(const hesse_dataset *ds, const hesse_preprocess *pre
         return hesse_error(HESSE_EINVAL, "%s: preprocessing scale %g is not a finite value >= 0",
                            ds->name, pre->scale);
     if (pre->channels == 0) return HESSE_OK;
+    if (ds->tokens)
+        return hesse_error(HESSE_EINVAL,
+                           "%s: token ids take no per-channel normalisation (--mean/--std)",
+                           ds->name);
     if (pre->channels != ds->c)
         return hesse_error(HESSE_EINVAL,
                            "%s: normalisation has %d channel(s), the data has %d (give one mean "
@@ -130,7 +134,7 @@ static void fill(const hesse_dataset *ds, const hesse_preprocess *pre, const int
         double table[HESSE_MAX_CHANNELS][256];
         const int rows = pre->channels ? ds->c : 1;
         for (int ch = 0; ch < rows; ch++)
-            for (int v = 0; v < 256; v++) table[ch][v] = convert(v, pre, 1, ch);
+            for (int v = 0; v < 256; v++) table[ch][v] = convert(v, pre, !ds->tokens, ch);
         for (int64_t i = 0; i < out->n; i++) {
             const uint8_t *src = ds->bytes + idx[i] * dim;
             double *dst = out->x + i * dim;
@@ -148,8 +152,12 @@ static void fill(const hesse_dataset *ds, const hesse_preprocess *pre, const int
                     dst[ch * hw + p] = convert(src[ch * hw + p], pre, 0, ch);
         }
     }
+    const int P = hesse_data_targets(ds);
     for (int64_t i = 0; i < out->n; i++) {
-        out->y[i] = ds->labels[idx[i]];
+        if (P == 1)
+            out->y[i] = ds->labels[idx[i]];
+        else
+            memcpy(out->y + i * P, ds->labels + idx[i] * P, (size_t)P * sizeof *out->y);
         out->source[i] = idx[i];
     }
 }
@@ -171,9 +179,12 @@ int hesse_dataset_select(const hesse_dataset *ds, const hesse_selection *sel,
                            ds->name, (long long)n, (long long)ds->n);
     if ((rc = check_preprocess(ds, &p)) != HESSE_OK) return rc;
 
-    HESSE_CHECK(hesse_samples_alloc(n, ds->c, ds->h, ds->w, ds->num_classes, out));
+    HESSE_CHECK(hesse_samples_alloc_targets(n, ds->c, ds->h, ds->w, ds->num_classes,
+                                            hesse_data_targets(ds), out));
     int64_t *idx = out->source; /* the indices are chosen in place, then filled in */
-    if (s.n <= 0 || s.mode == HESSE_SELECT_FIRST) {
+    /* sequences have no class per sample: balanced is first there (hesse_select_mode) */
+    const int balanced_first = s.mode == HESSE_SELECT_BALANCED && hesse_data_targets(ds) > 1;
+    if (s.n <= 0 || s.mode == HESSE_SELECT_FIRST || balanced_first) {
         for (int64_t i = 0; i < n; i++) idx[i] = i;
     } else if (s.mode == HESSE_SELECT_BALANCED) {
         HESSE_CHECK(pick_balanced(ds, n, idx));

@@ -69,6 +69,7 @@ static const hesse_key data[] = {
     REQ("data.label_noise.changed", "labels replaced", "", INT),
     REQ("data.label_noise.seed", "label noise seed", "", INT),
     REQ("data.label_noise.rule", "label noise rule", "", STRING),
+    OPT("data.targets", "labels per sample (sequence positions)", "", INT),
     END,
 };
 
@@ -592,6 +593,7 @@ static const hesse_key info_keys[] = {
     REQ("dataset.classes", "classes", "", INT),
     REQ("dataset.storage", "storage", "", STRING),
     REQ("dataset.class_counts", "samples per class", "", ARRAY),
+    OPT("dataset.targets", "labels per sample (sequence positions)", "", INT),
     END,
 };
 

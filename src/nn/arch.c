@@ -416,13 +416,6 @@ int nn_parse_arch(const char *arch, int c, int h, int w, hesse_layer **layers_ou
             rc = add_item(&b, &items[i], i, NULL, dflt, label);
         if (rc != HESSE_OK) goto cleanup;
     }
-    if (b.h != 1 || b.w != 1) {
-        rc = hesse_error(HESSE_EINPUT,
-                         "architecture: the network's output is %dx%dx%d; it must be flat (end "
-                         "with flatten or linear) (\"%s\")",
-                         b.c, b.h, b.w, cx.shown);
-        goto cleanup;
-    }
     if ((rc = check_unique_names(&cx, b.layers, b.count)) != HESSE_OK) goto cleanup;
     nn_arch_free_items(items, count);
     free(expanded);

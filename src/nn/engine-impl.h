@@ -128,7 +128,10 @@ struct hesse_engine {
     const hesse_model *m;
     int chunk, max_block;
     int L;           /* layers */
-    int C;           /* outputs */
+    int C;           /* outputs per sample, P * V */
+    int P, V;        /* the loss's positions per sample and classes per position: an output
+                        (c, 1, 1) is one position of c classes; any other (c, h, w) is c * h
+                        positions of w classes (a sequence's tokens) */
     int first_param; /* first layer with parameters: nothing before it is differentiated */
     char *dep;       /* dep[l], l = 0..L: activation l depends on the parameters (else its
                         gradient is not needed and its R-value is zero) */
@@ -188,7 +191,8 @@ void nn_scratch_size(const hesse_engine *e, int k, nn_scratch *s);
 
 /* HESSE_EINPUT when the samples' shape or labels do not fit the model. */
 int nn_check_samples(const hesse_engine *e, const hesse_samples *s);
-/* The scale of the mean loss: 1/N (cross-entropy), 1/(N C) (MSE, mean over all outputs). */
+/* The scale of the mean loss: 1/(N P) (cross-entropy, mean over positions), 1/(N C) (MSE,
+ * mean over all outputs). */
 double nn_loss_scale(const hesse_engine *e, int64_t n);
 /* Grows workers 1..'s double accumulators to `count` values. */
 int nn_ensure_acc(hesse_engine *e, int64_t count);

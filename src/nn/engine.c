@@ -214,6 +214,8 @@ int hesse_engine_create(const hesse_model *m, const hesse_engine_params *p, hess
     e->m = m;
     e->L = L;
     e->C = hesse_model_num_outputs(m);
+    e->P = hesse_model_positions(m);
+    e->V = hesse_model_classes(m);
     e->max_block = d.max_block;
     e->prec = d.precision == HESSE_PRECISION_F32 ? &nn_precision_f32 : &nn_precision_f64;
     e->nworkers = d.threads > 0 ? d.threads : hesse_blas_get_threads();
@@ -463,7 +465,7 @@ static uint64_t cache_key(const hesse_engine *e, const hesse_samples *s, int chu
     h = checksum(h, e->m->params, (size_t)e->m->n * sizeof(double));
     h = checksum(h, e->m->buffers, (size_t)e->m->nbuf * sizeof(double));
     h = checksum(h, s->x, (size_t)(s->n * hesse_samples_dim(s)) * sizeof(double));
-    return checksum(h, s->y, (size_t)s->n * sizeof(int32_t));
+    return checksum(h, s->y, (size_t)(s->n * hesse_samples_targets(s)) * sizeof(int32_t));
 }
 
 /* Lays out the cache for s in chunks of `chunk` samples; 0 when it does not fit the budget. */
@@ -486,12 +488,27 @@ int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
         return hesse_error(HESSE_EINPUT,
                            "samples are %dx%dx%d but the model \"%s\" expects input %dx%dx%d", s->c,
                            s->h, s->w, hesse_model_arch(e->m), c, h, w);
-    for (int64_t i = 0; i < s->n; i++)
-        if (s->y[i] < 0 || s->y[i] >= e->C)
+    const int P = hesse_samples_targets(s);
+    if (P != e->P)
+        return hesse_error(HESSE_EINPUT,
+                           "the samples have %d label%s each but the model \"%s\" has %d output "
+                           "position%s (%d of %d classes): a sequence model needs one label per "
+                           "position",
+                           P, P == 1 ? "" : "s", hesse_model_arch(e->m), e->P, e->P == 1 ? "" : "s",
+                           e->P, e->V);
+    for (int64_t i = 0; i < s->n * P; i++)
+        if (s->y[i] < 0 || s->y[i] >= e->V) {
+            const int64_t k = i / P, at = s->source ? s->source[k] : k;
+            if (P == 1)
+                return hesse_error(HESSE_EINPUT,
+                                   "sample %lld has label %d but the model has %d outputs (labels "
+                                   "must lie in [0, %d))",
+                                   (long long)at, (int)s->y[i], e->V, e->V);
             return hesse_error(HESSE_EINPUT,
-                               "sample %lld has label %d but the model has %d outputs (labels "
-                               "must lie in [0, %d))",
-                               (long long)(s->source ? s->source[i] : i), (int)s->y[i], e->C, e->C);
+                               "sample %lld has label %d at position %lld but the model has %d "
+                               "classes a position (labels must lie in [0, %d))",
+                               (long long)at, (int)s->y[i], (long long)(i % P), e->V, e->V);
+        }
     /* the layers that read the samples: the first, and those after aliases of the input */
     for (int l = 0; l < e->L; l++) {
         int rc = e->type[l]->check_input ? e->type[l]->check_input(&e->m->layers[l], s) : HESSE_OK;
@@ -501,9 +518,9 @@ int nn_check_samples(const hesse_engine *e, const hesse_samples *s) {
 }
 
 double nn_loss_scale(const hesse_engine *e, int64_t n) {
-    /* PyTorch's reduction='mean': over samples for cross-entropy, over all n*C elements for
-     * MSE. */
-    return e->m->loss == HESSE_LOSS_MSE ? 1.0 / ((double)n * e->C) : 1.0 / (double)n;
+    /* PyTorch's reduction='mean': over the n P positions for cross-entropy
+     * (F.cross_entropy(z.view(-1, V), y.view(-1))), over all n C elements for MSE. */
+    return e->m->loss == HESSE_LOSS_MSE ? 1.0 / ((double)n * e->C) : 1.0 / ((double)n * e->P);
 }
 
 /* The first non-finite sample over the workers (-1: none). */

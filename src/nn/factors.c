@@ -28,13 +28,14 @@ static void backward_job_run(hesse_engine *e, int idx, void *arg) {
         int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
         double sum = 0.0;
         nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, 1.0, &sum, NULL); /* fills probs */
+        int64_t bad =
+            nn_loss_chunk_f64(e, w, B, j->s->y + c0 * e->P, 1.0, &sum, NULL); /* fills probs */
         if (bad >= 0) {
             w->c.bad = c0 + bad;
             return;
         }
         /* the loss gradient in g[L] is replaced by the caller's */
-        j->fn(j->ctx, c0, B, w->a[e->L], w->st.probs, j->s->y + c0, w->st.grad[e->L]);
+        j->fn(j->ctx, c0, B, w->a[e->L], w->st.probs, j->s->y + c0 * e->P, w->st.grad[e->L]);
         w->g[e->L] = w->st.grad[e->L];
         nn_backward_chunk_f64(e, w, B, acc);
     }
@@ -166,7 +167,7 @@ typedef struct {
     int64_t max_tmp, max_out;
     const char *rpass; /* [nf]: M by R-passes (exact, a curved layer after it) */
     int any_rpass, any_ggn;
-    double scale; /* of one sample's loss: 1 (cross-entropy), 1/C (MSE, mean over outputs) */
+    double scale; /* of one sample's loss: 1/P (cross-entropy), 1/C (MSE, mean over outputs) */
 } factor_job;
 
 static void factor_acc_free(factor_acc *a, int nf) {
@@ -253,20 +254,38 @@ static void rpass_M_chunk(hesse_engine *e, nn_work_f64 *w, const factor_acc *a, 
     }
 }
 
+/* M -= w q^T q for the layers not done by R-passes, and q = 0: the outer products of q into
+ * scratch, subtracted. */
+static void ggn_M_subtract_q(const hesse_engine *e, factor_acc *a, const factor_job *j, int B,
+                             double w) {
+    const hesse_layer_factors *f = j->f;
+    for (int i = 0; i < j->nf; i++) {
+        if (j->rpass[i]) continue;
+        const int64_t oo = f[i].out * f[i].out;
+        memset(a->qm, 0, (size_t)oo * sizeof *a->qm);
+        add_outer(&f[i], token_major(e->m, &f[i]), B, a->q[i], NULL, a->tmp, a->qm);
+        for (int64_t k = 0; k < oo; k++) a->M[i][k] -= w * a->qm[k];
+        memset(a->q[i], 0, (size_t)B * (size_t)e->size[f[i].layer + 1] * sizeof(double));
+    }
+}
+
 /* The Gauss-Newton M of the layers not done by R-passes: one backward pass per logit c gives
- * J_c = d f_c / d z for every layer. Cross-entropy: A = diag(p) - p p^T, so M = sum_c p_c
- * J_c^T J_c - q^T q with q = sum_c p_c J_c. MSE (mean over C outputs): A = (2/C) I. */
+ * J_c = d f_c / d z for every layer. Cross-entropy over P positions of V classes (a sample's
+ * loss the mean over them): A = (1/P) blockdiag_t (diag(p_t) - p_t p_t^T), so M = (1/P) sum_t
+ * (sum_c p_c J_c^T J_c - q_t^T q_t) with q_t = sum_{c at t} p_c J_c. MSE (mean over C outputs):
+ * A = (2/C) I. */
 static void ggn_M_chunk(hesse_engine *e, nn_work_f64 *w, factor_acc *a, const factor_job *j,
                         int B) {
-    const int C = e->C, L = e->L, nf = j->nf;
+    const int C = e->C, V = e->V, L = e->L, nf = j->nf;
     const int ce = e->m->loss == HESSE_LOSS_CROSS_ENTROPY;
+    const double inv_p = 1.0 / e->P; /* exactly 1 for a classifier */
     const hesse_layer_factors *f = j->f;
     for (int c = 0; c < C; c++) {
         double *gz = w->st.grad[L];
         memset(gz, 0, (size_t)B * C * sizeof *gz);
         for (int b = 0; b < B; b++) {
             gz[(int64_t)b * C + c] = 1.0;
-            a->pc[b] = ce ? w->st.probs[(int64_t)b * C + c] : 2.0 / C;
+            a->pc[b] = ce ? w->st.probs[(int64_t)b * C + c] * inv_p : 2.0 / C;
         }
         w->g[L] = gz;
         nn_backward_chunk_f64(e, w, B, NULL);
@@ -276,19 +295,12 @@ static void ggn_M_chunk(hesse_engine *e, nn_work_f64 *w, factor_acc *a, const fa
             add_outer(&f[i], token_major(e->m, &f[i]), B, g, a->pc, a->tmp, a->M[i]);
             if (!ce) continue;
             const int64_t sz = e->size[f[i].layer + 1];
-            for (int b = 0; b < B; b++)
-                cblas_daxpy((int)sz, a->pc[b], g + b * sz, 1, a->q[i] + b * sz, 1);
+            for (int b = 0; b < B; b++) /* q_t: the unscaled p_c */
+                cblas_daxpy((int)sz, w->st.probs[(int64_t)b * C + c], g + b * sz, 1,
+                            a->q[i] + b * sz, 1);
         }
+        if (ce && c % V == V - 1) ggn_M_subtract_q(e, a, j, B, inv_p); /* position t done */
     }
-    if (ce)
-        for (int i = 0; i < nf; i++) {
-            if (j->rpass[i]) continue;
-            /* M -= q^T q: the same outer products, into scratch, subtracted */
-            const int64_t oo = f[i].out * f[i].out;
-            memset(a->qm, 0, (size_t)oo * sizeof *a->qm);
-            add_outer(&f[i], token_major(e->m, &f[i]), B, a->q[i], NULL, a->tmp, a->qm);
-            for (int64_t k = 0; k < oo; k++) a->M[i][k] -= a->qm[k];
-        }
 }
 
 static void factor_job_run(hesse_engine *e, int idx, void *arg) {
@@ -306,7 +318,7 @@ static void factor_job_run(hesse_engine *e, int idx, void *arg) {
         int B = (int)(j->s->n - c0 < j->chunk ? j->s->n - c0 : j->chunk);
         double sum = 0.0;
         nn_forward_chunk_f64(e, w, B, j->s->x + c0 * dim);
-        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0, j->scale, &sum, NULL);
+        int64_t bad = nn_loss_chunk_f64(e, w, B, j->s->y + c0 * e->P, j->scale, &sum, NULL);
         if (bad >= 0) {
             w->c.bad = c0 + bad;
             return;

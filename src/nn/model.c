@@ -241,7 +241,18 @@ void hesse_model_input_shape(const hesse_model *m, int *c, int *h, int *w) {
 }
 
 int hesse_model_num_outputs(const hesse_model *m) {
-    return m->layers[m->num_layers - 1].out_c;
+    const hesse_layer *L = &m->layers[m->num_layers - 1];
+    return L->out_c * L->out_h * L->out_w; /* below NN_MAX_VALUES (arch.c) */
+}
+
+int hesse_model_positions(const hesse_model *m) {
+    const hesse_layer *L = &m->layers[m->num_layers - 1];
+    return L->out_h == 1 && L->out_w == 1 ? 1 : L->out_c * L->out_h;
+}
+
+int hesse_model_classes(const hesse_model *m) {
+    const hesse_layer *L = &m->layers[m->num_layers - 1];
+    return L->out_h == 1 && L->out_w == 1 ? L->out_c : L->out_w;
 }
 
 void hesse_model_hash(const hesse_model *m, char hex[65]) {

@@ -353,6 +353,53 @@ row E173 "option --warmup 9: the run has 9 optimizer steps \(3 epochs x 3 miniba
     "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 3 --batch 20 --no-test \
     --schedule warmup-cosine --warmup 9 -o "$T/out.safetensors"
 
+# Text data and sequence models (issue 18): a generated text, a model whose output is a
+# sequence [16, 256] from layers that keep the shape (conv2d's padding widens the one id column
+# to 256 classes), and one with 4 classes a position.
+"$PY" -c 'import sys; open(sys.argv[1], "w").write("the cat sat on the mat. " * 40)' "$T/c.txt"
+printf 'abcdefghijklmnopq' >"$T/c17.txt"
+truncate -s 300M "$T/huge.txt"
+mkdir -p "$T/nofortunes"
+seq_arch='conv2d(1,2,(1,2),padding=(0,128)),tanh,conv2d(2,1,1)'
+"$HESSE" train -q --arch "$seq_arch" --data "text:$T/c.txt" --context 16 --epochs 0 \
+    -o "$T/seq.safetensors" || fail "the sequence model"
+"$PY" - "$T/seq4.safetensors" <<'PY' || fail "the 4-class sequence model"
+import json, struct, sys
+# a PyTorch state_dict of conv2d(1,1,(1,2),padding=(0,2)): weight [1,1,1,2], bias [1], F64
+h = json.dumps({"0.weight": {"dtype": "F64", "shape": [1, 1, 1, 2], "data_offsets": [0, 16]},
+                "0.bias": {"dtype": "F64", "shape": [1], "data_offsets": [16, 24]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + struct.pack("<3d", 0.5, -0.25, 0.1))
+PY
+sq="--model $T/seq.safetensors --data text:$T/c.txt --context 16"
+row E155 "nope\.txt: cannot open: No such file" -- "$HESSE" eval $m --data "text:$T/nope.txt" -o "$o"
+row E156 "text:.*c17\.txt: 17 bytes, shorter than one window of context 20 and its next byte \(21 bytes\)" -- \
+    "$HESSE" info --data "text:$T/c17.txt" --context 20 -o "$o"
+row E156 "text:.*c17\.txt: the test split \(the last 1 of 17 bytes\) is shorter than one window of context 16" -- \
+    "$HESSE" info --data "text:$T/c17.txt" --context 16 --split test -o "$o"
+row E157 "text:.*huge\.txt: 314572800 bytes, more than the 268435456 a text file may hold" -- \
+    "$HESSE" info --data "text:$T/huge.txt" -o "$o"
+row E158 "option --context: 0 is outside \[1, 65536\]" -- \
+    "$HESSE" eval --model "$T/seq.safetensors" --data "text:$T/c.txt" --context 0 -o "$o"
+row E158 "option --context: 100000 is outside \[1, 65536\]" -- "$HESSE" info --data "text:$T/c.txt" --context 100000 -o "$o"
+row E159 "option --context: applies to text data \(--data text:FILE\), not to 'gaussmix:" -- \
+    tr --data "$gm" --context 8
+row E160 "text:c\.txt/train: token ids take no per-channel normalisation \(--mean/--std\)" -- \
+    "$HESSE" eval $sq --mean 0 --std 1 -o "$o"
+row E161 "text:fortunes: no file fortunes in .*nofortunes \(HESSE_FORTUNES_DIR\)" -- \
+    env HESSE_FORTUNES_DIR="$T/nofortunes" "$HESSE" info --data text:fortunes -o "$o"
+row E162 "the samples have 1 label each but the model .* has 3 output positions \(3 of 3 classes\)" -- \
+    "$HESSE" train -q --arch 'conv2d(20,1,1,padding=1)' --data "$gm" --epochs 1 -o "$T/out.safetensors"
+row E163 "classes: the model's output is a sequence \(16 positions of 256 classes\); the class structure this measures needs one class per sample" -- \
+    "$HESSE" classes -q $sq --samples 20 -o "$o"
+row E163 "option --operator gwithin: the model's output is a sequence \(16 positions of 256 classes\)" -- \
+    "$HESSE" density $sq --samples 20 --operator gwithin -o "$o"
+row E163 "samples: the model's output is a sequence \(16 positions of 256 classes\)" -- \
+    "$HESSE" samples -q $sq --sizes 10,20 -o "$o"
+row E164 "sample 0 has label 104 at position 0 but the model has 4 classes a position" -- \
+    "$HESSE" eval --model "$T/seq4.safetensors" --arch 'conv2d(1,1,(1,2),padding=(0,2))' \
+    --data "text:$T/c.txt" --context 16 -o "$o"
+
 # ---- Checkpoints -----------------------------------------------------------------------------
 row E37 "nope\.ckpt: cannot open: No such file" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/nope.ckpt" -o "$o"
 row E38 "badmagic\.ckpt: not a hesse checkpoint" -- "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/badmagic.ckpt" -o "$o"
