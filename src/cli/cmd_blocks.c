@@ -221,7 +221,7 @@ static int write_plots(const char *svg, const hesse_blocks *b, cJSON *files) {
 }
 
 int cmd_blocks(int argc, char **argv) {
-    blocks_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0},
+    blocks_args a = {.d = {"fashion-mnist", "train", 1000, "first", 0, NULL, NULL, 0, 0},
                      .co = {"hessian", NULL, 0, 0, "f64"},
                      .group = "tensor",
                      .dense_below = -1};
