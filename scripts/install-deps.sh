@@ -10,7 +10,7 @@
 #   scripts/install-deps.sh --lint     also cppcheck, clang-tidy, clang-format, pmccabe and the MPI headers (make lint)
 set -eu
 
-# fortunes: the demo's text corpus (--data text:fortunes, /usr/share/games/fortunes/fortunes).
+# fortunes: the demo's text corpus (--data text:fortunes: the directory /usr/share/games/fortunes).
 packages="build-essential cmake pkg-config libopenblas-dev liblapacke-dev zlib1g-dev libcjson-dev dataset-fashion-mnist fortunes python3"
 for arg in "$@"; do
     case "$arg" in

@@ -827,7 +827,9 @@ static void test_text(void) {
     /* bad inputs */
     CHECK_FAIL(hesse_dataset_text(at("missing.txt"), T, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
                "missing.txt", "cannot open");
-    CHECK_FAIL(hesse_dataset_text(tmp, T, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT, "directory");
+    mkdir(at("empty"), 0700); /* a directory is a corpus: an empty one has no window */
+    CHECK_FAIL(hesse_dataset_text(at("empty"), T, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
+               "0 bytes, shorter than one window of context 7");
     write_text(at("short.txt"), 7);
     CHECK_FAIL(hesse_dataset_text(at("short.txt"), 7, HESSE_SPLIT_TRAIN, &tr), HESSE_EINPUT,
                "7 bytes, shorter than one window of context 7", "8 bytes");
@@ -854,10 +856,54 @@ static void test_text(void) {
                "no file fortunes in", at("games"));
     write_text(at("games/fortunes"), 100);
     REQUIRE(hesse_text_find("text:fortunes", path, sizeof path) == HESSE_OK);
-    CHECK(strcmp(path, at("games/fortunes")) == 0);
+    CHECK(strcmp(path, at("games")) == 0); /* the corpus is the directory */
     unsetenv("HESSE_FORTUNES_DIR");
     REQUIRE(hesse_text_find("text:./fortunes", path, sizeof path) == HESSE_OK);
     CHECK(strcmp(path, "./fortunes") == 0);
+}
+
+static void put(const char *name, const char *text) {
+    write_file(at(name), (const uint8_t *)text, strlen(text), 0);
+}
+
+/* A directory read as one text: the files by name, less hidden files, *.dat indexes,
+ * subdirectories and links to a file already read; a link to a file not yet read counts. */
+static void test_text_dir(void) {
+    mkdir(at("corpus"), 0700);
+    mkdir(at("corpus/sub"), 0700);
+    put("corpus/b", "Bravo bravo bravo\n%\n");       /* 20 bytes */
+    put("corpus/a", "Alpha: one two three\n%\n");    /* 23 */
+    put("corpus/a.dat", "INDEX-BYTES");              /* skipped: a strfile index */
+    put("corpus/.hidden", "HIDDEN");                 /* skipped: hidden */
+    put("corpus/sub/x", "SUBDIRECTORY");             /* skipped: not a regular file */
+    put("outside", "Charlie, outside the dir\n%\n"); /* 27, read through the link corpus/c */
+    REQUIRE(symlink("a", at("corpus/a.u8")) == 0);   /* skipped: a is read already */
+    REQUIRE(symlink(at("outside"), at("corpus/c")) == 0);
+    const char *want =
+        "Alpha: one two three\n%\nBravo bravo bravo\n%\nCharlie, outside the dir\n%\n";
+    const size_t L = strlen(want); /* 70: the training split is the first 63 bytes */
+    REQUIRE(L == 70);
+    const int T = 5;
+    hesse_dataset *tr = NULL, *te = NULL;
+    REQUIRE(hesse_dataset_text(at("corpus"), T, HESSE_SPLIT_TRAIN, &tr) == HESSE_OK);
+    REQUIRE(hesse_dataset_text(at("corpus"), T, HESSE_SPLIT_TEST, &te) == HESSE_OK);
+    CHECK(hesse_dataset_size(tr) == (63 - 1) / T && hesse_dataset_size(te) == (7 - 1) / T);
+    hesse_samples s;
+    REQUIRE(hesse_dataset_select(tr, NULL, NULL, &s) == HESSE_OK);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < s.n; i++)
+        for (int t = 0; t < T; t++) {
+            const size_t k = (size_t)s.source[i] * (size_t)T + (size_t)t;
+            bad += s.x[i * T + t] != (double)(unsigned char)want[k];
+            bad += s.y[i * T + t] != (int32_t)(unsigned char)want[k + 1];
+        }
+    CHECK_MSG(bad == 0, "%lld ids or targets differ from the files in name order", (long long)bad);
+    hesse_samples_free(&s);
+    REQUIRE(hesse_dataset_select(te, NULL, NULL, &s) == HESSE_OK);
+    CHECK(s.n == 1 && s.x[0] == (double)' ' && s.y[T - 1] == (int32_t)'%'); /* " dir\n%" */
+    hesse_samples_free(&s);
+    hesse_dataset_free(tr);
+    hesse_dataset_free(te);
 }
 
 int main(void) {
@@ -872,6 +918,7 @@ int main(void) {
     test_fashion_mnist();
     test_open_safetensors();
     test_text();
+    test_text_dir();
     rm_tree(tmp);
     return test_summary("test_data");
 }

@@ -10,11 +10,35 @@ cross-entropy in nats of the test bytes under p (the loss a model that ignores t
 reach), the same on the training bytes, and ln 256 (a uniform guess).
 
     /usr/bin/python3 examples/reproduce/unigram_baseline.py FILE [--test-fraction 0.1]
+
+FILE may be a directory (the fortunes corpus, /usr/share/games/fortunes for text:fortunes): it is
+read as hesse reads it, its regular files (links followed) sorted by name, less hidden files, the
+strfile indexes *.dat and files already read under another name (NAME.u8 -> NAME), concatenated.
 """
 import argparse
 import json
 import math
+import os
 import sys
+
+
+def read_text(path):
+    """A file's bytes, or a directory's files concatenated as hesse's text: data reads them."""
+    if not os.path.isdir(path):
+        with open(path, "rb") as f:
+            return f.read()
+    seen, parts = set(), []
+    for name in sorted(os.listdir(path), key=os.fsencode):
+        full = os.path.join(path, name)
+        if name.startswith(".") or name.endswith(".dat") or not os.path.isfile(full):
+            continue
+        st = os.stat(full)
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        with open(full, "rb") as f:
+            parts.append(f.read())
+    return b"".join(parts)
 
 
 def baseline(data, test_fraction):
@@ -38,8 +62,7 @@ def main(argv=None):
     ap.add_argument("--test-fraction", type=float, default=0.1)
     a = ap.parse_args(argv)
     try:
-        with open(a.file, "rb") as f:
-            result = baseline(f.read(), a.test_fraction)
+        result = baseline(read_text(a.file), a.test_fraction)
     except (OSError, ValueError) as e:
         print("unigram_baseline: %s: %s" % (a.file, e), file=sys.stderr)
         return 2

@@ -127,7 +127,7 @@ HESSE_API int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split,
  * per-channel normalisation), P = T targets, num_classes 256. The split is by position: the
  * last tenth of the file (floor(L / 10) bytes of L) is the test split, the rest the training
  * split; windows never cross the cut. The dataset is named "text:NAME/train" or "/test" after
- * the file's last path component. */
+ * the file's (or directory's) last path component. */
 #define HESSE_TEXT_PREFIX          "text:"
 #define HESSE_TEXT_CONTEXT_DEFAULT 64
 #define HESSE_TEXT_CONTEXT_MAX     65536
@@ -136,14 +136,17 @@ HESSE_API int hesse_dataset_gaussmix(const hesse_gaussmix *g, hesse_split split,
 
 /* Whether spec starts with "text:". */
 HESSE_API int hesse_text_is_spec(const char *spec);
-/* The file a "text:..." spec names into path (cap bytes): the part after "text:", except the
- * name "fortunes", which is looked up as Debian's fortunes corpus: the file "fortunes" in
- * $HESSE_FORTUNES_DIR when that is set, else in the first of /usr/share/games/fortunes,
- * /usr/share/fortunes, /usr/share/fortune that has one (a path such as text:./fortunes is taken
- * as it is). HESSE_EINPUT naming the directories searched when none has it (install the Debian
- * package fortunes). */
+/* The file or directory a "text:..." spec names into path (cap bytes): the part after "text:",
+ * except the name "fortunes", which is looked up as Debian's fortunes corpus: the directory
+ * $HESSE_FORTUNES_DIR when that is set, else the first of /usr/share/games/fortunes,
+ * /usr/share/fortunes, /usr/share/fortune, provided it holds a file "fortunes" (a path such as
+ * text:./fortunes is taken as it is). HESSE_EINPUT naming the directories searched when none
+ * has it (install the Debian package fortunes). */
 HESSE_API int hesse_text_find(const char *spec, char *path, size_t cap);
-/* Opens one split of a text file as windows of `context` bytes (above). HESSE_EINVAL when
+/* Opens one split of a text file as windows of `context` bytes (above). A directory is read as
+ * one text: its regular files (links followed) sorted by name (strcmp), less hidden files, the
+ * strfile indexes *.dat and files already read under another name (a link to one, as Debian's
+ * NAME.u8 -> NAME), concatenated (the fortunes corpus). HESSE_EINVAL when
  * context is outside [1, HESSE_TEXT_CONTEXT_MAX]; HESSE_EINPUT naming the file when it is
  * missing or unreadable, or when the split is shorter than one window plus its target byte
  * (context + 1 bytes). */

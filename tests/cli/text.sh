@@ -108,11 +108,17 @@ check_py "$T/b.json" "d['data']['select'] == 'first' and d['loss'] == $(json "$T
 check_py "$T/tr.json" "0 <= d['history'][0]['train_accuracy'] <= 1 and d['data']['targets'] == 8" \
     "train on text"
 
-# text:fortunes is found by name ($HESSE_FORTUNES_DIR replaces the system's directories here).
-mkdir -p "$T/games"
-cp "$T/t.bin" "$T/games/fortunes"
-HESSE_FORTUNES_DIR="$T/games" "$HESSE" info --data text:fortunes --context 8 --json >"$T/fo.json" ||
+# text:fortunes is found by name ($HESSE_FORTUNES_DIR replaces the system's directories here) and
+# is the whole directory: its files by name, less the strfile indexes (*.dat) and the links to a
+# file already read (Debian's NAME.u8 -> NAME).
+mkdir -p "$T/fortunes"
+cp "$T/t.bin" "$T/fortunes/fortunes"
+cp "$T/t.bin" "$T/fortunes/wisdom"
+printf 'index bytes' >"$T/fortunes/fortunes.dat"
+ln -s fortunes "$T/fortunes/fortunes.u8"
+HESSE_FORTUNES_DIR="$T/fortunes" "$HESSE" info --data text:fortunes --context 8 --json >"$T/fo.json" ||
     fail "info --data text:fortunes"
-check_py "$T/fo.json" "d['dataset']['name'] == 'text:fortunes/train' and d['dataset']['samples'] == 22" \
-    "text:fortunes"
+L=$((2 * $(wc -c <"$T/t.bin")))
+check_py "$T/fo.json" "d['dataset']['name'] == 'text:fortunes/train' and d['dataset']['samples'] == ($L - $L // 10 - 1) // 8" \
+    "text:fortunes: the directory's two text files"
 finish

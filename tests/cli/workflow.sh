@@ -76,6 +76,16 @@ printf 'abababababababababab' >"$T/ab.txt"
 "$PY" "$HESSE_SOURCE/examples/reproduce/unigram_baseline.py" "$T/ab.txt" >"$T/uni.json" || fail "unigram"
 check_py "$T/uni.json" "abs(d['unigram_test_loss'] - math.log(27.4)) <= 1e-12 and d['test_bytes'] == 2 and abs(d['uniform_loss'] - math.log(256)) <= 1e-15" \
     "unigram baseline: closed form"
+# A directory is read as hesse's text:DIR reads it: the same 20 bytes from two files, the
+# strfile index and the link to a file already read left out (with either, 24 or 30 bytes).
+mkdir -p "$T/abdir"
+printf 'ababababab' >"$T/abdir/x"
+printf 'ababababab' >"$T/abdir/y"
+printf 'zzzz' >"$T/abdir/x.dat"
+ln -s x "$T/abdir/x.u8"
+"$PY" "$HESSE_SOURCE/examples/reproduce/unigram_baseline.py" "$T/abdir" >"$T/unid.json" || fail "unigram dir"
+check_py "$T/unid.json" "abs(d['unigram_test_loss'] - math.log(27.4)) <= 1e-12 and d['test_bytes'] == 2 and d['train_bytes'] == 18" \
+    "unigram baseline: a directory as hesse reads it"
 
 # --init keeps the model file's loss unless --loss says otherwise
 "$HESSE" train -q --arch "$arch" --loss mse --samples 300 --epochs 1 --no-test \
