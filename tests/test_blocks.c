@@ -280,11 +280,46 @@ static void test_block_diagonal(void) {
     free(B);
 }
 
+/* A block of rounding-level values (attention's key bias has an exact zero Hessian, whose
+ * products are ~1e-18) is left out: its lambda_10 is noise, not a scale. Two blocks of 12:
+ * diag(1..12) and 1e-18 diag(1..12); without the rule the second would be included and JS
+ * between the two (the same rescaled spectrum) would be 0 over one pair. */
+static void test_zero_block(void) {
+    enum { M = 12 };
+    double A[2 * M * 2 * M] = {0};
+    for (int k = 0; k < M; k++) {
+        A[k + k * 2 * M] = k + 1.0;
+        A[(M + k) + (M + k) * 2 * M] = 1e-18 * (k + 1.0);
+    }
+    hesse_param_block defs[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&defs[i], 0, sizeof defs[i]);
+        snprintf(defs[i].name, sizeof defs[i].name, "z%d", i);
+        defs[i].slice = -1;
+        defs[i].nranges = 1;
+        defs[i].offset[0] = i * M;
+        defs[i].length[0] = defs[i].count = M;
+    }
+    hesse_op op;
+    REQUIRE(hesse_op_dense(2 * M, A, &op) == HESSE_OK);
+    hesse_blocks_params p = hesse_blocks_defaults();
+    hesse_blocks r;
+    REQUIRE(hesse_blocks_compute(&op, defs, 2, &p, &r) == HESSE_OK);
+    CHECK(r.blocks[0].included);
+    CHECK_MSG(!r.blocks[1].included && r.blocks[1].excluded &&
+                  strstr(r.blocks[1].excluded, "zero block") != NULL,
+              "the 1e-18 block is %s", r.blocks[1].included ? "included" : "excluded otherwise");
+    CHECK(r.pairs == 0 && isnan(r.js0));
+    hesse_blocks_free(&r);
+    hesse_op_free(&op);
+}
+
 int main(void) {
     test_js_closed_forms();
     test_rescaled_closed_form();
     test_partition();
     test_partition_qkv();
     test_block_diagonal();
+    test_zero_block();
     return test_summary("test_blocks");
 }

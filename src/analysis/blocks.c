@@ -325,6 +325,22 @@ static int check_args(const hesse_op *full, const hesse_param_block *blocks, int
     return HESSE_OK;
 }
 
+/* A block whose largest eigenvalue is at most tol x the largest block's is zero to the solver's
+ * accuracy (attention's key bias: the softmax ignores it, and its products are rounding): its
+ * lambda_k is noise, not a scale, and it is left out of the comparison. */
+static void exclude_zero_blocks(hesse_blocks *b, double tol) {
+    double scale = 0;
+    for (int i = 0; i < b->count; i++)
+        if (b->blocks[i].top.ntop > 0) scale = fmax(scale, fabs(b->blocks[i].top.values[0]));
+    for (int i = 0; i < b->count; i++) {
+        hesse_block_result *r = &b->blocks[i];
+        if (!r->included || !(fabs(r->top.values[0]) <= tol * scale)) continue;
+        r->excluded = "a zero block to the solver's accuracy (|lambda_max| at most tol x the "
+                      "largest block's)";
+        r->included = 0;
+    }
+}
+
 int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks, int count,
                          const hesse_blocks_params *p, hesse_blocks *out) {
     if (!out) return hesse_error(HESSE_EINVAL, "hesse_blocks_compute: NULL output");
@@ -346,6 +362,7 @@ int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks, 
         HESSE_CHECK(block_measure(full, &blocks[i], p, &out->blocks[i]));
         out->products += out->blocks[i].products;
     }
+    exclude_zero_blocks(out, p->tol);
     HESSE_CHECK(js_matrix(out, p));
     out->seconds = hesse_now() - t0;
 cleanup:
