@@ -53,8 +53,8 @@ if [ -n "$mnist" ]; then
         --threads "$threads" -o "$out/torch-mnist.json" 2>/dev/null
 fi
 if [ -n "$tfm" ]; then
-    "$hesse" bench --case "$tfm" --repeat "$repeat" --threads "$threads" --block 16 -q \
-        --dgemm 0 --save-dir "$out" -o "$out/hesse-tfm.json"
+    "$hesse" bench --case "$tfm" --repeat "$repeat" --threads "$threads" -q --dgemm 0 \
+        --save-dir "$out" -o "$out/hesse-tfm.json"
     "$python" "$here/bench/torch_hvp.py" --case "$tfm" --from "$out" --repeat "$repeat" \
         --threads "$threads" -o "$out/torch-tfm.json" 2>/dev/null
 fi
