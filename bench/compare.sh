@@ -1,12 +1,15 @@
 #!/bin/sh
 # hesse vs PyTorch, side by side in one run: gradient and Hessian-vector product times on
-# the three standard cases (f64, batch 1000), with the same BLAS core and thread count.
+# the standard cases (f64; batch 1000, vit-tiny 256 images, gpt-tiny 64 windows of 64 bytes),
+# with the same BLAS core and thread count.
 #
-#   bench/compare.sh [--threads T] [--repeat R] [--batch B] [--out DIR]
+#   bench/compare.sh [--threads T] [--repeat R] [--batch B] [--cases C1,C2] [--out DIR]
 #
 # Prints a table and writes DIR/hesse.json, DIR/torch.json and DIR/compare.json
 # (default DIR: build/bench). Ratios below 1 mean hesse is faster. Compare ratios, not
-# absolute times: machines are shared and noisy.
+# absolute times: machines are shared and noisy. --batch applies to the MNIST-shaped cases;
+# vit-tiny and gpt-tiny run on hesse's weights, batch and probe vector (DIR/<case>.safetensors)
+# in both programs, and hvp_rel_diff is the relative difference of the two products.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 hesse="${HESSE:-$here/build/hesse}"
@@ -15,13 +18,15 @@ threads=$(nproc)
 repeat=5
 batch=1000
 out="$here/build/bench"
+cases="mlp-small,mlp-large,lenet5,vit-tiny,gpt-tiny"
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cases) cases="$2"; shift 2 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option '$1'" >&2; exit 1 ;;
     esac
 done
@@ -35,12 +40,39 @@ mkdir -p "$out"
 # Both programs get the BLAS core hesse runs with (its own choice unless the user set one).
 core=$("$hesse" info --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["blas"]["core"])')
 export OPENBLAS_CORETYPE="$core" OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
-echo "BLAS core $core, $threads threads, batch $batch, median of $repeat runs" >&2
+echo "BLAS core $core, $threads threads, batch $batch, median of $repeat runs, load $(cut -d" " -f1-3 /proc/loadavg)" >&2
 
-"$hesse" bench --batch "$batch" --repeat "$repeat" --threads "$threads" --block 16 -q \
-    -o "$out/hesse.json"
-"$python" "$here/bench/torch_hvp.py" --batch "$batch" --repeat "$repeat" --threads "$threads" \
-    -o "$out/torch.json" 2>/dev/null
+# The MNIST-shaped cases at --batch, the transformer ones at their own batch; one document each.
+mnist=$(echo "$cases" | tr ',' '\n' | grep -Ev '^(vit|gpt)-tiny$' | paste -sd, -) || true
+tfm=$(echo "$cases" | tr ',' '\n' | grep -E '^(vit|gpt)-tiny$' | paste -sd, -) || true
+rm -f "$out/hesse-mnist.json" "$out/hesse-tfm.json" "$out/torch-mnist.json" "$out/torch-tfm.json"
+if [ -n "$mnist" ]; then
+    "$hesse" bench --case "$mnist" --batch "$batch" --repeat "$repeat" --threads "$threads" \
+        --block 16 -q -o "$out/hesse-mnist.json"
+    "$python" "$here/bench/torch_hvp.py" --case "$mnist" --batch "$batch" --repeat "$repeat" \
+        --threads "$threads" -o "$out/torch-mnist.json" 2>/dev/null
+fi
+if [ -n "$tfm" ]; then
+    "$hesse" bench --case "$tfm" --repeat "$repeat" --threads "$threads" -q --dgemm 0 \
+        --save-dir "$out" -o "$out/hesse-tfm.json"
+    "$python" "$here/bench/torch_hvp.py" --case "$tfm" --from "$out" --repeat "$repeat" \
+        --threads "$threads" -o "$out/torch-tfm.json" 2>/dev/null
+fi
+"$python" - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+for prog in ("hesse", "torch"):
+    docs = [json.load(open(os.path.join(out, f"{prog}-{k}.json"))) for k in ("mnist", "tfm")
+            if os.path.exists(os.path.join(out, f"{prog}-{k}.json"))]
+    doc = docs[0]
+    for d in docs[1:]:
+        doc["cases"] += d["cases"]
+        for k, v in d.items():
+            doc.setdefault(k, v)
+    with open(os.path.join(out, prog + ".json.tmp"), "w") as f:
+        json.dump(doc, f, indent=2)
+    os.replace(os.path.join(out, prog + ".json.tmp"), os.path.join(out, prog + ".json"))
+PY
 
 "$python" - "$out" <<'PY'
 import json, os, sys
@@ -51,7 +83,7 @@ t = {c["case"]: c for c in json.load(open(os.path.join(out, "torch.json")))["cas
 rows = []
 print(f"{'case':10s} {'n_params':>9s} | {'grad ms':>8s} {'torch':>8s} {'ratio':>5s} | "
       f"{'hvp ms':>8s} {'torch':>8s} {'ratio':>5s} | {'cached':>8s} {'reuse':>8s} {'ratio':>5s}")
-for name in ["mlp-small", "mlp-large", "lenet5"]:
+for name in ["mlp-small", "mlp-large", "lenet5", "vit-tiny", "gpt-tiny"]:
     if name not in h or name not in t:
         continue
     a, b = h[name], t[name]
@@ -65,6 +97,14 @@ for name in ["mlp-small", "mlp-large", "lenet5"]:
                  "torch_hvp_ms": b["hvp_ms"], "hvp_ratio": rh,
                  "hesse_hvp_cached_ms": a["hvp_cached_ms"], "torch_hvp_reuse_ms": b["hvp_reuse_ms"],
                  "hvp_cached_ratio": rc})
+    if "hvp_rel_diff" in b:
+        rows[-1].update({"hvp_rel_diff": b["hvp_rel_diff"],
+                         "hvp_f32_rel_diff": b["hvp_f32_rel_diff"],
+                         "torch_hvp_f32_ms": b["hvp_f32_ms"],
+                         "hvp_f32_ratio": a["hvp_f32_ms"] / b["hvp_f32_ms"]})
+        print(f"{'':10s} {'':9s}   same product: |hesse - torch| / |torch| = "
+              f"{b['hvp_rel_diff']:.1e} (f64), {b['hvp_f32_rel_diff']:.1e} (hesse f32); "
+              f"f32 hvp {a['hvp_f32_ms']:.2f} vs torch f32 {b['hvp_f32_ms']:.2f} ms")
 print("hvp: from scratch (forward, backward, both R-passes) in both; cached: hesse with its "
       "forward/backward cache vs PyTorch reusing one retained graph (double backward only)")
 print()
@@ -90,7 +130,10 @@ for r in rows:
               "block16_cost_in_hvps": a.get("block_cost_in_hvps"), "hvp_flops": a["hvp_flops"],
               "hvp_gflops": a["hvp_gflops"], "hvp_fraction_of_dgemm": frac})
 print("hvp flops: " + hj["hvp_flops_formula"])
-doc = {"schema": "hesse.compare/1", "blas": hj["blas"], "dgemm": dg, "cases": rows}
+load = os.getloadavg()
+print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+doc = {"schema": "hesse.compare/1", "blas": hj["blas"], "dgemm": dg, "cases": rows,
+       "loadavg_end": list(load)}
 tmp = os.path.join(out, "compare.json.tmp")
 with open(tmp, "w") as f:
     json.dump(doc, f, indent=2)

@@ -285,6 +285,7 @@ static const hesse_key bench_keys[] = {
     REQ("cases[].arch", "architecture", "", STRING),
     REQ("cases[].n_params", "parameters", "", INT),
     REQ("cases[].batch", "batch", "", INT),
+    OPT("cases[].data", "data of the batch", "", STRING),
     REQ("cases[].grad_ms_runs", "gradient times", "ms", ARRAY),
     REQ("cases[].hvp_ms_runs", "HVP times", "ms", ARRAY),
     REQ("cases[].hvp_cached_ms_runs", "cached HVP times", "ms", ARRAY),
