@@ -171,7 +171,7 @@ static int text_batch(int which, int batch, hesse_rng *rng, bench_case *bc) {
     int rc;
     HESSE_CHECK(hesse_samples_alloc_targets(batch, 1, T, 1, 256, T, &bc->s));
     const int64_t len = (int64_t)batch * T + 1;
-    unsigned char *text = malloc((size_t)len);
+    unsigned char *text = calloc((size_t)len, 1);
     if (!text) return hesse_error(HESSE_ENOMEM, "bench: out of memory for the text");
     text_generate(rng, text, len);
     for (int64_t i = 0; i < len - 1; i++) {
