@@ -22,6 +22,13 @@ static double fd_norm(const double *v, int64_t n) {
     return sqrt(s);
 }
 
+/* The largest |a_i - b_i|. */
+static inline double fd_max_abs_diff(const double *a, const double *b, int64_t n) {
+    double d = 0;
+    for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
 static double fd_loss(hesse_engine *e, const hesse_samples *s) {
     double L = 0;
     REQUIRE(hesse_loss_grad(e, s, &L, NULL, NULL) == HESSE_OK);

@@ -94,12 +94,6 @@ static void randomise(hesse_model *m, uint64_t seed) {
     }
 }
 
-static double max_abs_diff(const double *a, const double *b, int64_t n) {
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
-    return d;
-}
-
 static hesse_engine *engine(const hesse_model *m, int chunk, int block, int cache,
                             hesse_precision prec) {
     hesse_engine_params ep = hesse_engine_defaults();
@@ -151,7 +145,7 @@ static void test_case(const net_case *nc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
         fd_hvp(e, &s, theta, n, V + j * n, nc->smooth ? 1e-4 : 1e-8, nc->smooth, HFD + j * n);
-        double err = max_abs_diff(HFD + j * n, HV + j * n, n);
+        double err = fd_max_abs_diff(HFD + j * n, HV + j * n, n);
         double hscale = fd_norm(HV + j * n, n) / sqrt((double)n);
         CHECK_MSG(err <= (nc->smooth ? 1e-8 : 1e-6) * fmax(hscale, 1e-6),
                   "case %d HVP %d: max error %.3g (scale %.3g)", index, j, err, hscale);
@@ -167,11 +161,11 @@ static void test_case(const net_case *nc, int index) {
     double *HV1 = malloc((size_t)n * sizeof *HV1), *HV2 = malloc((size_t)(3 * n) * sizeof *HV2);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV2) == HESSE_OK);
     CHECK(hesse_engine_cache_hits(e) >= 1);
-    CHECK_MSG(max_abs_diff(HV2, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n), "case %d cached product",
-              index);
+    CHECK_MSG(fd_max_abs_diff(HV2, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n),
+              "case %d cached product", index);
     for (int j = 0; j < 3; j++) {
         REQUIRE(hesse_curv_product(e1, &s, HESSE_CURV_HESSIAN, 1, V + j * n, HV1) == HESSE_OK);
-        CHECK_MSG(max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
+        CHECK_MSG(fd_max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
                   "case %d block/chunk invariance %d", index, j);
     }
 
@@ -181,7 +175,7 @@ static void test_case(const net_case *nc, int index) {
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
     fd_ggn_reference(e, &s, theta, n, C, nc->loss, nc->smooth ? 1e-5 : 1e-8, V, ref);
-    double gerr = max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    double gerr = fd_max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(gerr < (nc->smooth ? 1e-6 : 1e-5), "case %d GGN vs J^T A J: %.3g", index, gerr);
 
     /* Residual E = H - G in one pass equals the difference of the two products. */
@@ -201,18 +195,18 @@ static void test_case(const net_case *nc, int index) {
     double loss32;
     REQUIRE(hesse_loss_grad(e32, &s, &loss32, gp, NULL) == HESSE_OK);
     CHECK_CLOSE(loss32, fd_loss(e, &s), 1e-5, 1e-3);
-    double err32 = max_abs_diff(gp, gfd, n);
+    double err32 = fd_max_abs_diff(gp, gfd, n);
     CHECK_MSG(err32 <= 1e-4 * fmax(gscale, 1e-3), "case %d f32 gradient: %.3g (scale %.3g)", index,
               err32, gscale);
     REQUIRE(hesse_curv_product(e32, &s, HESSE_CURV_HESSIAN, 3, V, HV2) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
         double hscale = fd_norm(HFD + j * n, n) / sqrt((double)n);
-        err32 = max_abs_diff(HV2 + j * n, HFD + j * n, n);
+        err32 = fd_max_abs_diff(HV2 + j * n, HFD + j * n, n);
         CHECK_MSG(err32 <= 1e-4 * fmax(hscale, 1e-6), "case %d f32 HVP %d: %.3g (scale %.3g)",
                   index, j, err32, hscale);
     }
     REQUIRE(hesse_curv_product(e32, &s, HESSE_CURV_GGN, 1, V, HV2) == HESSE_OK);
-    err32 = max_abs_diff(HV2, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    err32 = fd_max_abs_diff(HV2, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(err32 <= 1e-4, "case %d f32 GGN: %.3g", index, err32);
 
     free(EV);

@@ -76,12 +76,6 @@ static hesse_engine *engine(const hesse_model *m, int chunk, int block, hesse_pr
     return e;
 }
 
-static double max_abs_diff(const double *a, const double *b, int64_t n) {
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
-    return d;
-}
-
 /* The single-precision engine against the double references (gradient gfd, products HFD of
  * V's first 2 columns, GGN ref of the first): float's roundoff (6e-8) through a few layers of
  * sums of tens of terms and a softmax is ~1e-6 of the vectors' scale; 1e-4 holds it with
@@ -93,13 +87,13 @@ static void check_f32(const hesse_model *m, const hesse_samples *s, int index, c
     double loss32, *g = malloc((size_t)(2 * n) * sizeof *g);
     REQUIRE(hesse_loss_grad(e32, s, &loss32, g, NULL) == HESSE_OK);
     const double gscale = fd_norm(gfd, n) / sqrt((double)n);
-    double err = max_abs_diff(g, gfd, n);
+    double err = fd_max_abs_diff(g, gfd, n);
     CHECK_MSG(err <= 1e-4 * fmax(gscale, 1e-3), "case %d f32 gradient: %.3g (scale %.3g)", index,
               err, gscale);
     REQUIRE(hesse_curv_product(e32, s, HESSE_CURV_HESSIAN, 2, V, g) == HESSE_OK);
     for (int j = 0; j < 2; j++) {
         const double hscale = fd_norm(HFD + j * n, n) / sqrt((double)n);
-        err = max_abs_diff(g + j * n, HFD + j * n, n);
+        err = fd_max_abs_diff(g + j * n, HFD + j * n, n);
         CHECK_MSG(err <= 1e-4 * fmax(hscale, 1e-6), "case %d f32 HVP %d: %.3g (scale %.3g)", index,
                   j, err, hscale);
     }
@@ -108,7 +102,7 @@ static void check_f32(const hesse_model *m, const hesse_samples *s, int index, c
     REQUIRE(hesse_curv_product(e32, s, HESSE_CURV_GGN, 1, V, g) == HESSE_OK);
     double gmax = 0;
     for (int64_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(ref[i]));
-    err = max_abs_diff(g, ref, n) / fmax(gmax, 1e-12);
+    err = fd_max_abs_diff(g, ref, n) / fmax(gmax, 1e-12);
     CHECK_MSG(err <= 1e-4, "case %d f32 GGN: %.3g", index, err);
     free(g);
     hesse_engine_free(e32);
@@ -143,7 +137,7 @@ static void test_case(const attn_case *nc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
         fd_hvp(e, &s, theta, n, V + j * n, 1e-4, 1, HFD + j * n);
-        const double err = max_abs_diff(HFD + j * n, HV + j * n, n),
+        const double err = fd_max_abs_diff(HFD + j * n, HV + j * n, n),
                      hscale = fd_norm(HV + j * n, n) / sqrt((double)n);
         CHECK_MSG(err <= 1e-7 * fmax(hscale, 1e-6), "case %d HVP %d: max error %.3g (scale %.3g)",
                   index, j, err, hscale);
@@ -155,7 +149,7 @@ static void test_case(const attn_case *nc, int index) {
     double *H1 = malloc((size_t)n * sizeof *H1);
     for (int j = 0; j < 3; j++) {
         REQUIRE(hesse_curv_product(e1, &s, HESSE_CURV_HESSIAN, 1, V + j * n, H1) == HESSE_OK);
-        CHECK_MSG(max_abs_diff(H1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
+        CHECK_MSG(fd_max_abs_diff(H1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
                   "case %d block/chunk invariance", index);
     }
 
@@ -164,7 +158,8 @@ static void test_case(const attn_case *nc, int index) {
     hesse_engine *e2 = engine(m, 3, 2, HESSE_PRECISION_F64);
     REQUIRE(hesse_curv_product(e2, &s, HESSE_CURV_GGN, 1, V, H1) == HESSE_OK);
     REQUIRE(hesse_curv_product(e2, &s, HESSE_CURV_HESSIAN, 1, V, H1) == HESSE_OK);
-    CHECK_MSG(hesse_engine_cache_hits(e2) == 1 && max_abs_diff(H1, HV, n) <= 1e-12 * fd_norm(HV, n),
+    CHECK_MSG(hesse_engine_cache_hits(e2) == 1 &&
+                  fd_max_abs_diff(H1, HV, n) <= 1e-12 * fd_norm(HV, n),
               "case %d: Hessian from a cache built for the GGN", index);
     hesse_engine_free(e2);
 
@@ -172,7 +167,8 @@ static void test_case(const attn_case *nc, int index) {
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
     fd_ggn_reference(e, &s, theta, n, nc->classes, nc->loss, 1e-5, V, ref);
-    const double gerr = max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    const double gerr =
+        fd_max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(gerr < 1e-6, "case %d GGN vs J^T A J: %.3g", index, gerr);
 
     /* Residual E = H - G in one pass; it is not small (attention is curved) */
@@ -194,7 +190,8 @@ static void test_case(const attn_case *nc, int index) {
         for (int64_t p = 0; p < n; p++) dot += g[p] * V[p];
         for (int64_t p = 0; p < n; p++) H1[p] += g[p] * dot / (double)s.n;
     }
-    CHECK_MSG(max_abs_diff(EV, H1, n) <= 1e-12 * fd_norm(H1, n), "case %d empirical Fisher", index);
+    CHECK_MSG(fd_max_abs_diff(EV, H1, n) <= 1e-12 * fd_norm(H1, n), "case %d empirical Fisher",
+              index);
 
     check_f32(m, &s, index, gfd, V, HFD, ref);
 
@@ -237,7 +234,7 @@ static void test_dense_hessian(int causal) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, (int)n, I, H) == HESSE_OK);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, (int)n, I, G) == HESSE_OK);
     for (int64_t i = 0; i < n; i++) fd_hvp(e, &s, theta, n, I + i * n, 1e-4, 1, F + i * n);
-    const double err = max_abs_diff(H, F, n * n), scale = fd_norm(F, n * n) / (double)n;
+    const double err = fd_max_abs_diff(H, F, n * n), scale = fd_norm(F, n * n) / (double)n;
     double resid = 0;
     for (int64_t i = 0; i < n * n; i++) resid = fmax(resid, fabs(F[i] - G[i]));
     CHECK_MSG(err <= 1e-7 * scale, "dense Hessian (causal %d): max error %.3g (scale %.3g)", causal,

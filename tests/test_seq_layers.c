@@ -92,12 +92,6 @@ static void randomise(hesse_model *m, uint64_t seed) {
     }
 }
 
-static double max_abs_diff(const double *a, const double *b, int64_t n) {
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
-    return d;
-}
-
 static hesse_engine *engine(const hesse_model *m, int chunk, int block, hesse_precision prec) {
     hesse_engine_params ep = hesse_engine_defaults();
     ep.chunk = chunk;
@@ -119,18 +113,18 @@ static void check_f32(const hesse_model *m, const hesse_samples *s, int index, c
     double loss;
     REQUIRE(hesse_loss_grad(e32, s, &loss, g, NULL) == HESSE_OK);
     const double gscale = fd_norm(gfd, n) / sqrt((double)n);
-    double err = max_abs_diff(g, gfd, n);
+    double err = fd_max_abs_diff(g, gfd, n);
     CHECK_MSG(err <= 1e-4 * fmax(gscale, 1e-3), "case %d f32 gradient: %.3g (scale %.3g)", index,
               err, gscale);
     REQUIRE(hesse_curv_product(e32, s, HESSE_CURV_HESSIAN, 3, V, HV) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
         double hscale = fd_norm(HFD + j * n, n) / sqrt((double)n);
-        err = max_abs_diff(HV + j * n, HFD + j * n, n);
+        err = fd_max_abs_diff(HV + j * n, HFD + j * n, n);
         CHECK_MSG(err <= 1e-4 * fmax(hscale, 1e-6), "case %d f32 HVP %d: %.3g (scale %.3g)", index,
                   j, err, hscale);
     }
     REQUIRE(hesse_curv_product(e32, s, HESSE_CURV_GGN, 1, V, HV) == HESSE_OK);
-    err = max_abs_diff(HV, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    err = fd_max_abs_diff(HV, ref, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(err <= 1e-4, "case %d f32 GGN: %.3g", index, err);
     hesse_engine_free(e32);
     free(g);
@@ -169,7 +163,7 @@ static void test_case(const seq_case *sc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HV) == HESSE_OK);
     for (int j = 0; j < 3; j++) {
         fd_hvp(e, &s, theta, n, V + j * n, 1e-4, 1, HFD + j * n);
-        double err = max_abs_diff(HFD + j * n, HV + j * n, n);
+        double err = fd_max_abs_diff(HFD + j * n, HV + j * n, n);
         double hscale = fd_norm(HV + j * n, n) / sqrt((double)n);
         CHECK_MSG(err <= 1e-8 * fmax(hscale, 1e-6), "case %d HVP %d: max error %.3g (scale %.3g)",
                   index, j, err, hscale);
@@ -182,7 +176,7 @@ static void test_case(const seq_case *sc, int index) {
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_HESSIAN, 3, V, HVb) == HESSE_OK);
     CHECK(hesse_engine_cache_hits(e) >= 1);
     CHECK_MSG(memcmp(HVa, HVb, (size_t)(3 * n) * sizeof *HVa) == 0 &&
-                  max_abs_diff(HVa, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n),
+                  fd_max_abs_diff(HVa, HV, 3 * n) <= 1e-14 * fd_norm(HV, 3 * n),
               "case %d cached product", index);
     free(HVa);
     free(HVb);
@@ -191,7 +185,7 @@ static void test_case(const seq_case *sc, int index) {
     hesse_engine *e1 = engine(m, 64, 1, HESSE_PRECISION_F64);
     for (int j = 0; j < 3; j++) {
         REQUIRE(hesse_curv_product(e1, &s, HESSE_CURV_HESSIAN, 1, V + j * n, HV1) == HESSE_OK);
-        CHECK_MSG(max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
+        CHECK_MSG(fd_max_abs_diff(HV1, HV + j * n, n) <= 1e-12 * fd_norm(HV + j * n, n),
                   "case %d block/chunk invariance %d", index, j);
     }
 
@@ -199,7 +193,7 @@ static void test_case(const seq_case *sc, int index) {
     double *GV = malloc((size_t)(2 * n) * sizeof *GV), *ref = calloc((size_t)n, sizeof *ref);
     REQUIRE(hesse_curv_product(e, &s, HESSE_CURV_GGN, 2, V, GV) == HESSE_OK);
     fd_ggn_reference(e, &s, theta, n, sc->classes, sc->loss, 1e-5, V, ref);
-    double gerr = max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
+    double gerr = fd_max_abs_diff(ref, GV, n) / fmax(fd_norm(ref, n) / sqrt((double)n), 1e-12);
     CHECK_MSG(gerr < 1e-6, "case %d GGN vs J^T A J: %.3g", index, gerr);
 
     /* E = H - G in one pass. */
