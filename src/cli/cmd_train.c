@@ -22,6 +22,8 @@ typedef struct {
     cli_data_opts d;
     train_opts t;
     const char *arch, *loss_name, *out, *init, *json_out;
+    const char *checkpoint, *resume;
+    double checkpoint_every;
     int64_t test_samples;
     int threads, quiet, no_test;
 } train_args;
@@ -35,7 +37,9 @@ typedef struct {
     hesse_trainer_params tp;
     char *pre;
     cJSON *history;
-    double t_start, t_epoch; /* the run's start and the running epoch's */
+    cJSON *header; /* what a checkpoint must agree on */
+    cli_checkpoint_ctx cc;
+    double t_start, t_epoch, t_checkpoint; /* the run's start, the epoch's, the last save */
 } train_run;
 
 /* The model, data and optimizer rows of the option table. */
@@ -89,6 +93,13 @@ static int options_run(train_args *a, cli_opt *opts) {
          CLI_NO_RANGE, 0},
         {"output", 'o', OPT_STRING, &a->out, "FILE", "the model file to write (.safetensors)",
          CLI_NO_RANGE, 0},
+        {"checkpoint", 0, OPT_STRING, &a->checkpoint, "FILE",
+         "save the training state here periodically (between steps) and on SIGINT/SIGTERM",
+         CLI_NO_RANGE, 0},
+        {"checkpoint-every", 0, OPT_DOUBLE, &a->checkpoint_every, "S",
+         "seconds between checkpoints (default 300; 0: after every step)", 0, 1e9, 0},
+        {"resume", 0, OPT_STRING, &a->resume, "FILE",
+         "continue from a checkpoint of the same command", CLI_NO_RANGE, 0},
         {"threads", 0, OPT_INT, &a->threads, "T", "BLAS threads (default: all cores)", 1, 1024, 0},
         {"quiet", 'q', OPT_FLAG, &a->quiet, NULL, "no progress or notes on stderr", CLI_NO_RANGE,
          0},
@@ -109,7 +120,10 @@ static const cli_command_doc train_doc = {
     "W = --warmup). Example (LeNet-5 on Fashion-MNIST):\n"
     "  hesse train --arch 'conv2d(1,6,5,padding=2),relu,maxpool2d(2),conv2d(6,16,5),relu,"
     "maxpool2d(2),flatten,linear(400,120),relu,linear(120,84),relu,linear(84,10)' "
-    "--epochs 3 --lr 0.05 -o lenet5.safetensors"};
+    "--epochs 3 --lr 0.05 -o lenet5.safetensors\n"
+    "Long runs: --checkpoint FILE saves the state between two steps every --checkpoint-every "
+    "seconds and on Ctrl-C; rerun the same command with --resume FILE to continue, bit for bit "
+    "as the uninterrupted run."};
 
 static int parse_train_opts(train_opts *t, hesse_trainer_params *tp) {
     static const char *const schedules[] = {"constant", "step", "cosine", "warmup-cosine"};
@@ -139,7 +153,7 @@ static int parse_train_opts(train_opts *t, hesse_trainer_params *tp) {
 }
 
 /* The options' own checks, then the outputs staged before any work. */
-static int validate(train_args *a, train_run *r) {
+static int validate(train_args *a, train_run *r, const cli_opt *opts, int nopts) {
     if (!a->out)
         return hesse_error(HESSE_EINVAL,
                            "option -o/--output is required (the model file to write)");
@@ -157,6 +171,8 @@ static int validate(train_args *a, train_run *r) {
     if (a->t.step_epochs == 0) a->t.step_epochs = a->t.epochs / 3 > 1 ? a->t.epochs / 3 : 1;
     rc = cli_check_output(a->out, "option --output");
     if (rc == HESSE_OK) rc = cli_check_output(a->json_out, "option --json");
+    if (rc == HESSE_OK) rc = cli_checkpoint_options(opts, nopts, a->checkpoint);
+    if (rc == HESSE_OK) rc = cli_check_checkpoint(a->checkpoint);
     return rc;
 }
 
@@ -336,6 +352,122 @@ static int end_epoch(const train_args *a, train_run *r, const hesse_train_step *
     return HESSE_OK;
 }
 
+/* ---- Checkpoints -------------------------------------------------------------------------
+ * The header binds a checkpoint to its run: the initial model's hash, the data (name and
+ * content), loss, preprocessing and every option that changes the steps or the history. The
+ * state is a list of sections: the trainer's state, then the history so far (JSON text). */
+enum { TRAIN_SECTIONS = 2 };
+
+static cJSON *run_header(const train_args *a, train_run *r) {
+    cJSON *h = cJSON_CreateObject();
+    char hash[65];
+    hesse_model_hash(r->m, hash); /* before the first step: the initial model */
+    cJSON_AddStringToObject(h, "command", "train");
+    cJSON_AddStringToObject(h, "model_sha256", hash);
+    cJSON_AddStringToObject(h, "data", r->data.description);
+    cJSON_AddStringToObject(h, "data_sha256", cli_data_hash(&r->data));
+    cJSON_AddStringToObject(h, "loss", hesse_loss_name(hesse_model_loss(r->m)));
+    hesse_preprocess_to_json(&r->data.preprocess, cJSON_AddObjectToObject(h, "preprocess"));
+    char opt[512];
+    snprintf(opt, sizeof opt,
+             "%s lr %.17g momentum %.17g wd %.17g schedule %s warmup %lld step-epochs %d gamma "
+             "%.17g epochs %d batch %d seed %llu test %d/%lld/%d",
+             a->t.optimizer, a->t.lr, a->t.momentum, a->t.wd, a->t.schedule, (long long)a->t.warmup,
+             a->t.step_epochs, a->t.gamma, a->t.epochs, a->t.batch, (unsigned long long)a->d.seed,
+             a->no_test, (long long)a->test_samples, a->t.test_every);
+    cJSON_AddStringToObject(h, "training", opt);
+    return h;
+}
+
+/* Writes the state between two steps. */
+static int checkpoint_save(train_run *r) {
+    const size_t tb = hesse_trainer_state_bytes(r->tr);
+    unsigned char *state = malloc(tb);
+    char *hist = cJSON_PrintUnformatted(r->history);
+    int rc = HESSE_OK;
+    if (!state || !hist) rc = hesse_error(HESSE_ENOMEM, "checkpoint: out of memory");
+    if (rc == HESSE_OK) {
+        hesse_trainer_state_save(r->tr, state);
+        uint64_t lens[TRAIN_SECTIONS] = {tb, strlen(hist)};
+        const void *parts[1 + TRAIN_SECTIONS] = {lens, state, hist};
+        size_t sizes[1 + TRAIN_SECTIONS] = {sizeof lens, tb, strlen(hist)};
+        rc = cli_checkpoint_write(r->cc.path, r->header, parts, sizes, 1 + TRAIN_SECTIONS);
+    }
+    if (rc == HESSE_OK) r->cc.written++;
+    r->t_checkpoint = hesse_now();
+    free(state);
+    cJSON_free(hist);
+    return rc;
+}
+
+/* The sections of a checkpoint's state: sec[i] of len[i] bytes. */
+static int checkpoint_sections(const unsigned char *blob, size_t size,
+                               const unsigned char *sec[TRAIN_SECTIONS],
+                               size_t len[TRAIN_SECTIONS]) {
+    uint64_t lens[TRAIN_SECTIONS];
+    if (size < sizeof lens)
+        return hesse_error(HESSE_EINPUT, "checkpoint: no training state (%zu bytes)", size);
+    memcpy(lens, blob, sizeof lens);
+    size_t at = sizeof lens;
+    for (int i = 0; i < TRAIN_SECTIONS; i++) {
+        if (lens[i] > size - at)
+            return hesse_error(HESSE_EINPUT,
+                               "checkpoint: training state section %d of %llu bytes runs past "
+                               "the %zu bytes of the state",
+                               i, (unsigned long long)lens[i], size);
+        sec[i] = blob + at;
+        len[i] = (size_t)lens[i];
+        at += len[i];
+    }
+    return at == size ? HESSE_OK
+                      : hesse_error(HESSE_EINPUT, "checkpoint: %zu bytes after the training state",
+                                    size - at);
+}
+
+/* The trainer's state and the history from a checkpoint's sections. */
+static int checkpoint_apply(train_run *r, const unsigned char *blob, size_t size) {
+    const unsigned char *sec[TRAIN_SECTIONS] = {NULL};
+    size_t len[TRAIN_SECTIONS] = {0};
+    int rc = checkpoint_sections(blob, size, sec, len);
+    if (rc != HESSE_OK) return rc;
+    cJSON *hist = cJSON_ParseWithLength((const char *)sec[1], len[1]);
+    if (!cJSON_IsArray(hist)) rc = hesse_error(HESSE_EINPUT, "checkpoint: the history is no array");
+    if (rc == HESSE_OK) rc = hesse_trainer_state_load(r->tr, sec[0], len[0]);
+    if (rc != HESSE_OK) {
+        cJSON_Delete(hist);
+        return rc;
+    }
+    cJSON_Delete(r->history);
+    r->history = hist;
+    return HESSE_OK;
+}
+
+/* --resume: the checkpoint must belong to this run (the header), then its state replaces the
+ * trainer's. */
+static int resume(const train_args *a, train_run *r) {
+    if (!a->resume) return HESSE_OK;
+    unsigned char *data = NULL;
+    const unsigned char *blob = NULL;
+    size_t size = 0;
+    int rc = cli_checkpoint_resume(a->resume, r->header, &data, &blob, &size);
+    if (rc == HESSE_OK) rc = cli_resume_failed(a->resume, checkpoint_apply(r, blob, size));
+    free(data);
+    if (rc == HESSE_OK)
+        cli_note("train: resuming at step %lld of %lld", (long long)hesse_trainer_steps_done(r->tr),
+                 (long long)hesse_trainer_steps_total(r->tr));
+    return rc;
+}
+
+/* Between two steps: a checkpoint when one is due, and the stop a signal asked for. */
+static int step_boundary(const train_args *a, train_run *r) {
+    int rc = HESSE_OK;
+    const int due =
+        r->cc.path && (cli_stop || hesse_now() - r->t_checkpoint >= a->checkpoint_every);
+    if (due) rc = checkpoint_save(r);
+    if (rc == HESSE_OK && cli_stop) rc = cli_stopped(&r->cc);
+    return rc;
+}
+
 /* One optimizer step, its progress, and the end of its epoch. */
 static int train_step(const train_args *a, train_run *r) {
     hesse_train_step st;
@@ -351,10 +483,14 @@ static int train(const train_args *a, train_run *r) {
     cli_note("train: %s, %lld parameters, %s, %d epochs, batch %d, %s lr %g",
              hesse_model_arch(r->m), (long long)hesse_model_num_params(r->m), r->data.description,
              t->epochs, hesse_trainer_batch_size(r->tr), t->optimizer, t->lr);
-    r->t_start = r->t_epoch = hesse_now();
+    r->t_start = r->t_epoch = r->t_checkpoint = hesse_now();
     int rc = HESSE_OK;
-    while (rc == HESSE_OK && hesse_trainer_steps_done(r->tr) < hesse_trainer_steps_total(r->tr))
+    cli_stoppable(1); /* a signal stops the run at the next step boundary */
+    while (rc == HESSE_OK && hesse_trainer_steps_done(r->tr) < hesse_trainer_steps_total(r->tr)) {
         rc = train_step(a, r);
+        if (rc == HESSE_OK) rc = step_boundary(a, r);
+    }
+    cli_stoppable(0);
     return rc;
 }
 
@@ -410,6 +546,7 @@ static int emit(const train_args *a, const train_run *r, int argc, char **argv) 
 
 static void train_run_free(train_run *r) {
     cJSON_Delete(r->history);
+    cJSON_Delete(r->header);
     hesse_trainer_free(r->tr);
     free(r->pre);
     hesse_engine_free(r->ev);
@@ -420,7 +557,8 @@ static void train_run_free(train_run *r) {
 
 int cmd_train(int argc, char **argv) {
     train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0, 0},
-                    .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, -1, 64, 0, 1, -1, -1}};
+                    .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, -1, 64, 0, 1, -1, -1},
+                    .checkpoint_every = 300};
     cli_opt opts[CLI_MAX_OPTS];
     int nopts = options_train(&a, opts);
     nopts += options_run(&a, opts + nopts);
@@ -429,12 +567,16 @@ int cmd_train(int argc, char **argv) {
     if (rc != HESSE_OK) return cli_fail("train", rc);
 
     train_run r = {.history = cJSON_CreateArray()};
-    HESSE_CHECK(validate(&a, &r));
+    cli_signals_install();
+    HESSE_CHECK(validate(&a, &r, opts, nopts));
     HESSE_CHECK(cli_data_open(&a.d, &r.data));
     HESSE_CHECK(open_model(&a, &r));
     HESSE_CHECK(check_trainable(&a, &r));
     HESSE_CHECK(open_test(&a, &r));
     HESSE_CHECK(prepare(&a, &r));
+    r.header = run_header(&a, &r);
+    r.cc = (cli_checkpoint_ctx){a.checkpoint, r.header, 0};
+    HESSE_CHECK(resume(&a, &r));
     HESSE_CHECK(train(&a, &r));
     HESSE_CHECK(save(&a, &r));
     HESSE_CHECK(emit(&a, &r, argc, argv));

@@ -41,6 +41,9 @@ arch='avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)'
     fail "the fixture checkpoint"
 "$HESSE" density -q --model "$T/m.safetensors" --samples 300 --probes 2 --steps 6 \
     --checkpoint "$T/slq.ckpt" --checkpoint-every 0 -o "$T/slq.json" || fail "the SLQ checkpoint"
+"$HESSE" train -q --arch 'mlp(20,4,3)' --data 'gaussmix:classes=3,dim=20,separation=4,seed=1,samples=60,test=30' \
+    --epochs 2 --batch 20 --no-test --checkpoint "$T/tr.ckpt" --checkpoint-every 0 -o "$T/tr.safetensors" ||
+    fail "the training checkpoint"
 "$PY" - "$T" "$FM" <<'PY' || fail "making the bad files"
 import copy, gzip, json, os, struct, sys
 t, fm = sys.argv[1], sys.argv[2]
@@ -134,6 +137,15 @@ open(path("trhead.ckpt"), "wb").write(ck[:20])
 blob = bytearray(ck[16 + chl:])
 blob[8:12] = struct.pack("<I", struct.unpack("<I", bytes(blob[8:12]))[0] + 1)
 h = dict(hdr); h["blob_crc32"] = "%08x" % zlib.crc32(bytes(blob)); ck_write("version.ckpt", h, bytes(blob))
+# A training checkpoint whose history section claims more bytes than the state holds (its size
+# and CRC recomputed, so that the state's own parser refuses it).
+tr = open(path("tr.ckpt"), "rb").read()
+thl = struct.unpack("<Q", tr[8:16])[0]
+th, tblob = json.loads(tr[16:16 + thl]), bytearray(tr[16 + thl:])
+tblob[8:16] = struct.pack("<Q", struct.unpack("<Q", bytes(tblob[8:16]))[0] + 8)
+th["blob_crc32"] = "%08x" % zlib.crc32(bytes(tblob))
+t2 = json.dumps(th, separators=(",", ":")).encode()
+open(path("trstate.ckpt"), "wb").write(tr[:8] + struct.pack("<Q", len(t2)) + t2 + bytes(tblob))
 
 # Data: an absurd class count; two data files of one shape (the second replaces the first
 # under its name after a checkpoint); inputs too large for double precision's gradients.
@@ -356,6 +368,14 @@ row E230 "options --steps and --epochs: give one \(the length of the run\), not 
     tr --data "$gm" --steps 3
 row E231 "option --steps 5: not a whole number of epochs \(3 minibatches of 20 per epoch\); give a multiple of 3 or --epochs" -- \
     "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --batch 20 --steps 5 --no-test -o "$T/out.safetensors"
+trk() { "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 2 --batch 20 --no-test "$@" -o "$T/out.safetensors"; }
+row E232 "option --checkpoint-every needs --checkpoint FILE" -- trk --checkpoint-every 5
+row E233 "tr\.ckpt: the checkpoint is of another run: training is \"sgd lr 0\.01 .*\" there, \"sgd lr 0\.02 .*\" now" -- \
+    trk --lr 0.02 --resume "$T/tr.ckpt"
+row E234 "lz\.ckpt: the checkpoint is of another run: command is \"spectrum\" there, \"train\" now" -- \
+    trk --resume "$T/lz.ckpt"
+row E235 "trstate\.ckpt: checkpoint: training state section 1 of [0-9]+ bytes runs past the [0-9]+ bytes of the state" -- \
+    trk --resume "$T/trstate.ckpt"
 
 # Text data and sequence models (issue 18): a generated text, a model whose output is a
 # sequence [16, 256] from layers that keep the shape (conv2d's padding widens the one id column

@@ -1,6 +1,7 @@
 #!/bin/sh
 # hesse train beyond the basics: full-batch gradient descent against PyTorch (the fixture of
-# tests/make_gd_fixture.py), --steps and --test-every.
+# tests/make_gd_fixture.py), --steps and --test-every, and a run stopped by SIGINT and resumed
+# from its checkpoint, equal to the uninterrupted run.
 . "$(dirname "$0")/lib.inc"
 : "${HESSE_TEST_DATA:?HESSE_TEST_DATA must name tests/data}"
 D=$HESSE_TEST_DATA
@@ -44,4 +45,58 @@ done
     fail "gd --test-every"
 check_py "$T/te.json" "[r['epoch'] for r in d['history'] if 'test_loss' in r] == [3, 6, 7] and len(d['history']) == 7" \
     "--test-every 3 over 7 gd steps"
+# same_model A B WHAT: the same tensors (bytes) and metadata, the history's timings aside
+# (the only thing a model file records that depends on the clock).
+same_model() {
+    checks=$((checks + 1))
+    "$PY" - "$1" "$2" <<'PY' || fail "$3"
+import json, struct, sys
+def load(p):
+    raw = open(p, "rb").read()
+    hl = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + hl])
+    meta = head.pop("__metadata__")
+    hist = json.loads(meta.pop("hesse.history"))
+    for row in hist:
+        del row["seconds"]
+    return head, meta, hist, raw[8 + hl:]
+a, b = load(sys.argv[1]), load(sys.argv[2])
+for what, x, y in zip(("header", "metadata", "history", "tensor data"), a, b):
+    assert x == y, "%s differs" % what
+PY
+}
+
+# interrupt_resume NAME ARGS...: the run uninterrupted; then the same run with a checkpoint after
+# every step, stopped by SIGINT once its first checkpoint exists (exit 130, a message naming
+# the file), resumed to the end: the same model file, and the same history in --json.
+interrupt_resume() {
+    name=$1
+    shift
+    "$HESSE" train -q "$@" --json "$T/$name.ref.json" -o "$T/$name.ref.safetensors" || fail "$name: uninterrupted"
+    rm -f "$T/$name.ck"
+    "$HESSE" train -q "$@" --checkpoint "$T/$name.ck" --checkpoint-every 0 -o "$T/$name.safetensors" 2>"$T/$name.err" &
+    pid=$!
+    i=0
+    while [ ! -f "$T/$name.ck" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -INT $pid
+    wait $pid
+    code=$?
+    checks=$((checks + 1))
+    [ $code -eq 130 ] || fail "$name: SIGINT exit code $code, expected 130 (the run finished first?)"
+    grep -q "state saved in $T/$name.ck: continue with the same command and --resume $T/$name.ck" "$T/$name.err" ||
+        fail "$name: SIGINT message: $(cat "$T/$name.err")"
+    no_file "$T/$name.safetensors"
+    "$HESSE" train -q "$@" --checkpoint "$T/$name.ck" --resume "$T/$name.ck" --json "$T/$name.json" \
+        -o "$T/$name.safetensors" || fail "$name: resume"
+    same_model "$T/$name.ref.safetensors" "$T/$name.safetensors" "$name: resumed model file differs"
+    check_py "$T/$name.json" "[{k: v for k, v in r.items() if k != 'seconds'} for r in d['history']] == [{k: v for k, v in r.items() if k != 'seconds'} for r in json.load(open('$T/$name.ref.json'))['history']]" \
+        "$name: resumed history"
+}
+
+# Adam over shuffled minibatches (a stop inside an epoch: the shuffle order, the epoch's running
+# sums and the moments carry over), and full-batch GD.
+interrupt_resume adam --arch 'flatten,linear(784,64),tanh,linear(64,10)' --samples 1000 --batch 10 \
+    --epochs 5 --optimizer adam --lr 0.001 --test-samples 200
+interrupt_resume gd --arch 'flatten,linear(784,64),tanh,linear(64,10)' --loss mse --samples 500 \
+    --optimizer gd --steps 250 --lr 0.05 --no-test
 finish
