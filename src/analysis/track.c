@@ -50,8 +50,8 @@ static int check_params(int64_t n, const hesse_track_params *p) {
                            "probes >= 4 with trace and 0 < tol < 1");
     if (p->top + p->bottom > n || p->powerlaw > n)
         return hesse_error(HESSE_EINVAL,
-                           "tracker: top + bottom (%d) and powerlaw (%d) must not exceed the "
-                           "operator's dimension %lld",
+                           "option --track: top + bottom (%d) and powerlaw (%d) must not exceed "
+                           "the %lld parameters",
                            p->top + p->bottom, p->powerlaw, (long long)n);
     return HESSE_OK;
 }
