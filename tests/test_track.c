@@ -206,6 +206,13 @@ static void check_point(const net *t, const dense_ref *d, const hesse_track_poin
     for (int i = 0; i < TOP; i++) CHECK(pt->top_residuals[i] <= 1e-8 * anorm);
     for (int i = 0; i < BOTTOM; i++) CHECK(pt->bottom_residuals[i] <= 1e-8 * anorm);
     CHECK(pt->has_cold && pt->products_cold > 0 && pt->products > 0);
+    /* warm starts: the first measurement has no previous vectors (warm = cold, the same
+     * seed); every later one starts from the last Ritz vectors and must need fewer products */
+    if (pt->index == 0)
+        CHECK(pt->products == pt->products_cold);
+    else
+        CHECK_MSG(pt->products < pt->products_cold, "step %d: warm %lld products, cold %lld", step,
+                  (long long)pt->products, (long long)pt->products_cold);
     CHECK(pt->products == pt->top_products + pt->bottom_products + pt->preconditioned_products +
                               pt->powerlaw_products);
     if (P) {
