@@ -243,6 +243,33 @@ static void check_point(const net *t, const dense_ref *d, const hesse_track_poin
     }
 }
 
+/* The row keys of hesse_track_point_json: present exactly when measured, equal to the point. */
+static void check_json(const hesse_track_point *pt) {
+    cJSON *row = cJSON_CreateObject();
+    REQUIRE(row);
+    hesse_track_point_json(pt, row);
+    const cJSON *top = cJSON_GetObjectItem(row, "top");
+    CHECK(cJSON_GetArraySize(top) == TOP && cJSON_GetArrayItem(top, 0)->valuedouble == pt->top[0]);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(row, "top_residuals")) == TOP);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(row, "bottom")) == BOTTOM);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(row, "bottom_residuals")) == BOTTOM);
+    const char *numbers[] = {"products",      "seconds",      "products_cold",  "seconds_cold",
+                             "trace",         "trace_se",     "trace_products", "powerlaw_s",
+                             "powerlaw_d_ks", "powerlaw_d_c", "powerlaw_K"};
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
+        CHECK_MSG(cJSON_IsNumber(cJSON_GetObjectItem(row, numbers[i])), "%s", numbers[i]);
+    CHECK(cJSON_GetObjectItem(row, "products")->valuedouble == (double)pt->products);
+    CHECK(cJSON_GetObjectItem(row, "trace")->valuedouble == pt->trace);
+    CHECK(cJSON_GetObjectItem(row, "powerlaw_s")->valuedouble == pt->powerlaw.s_mle);
+    CHECK(cJSON_GetObjectItem(row, "powerlaw_d_ks")->valuedouble == pt->powerlaw.d_ks);
+    const cJSON *pre = cJSON_GetObjectItem(row, "preconditioned");
+    CHECK(pt->npreconditioned ? cJSON_GetArraySize(pre) == TOP : pre == NULL);
+    CHECK(pt->npreconditioned ? cJSON_IsNumber(cJSON_GetObjectItem(row, "preconditioned_products"))
+                              : !cJSON_GetObjectItem(row, "preconditioned_products"));
+    CHECK(cJSON_GetArraySize(row) == 15 + (pt->npreconditioned ? 3 : 0));
+    cJSON_Delete(row);
+}
+
 /* Adam's divisor of its last step (torch.optim.Adam's denom), from the gradients seen here. */
 static void adam_update(const hesse_optim_params *op, int64_t n, const double *g, double *v, int t,
                         double *P) {
@@ -323,6 +350,7 @@ static void run_tracked(const run_case *c) {
         REQUIRE(hesse_tracker_measure(tr, &H, Pnow, &pt) == HESSE_OK);
         CHECK(pt.index == step);
         check_point(&t, &d, &pt, Pnow, step);
+        check_json(&pt);
         if (step > 0 && pt.index > 0 && resumed) { /* the restored tracker, bit for bit */
             hesse_track_point q;
             REQUIRE(hesse_tracker_measure(resumed, &H, Pnow, &q) == HESSE_OK);
