@@ -323,16 +323,21 @@ HESSE_API int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_facto
  * step for step (SGD and Adam: weight decay added to the gradient; SGD momentum buffer
  * initialised to the first gradient; Adam's bias-corrected moments; AdamW: Loshchilov &
  * Hutter's decoupled decay theta *= 1 - lr * weight_decay before the Adam step). */
-typedef enum { HESSE_OPTIM_SGD = 0, HESSE_OPTIM_ADAM = 1, HESSE_OPTIM_ADAMW = 2 } hesse_optim_kind;
+typedef enum {
+    HESSE_OPTIM_SGD = 0,
+    HESSE_OPTIM_ADAM = 1,
+    HESSE_OPTIM_ADAMW = 2,
+    HESSE_OPTIM_GD = 3 /* full-batch gradient descent: theta -= lr (grad + wd theta), no momentum */
+} hesse_optim_kind;
 typedef struct {
     hesse_optim_kind kind;
-    double momentum;          /* SGD */
-    double weight_decay;      /* SGD, Adam: g += wd * theta; AdamW: theta *= 1 - lr * wd */
+    double momentum;          /* SGD (GD ignores it) */
+    double weight_decay;      /* SGD, GD, Adam: g += wd * theta; AdamW: theta *= 1 - lr * wd */
     double beta1, beta2, eps; /* Adam, AdamW */
 } hesse_optim_params;
 /* PyTorch's defaults: weight decay 0, except 0.01 for AdamW; betas 0.9, 0.999; eps 1e-8. */
 HESSE_API hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind);
-/* "sgd", "adam", "adamw", and back (HESSE_EINVAL on an unknown name). */
+/* "sgd", "adam", "adamw", "gd", and back (HESSE_EINVAL on an unknown name). */
 HESSE_API const char *hesse_optim_name(hesse_optim_kind kind);
 HESSE_API int hesse_optim_parse(const char *name, hesse_optim_kind *kind);
 
@@ -342,6 +347,20 @@ HESSE_API void hesse_optimizer_free(hesse_optimizer *o);
 /* One step with learning rate lr: updates theta (length n) from grad, which it may
  * overwrite (weight decay is added to it in place). */
 HESSE_API void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *grad);
+/* Adam/AdamW after at least one step: diag[i] = sqrt(v[i] / (1 - beta2^t)) + eps (length n), the
+ * divisor of the step just taken (torch.optim.Adam's `denom`), so that the step was
+ * theta -= lr * m_hat / diag. HESSE_EINVAL (with a message) for SGD/GD or before the first step. */
+HESSE_API int hesse_optimizer_preconditioner(const hesse_optimizer *o, double *diag);
+/* beta1 of Adam/AdamW; 0 for SGD and GD. */
+HESSE_API double hesse_optimizer_beta1(const hesse_optimizer *o);
+/* Steps taken so far. */
+HESSE_API int64_t hesse_optimizer_steps(const hesse_optimizer *o);
+/* The optimizer's state for checkpoints: step count and moments (bytes: its size). save writes
+ * it to buf; load reads it back into an optimizer created with the same n and params
+ * (HESSE_EINPUT when the size or kind differs). */
+HESSE_API size_t hesse_optimizer_state_bytes(const hesse_optimizer *o);
+HESSE_API void hesse_optimizer_state_save(const hesse_optimizer *o, unsigned char *buf);
+HESSE_API int hesse_optimizer_state_load(hesse_optimizer *o, const unsigned char *buf, size_t size);
 
 typedef enum {
     HESSE_SCHEDULE_CONSTANT = 0,

@@ -11,8 +11,9 @@
 typedef struct {
     const char *optimizer, *schedule;
     double lr, momentum, wd, gamma;
-    int epochs, batch, step_epochs;
+    int epochs, batch, step_epochs, test_every;
     int64_t warmup; /* warm-up steps of warmup-cosine; -1: not given */
+    int64_t steps;  /* --steps: optimizer steps in all; -1: not given */
 } train_opts;
 
 /* The option values of hesse train. */
@@ -38,7 +39,7 @@ typedef struct {
     char *pre;
     cJSON *history;
     int64_t n, N, batches, steps;
-    int B;
+    int B, gd; /* gd: one full-batch step per epoch over the samples in file order */
     double t_start;
 } train_run;
 
@@ -54,12 +55,17 @@ static int parse_train(train_args *a, int argc, char **argv) {
         CLI_DATA_OPTIONS(a->d),
         {"epochs", 0, OPT_INT, &t->epochs, "E",
          "passes over the data (default 1; 0 writes the init)", 0, 1e6, 0},
+        {"steps", 0, OPT_INT64, &t->steps, "S",
+         "optimizer steps in all instead of --epochs (gd: one step per epoch; otherwise a whole "
+         "number of epochs)",
+         0, 1e12, 0},
         {"batch", 0, OPT_INT, &t->batch, "B", "minibatch size (default 64)", 1, 1 << 20, 0},
         {"lr", 0, OPT_DOUBLE, &t->lr, "LR", "learning rate (default 0.01)", 0, 1e6, 0},
         {"momentum", 0, OPT_DOUBLE, &t->momentum, "MU", "SGD momentum (default 0.9)", 0, 1, 0},
         {"wd", 0, OPT_DOUBLE, &t->wd, "WD",
          "weight decay (default 0; adamw: 0.01, decoupled as torch.optim.AdamW)", 0, 1e6, 0},
-        {"optimizer", 0, OPT_STRING, &t->optimizer, "O", "sgd (default), adam or adamw",
+        {"optimizer", 0, OPT_STRING, &t->optimizer, "O",
+         "sgd (default), adam, adamw or gd (full-batch gradient descent over all --samples)",
          CLI_NO_RANGE, 0},
         {"schedule", 0, OPT_STRING, &t->schedule, "S",
          "constant (default), step or cosine (per epoch), or warmup-cosine (per step)",
@@ -72,6 +78,9 @@ static int parse_train(train_args *a, int argc, char **argv) {
          0},
         {"test-samples", 0, OPT_INT64, &a->test_samples, "N",
          "test samples evaluated after each epoch (0: all)", 0, 1e15, 0},
+        {"test-every", 0, OPT_INT, &t->test_every, "E",
+         "epochs between test evaluations (default 1; the last epoch is always evaluated)", 1, 1e9,
+         0},
         {"no-test", 0, OPT_FLAG, &a->no_test, NULL, "skip the test evaluation", CLI_NO_RANGE, 0},
         {"json", 0, OPT_STRING, &a->json_out, "FILE", "also write the training history as JSON",
          CLI_NO_RANGE, 0},
@@ -102,7 +111,7 @@ static int parse_train_opts(train_opts *t, hesse_optim_params *op, hesse_schedul
     hesse_optim_kind kind;
     if (hesse_optim_parse(t->optimizer, &kind) != HESSE_OK)
         return hesse_error(HESSE_EINVAL,
-                           "option --optimizer: expected sgd, adam or adamw, got '%s'",
+                           "option --optimizer: expected sgd, adam, adamw or gd, got '%s'",
                            t->optimizer);
     *op = hesse_optim_defaults(kind);
     op->momentum = t->momentum;
@@ -131,6 +140,12 @@ static int validate(train_args *a, train_run *r) {
                            "option -o/--output is required (the model file to write)");
     if (!a->arch && !a->init)
         return hesse_error(HESSE_EINVAL, "option --arch is required (or --init with a model file)");
+    if (a->t.steps >= 0 && a->t.epochs >= 0)
+        return hesse_error(HESSE_EINVAL,
+                           "options --steps and --epochs: give one (the length of the run), not "
+                           "both");
+    /* --steps: 0 or 1 until prepare knows the minibatches per epoch */
+    if (a->t.epochs < 0) a->t.epochs = a->t.steps >= 0 ? a->t.steps > 0 : 1;
     r->sk = HESSE_SCHEDULE_CONSTANT;
     int rc = parse_train_opts(&a->t, &r->op, &r->sk);
     if (rc != HESSE_OK) return rc;
@@ -201,12 +216,31 @@ static int open_test(train_args *a, train_run *r) {
     return rc;
 }
 
+/* --steps as whole epochs: one step each for gd, else a multiple of the minibatches. */
+static int steps_to_epochs(train_args *a, train_run *r) {
+    if (a->t.steps < 0) return HESSE_OK;
+    if (a->t.steps % r->batches != 0)
+        return hesse_error(HESSE_EINVAL,
+                           "option --steps %lld: not a whole number of epochs (%lld minibatches of "
+                           "%d per epoch); give a multiple of %lld or --epochs",
+                           (long long)a->t.steps, (long long)r->batches, r->B,
+                           (long long)r->batches);
+    if (a->t.steps / r->batches > 1000000)
+        return hesse_error(HESSE_EINVAL, "option --steps %lld: more than 1e6 epochs",
+                           (long long)a->t.steps);
+    a->t.epochs = (int)(a->t.steps / r->batches);
+    return HESSE_OK;
+}
+
 /* Engines, the minibatch, the shuffle order, the gradient and the optimizer. */
-static int prepare(const train_args *a, train_run *r) {
+static int prepare(train_args *a, train_run *r) {
     r->n = hesse_model_num_params(r->m);
     r->N = r->data.samples.n;
-    r->B = a->t.batch < r->N ? a->t.batch : (int)r->N;
+    r->gd = r->op.kind == HESSE_OPTIM_GD;
+    r->B = a->t.batch < r->N && !r->gd ? a->t.batch : (int)r->N;
     r->batches = (r->N + r->B - 1) / r->B;
+    int rc = steps_to_epochs(a, r);
+    if (rc != HESSE_OK) return rc;
     r->steps = (int64_t)a->t.epochs * r->batches;
     if (r->sk == HESSE_SCHEDULE_WARMUP_COSINE && a->t.epochs > 0 && a->t.warmup >= r->steps)
         return hesse_error(HESSE_EINVAL,
@@ -215,12 +249,11 @@ static int prepare(const train_args *a, train_run *r) {
                            (long long)a->t.warmup, (long long)r->steps, a->t.epochs,
                            (long long)r->batches);
     hesse_engine_params ep = hesse_engine_defaults();
-    ep.chunk = r->B;
-    int rc;
+    ep.chunk = r->gd ? 0 : r->B; /* gd: the engine's chunks over all samples */
     HESSE_CHECK(hesse_engine_create(r->m, &ep, &r->e));
     HESSE_CHECK(hesse_engine_create(r->m, NULL, &r->ev));
     const hesse_samples *s = &r->data.samples;
-    HESSE_CHECK(hesse_samples_alloc_like(s, r->B, &r->batch));
+    HESSE_CHECK(hesse_samples_alloc_like(s, r->gd ? 1 : r->B, &r->batch));
     r->order = malloc((size_t)r->N * sizeof *r->order);
     r->grad = hesse_calloc((size_t)r->n, sizeof *r->grad);
     HESSE_CHECK(hesse_optimizer_create(r->n, &r->op, &r->opt));
@@ -251,13 +284,14 @@ static double step_lr(const train_opts *t, const train_run *r, int epoch, int64_
 static int train_epoch(const train_args *a, train_run *r, int epoch, hesse_rng *rng,
                        double *loss_sum, int64_t *correct_sum) {
     const int64_t N = r->N, B = r->B;
-    hesse_rng_shuffle(rng, r->order, N);
+    if (!r->gd) hesse_rng_shuffle(rng, r->order, N);
     for (int64_t bi = 0; bi < r->batches; bi++) {
         int64_t b0 = bi * B, count = N - b0 < B ? N - b0 : B;
-        hesse_samples_gather(&r->data.samples, r->order + b0, count, &r->batch);
+        if (!r->gd) hesse_samples_gather(&r->data.samples, r->order + b0, count, &r->batch);
         double loss;
         int64_t correct;
-        int rc = hesse_loss_grad(r->e, &r->batch, &loss, r->grad, &correct);
+        int rc =
+            hesse_loss_grad(r->e, r->gd ? &r->data.samples : &r->batch, &loss, r->grad, &correct);
         if (rc != HESSE_OK) return rc;
         hesse_optimizer_step(r->opt, step_lr(&a->t, r, epoch, bi), hesse_model_params(r->m),
                              r->grad);
@@ -279,6 +313,11 @@ static int train_epoch(const train_args *a, train_run *r, int epoch, hesse_rng *
     return HESSE_OK;
 }
 
+/* Whether epoch (0-based) ends with a test evaluation: every --test-every, and the last. */
+static int tested(const train_args *a, int epoch) {
+    return !a->no_test && ((epoch + 1) % a->t.test_every == 0 || epoch + 1 == a->t.epochs);
+}
+
 /* An epoch's row of the history (the learning rate of its first step, and of its last with a
  * per-step schedule), its last progress and its line on stderr. */
 static void record_epoch(const train_args *a, train_run *r, int epoch, double secs, double loss_sum,
@@ -292,7 +331,7 @@ static void record_epoch(const train_args *a, train_run *r, int epoch, double se
         cJSON_AddNumberToObject(row, "lr_end", step_lr(&a->t, r, epoch, r->batches - 1));
     cJSON_AddNumberToObject(row, "train_loss", loss_sum / N);
     cJSON_AddNumberToObject(row, "train_accuracy", (double)correct_sum / NP);
-    if (!a->no_test) {
+    if (tested(a, epoch)) {
         cJSON_AddNumberToObject(row, "test_loss", test_loss);
         cJSON_AddNumberToObject(row, "test_accuracy", test_acc);
     }
@@ -306,7 +345,10 @@ static void record_epoch(const train_args *a, train_run *r, int epoch, double se
                         "",
                         epoch + 1 == epochs};
     if (epoch + 1 == epochs) hesse_report_progress(&p);
-    if (a->no_test)
+    /* gd: an epoch is a step; a note every twentieth of the run and at its end */
+    const int every = r->gd && epochs / 20 > 1 ? epochs / 20 : 1;
+    if ((epoch + 1) % every != 0 && epoch + 1 != epochs) return;
+    if (!tested(a, epoch))
         cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", epoch + 1, epochs,
                  loss_sum / N, 100.0 * (double)correct_sum / NP, lr, secs);
     else
@@ -331,7 +373,7 @@ static int train(const train_args *a, train_run *r) {
         int64_t correct_sum = 0;
         int rc = train_epoch(a, r, epoch, &rng, &loss_sum, &correct_sum);
         double test_loss = NAN, test_acc = NAN;
-        if (rc == HESSE_OK && !a->no_test)
+        if (rc == HESSE_OK && tested(a, epoch))
             rc = evaluate(r->ev, &r->test.samples, &test_loss, &test_acc);
         if (rc != HESSE_OK) return rc;
         record_epoch(a, r, epoch, hesse_now() - t0, loss_sum, correct_sum, test_loss, test_acc);
@@ -405,7 +447,7 @@ static void train_run_free(train_run *r) {
 
 int cmd_train(int argc, char **argv) {
     train_args a = {.d = {"fashion-mnist", "train", 0, "first", 0, NULL, NULL, 0, 0},
-                    .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, 1, 64, 0, -1}};
+                    .t = {"sgd", "constant", 0.01, 0.9, -1.0, 0.1, -1, 64, 0, 1, -1, -1}};
     int rc = parse_train(&a, argc, argv);
     if (rc == 1) return 0;
     if (rc != HESSE_OK) return cli_fail("train", rc);

@@ -353,13 +353,17 @@ row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -
     tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
 row E128 "options --data and --model: describe one or the other" -- \
     "$HESSE" info --data "$gm" $m -o "$o"
-row E170 "option --optimizer: expected sgd, adam or adamw, got 'lamb'" -- tr --data "$gm" --optimizer lamb
+row E170 "option --optimizer: expected sgd, adam, adamw or gd, got 'lamb'" -- tr --data "$gm" --optimizer lamb
 row E171 "option --schedule: expected constant, step, cosine or warmup-cosine, got 'linear'" -- \
     tr --data "$gm" --schedule linear
 row E172 "option --warmup applies to --schedule warmup-cosine, not 'constant'" -- tr --data "$gm" --warmup 2
 row E173 "option --warmup 9: the run has 9 optimizer steps \(3 epochs x 3 minibatches\); the warm-up must leave at least one step of decay" -- \
     "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 3 --batch 20 --no-test \
     --schedule warmup-cosine --warmup 9 -o "$T/out.safetensors"
+row E230 "options --steps and --epochs: give one \(the length of the run\), not both" -- \
+    tr --data "$gm" --steps 3
+row E231 "option --steps 5: not a whole number of epochs \(3 minibatches of 20 per epoch\); give a multiple of 3 or --epochs" -- \
+    "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --batch 20 --steps 5 --no-test -o "$T/out.safetensors"
 
 # Text data and sequence models (issue 18): a generated text, a model whose output is a
 # sequence [16, 256] from layers that keep the shape (conv2d's padding widens the one id column
