@@ -190,7 +190,8 @@ typedef struct {
     hesse_optim_kind kind;
     hesse_loss_kind loss;
     double lr;
-    int fixed_precond; /* 1: a positive diagonal of the test's own; 0: Adam's, computed here */
+    int fixed_precond; /* 1: a positive diagonal of the test's own; 0: Adam's own
+                          (hesse_optimizer_preconditioner, checked against v computed here) */
 } run_case;
 
 /* Every field of a measurement compared against the dense references at this step. */
@@ -270,7 +271,8 @@ static void check_json(const hesse_track_point *pt) {
     cJSON_Delete(row);
 }
 
-/* Adam's divisor of its last step (torch.optim.Adam's denom), from the gradients seen here. */
+/* Adam's divisor of its last step (torch.optim.Adam's denom), from the gradients seen here:
+ * v = beta2 v + (1 - beta2) g^2, P = sqrt(v / (1 - beta2^t)) + eps. */
 static void adam_update(const hesse_optim_params *op, int64_t n, const double *g, double *v, int t,
                         double *P) {
     for (int64_t i = 0; i < n; i++) {
@@ -338,8 +340,8 @@ static void run_tracked(const run_case *c) {
     hesse_optimizer *opt = NULL;
     REQUIRE(hesse_optimizer_create(n, &op, &opt) == HESSE_OK);
     double *g = malloc(sizeof(double) * (size_t)n), *v = calloc((size_t)n, sizeof(double));
-    double *P = malloc(sizeof(double) * (size_t)n);
-    REQUIRE(g && v && P);
+    double *P = malloc(sizeof(double) * (size_t)n), *Pref = malloc(sizeof(double) * (size_t)n);
+    REQUIRE(g && v && P && Pref);
     for (int64_t i = 0; i < n; i++) P[i] = 0.5 + (double)(i % 7) / 3.0;
     for (int step = 0; step <= STEPS; step++) {
         hesse_op H;
@@ -365,14 +367,21 @@ static void run_tracked(const run_case *c) {
         dense_free(&d);
         double loss;
         REQUIRE(hesse_loss_grad(t.e, &t.s, &loss, g, NULL) == HESSE_OK);
-        if (!c->fixed_precond) adam_update(&op, n, g, v, step + 1, P);
+        if (!c->fixed_precond) adam_update(&op, n, g, v, step + 1, Pref);
         hesse_optimizer_step(opt, c->lr, hesse_model_params(t.m), g);
+        if (!c->fixed_precond) { /* the optimizer's own divisor, checked against ours */
+            REQUIRE(hesse_optimizer_preconditioner(opt, P) == HESSE_OK);
+            double err = 0;
+            for (int64_t i = 0; i < n; i++) err = fmax(err, fabs(P[i] - Pref[i]) / Pref[i]);
+            CHECK_MSG(err <= 1e-14, "Adam's preconditioner differs by %.3g relative", err);
+        }
     }
     hesse_track_totals tot = hesse_tracker_totals(tr);
     CHECK(tot.measurements == STEPS + 1 && tot.products > 0 && tot.products_cold > 0);
     free(g);
     free(v);
     free(P);
+    free(Pref);
     hesse_optimizer_free(opt);
     hesse_tracker_free(tr);
     net_free(&t);
@@ -381,9 +390,9 @@ static void run_tracked(const run_case *c) {
 int main(void) {
     test_scale();
     test_parse();
-    /* gradient descent: SGD without momentum over all samples each step */
-    run_case gd_mse = {HESSE_OPTIM_SGD, HESSE_LOSS_MSE, 0.5, 1};
-    run_case gd_ce = {HESSE_OPTIM_SGD, HESSE_LOSS_CROSS_ENTROPY, 0.5, 1};
+    /* full-batch gradient descent (the gradient over all samples each step) */
+    run_case gd_mse = {HESSE_OPTIM_GD, HESSE_LOSS_MSE, 0.5, 1};
+    run_case gd_ce = {HESSE_OPTIM_GD, HESSE_LOSS_CROSS_ENTROPY, 0.5, 1};
     run_case adam_ce = {HESSE_OPTIM_ADAM, HESSE_LOSS_CROSS_ENTROPY, 0.01, 0};
     run_case adam_mse = {HESSE_OPTIM_ADAM, HESSE_LOSS_MSE, 0.01, 0};
     run_tracked(&gd_mse);
