@@ -135,6 +135,7 @@ static hesse_lanczos_params series_params(const hesse_tracker *t, int s) {
     lp.verify = t->p.verify;
     lp.explicit_residuals = 1;
     lp.checkpoint_interval = -1.0; /* no checkpoints inside a measurement */
+    lp.check_every = 1;            /* a product costs more than a projected eigensolve */
     return lp;
 }
 
