@@ -399,10 +399,11 @@ HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block
  *
  * Lanczos settings, the same for the warm and the cold runs: tolerance `tol` (relative to
  * ||H||, default 1e-8), explicit residuals (one final block product, reported per value),
- * verify = 0 (no fresh-start search for missed copies of a repeated eigenvalue: a warm start
- * already spans the previous eigenvectors; `verify` in the spec turns the check on, for
- * both). Seeds depend on hesse_track_params.seed, the series and the measurement index only,
- * so a run is deterministic and a tracker restored from its state continues bit for bit. */
+ * convergence checked after every step (check_every = 1), verify = 0 (no fresh-start search
+ * for missed copies of a repeated eigenvalue: a warm start already spans the previous
+ * eigenvectors; `verify` in the spec turns the check on, for both). Seeds depend on
+ * hesse_track_params.seed, the series and the measurement index only, so a run is deterministic and
+ * a tracker restored from its state continues bit for bit. */
 
 /* `--track SPEC`: comma-separated items (hesse_track_parse):
  *   every=K         measure every K optimizer steps (required), at step 0 and the last step
