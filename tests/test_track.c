@@ -88,6 +88,24 @@ static void test_parse(void) {
     expect_error("every=5,tol=abc", "tol=abc: expected a number");
     expect_error("every=5,probes=10", "probes=10 applies to trace");
     expect_error("every=5,", "empty item");
+    /* more eigenvalues than the operator has, found at creation */
+    hesse_tracker *tr = NULL;
+    REQUIRE(hesse_track_parse("every=1,top=8,bottom=3", &p) == HESSE_OK);
+    CHECK(hesse_tracker_create(10, &p, &tr) == HESSE_EINVAL && !tr);
+    CHECK(strstr(hesse_last_error(), "option --track: top + bottom (11) and powerlaw (0) must not "
+                                     "exceed the 10 parameters"));
+    /* a preconditioner with a zero entry is refused, naming the entry */
+    double A[4] = {2, 1, 1, 3}, P[2] = {1, 0};
+    hesse_op a;
+    hesse_track_point pt;
+    REQUIRE(hesse_op_dense(2, A, &a) == HESSE_OK);
+    REQUIRE(hesse_track_parse("every=1,preconditioned", &p) == HESSE_OK);
+    REQUIRE(hesse_tracker_create(2, &p, &tr) == HESSE_OK);
+    CHECK(hesse_tracker_measure(tr, &a, P, &pt) == HESSE_EINVAL);
+    CHECK(strstr(hesse_last_error(), "preconditioner entry 1 is 0"));
+    CHECK(hesse_tracker_totals(tr).measurements == 0);
+    hesse_tracker_free(tr);
+    hesse_op_free(&a);
     /* the schedule: step 0, multiples of every, the last */
     p = hesse_track_defaults();
     p.every = 4;
