@@ -88,6 +88,22 @@ static void test_parse(void) {
     expect_error("every=5,tol=abc", "tol=abc: expected a number");
     expect_error("every=5,probes=10", "probes=10 applies to trace");
     expect_error("every=5,", "empty item");
+    /* the settings keys of "tracking" */
+    REQUIRE(hesse_track_parse("every=20,top=5,bottom=1,powerlaw=9,cold,samples=300", &p) ==
+            HESSE_OK);
+    cJSON *o = cJSON_CreateObject();
+    hesse_track_params_json(&p, o);
+    CHECK(cJSON_GetArraySize(o) == 9);
+    CHECK(cJSON_GetObjectItem(o, "every")->valuedouble == 20 &&
+          cJSON_GetObjectItem(o, "top")->valuedouble == 5 &&
+          cJSON_GetObjectItem(o, "bottom")->valuedouble == 1 &&
+          cJSON_GetObjectItem(o, "samples")->valuedouble == 300 &&
+          cJSON_GetObjectItem(o, "tol")->valuedouble == 1e-8 &&
+          cJSON_GetObjectItem(o, "powerlaw")->valuedouble == 9);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "cold")) &&
+          cJSON_IsFalse(cJSON_GetObjectItem(o, "trace")) &&
+          cJSON_IsFalse(cJSON_GetObjectItem(o, "preconditioned")));
+    cJSON_Delete(o);
     /* more eigenvalues than the operator has, found at creation */
     hesse_tracker *tr = NULL;
     REQUIRE(hesse_track_parse("every=1,top=8,bottom=3", &p) == HESSE_OK);

@@ -437,6 +437,11 @@ HESSE_API hesse_track_params hesse_track_defaults(void);
  * an empty item, probes= without trace, or a spec without every=. */
 HESSE_API int hesse_track_parse(const char *spec, hesse_track_params *p);
 
+/* The settings keys of a "tracking" object (docs/results.md): every, top, bottom, samples,
+ * tol, trace, powerlaw, preconditioned, cold. The caller adds spec (the text parsed), sets
+ * p->samples to the subset size used when it was 0, and adds the optimizer's keys. */
+HESSE_API void hesse_track_params_json(const hesse_track_params *p, cJSON *tracking);
+
 /* Whether step `step` (0 .. last) is measured: step 0, every multiple of every, and last. */
 HESSE_API int hesse_track_due(const hesse_track_params *p, int64_t step, int64_t last);
 

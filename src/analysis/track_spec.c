@@ -176,6 +176,19 @@ int hesse_track_due(const hesse_track_params *p, int64_t step, int64_t last) {
     return step % p->every == 0 || step == last;
 }
 
+void hesse_track_params_json(const hesse_track_params *p, cJSON *o) {
+    if (!p || !o) return;
+    cJSON_AddNumberToObject(o, "every", p->every);
+    cJSON_AddNumberToObject(o, "top", p->top);
+    cJSON_AddNumberToObject(o, "bottom", p->bottom);
+    cJSON_AddNumberToObject(o, "samples", (double)p->samples);
+    cJSON_AddNumberToObject(o, "tol", p->tol);
+    cJSON_AddBoolToObject(o, "trace", p->trace);
+    cJSON_AddNumberToObject(o, "powerlaw", p->powerlaw);
+    cJSON_AddBoolToObject(o, "preconditioned", p->preconditioned);
+    cJSON_AddBoolToObject(o, "cold", p->cold);
+}
+
 /* ---- A series row ------------------------------------------------------------------------ */
 
 static void add_doubles(cJSON *row, const char *key, const double *v, int count) {
