@@ -300,6 +300,14 @@ row E131 "option --layer: --operator gmeans is built from the class means over a
 row E132 "option --method exact: only the low-rank operators gmeans, gclass and gcross have an exact density here, not hessian" -- \
     "$HESSE" density $s --method exact -o "$o"
 row E133 "option --deflate applies to --method slq or kpm" -- "$HESSE" density $s --operator gmeans --deflate 2 -o "$o"
+# --track (hesse train): the spec is parsed, and checked against the model, before training
+tk() { "$HESSE" train -q --arch "$arch" --samples 200 --epochs 1 --no-test --track "$1" -o "$T/out.safetensors"; }
+row E190 "option --track: every=K is missing in 'top=1'" -- tk top=1
+row E191 "option --track: unknown item 'tops=2'" -- tk every=5,tops=2
+row E192 "option --track: every=ten: expected an integer, got 'ten'" -- tk every=ten
+row E193 "option --track: trace=3: 'trace' takes no value" -- tk every=5,trace=3
+row E194 "option --track: probes=10 applies to trace" -- tk every=5,probes=10
+row E195 "option --track: top \+ bottom \(400\) and powerlaw \(0\) must not exceed the 370 parameters" -- tk every=5,top=400
 row E134 "option --operator: expected hessian, ggn, residual, efisher, gmeans, gclass, gcross or gwithin, got 'gfoo'" -- \
     "$HESSE" density $s --operator gfoo -o "$o"
 row E135 "option --density-steps applies with --density" -- "$HESSE" classes $s --density-steps 3 -o "$o"
