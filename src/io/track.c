@@ -229,6 +229,7 @@ int hesse_track_data_read(const cJSON *tracking, hesse_track_data *d, const char
         hesse_track_data_free(d);
         return hesse_error(HESSE_ENOMEM, "%s: out of memory", fn);
     }
+    for (int64_t i = 0; i < d->n * (d->k ? d->k : 1); i++) d->top[i] = NAN; /* k = 0 too */
     int64_t i = 0;
     cJSON_ArrayForEach(row, series) fill_row(d, row, i++, lr, beta1);
     return HESSE_OK;
