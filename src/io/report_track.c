@@ -252,11 +252,13 @@ void hesse_rep_tracking(hesse_rep *s, const cJSON *doc) {
     papers(s, tr, &d);
     char *svg = NULL;
     rc = hesse_track_svg(tr, &svg);
-    if (rc == HESSE_OK)
+    if (rc == HESSE_OK) {
+        hesse_rep_plots_begin(s);
         hesse_rep_figure(s, svg,
                          "$.tracking.series[*].top against step, with $.tracking.threshold; "
                          "preconditioned[0] with threshold_preconditioned when present");
-    else if (rc == HESSE_ENOMEM)
+        hesse_rep_plots_end(s);
+    } else if (rc == HESSE_ENOMEM)
         s->oom = 1;
     else
         hesse_rep_note(s, "note", "Sharpness plot: no drawable values.");
