@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "json_doc.h"
 
 static cJSON *load(const char *name) {
     const char *dir = getenv("HESSE_TEST_DATA");
@@ -280,6 +281,18 @@ int main(void) {
     CHECK(strcmp(out, "\n") == 0); /* no measurements: an empty header */
     free(out);
     CHECK(hesse_track_svg(empty, &out) == HESSE_EINVAL && out == NULL); /* nothing to draw */
+    /* keys outside the contract follow the known ones (objects left out); strings with a
+     * separator or a quote are quoted, booleans written as words; a row that is not an
+     * object is refused naming it */
+    cJSON *odd = doc("{'series':[{'note':'a,\\'b\\'','top':[2],'ok':true,'obj':{'x':1}},"
+                     "{'step':1,'top':[3,4]}]}");
+    REQUIRE(odd && hesse_track_csv(odd, &out) == HESSE_OK);
+    CHECK_MSG(strcmp(out, "step,top_1,top_2,note,ok\n,2,,\"a,\"\"b\"\"\",true\n1,3,4,,\n") == 0,
+              "%s", out);
+    free(out);
+    cJSON_AddItemToArray(cJSON_GetObjectItem(odd, "series"), cJSON_CreateNumber(1));
+    CHECK(hesse_track_csv(odd, &out) == HESSE_EINPUT && has(hesse_last_error(), "series[2]"));
+    cJSON_Delete(odd);
     cJSON_Delete(empty);
     cJSON_Delete(gd);
     cJSON_Delete(adam);

@@ -100,7 +100,10 @@ static void csv_field(hesse_iobuf *b, const cJSON *v) {
             return;
         }
         hesse_iobuf_puts(b, "\"");
-        for (; *s; s++) hesse_iobuf_append(b, s, 1 + (*s == '"'));
+        for (; *s; s++) {
+            if (*s == '"') hesse_iobuf_puts(b, "\""); /* a quote is doubled */
+            hesse_iobuf_append(b, s, 1);
+        }
         hesse_iobuf_puts(b, "\"");
     }
 }
