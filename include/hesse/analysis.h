@@ -36,6 +36,32 @@ HESSE_API double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int
  * that ratio. Returns 0 when fewer than two positive values. */
 HESSE_API int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
 
+/* ---- Edge of stability (Cohen et al. 2021, 2022) ----------------------------------------- */
+/* (section owned by analysis/edge.c) */
+
+/* The verdict on a tracked sharpness series against its stability threshold (PAPERS.md, "Edge
+ * of stability"): 2/eta for gradient descent, (2 + 2 beta1)/((1 - beta1) eta) for Adam's
+ * preconditioned sharpness. The ratio r_i = sharpness[i] / threshold[i] (lambda_1 eta / 2 for
+ * GD); the edge is reached at the first i with r_i >= 1 - band, and the run is "at the edge"
+ * when every r from there on lies in [1 - band, 1 + band]. Cohen et al. report the sharpness
+ * hovering just above the threshold; band 0.1 is issue 20's +-10 %. */
+typedef struct {
+    int64_t first;    /* first measurement with r >= 1 - band, or -1: never reached */
+    int64_t argmax;   /* measurement of the largest r (-1: no usable point) */
+    double max_ratio; /* the largest r over the series (NaN: no usable point) */
+    double min_after; /* the smallest and largest r from `first` on (NaN when never reached) */
+    double max_after;
+    int64_t points; /* usable measurements: finite sharpness, finite threshold > 0 */
+    int at_edge;    /* reached, and [min_after, max_after] within [1 - band, 1 + band] */
+} hesse_edge_verdict;
+
+/* The verdict over n measurements (sharpness[i], threshold[i]); measurements with a
+ * non-finite sharpness or a threshold that is not finite and positive are skipped (a series
+ * without a value at some step). HESSE_EINVAL for NULL arrays with n > 0, n < 0, NULL v or
+ * band outside (0, 1). */
+HESSE_API int hesse_edge_of_stability(const double *sharpness, const double *threshold, int64_t n,
+                                      double band, hesse_edge_verdict *v);
+
 /* ---- Power law (Xie et al.) ------------------------------------------------------------ */
 /* (section owned by analysis/powerlaw.c) */
 
