@@ -2,6 +2,7 @@
  * learning-rate schedule per epoch or a warm-up + cosine schedule per step, written out as a
  * self-describing safetensors model. */
 #include "cli/cli.h"
+#include "cli/train_track.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ typedef struct {
     train_opts t;
     const char *arch, *loss_name, *out, *init, *json_out;
     const char *checkpoint, *resume;
+    const char *track, *track_csv, *track_svg;
     double checkpoint_every;
     int64_t test_samples;
     int threads, quiet, no_test;
@@ -39,6 +41,7 @@ typedef struct {
     cJSON *history;
     cJSON *header; /* what a checkpoint must agree on */
     cli_checkpoint_ctx cc;
+    train_track track;                     /* --track */
     double t_start, t_epoch, t_checkpoint; /* the run's start, the epoch's, the last save */
 } train_run;
 
@@ -100,6 +103,14 @@ static int options_run(train_args *a, cli_opt *opts) {
          "seconds between checkpoints (default 300; 0: after every step)", 0, 1e9, 0},
         {"resume", 0, OPT_STRING, &a->resume, "FILE",
          "continue from a checkpoint of the same command", CLI_NO_RANGE, 0},
+        {"track", 0, OPT_STRING, &a->track, "SPEC",
+         "measure the Hessian along training: every=K[,top=k][,bottom=b][,trace][,powerlaw=K2]"
+         "[,samples=N][,preconditioned][,cold][,tol=T] (docs/analyses.md)",
+         CLI_NO_RANGE, 0},
+        {"track-csv", 0, OPT_STRING, &a->track_csv, "FILE", "--track: also write the series as CSV",
+         CLI_NO_RANGE, 0},
+        {"track-svg", 0, OPT_STRING, &a->track_svg, "FILE",
+         "--track: also plot the sharpness against step with 2/lr", CLI_NO_RANGE, 0},
         {"threads", 0, OPT_INT, &a->threads, "T", "BLAS threads (default: all cores)", 1, 1024, 0},
         {"quiet", 'q', OPT_FLAG, &a->quiet, NULL, "no progress or notes on stderr", CLI_NO_RANGE,
          0},
@@ -173,6 +184,10 @@ static int validate(train_args *a, train_run *r, const cli_opt *opts, int nopts)
     if (rc == HESSE_OK) rc = cli_check_output(a->json_out, "option --json");
     if (rc == HESSE_OK) rc = cli_checkpoint_options(opts, nopts, a->checkpoint);
     if (rc == HESSE_OK) rc = cli_check_checkpoint(a->checkpoint);
+    r->track.spec = a->track;
+    r->track.csv = a->track_csv;
+    r->track.svg = a->track_svg;
+    if (rc == HESSE_OK) rc = train_track_validate(&r->track);
     return rc;
 }
 
@@ -269,6 +284,7 @@ static int prepare(train_args *a, train_run *r) {
     tp->seed = a->d.seed;
     HESSE_CHECK(hesse_trainer_create(r->m, &r->data.samples, tp, &r->tr));
     HESSE_CHECK(hesse_engine_create(r->m, NULL, &r->ev));
+    HESSE_CHECK(train_track_open(&r->track, r->m, &r->data.samples));
     if (!r->history) rc = hesse_error(HESSE_ENOMEM, "out of memory for training state");
 cleanup:
     return rc;
@@ -289,9 +305,11 @@ static int tested(const train_args *a, int epoch) {
 
 /* The progress line after a step: the epoch's running loss and accuracy. */
 static void step_progress(const train_args *a, const train_run *r, const hesse_train_step *st) {
-    char detail[96];
-    snprintf(detail, sizeof detail, "epoch %d/%d loss %.4f acc %.1f%%", st->epoch + 1, a->t.epochs,
-             st->epoch_loss, 100.0 * st->epoch_acc);
+    char detail[128];
+    int len = snprintf(detail, sizeof detail, "epoch %d/%d loss %.4f acc %.1f%%", st->epoch + 1,
+                       a->t.epochs, st->epoch_loss, 100.0 * st->epoch_acc);
+    if (r->track.spec && isfinite(r->track.top1))
+        snprintf(detail + len, sizeof detail - (size_t)len, " λ1 %.5g", r->track.top1);
     hesse_progress p = {"train",
                         (double)st->step,
                         (double)hesse_trainer_steps_total(r->tr),
@@ -355,8 +373,9 @@ static int end_epoch(const train_args *a, train_run *r, const hesse_train_step *
 /* ---- Checkpoints -------------------------------------------------------------------------
  * The header binds a checkpoint to its run: the initial model's hash, the data (name and
  * content), loss, preprocessing and every option that changes the steps or the history. The
- * state is a list of sections: the trainer's state, then the history so far (JSON text). */
-enum { TRAIN_SECTIONS = 2 };
+ * state is a list of sections: the trainer's state, the history so far (JSON text), and with
+ * --track the tracker's state and the series (JSON text); empty without. */
+enum { TRAIN_SECTIONS = 4 };
 
 static cJSON *run_header(const train_args *a, train_run *r) {
     cJSON *h = cJSON_CreateObject();
@@ -376,6 +395,7 @@ static cJSON *run_header(const train_args *a, train_run *r) {
              a->t.step_epochs, a->t.gamma, a->t.epochs, a->t.batch, (unsigned long long)a->d.seed,
              a->no_test, (long long)a->test_samples, a->t.test_every);
     cJSON_AddStringToObject(h, "training", opt);
+    if (a->track) cJSON_AddStringToObject(h, "track", a->track);
     return h;
 }
 
@@ -383,20 +403,28 @@ static cJSON *run_header(const train_args *a, train_run *r) {
 static int checkpoint_save(train_run *r) {
     const size_t tb = hesse_trainer_state_bytes(r->tr);
     unsigned char *state = malloc(tb);
-    char *hist = cJSON_PrintUnformatted(r->history);
-    int rc = HESSE_OK;
-    if (!state || !hist) rc = hesse_error(HESSE_ENOMEM, "checkpoint: out of memory");
+    char *hist = NULL, *series = NULL; /* numbers that read back exactly */
+    void *tk = NULL;
+    size_t tkb = 0;
+    int rc = hesse_json_print(r->history, &hist);
+    if (rc == HESSE_OK) rc = train_track_save(&r->track, &tk, &tkb, &series);
+    if (rc == HESSE_OK && !state) rc = hesse_error(HESSE_ENOMEM, "checkpoint: out of memory");
     if (rc == HESSE_OK) {
         hesse_trainer_state_save(r->tr, state);
-        uint64_t lens[TRAIN_SECTIONS] = {tb, strlen(hist)};
-        const void *parts[1 + TRAIN_SECTIONS] = {lens, state, hist};
-        size_t sizes[1 + TRAIN_SECTIONS] = {sizeof lens, tb, strlen(hist)};
+        const size_t sl = series ? strlen(series) : 0;
+        uint64_t lens[TRAIN_SECTIONS] = {tb, strlen(hist), tkb, sl};
+        /* never NULL: zlib's crc32 restarts at 0 on a NULL buffer */
+        const void *parts[1 + TRAIN_SECTIONS] = {lens, state, hist, tk ? tk : (void *)"",
+                                                 series ? series : ""};
+        size_t sizes[1 + TRAIN_SECTIONS] = {sizeof lens, tb, strlen(hist), tkb, sl};
         rc = cli_checkpoint_write(r->cc.path, r->header, parts, sizes, 1 + TRAIN_SECTIONS);
     }
     if (rc == HESSE_OK) r->cc.written++;
     r->t_checkpoint = hesse_now();
     free(state);
-    cJSON_free(hist);
+    hesse_free(hist);
+    hesse_free(series);
+    hesse_free(tk);
     return rc;
 }
 
@@ -432,6 +460,8 @@ static int checkpoint_apply(train_run *r, const unsigned char *blob, size_t size
     if (rc != HESSE_OK) return rc;
     cJSON *hist = cJSON_ParseWithLength((const char *)sec[1], len[1]);
     if (!cJSON_IsArray(hist)) rc = hesse_error(HESSE_EINPUT, "checkpoint: the history is no array");
+    if (rc == HESSE_OK)
+        rc = train_track_load(&r->track, sec[2], len[2], (const char *)sec[3], len[3]);
     if (rc == HESSE_OK) rc = hesse_trainer_state_load(r->tr, sec[0], len[0]);
     if (rc != HESSE_OK) {
         cJSON_Delete(hist);
@@ -471,10 +501,13 @@ static int step_boundary(const train_args *a, train_run *r) {
 /* One optimizer step, its progress, and the end of its epoch. */
 static int train_step(const train_args *a, train_run *r) {
     hesse_train_step st;
+    const double t0 = hesse_now();
     int rc = hesse_trainer_step(r->tr, &st);
-    if (rc != HESSE_OK) return rc;
-    step_progress(a, r, &st);
-    return st.epoch_end ? end_epoch(a, r, &st) : HESSE_OK;
+    if (rc == HESSE_OK && st.epoch_end) rc = end_epoch(a, r, &st);
+    r->track.seconds_training += hesse_now() - t0;
+    if (rc == HESSE_OK) rc = train_track_step(&r->track, r->tr, r->m);
+    if (rc == HESSE_OK) step_progress(a, r, &st);
+    return rc;
 }
 
 /* The steps, each epoch followed by its test evaluation. */
@@ -484,7 +517,7 @@ static int train(const train_args *a, train_run *r) {
              hesse_model_arch(r->m), (long long)hesse_model_num_params(r->m), r->data.description,
              t->epochs, hesse_trainer_batch_size(r->tr), t->optimizer, t->lr);
     r->t_start = r->t_epoch = r->t_checkpoint = hesse_now();
-    int rc = HESSE_OK;
+    int rc = train_track_step(&r->track, r->tr, r->m); /* step 0, unless resumed */
     cli_stoppable(1); /* a signal stops the run at the next step boundary */
     while (rc == HESSE_OK && hesse_trainer_steps_done(r->tr) < hesse_trainer_steps_total(r->tr)) {
         rc = train_step(a, r);
@@ -533,20 +566,27 @@ static int save(const train_args *a, train_run *r) {
 }
 
 /* --json: the model, the data and the history. */
+/* --json: the model, the data, the history and the tracking; --track-csv, --track-svg. */
 static int emit(const train_args *a, const train_run *r, int argc, char **argv) {
-    if (!a->json_out) return HESSE_OK;
-    cJSON *res = hesse_result_new("train", argc, argv);
-    cli_describe_model(res, r->m, a->out);
-    cli_describe_data(res, &r->data);
-    cJSON_AddItemReferenceToObject(res, "history", r->history);
-    int rc = cli_emit(res, a->json_out);
-    cJSON_Delete(res);
+    cJSON *tracking = a->track ? train_track_json(&r->track, r->tr, a->t.optimizer, a->t.lr) : NULL;
+    int rc = tracking ? train_track_write(&r->track, tracking) : HESSE_OK;
+    if (rc == HESSE_OK && a->json_out) {
+        cJSON *res = hesse_result_new("train", argc, argv);
+        cli_describe_model(res, r->m, a->out);
+        cli_describe_data(res, &r->data);
+        cJSON_AddItemReferenceToObject(res, "history", r->history);
+        if (tracking) cJSON_AddItemReferenceToObject(res, "tracking", tracking);
+        rc = cli_emit(res, a->json_out);
+        cJSON_Delete(res);
+    }
+    cJSON_Delete(tracking);
     return rc;
 }
 
 static void train_run_free(train_run *r) {
     cJSON_Delete(r->history);
     cJSON_Delete(r->header);
+    train_track_free(&r->track);
     hesse_trainer_free(r->tr);
     free(r->pre);
     hesse_engine_free(r->ev);

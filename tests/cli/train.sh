@@ -1,7 +1,9 @@
 #!/bin/sh
 # hesse train beyond the basics: full-batch gradient descent against PyTorch (the fixture of
 # tests/make_gd_fixture.py), --steps and --test-every, and a run stopped by SIGINT and resumed
-# from its checkpoint, equal to the uninterrupted run.
+# from its checkpoint, equal to the uninterrupted run; --track: the training untouched by the
+# measurements, the measured values those of hesse spectrum / eval on the models of those steps,
+# and a tracked run resumed to the same series.
 . "$(dirname "$0")/lib.inc"
 : "${HESSE_TEST_DATA:?HESSE_TEST_DATA must name tests/data}"
 D=$HESSE_TEST_DATA
@@ -91,6 +93,12 @@ interrupt_resume() {
     same_model "$T/$name.ref.safetensors" "$T/$name.safetensors" "$name: resumed model file differs"
     check_py "$T/$name.json" "[{k: v for k, v in r.items() if k != 'seconds'} for r in d['history']] == [{k: v for k, v in r.items() if k != 'seconds'} for r in json.load(open('$T/$name.ref.json'))['history']]" \
         "$name: resumed history"
+    case "$*" in *--track*)
+        check_py "$T/$name.json" "(lambda strip: strip(d) == strip(json.load(open('$T/$name.ref.json'))))(lambda doc: [{k: v for k, v in r.items() if not k.startswith('seconds')} for r in doc['tracking']['series']])" \
+            "$name: resumed tracking series"
+        check_py "$T/$name.json" "d['tracking']['products'] == json.load(open('$T/$name.ref.json'))['tracking']['products']" \
+            "$name: resumed tracking products" ;;
+    esac
 }
 
 # Adam over shuffled minibatches (a stop inside an epoch: the shuffle order, the epoch's running
@@ -99,4 +107,42 @@ interrupt_resume adam --arch 'flatten,linear(784,64),tanh,linear(64,10)' --sampl
     --epochs 5 --optimizer adam --lr 0.001 --test-samples 200
 interrupt_resume gd --arch 'flatten,linear(784,64),tanh,linear(64,10)' --loss mse --samples 500 \
     --optimizer gd --steps 250 --lr 0.05 --no-test
+
+# --track leaves the training alone: the same model file with and without it (gd, and adam with
+# the preconditioned sharpness).
+mlp='flatten,linear(784,12),tanh,linear(12,10)'
+gdrun="--arch $mlp --loss mse --samples 300 --optimizer gd --lr 0.1 --no-test"
+"$HESSE" train -q $gdrun --steps 12 -o "$T/g0.safetensors" || fail "gd without --track"
+HESSE_PROGRESS_INTERVAL=0 "$HESSE" train $gdrun --steps 12 --track every=5,top=2,samples=100 --json "$T/g1.json" \
+    --track-csv "$T/g1.csv" --track-svg "$T/g1.svg" -o "$T/g1.safetensors" 2>"$T/g1.err" || fail "gd with --track"
+same_model "$T/g0.safetensors" "$T/g1.safetensors" "gd: --track changed the trained model"
+adrun="--arch $mlp --samples 300 --batch 50 --epochs 2 --optimizer adam --lr 0.003 --no-test"
+"$HESSE" train -q $adrun -o "$T/a0.safetensors" || fail "adam without --track"
+"$HESSE" train -q $adrun --track every=4,top=1,samples=60,preconditioned --json "$T/a1.json" \
+    -o "$T/a1.safetensors" || fail "adam with --track"
+same_model "$T/a0.safetensors" "$T/a1.safetensors" "adam: --track changed the trained model"
+check_py "$T/g1.json" "[r['step'] for r in d['tracking']['series']] == [0, 5, 10, 12] and d['tracking']['samples'] == 100 and d['tracking']['threshold'] == 2 / 0.1" \
+    "gd: measured at step 0, every 5 and the last, on 100 samples"
+check_py "$T/a1.json" "[('preconditioned' in r) for r in d['tracking']['series']] == [False, True, True, True] and abs(d['tracking']['threshold_preconditioned'] - 38 / 0.003) < 1e-9" \
+    "adam: the preconditioned sharpness after step 0, threshold 38/lr"
+checks=$((checks + 1))
+grep -q "λ1 [0-9]" "$T/g1.err" || fail "the progress line shows no λ1: $(tail -c 300 "$T/g1.err")"
+check_py "$T/g1.json" "open('$T/g1.csv').readline().startswith('step,epoch,loss,accuracy,lr,top_1,top_2') and len(open('$T/g1.csv').readlines()) == 5 and open('$T/g1.svg').read().startswith('<svg')" \
+    "--track-csv and --track-svg"
+
+# The measurements are those of the models at those steps, as the other commands see them:
+# lambda_1, lambda_2 of hesse spectrum (the same first 100 training samples) and the loss of
+# hesse eval, at step 0 (the init, --epochs 0) and step 10 (a run of 10 steps). Both are
+# Lanczos runs at tol 1e-8 relative to ||H||, hence 1e-7 relative; the loss is the same sum.
+for step in 0 10; do
+    "$HESSE" train -q $gdrun --steps $step -o "$T/s$step.safetensors" || fail "model at step $step"
+    "$HESSE" spectrum -q --model "$T/s$step.safetensors" --samples 100 --top 2 --tol 1e-10 -o "$T/sp$step.json" || fail "spectrum at $step"
+    "$HESSE" eval -q --model "$T/s$step.safetensors" --samples 100 -o "$T/ev$step.json" || fail "eval at $step"
+    check_py "$T/g1.json" "(lambda r, sp, ev: all(abs(a - b) <= 1e-7 * abs(b) for a, b in zip(r['top'], sp['top'])) and abs(r['loss'] - ev['loss']) <= 1e-14 and r['accuracy'] == ev['accuracy'])([r for r in d['tracking']['series'] if r['step'] == $step][0], json.load(open('$T/sp$step.json')), json.load(open('$T/ev$step.json')))" \
+        "step $step: tracked λ1, λ2 and loss equal spectrum and eval of the model at that step"
+done
+
+# A tracked run stopped and resumed: the same model, history and series.
+interrupt_resume track --arch 'flatten,linear(784,64),tanh,linear(64,10)' --loss mse --samples 500 \
+    --optimizer gd --steps 150 --lr 0.05 --no-test --track every=10,top=2,samples=200
 finish
