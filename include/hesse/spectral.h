@@ -205,11 +205,12 @@ HESSE_API hesse_lanczos_params hesse_lanczos_defaults(void);
  *
  * Warm start (p->start, p->nstart > 0; e.g. the vectors of a run on a nearby operator, such as
  * the Hessian a few optimizer steps earlier): the start vector is the normalised sum of an
- * orthonormal basis of the first min(nstart, basis) columns (zero columns and columns inside the
- * span of earlier ones are skipped; they need not be orthonormal or normalised) plus a random
- * unit vector of weight 1e-2 drawn from `seed`, normalised. When the operator is close to the
- * columns' one, the first nstart steps nearly rebuild their span and the wanted pairs start at
- * the distance between the operators instead of at 1/sqrt(n); everything else is a cold run's:
+ * orthonormal basis of the columns, taken in order up to `basis` independent ones (zero columns
+ * and columns inside the span of earlier ones are skipped; they need not be orthonormal or
+ * normalised) plus a random unit vector of weight 1e-2 drawn from `seed`, normalised. When the
+ * operator is close to the columns' one, the first nstart steps nearly rebuild their span and
+ * the wanted pairs start at the distance between the operators instead of at 1/sqrt(n) (what
+ * that saves: docs/performance.md, "Warm-started Lanczos"); everything else is a cold run's:
  * the same convergence test, `verify` (the fresh-start multiplicity check runs as after a cold
  * start) and explicit residuals, products counted the same way. A small coupling after the
  * first nstart steps is no invariant subspace unless below breakdown_tol ||A||. The random part

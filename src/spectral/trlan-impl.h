@@ -112,8 +112,8 @@ void hesse_trl_sync(hesse_trl_work *w);
  * entry). */
 int hesse_trl_check_start(const hesse_lanczos_params *p, int64_t n);
 /* Writes the warm start vector into column 0 of st->V (st allocated, rng seeded): the
- * normalised sum of an orthonormal basis of the first min(nstart, m) columns of start plus
- * the random part. HESSE_EINVAL when every column is zero. */
+ * normalised sum of an orthonormal basis of the columns of start (in order, up to m independent
+ * ones) plus the random part. HESSE_EINVAL when every column is zero. */
 int hesse_trl_warm_vector(hesse_trl_state *st, const double *start, int nstart);
 
 /* Allocates V, T and the lock arrays for st->n, st->m (zeroed). */
