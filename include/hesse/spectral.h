@@ -215,8 +215,10 @@ HESSE_API hesse_lanczos_params hesse_lanczos_defaults(void);
  * start) and explicit residuals, products counted the same way. A small coupling after the
  * first nstart steps is no invariant subspace unless below breakdown_tol ||A||. The random part
  * keeps every direction reachable, so an eigenvalue that rose into the wanted set from outside
- * the columns' span is still found. HESSE_EINVAL when nstart < 0, start is NULL with nstart > 0,
- * an entry is NaN or infinite, or every column is zero. hesse_lanczos_resume ignores start.
+ * the columns' span is still found (its start component is 1e-2 of a cold start's: without
+ * verify such a value is less likely to show than from a cold start). HESSE_EINVAL when
+ * nstart < 0, start is NULL with nstart > 0, an entry is NaN or infinite, or every column is
+ * zero. hesse_lanczos_resume ignores start.
  *
  * Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the basis does not fit), the operator's own
  * status, HESSE_EINTR (stopped; a checkpoint was handed to the callback if one is set). */

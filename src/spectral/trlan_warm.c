@@ -12,7 +12,10 @@
  * from a random direction, as for any breakdown); full reorthogonalisation keeps the basis
  * orthonormal however small beta is. The random part makes every direction of the space
  * reachable, so an eigenvalue that rose into the wanted set from outside the old span is
- * still found (as from a cold start, it must grow out of a small component). */
+ * still found (as from a cold start, it must grow out of a small component). That component is
+ * 1e-2 of a cold start's, so without verify such a value is somewhat less likely to show than
+ * from a cold start (trlan-impl.h says what was measured); with verify the fresh-start check
+ * looks for it as after a cold run. */
 #include "trlan-impl.h"
 
 #include <cblas.h>
