@@ -82,7 +82,8 @@ int hesse_trl_warm_vector(hesse_trl_state *st, const double *start, int nstart) 
     memset(v, 0, sizeof(double) * (size_t)n);
     for (int i = 0; i < r; i++) cblas_daxpy(n, 1.0, Q + (size_t)i * n, 1, v, 1);
     cblas_dscal(n, 1.0 / cblas_dnrm2(n, v, 1), v, 1);
-    memset(Q, 0, sizeof(double) * (size_t)n * (size_t)r);
+    /* the scratch columns back to zeros (a skipped column may have left one more in use) */
+    memset(Q, 0, sizeof(double) * (size_t)n * (size_t)(r < m ? r + 1 : m));
     /* the random part: a unit normal vector of weight HESSE_TRL_WARM_MIX */
     double *g = Q;
     hesse_sp_fill(&st->rng, HESSE_PROBE_NORMAL, n, g);
