@@ -201,9 +201,27 @@ HESSE_API hesse_lanczos_params hesse_lanczos_defaults(void);
  * a cycle, which then ends as soon as every wanted pair has converged (one product = one Lanczos
  * step; the final residual block adds top + bottom). Fills *out (release with hesse_eigs_free).
  * When the restart limit is reached first the call still returns HESSE_OK with the best estimates
- * and out->nconverged < top + bottom. Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the basis
- * does not fit), the operator's own status, HESSE_EINTR (stopped; a checkpoint was handed to
- * the callback if one is set). */
+ * and out->nconverged < top + bottom.
+ *
+ * Warm start (p->start, p->nstart > 0; e.g. the vectors of a run on a nearby operator, such as
+ * the Hessian a few optimizer steps earlier): the start vector is the normalised sum of an
+ * orthonormal basis of the columns, taken in order up to `basis` independent ones (zero columns
+ * and columns inside the span of earlier ones are skipped; they need not be orthonormal or
+ * normalised) plus a random unit vector of weight 1e-2 drawn from `seed`, normalised. When the
+ * operator is close to the columns' one, the first nstart steps nearly rebuild their span and
+ * the wanted pairs start at the distance between the operators instead of at 1/sqrt(n) (what
+ * that saves: docs/performance.md, "Warm-started Lanczos"); everything else is a cold run's:
+ * the same convergence test, `verify` (the fresh-start multiplicity check runs as after a cold
+ * start) and explicit residuals, products counted the same way. A small coupling after the
+ * first nstart steps is no invariant subspace unless below breakdown_tol ||A||. The random part
+ * keeps every direction reachable, so an eigenvalue that rose into the wanted set from outside
+ * the columns' span is still found (its start component is 1e-2 of a cold start's: without
+ * verify such a value is less likely to show than from a cold start). HESSE_EINVAL when
+ * nstart < 0, start is NULL with nstart > 0, an entry is NaN or infinite, or every column is
+ * zero. hesse_lanczos_resume ignores start.
+ *
+ * Errors: HESSE_EINVAL (arguments), HESSE_ENOMEM (the basis does not fit), the operator's own
+ * status, HESSE_EINTR (stopped; a checkpoint was handed to the callback if one is set). */
 HESSE_API int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p,
                                  hesse_eigs *out);
 

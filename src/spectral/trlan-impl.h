@@ -100,14 +100,20 @@ int hesse_trl_finish(hesse_trl_work *w, hesse_eigs *out);
 void hesse_trl_sync(hesse_trl_work *w);
 
 /* Warm start (trlan_warm.c). The weight of the random unit vector added to the combination of
- * the start vectors (which has norm 1) before normalising. */
-#define HESSE_TRL_WARM_MIX 1e-4
+ * the start vectors (which has norm 1) before normalising. Measured (bench/bench_warm.c, a
+ * riser crossing into the top 5 from the bulk; bench/bench_warm_gd.c, MLP Hessians along GD):
+ * with 0, 1e-4 or 1e-3 a warm start without verify missed the riser at the measurement where it
+ * first led the old fifth value (by 2 %), which the cold start found; 1e-2 and 1e-1 found it.
+ * Along the GD trajectories the start vectors are 1e-3 .. 3e-2 (relative residual) from the new
+ * eigenvectors, so a part of 1e-2 costs there about nothing; on an unchanged operator it costs
+ * a few steps (top-5: 25 products against 21 at 1e-4 and 14 at 0; cold 33). */
+#define HESSE_TRL_WARM_MIX 1e-2
 /* HESSE_EINVAL when p->start / p->nstart are unusable (nstart < 0, NULL start, a non-finite
  * entry). */
 int hesse_trl_check_start(const hesse_lanczos_params *p, int64_t n);
 /* Writes the warm start vector into column 0 of st->V (st allocated, rng seeded): the
- * normalised sum of an orthonormal basis of the first min(nstart, m) columns of start plus
- * the random part. HESSE_EINVAL when every column is zero. */
+ * normalised sum of an orthonormal basis of the columns of start (in order, up to m independent
+ * ones) plus the random part. HESSE_EINVAL when every column is zero. */
 int hesse_trl_warm_vector(hesse_trl_state *st, const double *start, int nstart);
 
 /* Allocates V, T and the lock arrays for st->n, st->m (zeroed). */

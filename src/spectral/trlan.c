@@ -17,7 +17,10 @@
  * the run ends when a fresh space's extreme Ritz values converge outside the wanted set.
  *
  * Residuals: the Lanczos-relation estimates drive convergence; with explicit_residuals the
- * reported ones come from one final block product A X (k more products). */
+ * reported ones come from one final block product A X (k more products).
+ *
+ * Warm start (trlan_warm.c): the first active vector is built from given start vectors instead
+ * of drawn at random; the run is otherwise a cold one. */
 #include "trlan-impl.h"
 
 #include <cblas.h>
@@ -37,6 +40,8 @@ hesse_lanczos_params hesse_lanczos_defaults(void) {
     p.explicit_residuals = 1;
     p.breakdown_tol = 1e-12;
     p.checkpoint_interval = 300.0;
+    p.start = NULL; /* a cold start */
+    p.nstart = 0;
     return p;
 }
 
@@ -322,7 +327,7 @@ static int trl_setup(const hesse_op *op, const hesse_lanczos_params *p, hesse_tr
     st->seed = p->seed;
     st->verify = p->verify ? 1 : 0;
     st->check_every = p->check_every > 0 ? p->check_every : 1 + m / 100;
-    return hesse_trl_check_start(p, n);
+    return HESSE_OK;
 }
 
 static int trl_start(const hesse_op *op, const hesse_lanczos_params *p, hesse_trl_state *st,
@@ -348,6 +353,7 @@ int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p, hesse_
     memset(out, 0, sizeof *out);
     hesse_trl_state st;
     int rc = trl_setup(op, p, &st);
+    if (rc == HESSE_OK) rc = hesse_trl_check_start(p, st.n);
     if (rc != HESSE_OK) return rc;
     if ((rc = hesse_trl_alloc(&st)) != HESSE_OK) goto cleanup;
     hesse_rng_seed(&st.rng, st.seed);

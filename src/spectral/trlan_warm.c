@@ -12,7 +12,10 @@
  * from a random direction, as for any breakdown); full reorthogonalisation keeps the basis
  * orthonormal however small beta is. The random part makes every direction of the space
  * reachable, so an eigenvalue that rose into the wanted set from outside the old span is
- * still found (as from a cold start, it must grow out of a small component). */
+ * still found (as from a cold start, it must grow out of a small component). That component is
+ * 1e-2 of a cold start's, so without verify such a value is somewhat less likely to show than
+ * from a cold start (trlan-impl.h says what was measured); with verify the fresh-start check
+ * looks for it as after a cold run. */
 #include "trlan-impl.h"
 
 #include <cblas.h>
@@ -79,7 +82,8 @@ int hesse_trl_warm_vector(hesse_trl_state *st, const double *start, int nstart) 
     memset(v, 0, sizeof(double) * (size_t)n);
     for (int i = 0; i < r; i++) cblas_daxpy(n, 1.0, Q + (size_t)i * n, 1, v, 1);
     cblas_dscal(n, 1.0 / cblas_dnrm2(n, v, 1), v, 1);
-    memset(Q, 0, sizeof(double) * (size_t)n * (size_t)r);
+    /* the scratch columns back to zeros (a skipped column may have left one more in use) */
+    memset(Q, 0, sizeof(double) * (size_t)n * (size_t)(r < m ? r + 1 : m));
     /* the random part: a unit normal vector of weight HESSE_TRL_WARM_MIX */
     double *g = Q;
     hesse_sp_fill(&st->rng, HESSE_PROBE_NORMAL, n, g);
