@@ -169,7 +169,7 @@ row E03 "garbage\.safetensors: header length [0-9]+ is over the [0-9]+-byte limi
 row E04 "truncated\.safetensors: tensor '4\.weight': data_offsets \[[0-9]+, [0-9]+\) reach beyond the data block" -- \
     "$HESSE" eval --model "$T/truncated.safetensors" -o "$o"
 row E05 "badjson\.safetensors: header is not valid JSON" -- "$HESSE" eval --model "$T/badjson.safetensors" -o "$o"
-row E06 "missing\.safetensors: tensor '4\.bias' is missing; linear\(6,10\) needs it with shape \[10\]" -- \
+row E06 "missing\.safetensors: tensor '4\.bias' is missing; linear\(6,10\) needs it with shape \[10\]; the file has 3 tensors: '2\.weight', '2\.bias', '4\.weight'$" -- \
     "$HESSE" eval --model "$T/missing.safetensors" -o "$o"
 row E07 "extra\.safetensors: tensor '5\.weight' is not a parameter of the architecture" -- \
     "$HESSE" eval --model "$T/extra.safetensors" -o "$o"
@@ -518,6 +518,34 @@ row E86 "SLQ: a basis of 300 steps for n = 370 needs [0-9]+ bytes for each probe
     -o "$T/relu.safetensors" || fail "the ReLU model"
 row E87 "the gradient is not finite \(-?nan in tensor '1\.weight' at flat index [0-9]+\)" -- \
     "$HESSE" eval --model "$T/relu.safetensors" --data "$T/huge.safetensors" --mean 0 --std 0.001 -o "$o"
+
+# ---- The PyTorch tools (tools/): need Debian's python3-torch ---------------------------------
+if "$PY" -c 'import torch' 2>/dev/null; then
+    cat >"$T/tnet.py" <<'PY'
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LogSoftmaxNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=1)
+
+
+def LSTMNet():
+    return nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 3))
+PY
+    row E181 "^hesse_export: the model's forward \(LogSoftmaxNet\): the model ends in F\.log_softmax; remove it: hesse's cross-entropy includes the softmax" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LogSoftmaxNet" --input-shape 4 -o "$T/out.safetensors"
+    row E182 "^hesse_export: module '0' \(LSTM\): returns a tuple, not one tensor" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LSTMNet" --input-shape 5,4 -o "$T/out.safetensors"
+else
+    skipped="$skipped E181 E182"
+    echo "badinput.sh: E181, E182 skipped: $PY has no torch" >&2
+fi
 
 # ---- Outputs ---------------------------------------------------------------------------------
 cp "$T/m.safetensors" "$T/keep.safetensors"
