@@ -542,9 +542,16 @@ PY
         "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LogSoftmaxNet" --input-shape 4 -o "$T/out.safetensors"
     row E182 "^hesse_export: module '0' \(LSTM\): returns a tuple, not one tensor" -- \
         "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LSTMNet" --input-shape 5,4 -o "$T/out.safetensors"
+    "$HESSE" spectrum $s --top 1 --vectors "$T/vec.safetensors" -o "$T/vec.json" || fail "the vectors fixture"
+    row E183 "^hesse_vectors: unrecognized arguments: --label-noise 0\.1 \(see --help\)" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_vectors.py" "$T/vec.safetensors" --model "$T/m.safetensors" \
+        --data fashion-mnist --label-noise 0.1
+    row E184 "^hesse_vectors: --data fashion-mnist: reading it as hesse does needs the hesse Python package \(libhesse\.so\)" -- \
+        env HESSE_LIBRARY=/nonexistent/libhesse.so "$PY" "$HESSE_SOURCE/tools/hesse_vectors.py" \
+        "$T/vec.safetensors" --model "$T/m.safetensors" --data fashion-mnist --samples 10
 else
-    skipped="$skipped E181 E182"
-    echo "badinput.sh: E181, E182 skipped: $PY has no torch" >&2
+    skipped="$skipped E181 E182 E183 E184"
+    echo "badinput.sh: E181 to E184 skipped: $PY has no torch" >&2
 fi
 
 # ---- Outputs ---------------------------------------------------------------------------------

@@ -323,6 +323,34 @@ check_py "$T/check2.json" "(lambda s: abs(d['loss'] - s['loss']) <= 1e-12 * s['l
 check_py "$T/check2.json" "(lambda s: len(d['check']) == 3 and all(abs(r['rayleigh'] - r['eigenvalue']) <= 1e-9 * s['anorm'] and r['residual'] <= 1e-9 * s['anorm'] for r in d['check']))(json.load(open('$T/spec2.json')))" \
     "hesse_vectors.py: eigenpairs of the hesse-trained model hold in PyTorch"
 
+# hesse_vectors.py with the CLI's data options: the same Fashion-MNIST samples (test split, 300
+# chosen at random with seed 5) as the spectrum run, so PyTorch's Rayleigh quotients equal
+# hesse's eigenvalues; with another seed (other samples) they do not, so the check sees the
+# selection. libhesse reads the data through the hesse Python package; the sanitizer build's
+# library cannot load into an uninstrumented Python, and there the tool must refuse in one line.
+fm="--data fashion-mnist --split test --samples 300 --select random"
+"$HESSE" train -q --arch 'avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)' --samples 500 \
+    --epochs 1 --no-test -o "$T/fm.safetensors" || fail "train on Fashion-MNIST"
+"$HESSE" spectrum -q --model "$T/fm.safetensors" $fm --seed 5 --top 2 --tol 1e-10 \
+    --vectors "$T/fmvec.safetensors" -o "$T/fmspec.json" || fail "spectrum on Fashion-MNIST"
+if [ "${HESSE_SANITIZE:-0}" = 1 ]; then
+    expect_error 2 "^hesse_vectors: --data fashion-mnist: reading it as hesse does needs the hesse Python package" -- \
+        env HESSE_LIBRARY=/nonexistent/libhesse.so "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" \
+        --model "$T/fm.safetensors" $fm --seed 5
+else
+    for seed in 5 6; do
+        HESSE_LIBRARY=$(dirname "$HESSE")/libhesse.so "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" \
+            --model "$T/fm.safetensors" $fm --seed $seed >"$T/fmcheck$seed.json" 2>"$T/fmcheck.err" ||
+            fail "hesse_vectors.py --data fashion-mnist --seed $seed: $(cat "$T/fmcheck.err")"
+    done
+    check_py "$T/fmcheck5.json" "(lambda s: abs(d['loss'] - s['loss']) <= 1e-12 * s['loss'] and all(abs(r['rayleigh'] - r['eigenvalue']) <= 1e-9 * s['anorm'] and r['residual'] <= 1e-9 * s['anorm'] for r in d['check']))(json.load(open('$T/fmspec.json')))" \
+        "hesse_vectors.py --data fashion-mnist --select random: the CLI's samples (loss, eigenpairs)"
+    check_py "$T/fmcheck6.json" "(lambda s: max(r['residual'] for r in d['check']) > 1e-3 * s['anorm'])(json.load(open('$T/fmspec.json')))" \
+        "hesse_vectors.py: another seed selects other samples (the check is sensitive to it)"
+fi
+expect_error 1 "^hesse_vectors: unrecognized arguments: --label-noise 0\.1" -- \
+    "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" --model "$T/fm.safetensors" $fm --label-noise 0.1
+
 # Refusals name the module and what is unsupported (exit 2, one line)
 expect_error 2 "^hesse_export: module '1' \(Cat\): torch\.cat \(concatenation\) is not supported" -- \
     "$PY" "$TOOLS/hesse_export.py" "$T/net.py:CatNet" --input-shape 3,8,8 -o "$T/out.safetensors"
