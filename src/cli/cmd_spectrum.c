@@ -39,7 +39,9 @@ static const cli_command_doc doc = {
     "converged counts them, stopped_on_change counts the pairs the stopping rule ended, and the "
     "others are estimates.\n"
     "Long runs: --checkpoint FILE saves the state every --checkpoint-every seconds and on "
-    "Ctrl-C; rerun the same command with --resume FILE to continue."};
+    "Ctrl-C; rerun the same command with --resume FILE to continue. Once the resumed run has "
+    "succeeded and written its outputs, the --resume file is removed (--keep-checkpoint keeps "
+    "it; a file that is also another input or output of the run is always kept)."};
 
 static int options(spectrum_args *a, cli_opt *opts) {
     const cli_opt t[] = {

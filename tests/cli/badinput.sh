@@ -413,6 +413,7 @@ row E42 "slq\.ckpt: the checkpoint is of another run: command is \"density\" the
     "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/slq.ckpt" -o "$o"
 row E63 "lz\.ckpt: the checkpoint is of another run: loss is \"cross_entropy\" there, \"mse\" now" -- \
     "$HESSE" spectrum $s --loss mse --top 3 --basis 8 --max-restarts 2 --resume "$T/lz.ckpt" -o "$o"
+row E185 "option --keep-checkpoint needs --resume FILE" -- "$HESSE" spectrum $s --top 3 --keep-checkpoint -o "$o"
 row E79 "nocrc\.ckpt: checkpoint header has no blob_crc32: the size and CRC-32 of the solver state are required" -- \
     "$HESSE" spectrum $s --top 3 --basis 8 --max-restarts 2 --resume "$T/nocrc.ckpt" -o "$o"
 row E80 "trhead\.ckpt: checkpoint is truncated in its header \(20 bytes, the header alone needs [0-9]+\)" -- \

@@ -162,7 +162,8 @@ checks=$((checks + 1))
 [ -f "$T/killed.json" ] && fail "the run finished before it was killed (test inconclusive)"
 [ -f "$T/ck.bin" ] || fail "no checkpoint appeared"
 ls "$T"/ck.bin.tmp.* >/dev/null 2>&1 && echo "(a temporary checkpoint was left behind, as expected after SIGKILL)" >&2
-"$HESSE" spectrum $big --checkpoint "$T/ck.bin" --resume "$T/ck.bin" -o "$T/resumed.json" || fail "resume"
+"$HESSE" spectrum $big --checkpoint "$T/ck.bin" --resume "$T/ck.bin" --keep-checkpoint \
+    -o "$T/resumed.json" || fail "resume" # kept: refused below as another run's
 check_py "$T/resumed.json" "(lambda r: d['top'] == r['top'] and d['bottom'] == r['bottom'] and d['residuals_top'] == r['residuals_top'] and d['products'] == r['products'])(json.load(open('$T/ref.json')))" \
     "resumed after SIGKILL: identical eigenvalues, residuals and products"
 
