@@ -671,6 +671,20 @@ static void test_outputs(void) {
     CHECK(hesse_read_file(a, &data, &len) == HESSE_OK && len == 5 && memcmp(data, "again", 5) == 0);
     free(data);
     CHECK(exists(b) && count_entries(tmpdir, ".tmp.") == 0);
+    /* Who else is a file (before a finished checkpoint is removed): the input by its name, a
+     * link or a hard link to it (its `what` unless skipped, then the checkpoint output that is
+     * the same file), a committed output by its path; nobody for another file or none. */
+    static const char *const model_only[] = {"option --model", NULL};
+    static const char *const both[] = {"option --model", "option --checkpoint", NULL};
+    const char *w = hesse_outputs_user(o, hard, NULL);
+    CHECK(w && strcmp(w, "option --model") == 0);
+    w = hesse_outputs_user(o, sym, model_only);
+    CHECK(w && strcmp(w, "option --checkpoint") == 0);
+    CHECK(hesse_outputs_user(o, in, both) == NULL);
+    w = hesse_outputs_user(o, a, NULL);
+    CHECK(w && strcmp(w, "option --output") == 0);
+    CHECK(hesse_outputs_user(o, ro, NULL) == NULL &&
+          hesse_outputs_user(o, "/nonexistent", NULL) == NULL);
     hesse_outputs_free(o);
 
     /* Freed without a commit: every staged file is removed, nothing is renamed. */

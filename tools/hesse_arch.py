@@ -409,6 +409,13 @@ def load_hesse_model(path, arch=None):
     else:
         net = ArchNet(arch)
     want = net.state_dict()
+    missing = [k for k in want if k not in tensors]
+    if missing:
+        raise ArchError("%s: tensor '%s' is missing%s; the architecture needs it with shape %s; "
+                        "the file has %s" %
+                        (path, missing[0], " (and %d more)" % (len(missing) - 1)
+                         if len(missing) > 1 else "", list(want[missing[0]].shape),
+                         hesse_st.names_text(tensors)))
     state = {}
     for k, t in tensors.items():
         if k not in want:

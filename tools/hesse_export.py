@@ -98,6 +98,7 @@ class _Tracer(fx.Tracer):
     def __init__(self, root):
         super().__init__()
         self.scope = [("", type(root).__name__)]
+        self.sequences = []  # (the nodes of a tuple a traced-through module returned, its scope)
 
     def is_leaf_module(self, m, qualname):
         if type(m) in LEAVES:
@@ -112,7 +113,10 @@ class _Tracer(fx.Tracer):
         path = self.path_of_module(m)
         self.scope.append((path, type(m).__name__))
         try:
-            return super().call_module(m, forward, args, kwargs)
+            out = super().call_module(m, forward, args, kwargs)
+            if isinstance(out, (tuple, list)):  # named if a layer is later given the sequence
+                self.sequences.append((tuple(_node_of(v) for v in out), self.scope[-1]))
+            return out
         except Exception as e:
             if not hasattr(e, "hesse_scope"):
                 e.hesse_scope = self.scope[-1]
@@ -129,16 +133,39 @@ class _Tracer(fx.Tracer):
         return node
 
 
+def _node_of(v):
+    return v.node if isinstance(v, fx.Proxy) else v
+
+
+def _iterate(proxy, frame):
+    """A traced value iterated: tuple unpacking (out, w = attn(x, x, x)) reads the unpack count
+    from the calling instruction by its offset (torch.fx's own lookup fails on Python 3.11
+    bytecode, with an IndexError or the wrong instruction); any other iteration is refused,
+    naming the module that returned the value when it is not the one iterating over it."""
+    for inst in dis.get_instructions(frame.f_code):
+        if inst.offset == frame.f_lasti and inst.opname == "UNPACK_SEQUENCE":
+            return (proxy[i] for i in range(inst.argval))
+    e = fx.proxy.TraceError("a traced value is iterated (not a tuple unpacking)")
+    node = proxy.root.node if isinstance(proxy, fx.proxy.Attribute) else proxy.node
+    scope = node.meta.get("hesse_scope")
+    if scope and scope != proxy.tracer.scope[-1]:
+        e.hesse_returned = scope
+    raise e
+
+
 class _Proxy(fx.Proxy):
-    """fx.Proxy whose tuple unpacking (out, w = attn(x, x, x)) reads the unpack count from the
-    calling instruction by its offset (torch.fx's own lookup fails on Python 3.11 bytecode)."""
+    """fx.Proxy with hesse's iteration (_iterate), also for its attributes (x.shape)."""
 
     def __iter__(self):
-        frame = inspect.currentframe().f_back
-        for inst in dis.get_instructions(frame.f_code):
-            if inst.offset == frame.f_lasti and inst.opname == "UNPACK_SEQUENCE":
-                return (self[i] for i in range(inst.argval))
-        raise fx.proxy.TraceError("a traced value is iterated (not a tuple unpacking)")
+        return _iterate(self, inspect.currentframe().f_back)
+
+    def __getattr__(self, k):
+        return _Attribute(self, k)
+
+
+class _Attribute(fx.proxy.Attribute):
+    def __iter__(self):
+        return _iterate(self, inspect.currentframe().f_back)
 
 
 def _with_proxy(a):
@@ -174,7 +201,10 @@ def _trace(tracer, model):
 class _ShapeRecorder(fx.Interpreter):
     """Runs the graph once, recording for every node whether it is a tensor and its shape."""
 
+    current = None  # the node being run (the failing one after an exception)
+
     def run_node(self, n):
+        self.current = n
         v = super().run_node(n)
         n.meta["is_tensor"] = isinstance(v, torch.Tensor)
         n.meta["shape"] = tuple(v.shape) if isinstance(v, torch.Tensor) else None
@@ -184,6 +214,44 @@ class _ShapeRecorder(fx.Interpreter):
         if isinstance(v, torch.Tensor) and v.numel() <= 65536:
             n.meta["value"] = v.detach()  # attention masks are checked by value
         return v
+
+
+
+
+def _sequence_producer(n, gm, tracer):
+    """The module whose tuple (or list) result node n was given, or None: an input node that
+    ran to a sequence, or a literal tuple argument that a traced-through module returned."""
+    for a in n.all_input_nodes:
+        kind = a.meta.get("type_name")
+        if kind in ("tuple", "list"):
+            if a.op == "call_module":
+                return (a.target, type(gm.get_submodule(a.target)).__name__), kind
+            return a.meta.get("hesse_scope"), kind
+    for arg in list(n.args) + list(n.kwargs.values()):
+        if isinstance(arg, (tuple, list)):
+            for nodes, scope in tracer.sequences:
+                if len(nodes) == len(arg) and all(x is y for x, y in zip(nodes, arg)):
+                    return scope, type(arg).__name__
+    return None, None
+
+
+def _refuse_run(e, n, gm, tracer, input_shape):
+    """The ExportError for the model failing on the example input at node n: the module that
+    returned a tuple where a tensor was needed, else the module (or forward) that failed."""
+    detail = "%s: %s" % (type(e).__name__, str(e).split("\n")[0])
+    where = None
+    if n is not None:
+        producer, kind = _sequence_producer(n, gm, tracer)
+        if producer:
+            raise ExportError("%s: returns a %s, not one tensor (%s); hesse's layers map a tensor "
+                              "to a tensor" % (_where(producer), kind, detail)) from None
+        if n.op == "call_module":
+            where = _where((n.target, type(gm.get_submodule(n.target)).__name__))
+        else:
+            where = _where(n.meta.get("hesse_scope", ("", "?")))
+    raise ExportError("the model does not run on an input of shape %s (%s%s)" %
+                      ([3] + list(input_shape), "in %s: " % where if where else "",
+                       detail)) from None
 
 
 def _pair(v):
@@ -478,6 +546,50 @@ _FUNC_NAMES = {torch.cat: "torch.cat (concatenation)", torch.stack: "torch.stack
                operator.truediv: "division", torch.sub: "torch.sub"}
 
 
+# A final (log-)softmax: hesse's cross-entropy takes logits and includes the softmax.
+_SOFTMAX_FUNCS = {F.softmax: "F.softmax", F.log_softmax: "F.log_softmax",
+                  torch.softmax: "torch.softmax", torch.log_softmax: "torch.log_softmax"}
+_SOFTMAX_METHODS = ("softmax", "log_softmax")
+_SOFTMAX_MODULES = (nn.Softmax, nn.LogSoftmax)
+_PASS_MODULES = (nn.Identity, nn.Dropout, nn.Dropout2d)  # the identity in evaluation mode
+
+
+def _softmax_name(node, gm):
+    """'nn.LogSoftmax', 'F.log_softmax', '.softmax()', ... for a softmax node, else None."""
+    if node.op == "call_module":
+        m = gm.get_submodule(node.target)
+        return "nn." + type(m).__name__ if isinstance(m, _SOFTMAX_MODULES) else None
+    if node.op == "call_function":
+        return _SOFTMAX_FUNCS.get(node.target)
+    if node.op == "call_method" and node.target in _SOFTMAX_METHODS:
+        return "x.%s()" % node.target
+    return None
+
+
+def _ends_model(node, gm):
+    """Node's value is the model's output (through identities and dropout only)."""
+    if not node.users:
+        return False
+    for u in node.users:
+        if u.op == "output":
+            continue
+        if u.op == "call_module" and type(gm.get_submodule(u.target)) in _PASS_MODULES and \
+                _ends_model(u, gm):
+            continue
+        return False
+    return True
+
+
+def _refuse_final_softmax(node, gm):
+    name = _softmax_name(node, gm)
+    if not name or not _ends_model(node, gm):
+        return
+    where = (_where((node.target, type(gm.get_submodule(node.target)).__name__))
+             if node.op == "call_module" else _where(node.meta.get("hesse_scope", ("", "?"))))
+    raise ExportError("%s: the model ends in %s; remove it: hesse's cross-entropy includes the "
+                      "softmax (give it the logits, as F.cross_entropy takes them)" % (where, name))
+
+
 def _func_name(target):
     if target in _FUNC_NAMES:
         return _FUNC_NAMES[target]
@@ -535,6 +647,7 @@ def _classify(node, gm):
         raise ExportError("%s: returns a %s, not one tensor; hesse's layers map a tensor to a "
                           "tensor" % (_where((node.target, type(m).__name__)),
                                       node.meta.get("type_name", "non-tensor value")))
+    _refuse_final_softmax(node, gm)
     if not node.meta.get("is_tensor"):
         # shape arithmetic (x.size(0), x.shape, ...) is allowed: it only feeds view/reshape
         node.meta["hk"] = "meta"
@@ -1013,6 +1126,10 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
         raise
     except Exception as e:  # data-dependent control flow and the like
         scope = getattr(e, "hesse_scope", ("", type(model).__name__))
+        if hasattr(e, "hesse_returned"):
+            raise ExportError("%s: returns a tuple (or another sequence) that the model iterates "
+                              "over (torch.fx cannot trace that); hesse's layers map a tensor to "
+                              "a tensor" % _where(e.hesse_returned)) from None
         hint = ""
         if isinstance(e, fx.proxy.TraceError):
             hint = "; hesse needs a forward without data-dependent control flow"
@@ -1039,15 +1156,14 @@ def to_hesse(model, input_shape, check=True, allow_unused=False, dtype="keep"):
     vocab = _token_input(graph, gm)
     hesse_input_shape(input_shape, ids=vocab > 0)
     x = _example_input(vocab, input_shape, fdtype)
+    recorder = _ShapeRecorder(gm)
     try:
         # with gradients enabled: PyTorch's eval-mode fast paths of nn.MultiheadAttention and
         # nn.TransformerEncoderLayer (which are not its reference arithmetic) stay off
         with torch.enable_grad():
-            _ShapeRecorder(gm).run(x)
+            recorder.run(x)
     except Exception as e:
-        raise ExportError("the model does not run on an input of shape %s (%s: %s)" %
-                          ([3] + list(input_shape), type(e).__name__,
-                           str(e).split("\n")[0])) from None
+        _refuse_run(e, recorder.current, gm, tracer, input_shape)
     for n in graph.nodes:
         _classify(n, gm)
     for p in placeholders[1:]:
@@ -1210,6 +1326,15 @@ def _load_model(spec):
     return m, None
 
 
+def _check_names(path, state, want):
+    """A tensor the model needs and the file lacks, named with the names the file has."""
+    missing = [k for k in want if k not in state]
+    if missing:
+        raise ExportError("%s: tensor '%s' is missing%s; the file has %s" %
+                          (path, missing[0], " (and %d more)" % (len(missing) - 1)
+                           if len(missing) > 1 else "", hesse_st.names_text(state)))
+
+
 def _floats(s, what):
     try:
         return [float(v) for v in s.split(",")]
@@ -1242,6 +1367,7 @@ def main(argv=None):
             else:
                 state = torch.load(a.weights, map_location="cpu")
                 state = state.get("state_dict", state) if isinstance(state, dict) else state
+            _check_names(a.weights, state, model.state_dict())
             try:
                 model.load_state_dict(state, strict=True)
             except RuntimeError as e:

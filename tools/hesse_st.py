@@ -90,6 +90,17 @@ def read_header(path):
     return header, meta, 8 + n
 
 
+def names_text(names, few=6):
+    """"4 tensors: 'a', 'b', 'c', 'd'" or "40 tensors: 'a', ..., 'f', ... and 34 more" for
+    messages that say what a file holds."""
+    names = list(names)
+    if not names:
+        return "no tensors"
+    text = ", ".join("'%s'" % n for n in names[:few])
+    more = " ... and %d more" % (len(names) - few) if len(names) > few else ""
+    return "%d tensor%s: %s%s" % (len(names), "" if len(names) == 1 else "s", text, more)
+
+
 def read(path, names=None):
     """({name: tensor}, metadata) of a safetensors file, tensors in the header's offset order.
 
@@ -99,8 +110,8 @@ def read(path, names=None):
     wanted = list(header) if names is None else list(names)
     for name in wanted:
         if name not in header:
-            raise KeyError("%s: no tensor '%s' (the file holds %s)" %
-                           (path, name, ", ".join(sorted(header)[:20])))
+            raise KeyError("%s: tensor '%s' is missing; the file has %s" %
+                           (path, name, names_text(header)))
     wanted.sort(key=lambda k: header[k]["data_offsets"][0])
     out = {}
     with open(path, "rb") as f:

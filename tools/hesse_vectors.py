@@ -16,12 +16,15 @@ Vectors restricted to a block (`--layer`) cover only some parameters; flatten() 
 others with zeros. Buffers (batch-norm running statistics) are never part of a vector.
 
 As a command:
-    /usr/bin/python3 tools/hesse_vectors.py V.safetensors [--model M.safetensors
-        --data D.safetensors [--samples N]]
+    /usr/bin/python3 tools/hesse_vectors.py V.safetensors [--model M.safetensors --data D
+        [--split S] [--samples N] [--select MODE] [--seed S] [--mean M,.. --std S,..]]
 prints the eigenvalues (JSON) and, given a model and data (a hesse model or exported file and
-a safetensors dataset with x and y, preprocessed as hesse does), the model's loss and each
-vector's Rayleigh quotient and residual computed with PyTorch's double-backward
-Hessian-vector product.
+hesse's --data with the CLI's selection options), the model's loss and each vector's Rayleigh
+quotient and residual computed with PyTorch's double-backward Hessian-vector product. The data
+are read and selected by libhesse through the hesse Python package (python/ in the source tree
+or make install-python) when it loads, so the samples are the CLI's; without it only a
+.safetensors file with x and y is read (its first N samples), and anything else is refused in
+one line. Errors: one line `hesse_vectors: ...`, exit 1 (usage) or 2 (bad input).
 """
 import argparse
 import json
@@ -173,43 +176,149 @@ def check(model, eig, x, y, loss="cross_entropy", chunk=None):
     return rows
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="hesse_vectors.py",
-                                 description="Read hesse eigenvectors; optionally check them "
-                                             "with PyTorch's Hessian-vector products.")
-    ap.add_argument("vectors")
-    ap.add_argument("--model", help="model file (hesse's or exported) for the check")
-    ap.add_argument("--data", help="safetensors dataset (x, y) for the check")
-    ap.add_argument("--samples", type=int, default=0, help="first N samples (0: all)")
-    ap.add_argument("--loss", default=None, help="cross_entropy or mse (default: the model's)")
-    ap.add_argument("--chunk", type=int, default=0)
-    a = ap.parse_args(argv)
+class _Refusal(Exception):
+    """A one-line refusal: the message and the exit code (docs/errors.md: 1 usage, 2 input)."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's usage error: one line, exit 1, as hesse's CLI
+        raise _Refusal("%s (see --help)" % message, 1)
+
+
+def _hesse_package():
+    """The hesse Python package over libhesse.so (python/ of this source tree, or installed),
+    or None: it reads --data exactly as the CLI does."""
+    here = os.path.join(os.path.dirname(_HERE), "python")
+    if os.path.isdir(os.path.join(here, "hesse")) and here not in sys.path:
+        sys.path.insert(0, here)
+    import warnings
+    try:
+        with warnings.catch_warnings():  # its BLAS-core note: the data need no BLAS
+            warnings.simplefilter("ignore", RuntimeWarning)
+            import hesse
+        return hesse
+    except (ImportError, OSError):
+        return None
+
+
+def _preprocess_torch(x, meta):
+    """hesse's preprocessing in PyTorch: the model's scale, or bytes / 255 (other values as
+    they are), then its per-channel mean and std."""
+    pre = json.loads(meta.get("hesse.preprocess", "{}"))
+    if pre.get("scale"):
+        x = x.to(torch.float64) * pre["scale"]
+    else:
+        x = x.to(torch.float64) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float64)
+    if "mean" in pre and "std" in pre:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        mean = torch.tensor(pre["mean"], dtype=torch.float64).reshape(shape)
+        x = (x - mean) / torch.tensor(pre["std"], dtype=torch.float64).reshape(shape)
+    return x
+
+
+def _floats(text, what):
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise _Refusal("option %s: expected comma-separated numbers, got '%s'" % (what, text),
+                       1) from None
+
+
+def load_data(a, meta):
+    """(x, y) as hesse's CLI selects them with the same --data, --split, --samples, --select,
+    --seed, --mean and --std: through libhesse (the hesse Python package) when it loads, else,
+    for a safetensors file with x and y, its first --samples samples of the train split read
+    here; any other case is refused."""
+    hesse = _hesse_package()
+    if hesse is not None:
+        pre = "model"
+        if a.mean is not None:
+            pre = {"mean": _floats(a.mean, "--mean"), "std": _floats(a.std, "--std")}
+        data = hesse.Data.open(a.data, split=a.split, samples=a.samples, select=a.select,
+                               seed=a.seed, preprocess=pre)
+        model = hesse.Model.load(a.model) if pre == "model" else None
+        x, y = data.arrays(model)
+        return torch.from_numpy(x), torch.from_numpy(y).to(torch.int64)
+    if not a.data.endswith(".safetensors"):
+        raise _Refusal("--data %s: reading it as hesse does needs the hesse Python package "
+                       "(libhesse.so): set PYTHONPATH to the source tree's python/ folder and "
+                       "HESSE_LIBRARY to libhesse.so, or make install-python; or give a "
+                       ".safetensors dataset with x and y" % a.data, 2)
+    if a.split != "train" or a.select != "first" or a.mean is not None:
+        raise _Refusal("--split, --select and --mean/--std need the hesse Python package "
+                       "(libhesse.so) to select samples as hesse does; without it only the first "
+                       "--samples of a .safetensors file are read", 2)
+    data, _ = hesse_st.read(a.data)
+    if "x" not in data or "y" not in data:
+        raise _Refusal("%s: expected tensors 'x' and 'y'; the file has %s" %
+                       (a.data, hesse_st.names_text(data)), 2)
+    x, y = _preprocess_torch(data["x"], meta), data["y"].to(torch.int64)
+    if a.samples:
+        x, y = x[:a.samples], y[:a.samples]
+    return x, y
+
+
+def _run(a):
     eig = load(a.vectors)
     doc = {"eigenvalues": eig.eigenvalues.tolist(), "tensors": eig.names,
            "metadata": eig.metadata}
+    if a.data and not a.model:
+        raise _Refusal("option --data: the check needs --model too", 1)
+    if (a.mean is None) != (a.std is None):
+        raise _Refusal("options --mean and --std go together", 1)
     if a.model and a.data:
         import hesse_arch
 
         model, meta = hesse_arch.load_hesse_model(a.model)
         eig = load(a.vectors, model)
-        data, _ = hesse_st.read(a.data)
-        x, y = data["x"], data["y"].to(torch.int64)
-        # hesse's preprocessing: bytes / 255, then the model's per-channel mean and std
-        pre = json.loads(meta.get("hesse.preprocess", "{}"))
-        if pre.get("scale"):
-            x = x.to(torch.float64) * pre["scale"]
-        else:  # as hesse does: bytes divided by 255, other values as they are
-            x = x.to(torch.float64) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float64)
-        if "mean" in pre and "std" in pre:
-            shape = (1, -1) + (1,) * (x.dim() - 2)
-            mean = torch.tensor(pre["mean"], dtype=torch.float64).reshape(shape)
-            x = (x - mean) / torch.tensor(pre["std"], dtype=torch.float64).reshape(shape)
-        if a.samples:
-            x, y = x[:a.samples], y[:a.samples]
+        x, y = load_data(a, meta)
         loss = a.loss or meta.get("hesse.loss", "cross_entropy")
         with torch.no_grad():
-            doc["loss"] = float(loss_fn(loss)(model(x), y))
-        doc["check"] = check(model, eig, x, y, loss=loss, chunk=a.chunk or None)
+            doc["loss"] = float(loss_fn(loss)(model(x.to(torch.float64)), y))
+        doc["check"] = check(model, eig, x.to(torch.float64), y, loss=loss,
+                             chunk=a.chunk or None)
+    return doc
+
+
+def main(argv=None):
+    ap = _Parser(prog="hesse_vectors.py",
+                 description="Read hesse eigenvectors; optionally check them with PyTorch's "
+                             "Hessian-vector products on the data hesse used.")
+    ap.add_argument("vectors")
+    ap.add_argument("--model", help="model file (hesse's or exported) for the check")
+    ap.add_argument("--data", help="as hesse's --data: fashion-mnist, an IDX or CIFAR directory, "
+                                   "a .safetensors file (x, y), gaussmix:..., text:FILE")
+    ap.add_argument("--split", default="train", choices=["train", "test"])
+    ap.add_argument("--samples", type=int, default=0, help="how many samples (0: all)")
+    ap.add_argument("--select", default="first", choices=["first", "balanced", "random"])
+    ap.add_argument("--seed", type=int, default=0, help="seed of --select random")
+    ap.add_argument("--mean", help="per-channel mean (instead of the model file's)")
+    ap.add_argument("--std", help="per-channel std (with --mean)")
+    ap.add_argument("--loss", default=None, help="cross_entropy or mse (default: the model's)")
+    ap.add_argument("--chunk", type=int, default=0)
+    try:
+        a = ap.parse_args(argv)
+        if a.samples < 0 or a.chunk < 0 or a.seed < 0:
+            raise _Refusal("options --samples, --chunk and --seed take values >= 0", 1)
+        doc = _run(a)
+    except _Refusal as e:
+        print("hesse_vectors: %s" % e, file=sys.stderr)
+        return e.code
+    except KeyError as e:  # hesse_st.read names the missing tensor
+        print("hesse_vectors: %s" % (e.args[0] if e.args else e), file=sys.stderr)
+        return 2
+    except (ValueError, OSError, hesse_st.SafetensorsError) as e:
+        print("hesse_vectors: %s" % str(e).split("\n")[0], file=sys.stderr)
+        return getattr(e, "exit_code", None) or (1 if type(e).__name__ == "InvalidArgument" else 2)
+    except Exception as e:  # the hesse package's errors carry the CLI's exit code
+        if getattr(e, "exit_code", None) is None:
+            raise
+        print("hesse_vectors: %s" % str(e).split("\n")[0], file=sys.stderr)
+        return e.exit_code
     print(json.dumps(doc, indent=2))
     return 0
 

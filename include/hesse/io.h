@@ -71,6 +71,13 @@ HESSE_API int hesse_outputs_input(hesse_outputs *o, const char *path, const char
  * otherwise. staged 0: written at once (a checkpoint). */
 HESSE_API int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int staged,
                                 const char *may_be);
+/* What another input or output of o is the same file as `path` (device and inode, or for an
+ * output the same resolved path) is called ("option --model"), skipping those whose `what`
+ * is in skip (NULL-terminated, may be NULL); NULL when none is, or path does not exist. For a
+ * file the caller means to remove (a finished checkpoint) only when nothing else of the run
+ * is that file. */
+HESSE_API const char *hesse_outputs_user(const hesse_outputs *o, const char *path,
+                                         const char *const *skip);
 /* Makes o this thread's active set (NULL: none). */
 HESSE_API void hesse_outputs_activate(hesse_outputs *o);
 /* Renames every finished staged output into place, in the order added. HESSE_EIO naming the

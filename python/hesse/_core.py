@@ -112,7 +112,8 @@ class Model:
                 if name not in tensors:
                     if name.endswith("num_batches_tracked"):
                         continue
-                    raise BadInput("from_torch: the exporter gave no tensor %s" % name)
+                    raise BadInput("from_torch: tensor '%s' is missing; the exporter gave %s"
+                                   % (name, export.hesse_st.names_text(tensors)))
                 v = tensors[name].detach().double().reshape(-1).numpy()
                 if v.size != t.count:
                     raise BadInput("from_torch: tensor %s has %d values, hesse expects %d"

@@ -165,3 +165,38 @@ def test_params_written_from_python_reach_the_operator():
     after = H @ v
     assert np.array_equal(after, ref)
     assert not np.allclose(after, before)
+
+
+class MnistExample(nn.Module):
+    """The classic PyTorch MNIST example's shape (conv, conv, pool, two linears), smaller, with
+    its final F.log_softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, 1)
+        self.conv2 = nn.Conv2d(4, 8, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.fc1 = nn.Linear(8 * 2 * 2, 16)
+        self.fc2 = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = F.relu(self.fc1(torch.flatten(self.dropout1(x), 1)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def test_from_torch_final_log_softmax_hint():
+    with pytest.raises(hesse.BadInput, match=r"the model ends in F\.log_softmax; remove it: "
+                                             r"hesse's cross-entropy includes the softmax"):
+        hesse.Model.from_torch(MnistExample().eval(), (1, 8, 8))
+    with pytest.raises(hesse.BadInput, match=r"module '2' \(LogSoftmax\): the model ends in "
+                                             r"nn\.LogSoftmax; remove it"):
+        hesse.Model.from_torch(nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.LogSoftmax(1)),
+                               (4,))
+
+
+def test_from_torch_tuple_output_names_the_module():
+    with pytest.raises(hesse.BadInput, match=r"module '0' \(LSTM\): returns a tuple, not one "
+                                             r"tensor"):
+        hesse.Model.from_torch(nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 5)),
+                               (7, 4))

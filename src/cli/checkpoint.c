@@ -1,9 +1,11 @@
 /* Interruption (SIGINT, SIGTERM) and checkpoint files for resumable runs. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 volatile sig_atomic_t cli_stop;
@@ -265,10 +267,35 @@ int cli_checkpoint_resume(const char *path, const cJSON *header, unsigned char *
     int rc = cli_checkpoint_read(path, &saved, data, blob, blob_size);
     if (rc == HESSE_OK) rc = cli_checkpoint_match(saved, header, path);
     cJSON_Delete(saved);
-    if (rc == HESSE_OK)
+    if (rc == HESSE_OK) {
         cli_note("%s: resuming from %s",
                  cJSON_GetStringValue(cJSON_GetObjectItem(header, "command")), path);
+        cli_checkpoint_resumed(path);
+    }
     return rc;
+}
+
+int cli_keep_checkpoint;
+static char *resumed_from; /* the checkpoint this run resumed from, removed when it succeeds */
+
+void cli_checkpoint_resumed(const char *path) {
+    if (cli_keep_checkpoint || !cli_root || resumed_from) return;
+    resumed_from = strdup(path); /* out of memory: the file stays, as with --keep-checkpoint */
+}
+
+void cli_checkpoint_finish(int ok) {
+    const char *other = ok && resumed_from ? cli_other_use(resumed_from) : NULL;
+    if (other)
+        cli_note("%s: kept %s: it is also %s of this run", cli_command, resumed_from, other);
+    else if (ok && resumed_from && unlink(resumed_from) == 0)
+        cli_note("%s: removed %s: the run resumed from it has finished (--keep-checkpoint "
+                 "keeps it)",
+                 cli_command, resumed_from);
+    else if (ok && resumed_from && errno != ENOENT)
+        hesse_log(HESSE_LOG_WARN, "%s: the finished run's checkpoint cannot be removed: %s",
+                  resumed_from, strerror(errno));
+    free(resumed_from);
+    resumed_from = NULL;
 }
 
 int cli_resume_failed(const char *path, int rc) {
@@ -279,8 +306,13 @@ int cli_resume_failed(const char *path, int rc) {
 }
 
 int cli_checkpoint_options(const cli_opt *opts, int nopts, const char *ckpt) {
-    static const char *const every[] = {"checkpoint-every", NULL};
-    return ckpt ? HESSE_OK : cli_refuse_given(opts, nopts, every, "needs --checkpoint FILE");
+    static const char *const every[] = {"checkpoint-every", NULL}, *const keep[] = {
+                                                                       "keep-checkpoint", NULL};
+    const cli_opt *resume = cli_find(opts, nopts, "resume");
+    int rc = ckpt ? HESSE_OK : cli_refuse_given(opts, nopts, every, "needs --checkpoint FILE");
+    if (rc == HESSE_OK && !(resume && resume->seen))
+        rc = cli_refuse_given(opts, nopts, keep, "needs --resume FILE");
+    return rc;
 }
 
 void cli_checkpoint_attach(cli_checkpoint_ctx *cc, double every, hesse_checkpoint_fn *fn,

@@ -336,7 +336,27 @@ int cli_checkpoint_fn(void *ctx, const hesse_blob_part *parts, int nparts, size_
 cJSON *cli_run_header(const char *command, cli_curv *c);
 /* The message for a run stopped by a signal (status HESSE_EINTR). */
 int cli_stopped(const cli_checkpoint_ctx *cc);
-/* Refuses --checkpoint-every without --checkpoint FILE (it would be ignored). */
+/* --keep-checkpoint: a run that resumed from a checkpoint keeps the file. Without it the file is
+ * removed once the whole run succeeded and its outputs are in place (cli_finish), unless it is
+ * also another input or output of the run (then it stays, with a note). */
+extern int cli_keep_checkpoint;
+#define CLI_KEEP_CHECKPOINT_OPTION                                                                 \
+    {                                                                                              \
+        "keep-checkpoint", 0, OPT_FLAG, &cli_keep_checkpoint, NULL,                                \
+            "keep the --resume file when the resumed run succeeds (default: removed)",             \
+            CLI_NO_RANGE, 0                                                                        \
+    }
+/* After cli_checkpoint_resume read `path`: remembered for removal at the end (rank 0, without
+ * --keep-checkpoint). */
+void cli_checkpoint_resumed(const char *path);
+/* The end of a command (cli_finish): ok (the run succeeded and delivered its outputs) removes
+ * the file a resume read, with a note; forgets it either way. */
+void cli_checkpoint_finish(int ok);
+/* What else of this run the file `path` is (an input or output other than --resume and
+ * --checkpoint), or NULL. */
+const char *cli_other_use(const char *path);
+/* Refuses --checkpoint-every without --checkpoint FILE (it would be ignored), and
+ * --keep-checkpoint without --resume FILE. */
 int cli_checkpoint_options(const cli_opt *opts, int nopts, const char *ckpt);
 /* Points a solver's checkpoint fields at cc (written every `every` seconds) when a checkpoint
  * file was asked for (cc->path). */
@@ -412,7 +432,7 @@ typedef struct {
          0,                                                                                          \
          1e9,                                                                                        \
          0},                                                                                         \
-    {                                                                                                \
+        CLI_KEEP_CHECKPOINT_OPTION, {                                                                \
         "resume", 0, OPT_STRING, &(lo).resume, "FILE", "continue from a checkpoint", CLI_NO_RANGE,   \
             0                                                                                        \
     }

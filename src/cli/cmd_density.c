@@ -141,6 +141,7 @@ static int options(density_args *a, cli_opt *opts) {
          "seconds between checkpoints (default 300; 0: every Lanczos step)", 0, 1e9, 0},
         {"resume", 0, OPT_STRING, &a->resume, "FILE", "SLQ: continue from a checkpoint",
          CLI_NO_RANGE, 0},
+        CLI_KEEP_CHECKPOINT_OPTION,
         {"block", 0, OPT_INT, &a->co.block, "K", "probes per pass over the data (default 10)", 1,
          4096, 0},
         CLI_COMMON_OPTIONS(a->out, a->threads, a->quiet),

@@ -192,7 +192,8 @@ static const char *const model_only[] = {"arch",        "loss",
                                          "memory",      "max-restarts",
                                          "solver-seed", "no-verify",
                                          "checkpoint",  "checkpoint-every",
-                                         "resume",      NULL};
+                                         "resume",      "keep-checkpoint",
+                                         NULL};
 
 typedef struct {
     cli_data_opts d;

@@ -240,6 +240,11 @@ int cli_check_output(const char *path, const char *what) {
     return add_output(path, what, 1, NULL);
 }
 
+const char *cli_other_use(const char *path) {
+    static const char *const checkpoint[] = {"option --resume", "option --checkpoint", NULL};
+    return outputs ? hesse_outputs_user(outputs, path, checkpoint) : NULL;
+}
+
 int cli_check_checkpoint(const char *path) {
     return add_output(path, "option --checkpoint", 0, "option --resume");
 }
@@ -307,7 +312,8 @@ int cli_finish(int code) {
         int rc = deliver();
         if (rc != HESSE_OK) code = cli_fail(cli_command, rc);
     }
-    hesse_outputs_free(outputs); /* removes whatever was not delivered */
+    cli_checkpoint_finish(code == 0 && cli_root); /* after the outputs are in place */
+    hesse_outputs_free(outputs);                  /* removes whatever was not delivered */
     outputs = NULL;
     free(pending);
     pending = NULL;

@@ -109,6 +109,21 @@ static void shorten(const char *s, char *out, size_t cap) {
         snprintf(out, cap, "%.*s...", (int)cap - 4, s);
 }
 
+/* "3 tensors: 'a', 'b', 'c'" or "40 tensors: 'a', ..., 'f' ... and 34 more": what a file holds,
+ * for a message about a tensor it lacks. */
+static void names_text(const hesse_st_file *f, char *out, size_t cap) {
+    enum { FEW = 6 };
+    const int n = hesse_st_count(f);
+    size_t at =
+        (size_t)snprintf(out, cap, n ? "%d tensor%s: " : "no tensors", n, n == 1 ? "" : "s");
+    for (int i = 0; i < n && i < FEW && at < cap; i++) {
+        char name[64];
+        shorten(hesse_st_at(f, i)->name, name, sizeof name);
+        at += (size_t)snprintf(out + at, cap - at, "%s'%s'", i ? ", " : "", name);
+    }
+    if (n > FEW && at < cap) snprintf(out + at, cap - at, " ... and %d more", n - FEW);
+}
+
 /* Strictly "c,h,w" with three positive integers. */
 static int parse_input_shape(const char *s, int *c, int *h, int *w) {
     long v[3];
@@ -142,9 +157,13 @@ static int load_tensor(const hesse_st_file *f, hesse_model *m, const hesse_tenso
         *dst = 0.0;
         return HESSE_OK;
     }
-    if (!t)
-        return hesse_error(HESSE_EINPUT, "%s: tensor '%s' is missing; %s needs it with shape %s",
-                           path, ti->name, mod, want);
+    if (!t) {
+        char has[600];
+        names_text(f, has, sizeof has);
+        return hesse_error(HESSE_EINPUT,
+                           "%s: tensor '%s' is missing; %s needs it with shape %s; the file has %s",
+                           path, ti->name, mod, want, has);
+    }
     if (!ti->integer && t->dtype != HESSE_DTYPE_F64 && t->dtype != HESSE_DTYPE_F32 &&
         t->dtype != HESSE_DTYPE_F16 && t->dtype != HESSE_DTYPE_BF16)
         return hesse_error(HESSE_EINPUT,

@@ -175,6 +175,35 @@ int hesse_outputs_add(hesse_outputs *o, const char *path, const char *what, int 
     return HESSE_OK;
 }
 
+static int skipped(const char *what, const char *const *skip) {
+    for (; skip && *skip; skip++)
+        if (strcmp(what, *skip) == 0) return 1;
+    return 0;
+}
+
+const char *hesse_outputs_user(const hesse_outputs *o, const char *path, const char *const *skip) {
+    struct stat st;
+    if (!o || !path || stat(path, &st) != 0) return NULL;
+    for (int i = 0; i < o->nin; i++)
+        if (!skipped(o->in[i].what, skip) && o->in[i].dev == st.st_dev && o->in[i].ino == st.st_ino)
+            return o->in[i].what;
+    char *resolved = NULL;
+    int inplace = 0, fd = -1;
+    if (hesse_output_target(path, &resolved, &inplace, &fd) != HESSE_OK) return NULL;
+    char *c = resolved && !inplace ? hesse_output_canonical(resolved) : NULL;
+    free(resolved);
+    const char *hit = NULL;
+    for (int i = 0; i < o->nout && !hit; i++) {
+        const output *p = &o->out[i];
+        if (skipped(p->what, skip)) continue;
+        if ((p->exists && p->dev == st.st_dev && p->ino == st.st_ino) ||
+            (c && p->canonical && strcmp(p->canonical, c) == 0))
+            hit = p->what;
+    }
+    free(c);
+    return hit;
+}
+
 int hesse_outputs_hold(const char *resolved, char *tmp) {
     if (!active) return 0;
     char *c = hesse_output_canonical(resolved);

@@ -204,6 +204,7 @@ static const hesse_rep_item spectrum_rows[] = {OPT("solver.method"),
                                                OPT("solver.iterations"),
                                                OPT("solver.seed"),
                                                NEED("converged"),
+                                               OPT("stopped_on_change"),
                                                NEED("anorm"),
                                                NEED("residuals_explicit"),
                                                NEED("products"),
@@ -214,6 +215,16 @@ static const hesse_rep_item spectrum_rows[] = {OPT("solver.method"),
 void hesse_rep_spectrum(hesse_rep *s, const cJSON *doc) {
     hesse_rep_need(s, doc, "solver", "$");
     hesse_rep_kv(s, "Solver", doc, spectrum_rows, HESSE_REP_COUNT(spectrum_rows));
+    /* power iteration: the pairs its own stopping rule ended short of tol ||A|| */
+    const cJSON *ok = hesse_rep_opt(doc, "converged_top"), *flag;
+    int estimates = 0;
+    cJSON_ArrayForEach(flag, ok) estimates += !cJSON_IsTrue(flag);
+    if (estimates)
+        hesse_rep_note(s, "verdict",
+                       "Estimates: %d of the %d top pairs did not converge to tol "
+                       "(||Av - λv|| > tol·||A||; $.converged_top false): power iteration stopped "
+                       "on its own eigenvalue-change rule, so their values are estimates.",
+                       estimates, cJSON_GetArraySize(ok));
 
     const cJSON *top = hesse_rep_need(s, doc, "top", "$");
     const cJSON *bottom = hesse_rep_need(s, doc, "bottom", "$");

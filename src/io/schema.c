@@ -222,6 +222,8 @@ static const hesse_key spectrum_keys[] = {
     REQ("bottom", "bottom eigenvalues (ascending)", "", ARRAY),
     REQ("residuals_top", "residuals of the top", "", ARRAY),
     REQ("residuals_bottom", "residuals of the bottom", "", ARRAY),
+    OPT("converged_top", "converged to tol, each top pair", "", ARRAY),       /* power */
+    OPT("stopped_on_change", "ended by the eigenvalue-change rule", "", INT), /* power */
     REQ("products", "products", "", INT),
     REQ("seconds", "seconds", "s", NUMBER),
     REQ("seconds_split", "seconds by part", "", OBJECT),

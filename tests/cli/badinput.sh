@@ -181,7 +181,7 @@ row E03 "garbage\.safetensors: header length [0-9]+ is over the [0-9]+-byte limi
 row E04 "truncated\.safetensors: tensor '4\.weight': data_offsets \[[0-9]+, [0-9]+\) reach beyond the data block" -- \
     "$HESSE" eval --model "$T/truncated.safetensors" -o "$o"
 row E05 "badjson\.safetensors: header is not valid JSON" -- "$HESSE" eval --model "$T/badjson.safetensors" -o "$o"
-row E06 "missing\.safetensors: tensor '4\.bias' is missing; linear\(6,10\) needs it with shape \[10\]" -- \
+row E06 "missing\.safetensors: tensor '4\.bias' is missing; linear\(6,10\) needs it with shape \[10\]; the file has 3 tensors: '2\.weight', '2\.bias', '4\.weight'$" -- \
     "$HESSE" eval --model "$T/missing.safetensors" -o "$o"
 row E07 "extra\.safetensors: tensor '5\.weight' is not a parameter of the architecture" -- \
     "$HESSE" eval --model "$T/extra.safetensors" -o "$o"
@@ -445,6 +445,7 @@ row E42 "slq\.ckpt: the checkpoint is of another run: command is \"density\" the
     "$HESSE" spectrum $s --top 3 --basis 8 --resume "$T/slq.ckpt" -o "$o"
 row E63 "lz\.ckpt: the checkpoint is of another run: loss is \"cross_entropy\" there, \"mse\" now" -- \
     "$HESSE" spectrum $s --loss mse --top 3 --basis 8 --max-restarts 2 --resume "$T/lz.ckpt" -o "$o"
+row E185 "option --keep-checkpoint needs --resume FILE" -- "$HESSE" spectrum $s --top 3 --keep-checkpoint -o "$o"
 row E79 "nocrc\.ckpt: checkpoint header has no blob_crc32: the size and CRC-32 of the solver state are required" -- \
     "$HESSE" spectrum $s --top 3 --basis 8 --max-restarts 2 --resume "$T/nocrc.ckpt" -o "$o"
 row E80 "trhead\.ckpt: checkpoint is truncated in its header \(20 bytes, the header alone needs [0-9]+\)" -- \
@@ -550,6 +551,41 @@ row E86 "SLQ: a basis of 300 steps for n = 370 needs [0-9]+ bytes for each probe
     -o "$T/relu.safetensors" || fail "the ReLU model"
 row E87 "the gradient is not finite \(-?nan in tensor '1\.weight' at flat index [0-9]+\)" -- \
     "$HESSE" eval --model "$T/relu.safetensors" --data "$T/huge.safetensors" --mean 0 --std 0.001 -o "$o"
+
+# ---- The PyTorch tools (tools/): need Debian's python3-torch ---------------------------------
+if "$PY" -c 'import torch' 2>/dev/null; then
+    cat >"$T/tnet.py" <<'PY'
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class LogSoftmaxNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=1)
+
+
+def LSTMNet():
+    return nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 3))
+PY
+    row E181 "^hesse_export: the model's forward \(LogSoftmaxNet\): the model ends in F\.log_softmax; remove it: hesse's cross-entropy includes the softmax" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LogSoftmaxNet" --input-shape 4 -o "$T/out.safetensors"
+    row E182 "^hesse_export: module '0' \(LSTM\): returns a tuple, not one tensor" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_export.py" "$T/tnet.py:LSTMNet" --input-shape 5,4 -o "$T/out.safetensors"
+    "$HESSE" spectrum $s --top 1 --vectors "$T/vec.safetensors" -o "$T/vec.json" || fail "the vectors fixture"
+    row E183 "^hesse_vectors: unrecognized arguments: --label-noise 0\.1 \(see --help\)" -- \
+        "$PY" "$HESSE_SOURCE/tools/hesse_vectors.py" "$T/vec.safetensors" --model "$T/m.safetensors" \
+        --data fashion-mnist --label-noise 0.1
+    row E184 "^hesse_vectors: --data fashion-mnist: reading it as hesse does needs the hesse Python package \(libhesse\.so\)" -- \
+        env HESSE_LIBRARY=/nonexistent/libhesse.so "$PY" "$HESSE_SOURCE/tools/hesse_vectors.py" \
+        "$T/vec.safetensors" --model "$T/m.safetensors" --data fashion-mnist --samples 10
+else
+    skipped="$skipped E181 E182 E183 E184"
+    echo "badinput.sh: E181 to E184 skipped: $PY has no torch" >&2
+fi
 
 # ---- Outputs ---------------------------------------------------------------------------------
 cp "$T/m.safetensors" "$T/keep.safetensors"

@@ -91,7 +91,8 @@ cmp -s "$T/a.json" "$T/top.json" || fail "report -o INPUT: the input was changed
 "$HESSE" spectrum $s --top 2 --basis 8 --max-restarts 1 --checkpoint "$T/ck" --checkpoint-every 0 \
     -o "$T/ck.json" 2>/dev/null
 checks=$((checks + 1))
-"$HESSE" spectrum $s --top 2 --basis 8 --checkpoint "$T/ck" --resume "$T/ck" -o "$T/ck2.json" 2>"$T/err" ||
+"$HESSE" spectrum $s --top 2 --basis 8 --checkpoint "$T/ck" --resume "$T/ck" --keep-checkpoint \
+    -o "$T/ck2.json" 2>"$T/err" ||
     fail "--checkpoint F --resume F: $(cat "$T/err")"
 expect 1 "option --output: .* is the same file as option --resume" -- \
     "$HESSE" spectrum $s --top 2 --basis 8 --resume "$T/ck" -o "$T/ck"

@@ -121,6 +121,71 @@ def CatNet():
 def GroupNet():
     return nn.Sequential(nn.Conv2d(3, 4, 1), nn.Sequential(nn.Conv2d(4, 4, 3, groups=2)),
                          nn.Flatten(), nn.Linear(144, 5))
+
+
+class MnistNet(nn.Module):
+    """The classic PyTorch MNIST example (pytorch/examples, mnist/main.py), as written there."""
+
+    def __init__(self):
+        super(MnistNet, self).__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = F.relu(x)
+        x = self.conv2(x)
+        x = F.relu(x)
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = torch.flatten(x, 1)
+        x = self.fc1(x)
+        x = F.relu(x)
+        x = self.dropout2(x)
+        x = self.fc2(x)
+        output = F.log_softmax(x, dim=1)
+        return output
+
+
+class MnistLogits(MnistNet):
+    """The same network without its final log_softmax: what the hint asks for."""
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        return self.fc2(self.dropout2(F.relu(self.fc1(torch.flatten(self.dropout1(x), 1)))))
+
+
+def SoftmaxSeq():
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.Dropout(0.1), nn.Softmax(dim=1))
+
+
+class Split(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        return self.fc(x).chunk(2, dim=1)
+
+
+class SplitSum(nn.Module):
+    """A module returning a tuple, iterated by its caller (sum over it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = Split()
+
+    def forward(self, x):
+        return sum(self.head(x.flatten(1)))
+
+
+def LSTMSeq():
+    """nn.LSTM returns (output, (h, c)); nn.Sequential hands the tuple to the next layer."""
+    return nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 5))
 PY
 
 # Export the network and write its data; the presets' PyTorch models with two samples each.
@@ -258,10 +323,89 @@ check_py "$T/check2.json" "(lambda s: abs(d['loss'] - s['loss']) <= 1e-12 * s['l
 check_py "$T/check2.json" "(lambda s: len(d['check']) == 3 and all(abs(r['rayleigh'] - r['eigenvalue']) <= 1e-9 * s['anorm'] and r['residual'] <= 1e-9 * s['anorm'] for r in d['check']))(json.load(open('$T/spec2.json')))" \
     "hesse_vectors.py: eigenpairs of the hesse-trained model hold in PyTorch"
 
+# hesse_vectors.py with the CLI's data options: the same Fashion-MNIST samples (test split, 300
+# chosen at random with seed 5) as the spectrum run, so PyTorch's Rayleigh quotients equal
+# hesse's eigenvalues; with another seed (other samples) they do not, so the check sees the
+# selection. libhesse reads the data through the hesse Python package; the sanitizer build's
+# library cannot load into an uninstrumented Python, and there the tool must refuse in one line.
+fm="--data fashion-mnist --split test --samples 300 --select random"
+"$HESSE" train -q --arch 'avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)' --samples 500 \
+    --epochs 1 --no-test -o "$T/fm.safetensors" || fail "train on Fashion-MNIST"
+"$HESSE" spectrum -q --model "$T/fm.safetensors" $fm --seed 5 --top 2 --tol 1e-10 \
+    --vectors "$T/fmvec.safetensors" -o "$T/fmspec.json" || fail "spectrum on Fashion-MNIST"
+if [ "${HESSE_SANITIZE:-0}" = 1 ]; then
+    expect_error 2 "^hesse_vectors: --data fashion-mnist: reading it as hesse does needs the hesse Python package" -- \
+        env HESSE_LIBRARY=/nonexistent/libhesse.so "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" \
+        --model "$T/fm.safetensors" $fm --seed 5
+else
+    for seed in 5 6; do
+        HESSE_LIBRARY=$(dirname "$HESSE")/libhesse.so "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" \
+            --model "$T/fm.safetensors" $fm --seed $seed >"$T/fmcheck$seed.json" 2>"$T/fmcheck.err" ||
+            fail "hesse_vectors.py --data fashion-mnist --seed $seed: $(cat "$T/fmcheck.err")"
+    done
+    check_py "$T/fmcheck5.json" "(lambda s: abs(d['loss'] - s['loss']) <= 1e-12 * s['loss'] and all(abs(r['rayleigh'] - r['eigenvalue']) <= 1e-9 * s['anorm'] and r['residual'] <= 1e-9 * s['anorm'] for r in d['check']))(json.load(open('$T/fmspec.json')))" \
+        "hesse_vectors.py --data fashion-mnist --select random: the CLI's samples (loss, eigenpairs)"
+    check_py "$T/fmcheck6.json" "(lambda s: max(r['residual'] for r in d['check']) > 1e-3 * s['anorm'])(json.load(open('$T/fmspec.json')))" \
+        "hesse_vectors.py: another seed selects other samples (the check is sensitive to it)"
+fi
+expect_error 1 "^hesse_vectors: unrecognized arguments: --label-noise 0\.1" -- \
+    "$PY" "$TOOLS/hesse_vectors.py" "$T/fmvec.safetensors" --model "$T/fm.safetensors" $fm --label-noise 0.1
+
 # Refusals name the module and what is unsupported (exit 2, one line)
 expect_error 2 "^hesse_export: module '1' \(Cat\): torch\.cat \(concatenation\) is not supported" -- \
     "$PY" "$TOOLS/hesse_export.py" "$T/net.py:CatNet" --input-shape 3,8,8 -o "$T/out.safetensors"
 expect_error 2 "^hesse_export: module '1\.0' \(Conv2d\): groups=2 is not supported" -- \
     "$PY" "$TOOLS/hesse_export.py" "$T/net.py:GroupNet" --input-shape 3,8,8 -o "$T/out.safetensors"
+
+
+# The classic MNIST example ends in F.log_softmax: refused with the hint (the loss includes the
+# softmax), naming the function; nn.Softmax after a dropout is found the same way.
+expect_error 2 "^hesse_export: the model's forward \(MnistNet\): the model ends in F\.log_softmax; remove it: hesse's cross-entropy includes the softmax" -- \
+    "$PY" "$TOOLS/hesse_export.py" "$T/net.py:MnistNet" --input-shape 1,28,28 -o "$T/out.safetensors"
+expect_error 2 "^hesse_export: module '3' \(Softmax\): the model ends in nn\.Softmax; remove it: hesse's cross-entropy includes the softmax" -- \
+    "$PY" "$TOOLS/hesse_export.py" "$T/net.py:SoftmaxSeq" --input-shape 3,2,2 -o "$T/out.safetensors"
+# A module returning a tuple is named, whether the caller iterates over it (a trace error) or a
+# layer receives it (a run-time error)
+expect_error 2 "^hesse_export: module 'head' \(Split\): returns a tuple .*that the model iterates over" -- \
+    "$PY" "$TOOLS/hesse_export.py" "$T/net.py:SplitSum" --input-shape 3,2,2 -o "$T/out.safetensors"
+expect_error 2 "^hesse_export: module '0' \(LSTM\): returns a tuple, not one tensor" -- \
+    "$PY" "$TOOLS/hesse_export.py" "$T/net.py:LSTMSeq" --input-shape 7,4 -o "$T/out.safetensors"
+# With the log_softmax removed, the same weights export, and hesse's loss on the logits is
+# PyTorch's F.nll_loss of the original model's log_softmax output (the hint's promise).
+"$PY" - "$TOOLS" "$T" <<'PY' || fail "MNIST example without log_softmax; the file missing a tensor"
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import torch
+import torch.nn.functional as F
+import hesse_export, hesse_st, net
+T = sys.argv[2]
+torch.manual_seed(11)
+orig = net.MnistNet().double().eval()
+logits = net.MnistLogits().double().eval()
+logits.load_state_dict(orig.state_dict())
+hesse_export.export(logits, T + "/mnist.safetensors", (1, 28, 28))
+g = torch.Generator().manual_seed(12)
+x = torch.rand(6, 1, 28, 28, dtype=torch.float64, generator=g)
+y = torch.tensor([0, 3, 9, 1, 1, 7])
+hesse_st.write(T + "/mnist-data.safetensors", {"x": x, "y": y})
+with torch.no_grad():
+    json.dump({"loss": float(F.nll_loss(orig(x), y))}, open(T + "/mnist-ref.json", "w"))
+# for the missing-tensor messages below: the exported network without one tensor
+t, meta = hesse_st.read(T + "/model.safetensors")
+del t["head.5.bias"]
+hesse_st.write(T + "/nobias.safetensors", t, meta)
+PY
+"$HESSE" eval -q --model "$T/mnist.safetensors" --data "$T/mnist-data.safetensors" --samples 0 \
+    -o "$T/mnist-eval.json" || fail "eval of the exported MNIST example"
+check_py "$T/mnist-eval.json" "abs(d['loss'] - json.load(open('$T/mnist-ref.json'))['loss']) <= 1e-12 * d['loss']" \
+    "MNIST example: hesse's cross-entropy on the logits is nll_loss of the log_softmax"
+
+# A missing tensor: the message lists the names the file has (a few, then how many more)
+expect_error 2 "nobias\.safetensors: tensor 'head\.5\.bias' is missing; linear\(6,5\) \(module head\.5\) needs it with shape \[5\]; the file has [0-9]+ tensors: 'conv1\.weight', 'bn1\.weight', .* \.\.\. and [0-9]+ more$" -- \
+    "$HESSE" eval --model "$T/nobias.safetensors" --data "$T/data.safetensors" --samples 0 -o "$T/out.json"
+expect_error 2 "^hesse_export: .*nobias\.safetensors: tensor 'head\.5\.bias' is missing; the file has [0-9]+ tensors: 'conv1\.weight', .* \.\.\. and [0-9]+ more$" -- \
+    "$PY" "$TOOLS/hesse_export.py" "$T/net.py:Net" --input-shape 3,8,8 --weights "$T/nobias.safetensors" -o "$T/out.safetensors"
+expect_error 2 "^hesse_vectors: .*nobias\.safetensors: tensor 'head\.5\.bias' is missing; the architecture needs it with shape \[5\]; the file has [0-9]+ tensors: 'conv1\.weight', .* \.\.\. and [0-9]+ more$" -- \
+    "$PY" "$TOOLS/hesse_vectors.py" "$T/vec.safetensors" --model "$T/nobias.safetensors" --data "$T/data.safetensors"
 
 finish

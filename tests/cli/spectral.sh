@@ -33,10 +33,36 @@ grep -q "^spectrum .*[0-9] products, [0-9]/2 converged" "$T/prog.err" ||
 grep -q "$(printf '\r')" "$T/prog.err" && fail "carriage returns in a log"
 
 # Power iteration (PyHessian's parity mode) and the dense route
-"$HESSE" spectrum $common --top 3 --method power -o "$T/power.json" || fail "power"
+"$HESSE" spectrum --model "$T/m.safetensors" --samples 300 --top 3 --method power -o "$T/power.json" \
+    2>"$T/power.err" || fail "power"
 # PyHessian's stopping rule (relative change < 1e-3) leaves errors of ~1e-3 relative
 check_py "$T/power.json" "d['top'] == sorted(d['top'], reverse=True) and (lambda e: all(abs(a - b) <= 1e-2 * abs(b) for a, b in zip(d['top'], e[::-1][:3])))(json.load(open('$T/dense-hessian.json'))['eigenvalues'])" \
     "power iteration within its tolerance, descending"
+# ... and residuals of ~1e-2 ||H||, far above tol ||H|| = 1e-3 ||H||: every pair is flagged as
+# an estimate (the Lanczos criterion), though the stopping rule ended all three; the console
+# does not say "3/3 converged", and the report says which values are estimates.
+check_py "$T/power.json" "min(d['residuals_top']) > 2e-3 * d['anorm'] and d['converged_top'] == [False] * 3 and d['converged'] == 0 and d['stopped_on_change'] == 3" \
+    "power: residuals ~1e-2 ||H|| flagged unconverged"
+checks=$((checks + 1))
+grep -q "^spectrum: 0/3 converged to tol (power iteration stopped on its own eigenvalue-change rule; values are estimates)" "$T/power.err" &&
+    ! grep -q "3/3 converged" "$T/power.err" && [ "$(grep -c ', estimate)$' "$T/power.err")" -eq 3 ] ||
+    fail "power: the console must call the pairs estimates: $(cat "$T/power.err")"
+"$HESSE" report "$T/power.json" -o "$T/power.html" 2>/dev/null || fail "report of power.json"
+checks=$((checks + 1))
+grep -q "Estimates: 3 of the 3 top pairs did not converge to tol" "$T/power.html" ||
+    fail "power: the report does not flag the estimates"
+# A loose tolerance (0.3) that the residuals meet: converged, and said so
+"$HESSE" spectrum --model "$T/m.safetensors" --samples 300 --top 3 --method power --tol 0.3 \
+    -o "$T/power-loose.json" 2>"$T/power-loose.err" || fail "power --tol 0.3"
+check_py "$T/power-loose.json" "d['converged_top'] == [r <= 0.3 * d['anorm'] for r in d['residuals_top']] and d['converged'] == sum(d['converged_top'])" \
+    "power --tol 0.3: each flag is residual <= tol ||H||"
+checks=$((checks + 1))
+n=$(json "$T/power-loose.json" "d['converged']")
+if [ "$n" = 3 ]; then
+    grep -q "^spectrum: 3/3 converged, " "$T/power-loose.err" || fail "power --tol 0.3: $(cat "$T/power-loose.err")"
+else
+    grep -q "^spectrum: $n/3 converged to tol (" "$T/power-loose.err" || fail "power --tol 0.3: $(cat "$T/power-loose.err")"
+fi
 "$HESSE" spectrum $common --top 2 --bottom 2 --method dense -o "$T/sd.json" || fail "spectrum dense"
 # the same matrix decomposed with eigenvectors: equal to rounding (1e-12 of ||H||)
 check_py "$T/sd.json" "(lambda e: all(abs(a - b) <= 1e-12 * abs(e[-1]) for a, b in zip(d['top'] + d['bottom'], e[::-1][:2] + e[:2])))(json.load(open('$T/dense-hessian.json'))['eigenvalues'])" \
@@ -136,7 +162,8 @@ checks=$((checks + 1))
 [ -f "$T/killed.json" ] && fail "the run finished before it was killed (test inconclusive)"
 [ -f "$T/ck.bin" ] || fail "no checkpoint appeared"
 ls "$T"/ck.bin.tmp.* >/dev/null 2>&1 && echo "(a temporary checkpoint was left behind, as expected after SIGKILL)" >&2
-"$HESSE" spectrum $big --checkpoint "$T/ck.bin" --resume "$T/ck.bin" -o "$T/resumed.json" || fail "resume"
+"$HESSE" spectrum $big --checkpoint "$T/ck.bin" --resume "$T/ck.bin" --keep-checkpoint \
+    -o "$T/resumed.json" || fail "resume" # kept: refused below as another run's
 check_py "$T/resumed.json" "(lambda r: d['top'] == r['top'] and d['bottom'] == r['bottom'] and d['residuals_top'] == r['residuals_top'] and d['products'] == r['products'])(json.load(open('$T/ref.json')))" \
     "resumed after SIGKILL: identical eigenvalues, residuals and products"
 
