@@ -327,15 +327,15 @@ static void epoch_note(const train_args *a, const train_run *r, const hesse_trai
     if (e % every != 0 && e != epochs) return;
     const double lr = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "lr"));
     const double secs = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "seconds"));
-    if (!cJSON_HasObjectItem(row, "test_loss"))
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", e, epochs,
-                 st->epoch_loss, 100.0 * st->epoch_acc, lr, secs);
-    else
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
-                 "%.1fs",
-                 e, epochs, st->epoch_loss, 100.0 * st->epoch_acc,
+    char test[80] = "", lambda[40] = "";
+    if (cJSON_HasObjectItem(row, "test_loss"))
+        snprintf(test, sizeof test, " | test loss %.4f acc %.2f%%",
                  cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_loss")),
-                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")), lr, secs);
+                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")));
+    if (r->track.spec && isfinite(r->track.top1)) /* the last measured */
+        snprintf(lambda, sizeof lambda, " | λ1 %.5g", r->track.top1);
+    cli_note("epoch %d/%d: train loss %.4f acc %.2f%%%s | lr %g%s | %.1fs", e, epochs,
+             st->epoch_loss, 100.0 * st->epoch_acc, test, lr, lambda, secs);
 }
 
 /* An epoch's row of the history (the learning rate of its first step, and of its last with a
@@ -524,6 +524,7 @@ static int train(const train_args *a, train_run *r) {
         if (rc == HESSE_OK) rc = step_boundary(a, r);
     }
     cli_stoppable(0);
+    if (rc == HESSE_OK) train_track_note(&r->track);
     return rc;
 }
 
