@@ -188,6 +188,13 @@ static int validate(train_args *a, train_run *r, const cli_opt *opts, int nopts)
     r->track.csv = a->track_csv;
     r->track.svg = a->track_svg;
     if (rc == HESSE_OK) rc = train_track_validate(&r->track);
+    const hesse_optim_kind k = r->tp.optim.kind;
+    if (rc == HESSE_OK && a->track && r->track.p.preconditioned && k != HESSE_OPTIM_ADAM &&
+        k != HESSE_OPTIM_ADAMW)
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --track: preconditioned is the sharpness of Adam's P^-1 H; "
+                         "--optimizer %s has no preconditioner (use adam or adamw)",
+                         a->t.optimizer);
     return rc;
 }
 
@@ -615,7 +622,7 @@ int cmd_train(int argc, char **argv) {
     HESSE_CHECK(check_trainable(&a, &r));
     HESSE_CHECK(open_test(&a, &r));
     HESSE_CHECK(prepare(&a, &r));
-    r.header = run_header(&a, &r);
+    if (a.checkpoint || a.resume) r.header = run_header(&a, &r); /* hashes the data */
     r.cc = (cli_checkpoint_ctx){a.checkpoint, r.header, 0};
     HESSE_CHECK(resume(&a, &r));
     HESSE_CHECK(train(&a, &r));
