@@ -188,6 +188,13 @@ static int validate(train_args *a, train_run *r, const cli_opt *opts, int nopts)
     r->track.csv = a->track_csv;
     r->track.svg = a->track_svg;
     if (rc == HESSE_OK) rc = train_track_validate(&r->track);
+    const hesse_optim_kind k = r->tp.optim.kind;
+    if (rc == HESSE_OK && a->track && r->track.p.preconditioned && k != HESSE_OPTIM_ADAM &&
+        k != HESSE_OPTIM_ADAMW)
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --track: preconditioned is the sharpness of Adam's P^-1 H; "
+                         "--optimizer %s has no preconditioner (use adam or adamw)",
+                         a->t.optimizer);
     return rc;
 }
 
@@ -327,15 +334,15 @@ static void epoch_note(const train_args *a, const train_run *r, const hesse_trai
     if (e % every != 0 && e != epochs) return;
     const double lr = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "lr"));
     const double secs = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "seconds"));
-    if (!cJSON_HasObjectItem(row, "test_loss"))
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", e, epochs,
-                 st->epoch_loss, 100.0 * st->epoch_acc, lr, secs);
-    else
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
-                 "%.1fs",
-                 e, epochs, st->epoch_loss, 100.0 * st->epoch_acc,
+    char test[80] = "", lambda[40] = "";
+    if (cJSON_HasObjectItem(row, "test_loss"))
+        snprintf(test, sizeof test, " | test loss %.4f acc %.2f%%",
                  cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_loss")),
-                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")), lr, secs);
+                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")));
+    if (r->track.spec && isfinite(r->track.top1)) /* the last measured */
+        snprintf(lambda, sizeof lambda, " | λ1 %.5g", r->track.top1);
+    cli_note("epoch %d/%d: train loss %.4f acc %.2f%%%s | lr %g%s | %.1fs", e, epochs,
+             st->epoch_loss, 100.0 * st->epoch_acc, test, lr, lambda, secs);
 }
 
 /* An epoch's row of the history (the learning rate of its first step, and of its last with a
@@ -524,6 +531,7 @@ static int train(const train_args *a, train_run *r) {
         if (rc == HESSE_OK) rc = step_boundary(a, r);
     }
     cli_stoppable(0);
+    if (rc == HESSE_OK) train_track_note(&r->track);
     return rc;
 }
 
@@ -614,7 +622,7 @@ int cmd_train(int argc, char **argv) {
     HESSE_CHECK(check_trainable(&a, &r));
     HESSE_CHECK(open_test(&a, &r));
     HESSE_CHECK(prepare(&a, &r));
-    r.header = run_header(&a, &r);
+    if (a.checkpoint || a.resume) r.header = run_header(&a, &r); /* hashes the data */
     r.cc = (cli_checkpoint_ctx){a.checkpoint, r.header, 0};
     HESSE_CHECK(resume(&a, &r));
     HESSE_CHECK(train(&a, &r));

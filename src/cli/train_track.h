@@ -25,6 +25,8 @@ int train_track_open(train_track *k, const hesse_model *m, const hesse_samples *
 /* Measures the model at the trainer's current step when that step is due and not yet in the
  * series (a resumed run measured it before its checkpoint). */
 int train_track_step(train_track *k, const hesse_trainer *tr, const hesse_model *m);
+/* A line on stderr: measurements, products, the time split. */
+void train_track_note(const train_track *k);
 /* The "tracking" object of the --json document (the caller deletes it). */
 cJSON *train_track_json(const train_track *k, const hesse_trainer *tr, const char *optimizer,
                         double lr);
