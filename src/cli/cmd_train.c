@@ -512,7 +512,7 @@ static int train_step(const train_args *a, train_run *r) {
     int rc = hesse_trainer_step(r->tr, &st);
     if (rc == HESSE_OK && st.epoch_end) rc = end_epoch(a, r, &st);
     r->track.seconds_training += hesse_now() - t0;
-    if (rc == HESSE_OK) rc = train_track_step(&r->track, r->tr, r->m);
+    if (rc == HESSE_OK) rc = train_track_step(&r->track, r->tr);
     if (rc == HESSE_OK) step_progress(a, r, &st);
     return rc;
 }
@@ -524,7 +524,7 @@ static int train(const train_args *a, train_run *r) {
              hesse_model_arch(r->m), (long long)hesse_model_num_params(r->m), r->data.description,
              t->epochs, hesse_trainer_batch_size(r->tr), t->optimizer, t->lr);
     r->t_start = r->t_epoch = r->t_checkpoint = hesse_now();
-    int rc = train_track_step(&r->track, r->tr, r->m); /* step 0, unless resumed */
+    int rc = train_track_step(&r->track, r->tr); /* step 0, unless resumed */
     cli_stoppable(1); /* a signal stops the run at the next step boundary */
     while (rc == HESSE_OK && hesse_trainer_steps_done(r->tr) < hesse_trainer_steps_total(r->tr)) {
         rc = train_step(a, r);

@@ -51,7 +51,7 @@ static const double *preconditioner(const train_track *k, const hesse_trainer *t
 }
 
 /* A series row: where (step, epoch, lr), the subset's loss and accuracy, the measurement. */
-static int measure(train_track *k, const hesse_trainer *tr, const hesse_model *m, int64_t step) {
+static int measure(train_track *k, const hesse_trainer *tr, int64_t step) {
     double loss = 0;
     int64_t correct = 0;
     int rc = hesse_loss_grad(k->e, &k->sub, &loss, NULL, &correct);
@@ -70,7 +70,6 @@ static int measure(train_track *k, const hesse_trainer *tr, const hesse_model *m
     cJSON_AddItemToArray(k->series, row);
     k->top1 = pt.ntop > 0 ? pt.top[0] : NAN;
     hesse_track_point_free(&pt);
-    (void)m;
     return HESSE_OK;
 }
 
@@ -84,12 +83,12 @@ void train_track_note(const train_track *k) {
              k->seconds_training, k->seconds_measuring);
 }
 
-int train_track_step(train_track *k, const hesse_trainer *tr, const hesse_model *m) {
+int train_track_step(train_track *k, const hesse_trainer *tr) {
     if (!k->spec) return HESSE_OK;
     const int64_t step = hesse_trainer_steps_done(tr), total = hesse_trainer_steps_total(tr);
     if (!hesse_track_due(&k->p, step, total) || last_step(k) >= step) return HESSE_OK;
     const double t0 = hesse_now();
-    int rc = measure(k, tr, m, step);
+    int rc = measure(k, tr, step);
     k->seconds_measuring += hesse_now() - t0;
     return rc;
 }
