@@ -469,6 +469,18 @@ def report_seeds():
     put(h, "types-swapped.json", json.dumps({
         "schema": "hesse.spectrum/1", "top": "many", "bottom": {"a": 1}, "products": [1],
         "seconds": None, "model": [], "data": 3}))
+    put(h, "train-tracking.json", json.dumps({
+        "schema": "hesse.train/1", "history": [],
+        "tracking": {"optimizer": "adam", "lr": 0.01, "beta1": 0.9, "threshold": 200,
+                     "threshold_preconditioned": 3800, "products": 5, "products_cold": 9,
+                     "seconds_training": 1, "seconds_measuring": 0.5, "series": [
+                         {"step": 0, "lr": 0.01, "top": [3, 2], "products": 3},
+                         {"step": 1, "lr": 0.01, "top": [190, 2], "preconditioned": [3500],
+                          "trace": None, "products": 2}]}}))
+    put(h, "train-tracking-odd.json", json.dumps({
+        "schema": "hesse.train/1", "tracking": {"optimizer": 7, "lr": 0, "beta1": 1, "series": [
+            {"step": "x", "top": "y", "lr": -1}, 3, {"step": 1e308, "top": [None, 1e308] * 20,
+                                                     "preconditioned": [], "extra": {"a": 1}}]}}))
 
 
 def main():

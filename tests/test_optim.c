@@ -119,6 +119,66 @@ static void check_net(const hesse_st_file *f) {
     free(g);
 }
 
+/* hesse_optimizer_preconditioner after each of 8 Adam/AdamW steps against torch's
+ * (exp_avg_sq / (1 - beta2^t)).sqrt() + eps (tests/make_gd_fixture.py). The same three
+ * operations on the same moments, whose recurrences match to rounding: 1e-12 relative leaves
+ * room for a few ulps; a missing bias correction is off by up to 1/sqrt(1 - 0.999) = 32x. */
+static void check_preconditioner(const hesse_st_file *f, hesse_optim_kind kind, double wd,
+                                 const char *name) {
+    const int64_t n = 40;
+    const int T = 8;
+    double *theta = read_tensor(f, "adam_theta0", n), *grads = read_tensor(f, "adam_grads", T * n);
+    double *expect = read_tensor(f, name, T * n), *g = malloc((size_t)n * sizeof *g);
+    double *diag = malloc((size_t)n * sizeof *diag);
+    hesse_optim_params p = hesse_optim_defaults(kind);
+    p.weight_decay = wd;
+    hesse_optimizer *o = NULL;
+    REQUIRE(hesse_optimizer_create(n, &p, &o) == HESSE_OK);
+    CHECK(hesse_optimizer_preconditioner(o, diag) == HESSE_EINVAL); /* none before a step */
+    CHECK(hesse_optimizer_beta1(o) == 0.9);
+    double worst = 0;
+    for (int t = 0; t < T; t++) {
+        memcpy(g, grads + (int64_t)t * n, (size_t)n * sizeof *g);
+        hesse_optimizer_step(o, 0.01, theta, g);
+        REQUIRE(hesse_optimizer_preconditioner(o, diag) == HESSE_OK);
+        for (int64_t i = 0; i < n; i++) {
+            const double e = expect[(int64_t)t * n + i];
+            worst = fmax(worst, fabs(diag[i] - e) / e);
+        }
+    }
+    CHECK_MSG(worst <= 1e-12, "%s: preconditioner worst relative difference %.3g", name, worst);
+    printf("%s: preconditioner over %d steps: worst relative difference %.3g\n", name, T, worst);
+    hesse_optimizer_free(o);
+    free(theta);
+    free(grads);
+    free(expect);
+    free(g);
+    free(diag);
+}
+
+/* GD: no momentum whatever the params say (torch.optim.SGD(lr) is the reference), weight decay
+ * added to the gradient, no preconditioner, beta1 0. */
+static void check_gd(const hesse_st_file *f) {
+    hesse_optim_params gd = hesse_optim_defaults(HESSE_OPTIM_GD);
+    gd.momentum = 0.9; /* ignored */
+    check_trajectory(f, "sgd_plain", gd, 0.1, 50, 8);
+    hesse_optim_kind kind = HESSE_OPTIM_SGD;
+    CHECK(hesse_optim_parse("gd", &kind) == HESSE_OK && kind == HESSE_OPTIM_GD);
+    CHECK(strcmp(hesse_optim_name(HESSE_OPTIM_GD), "gd") == 0);
+    hesse_optimizer *o = NULL;
+    REQUIRE(hesse_optimizer_create(2, &gd, &o) == HESSE_OK);
+    double theta[2] = {1, -2}, g[2] = {0.5, 0.25}, diag[2];
+    hesse_optimizer_free(o);
+    gd.weight_decay = 0.1;
+    REQUIRE(hesse_optimizer_create(2, &gd, &o) == HESSE_OK);
+    hesse_optimizer_step(o, 0.5, theta, g); /* theta -= 0.5 (g + 0.1 theta) */
+    CHECK_CLOSE(theta[0], 1 - 0.5 * (0.5 + 0.1), 1e-15, 1e-300);
+    CHECK_CLOSE(theta[1], -2 - 0.5 * (0.25 - 0.2), 1e-15, 1e-300);
+    CHECK(hesse_optimizer_preconditioner(o, diag) == HESSE_EINVAL);
+    CHECK(hesse_optimizer_beta1(o) == 0.0);
+    hesse_optimizer_free(o);
+}
+
 int main(void) {
     const char *dir = getenv("HESSE_TEST_DATA");
     char path[1024];
@@ -146,6 +206,13 @@ int main(void) {
     CHECK(hesse_optim_parse("lamb", &kind) == HESSE_EINVAL);
     check_warmup_cosine(f);
     check_net(f);
+    check_gd(f);
+    snprintf(path, sizeof path, "%s/fixture_gd_expected.safetensors", dir ? dir : "tests/data");
+    hesse_st_file *fg = NULL;
+    REQUIRE(hesse_st_open(path, &fg) == HESSE_OK);
+    check_preconditioner(fg, HESSE_OPTIM_ADAM, 0.001, "adam_denom");
+    check_preconditioner(fg, HESSE_OPTIM_ADAMW, 0.05, "adamw_denom");
+    hesse_st_close(fg);
 
     double *lr_step = read_tensor(f, "lr_step", 7), *lr_cos = read_tensor(f, "lr_cosine", 7);
     for (int e = 0; e < 7; e++) {

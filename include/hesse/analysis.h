@@ -1,7 +1,8 @@
 /* hesse/analysis.h: the measurements of the four research lines (PAPERS.md beside DESIGN.md):
  * power-law spectra (Xie et al.), the class-mean hierarchy of outliers (Papyan 2019),
  * sample-size dynamics (Papyan 2018), and the Kronecker decoupling of layer Hessians (Wu et
- * al.), block heterogeneity (Zhang et al. 2024), plus the subspace tools they share.
+ * al.), block heterogeneity (Zhang et al. 2024), the Hessian tracked along training (Cohen et
+ * al. 2021, 2022), plus the subspace tools they share.
  *
  * Room: analysis/ composes operators (curv/) and solvers (spectral/) into the papers'
  * quantities; it never reaches into a network's passes. Ownership: results with arrays are
@@ -16,6 +17,8 @@
 #include <hesse/curv.h>
 #include <hesse/nn.h>
 #include <hesse/spectral.h>
+
+#include <cjson/cJSON.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +35,32 @@ HESSE_API double hesse_subspace_overlap(int64_t n, int k1, const double *V1, int
  * lambda_k / lambda_{k+1} over positive values (1-based: the first k values are outliers), and
  * that ratio. Returns 0 when fewer than two positive values. */
 HESSE_API int hesse_outlier_count(const double *desc, int count, double *gap_ratio);
+
+/* ---- Edge of stability (Cohen et al. 2021, 2022) ----------------------------------------- */
+/* (section owned by analysis/edge.c) */
+
+/* The verdict on a tracked sharpness series against its stability threshold (PAPERS.md, "Edge
+ * of stability"): 2/eta for gradient descent, (2 + 2 beta1)/((1 - beta1) eta) for Adam's
+ * preconditioned sharpness. The ratio r_i = sharpness[i] / threshold[i] (lambda_1 eta / 2 for
+ * GD); the edge is reached at the first i with r_i >= 1 - band, and the run is "at the edge"
+ * when every r from there on lies in [1 - band, 1 + band]. Cohen et al. report the sharpness
+ * hovering just above the threshold; band 0.1 is issue 20's +-10 %. */
+typedef struct {
+    int64_t first;    /* first measurement with r >= 1 - band, or -1: never reached */
+    int64_t argmax;   /* measurement of the largest r (-1: no usable point) */
+    double max_ratio; /* the largest r over the series (NaN: no usable point) */
+    double min_after; /* the smallest and largest r from `first` on (NaN when never reached) */
+    double max_after;
+    int64_t points; /* usable measurements: finite sharpness, finite threshold > 0 */
+    int at_edge;    /* reached, and [min_after, max_after] within [1 - band, 1 + band] */
+} hesse_edge_verdict;
+
+/* The verdict over n measurements (sharpness[i], threshold[i]); measurements with a
+ * non-finite sharpness or a threshold that is not finite and positive are skipped (a series
+ * without a value at some step). HESSE_EINVAL for NULL arrays with n > 0, n < 0, NULL v or
+ * band outside (0, 1). */
+HESSE_API int hesse_edge_of_stability(const double *sharpness, const double *threshold, int64_t n,
+                                      double band, hesse_edge_verdict *v);
 
 /* ---- Power law (Xie et al.) ------------------------------------------------------------ */
 /* (section owned by analysis/powerlaw.c) */
@@ -380,6 +409,136 @@ HESSE_API void hesse_blocks_free(hesse_blocks *b);
  * (a block outside [0, n)). */
 HESSE_API int hesse_blocks_compute(const hesse_op *full, const hesse_param_block *blocks, int count,
                                    const hesse_blocks_params *p, hesse_blocks *out);
+
+/* ---- Tracking the Hessian during training (Cohen et al. 2021, 2022) ----------------------
+ * (section owned by analysis/track.c)
+ *
+ * A tracker measures a sequence of operators H_0, H_1, ... (the Hessian at the parameters of
+ * successive training steps; it sees operators only, the caller builds them): per measurement
+ * the top-k and bottom-b eigenvalues with explicit residuals, optionally the Hutch++ trace, a
+ * power-law fit of the top K2 and the top-k of the preconditioned Hessian D H D, D = P^{-1/2}
+ * (eig(D H D) = eig(P^{-1} H); Adam's P, Cohen et al. 2022). Every Lanczos run (top, bottom,
+ * preconditioned, power law: four series, each its own) starts from that series' Ritz vectors
+ * of the previous measurement (hesse_lanczos_params.start), so a slowly moving spectrum costs
+ * few products; with `cold` each run is repeated from a random start and its products and
+ * seconds are recorded beside (the values reported are the warm run's).
+ *
+ * Lanczos settings, the same for the warm and the cold runs: tolerance `tol` (relative to
+ * ||H||, default 1e-8), explicit residuals (one final block product, reported per value),
+ * convergence checked after every step (check_every = 1), verify = 0 (no fresh-start search
+ * for missed copies of a repeated eigenvalue: a warm start already spans the previous
+ * eigenvectors; `verify` in the spec turns the check on, for both). Seeds depend on
+ * hesse_track_params.seed, the series and the measurement index only, so a run is deterministic and
+ * a tracker restored from its state continues bit for bit. */
+
+/* `--track SPEC`: comma-separated items (hesse_track_parse):
+ *   every=K         measure every K optimizer steps (required), at step 0 and the last step
+ *   top=k           top-k eigenvalues (default 1)          bottom=b   bottom-b (default 0)
+ *   trace           Hutch++ trace with its standard error  probes=N   its products (99)
+ *   powerlaw=K2     power-law fit of the top K2 (>= 3)     samples=N  measurement subset
+ *   preconditioned  top-k of P^{-1/2} H P^{-1/2} (Adam)    cold       also from random starts
+ *   tol=T           Lanczos tolerance (1e-8)               verify     Lanczos' fresh-start check
+ *   seed=S          start vectors and probes (0) */
+typedef struct {
+    int every;          /* >= 1 */
+    int top;            /* >= 1 */
+    int bottom;         /* >= 0 */
+    int trace;          /* 0 / 1 */
+    int probes;         /* Hutch++ products when trace (>= 4; default 99) */
+    int powerlaw;       /* K2: 0 (none) or >= 3 */
+    int64_t samples;    /* measurement subset size; 0: the caller's default (not read here) */
+    int preconditioned; /* 0 / 1 */
+    int cold;           /* 0 / 1 */
+    int verify;         /* 0 / 1 (default 0) */
+    double tol;         /* in (0, 1) (default 1e-8) */
+    uint64_t seed;      /* default 0 */
+} hesse_track_params;
+
+/* every = 1, top = 1, probes = 99, tol = 1e-8, everything else 0. */
+HESSE_API hesse_track_params hesse_track_defaults(void);
+
+/* Parses a spec into *p (starting from hesse_track_defaults; *p is unchanged on error).
+ * HESSE_EINVAL with a one-line message "option --track: ..." naming the bad item: an unknown
+ * key, a value that is not a number or out of range, a flag given a value, an item given twice,
+ * an empty item, probes= without trace, or a spec without every=. */
+HESSE_API int hesse_track_parse(const char *spec, hesse_track_params *p);
+
+/* The settings keys of a "tracking" object (docs/results.md): every, top, bottom, samples,
+ * tol, trace, powerlaw, preconditioned, cold. The caller adds spec (the text parsed), sets
+ * p->samples to the subset size used when it was 0, and adds the optimizer's keys. */
+HESSE_API void hesse_track_params_json(const hesse_track_params *p, cJSON *tracking);
+
+/* Whether step `step` (0 .. last) is measured: step 0, every multiple of every, and last. */
+HESSE_API int hesse_track_due(const hesse_track_params *p, int64_t step, int64_t last);
+
+/* One measurement. Arrays are the caller's (hesse_track_point_free releases them). */
+typedef struct {
+    int64_t index; /* 0-based measurement number of the tracker */
+    int ntop, nbottom;
+    double *top, *top_residuals;       /* [ntop], descending; ||H v - lambda v|| */
+    double *bottom, *bottom_residuals; /* [nbottom], ascending */
+    int nconverged;                    /* pairs of all Lanczos runs within tol ||H|| (of nwanted) */
+    int nwanted;      /* ntop + nbottom (+ npreconditioned, + powerlaw_K when run) */
+    int64_t products; /* every warm Lanczos run of this measurement: top, bottom, preconditioned,
+                         power law (final residual blocks included; the trace not) */
+    double seconds;   /* their wall time */
+    int has_cold;     /* 1: the runs were repeated from random starts (cold) */
+    int64_t products_cold; /* their products and seconds (0 otherwise) */
+    double seconds_cold;
+    int64_t top_products, bottom_products; /* parts of products (warm) */
+    int has_trace;
+    double trace, trace_se; /* Hutch++ estimate and its standard error */
+    int64_t trace_products;
+    int has_powerlaw;        /* 1: the top K2 were solved and fitted */
+    int powerlaw_K;          /* values fitted (the positive ones of the top K2) */
+    int powerlaw_ok;         /* 0 when the fit failed (fewer than 3 positive values, ...) */
+    hesse_powerlaw powerlaw; /* the fit; s_mle is the reported s-hat (docs/analyses.md) */
+    int64_t powerlaw_products, powerlaw_products_cold;
+    int npreconditioned; /* top-k of D H D; 0 when not asked or no preconditioner was given */
+    double *preconditioned, *preconditioned_residuals;
+    int64_t preconditioned_products, preconditioned_products_cold;
+} hesse_track_point;
+HESSE_API void hesse_track_point_free(hesse_track_point *p);
+
+/* A series row's measurement keys (docs/results.md, "tracking"): top, top_residuals,
+ * products, seconds; bottom, bottom_residuals (bottom > 0); products_cold, seconds_cold
+ * (cold); trace, trace_se, trace_products (trace); powerlaw_s (= s_mle), powerlaw_d_ks,
+ * powerlaw_d_c, powerlaw_K (power law; null values when the fit failed); preconditioned,
+ * preconditioned_residuals, preconditioned_products (when measured). The caller adds step,
+ * epoch, loss, accuracy and lr. */
+HESSE_API void hesse_track_point_json(const hesse_track_point *p, cJSON *row);
+
+typedef struct hesse_tracker hesse_tracker;
+
+/* A tracker of operators of dimension n; p is copied. HESSE_EINVAL when p is out of range or
+ * asks for more eigenvalues than n (top + bottom, powerlaw). */
+HESSE_API int hesse_tracker_create(int64_t n, const hesse_track_params *p, hesse_tracker **out);
+HESSE_API void hesse_tracker_free(hesse_tracker *t);
+
+/* Measures H (dimension n; borrowed for the call). precond: Adam's diagonal preconditioner P
+ * (length n, entries > 0 and finite; borrowed), or NULL (no preconditioned values this time,
+ * e.g. at step 0 before Adam's first step); read only when p.preconditioned. Fills *out (zeroed
+ * first; release with hesse_track_point_free). Errors: the operator's, the solvers',
+ * HESSE_EINVAL (dimension, a non-positive preconditioner entry). On error the tracker may
+ * have updated some of its series: discard it. */
+HESSE_API int hesse_tracker_measure(hesse_tracker *t, const hesse_op *H, const double *precond,
+                                    hesse_track_point *out);
+
+/* Totals over the measurements so far (restored by hesse_tracker_load). */
+typedef struct {
+    int64_t measurements;
+    int64_t products, products_cold, trace_products;
+    double seconds, seconds_cold;
+} hesse_track_totals;
+HESSE_API hesse_track_totals hesse_tracker_totals(const hesse_tracker *t);
+
+/* The state a resumed run needs to continue bit for bit (measurement count, totals, every
+ * series' Ritz vectors) as one byte blob in *blob (the caller's: hesse_free), *size bytes. */
+HESSE_API int hesse_tracker_save(const hesse_tracker *t, void **blob, size_t *size);
+/* Restores a saved state into a tracker created with the same n and params (HESSE_EINVAL
+ * naming the first that differs); a blob that is not a tracker state, of another version, byte
+ * order or size is HESSE_EINPUT. */
+HESSE_API int hesse_tracker_load(hesse_tracker *t, const void *blob, size_t size);
 
 #ifdef __cplusplus
 }

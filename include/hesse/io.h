@@ -160,7 +160,14 @@ HESSE_API int hesse_json_write(const cJSON *doc, const char *path);
 /* ---- SVG plots ---------------------------------------------------------------------------
  * Self-contained SVG line / point / stem plots (no scripts, no external fonts), for the
  * results and the HTML report. */
-typedef enum { HESSE_PLOT_LINE = 0, HESSE_PLOT_POINTS = 1, HESSE_PLOT_STEMS = 2 } hesse_plot_style;
+/* HESSE_PLOT_HLINE: a horizontal reference line at y[0] across the whole plot (x is ignored),
+ * its label written on the line at the left end as well as in the legend. */
+typedef enum {
+    HESSE_PLOT_LINE = 0,
+    HESSE_PLOT_POINTS = 1,
+    HESSE_PLOT_STEMS = 2,
+    HESSE_PLOT_HLINE = 3
+} hesse_plot_style;
 
 typedef struct {
     const char *label; /* legend text; NULL: none */
@@ -175,6 +182,8 @@ typedef struct {
     const char *title, *xlabel, *ylabel;
     int xlog, ylog;    /* log10 axes: non-positive values are left out */
     int width, height; /* pixels; 0: 640 x 400 */
+    int xint;          /* x values are integers (steps): ticks at integers only (linear x) */
+    int legend_right;  /* the legend right of the frame instead of in its top right corner */
 } hesse_plot;
 HESSE_API hesse_plot hesse_plot_defaults(void);
 
@@ -185,6 +194,24 @@ HESSE_API int hesse_svg_render(const hesse_plot *p, const hesse_series *series, 
 /* Renders and writes atomically. */
 HESSE_API int hesse_svg_write(const hesse_plot *p, const hesse_series *series, int nseries,
                               const char *path);
+
+/* ---- Tracked training (hesse train --track) --------------------------------------------------
+ * Both read the "tracking" object of a train document (docs/results.md) and write nothing. */
+
+/* The series as CSV: a header line, then one line per measurement; a column per scalar key
+ * and per array element (top_1..top_k, top_residual_1.., bottom_.., preconditioned_1..), only
+ * for keys some measurement has; numbers that read back as the exact doubles, an empty cell
+ * where a measurement lacks the value or it is null. *text is the caller's (hesse_free).
+ * HESSE_EINVAL when tracking is not an object; HESSE_EINPUT without a "series" array of
+ * objects. */
+HESSE_API int hesse_track_csv(const cJSON *tracking, char **text);
+/* The sharpness against step (linear axes, integer steps): lambda_1 and, lighter, the other
+ * tracked top eigenvalues, the line 2/eta ("threshold") labelled with its value, and when the
+ * series has "preconditioned" values lambda_1(P^-1 H) with the line (2 + 2 beta1) / ((1 - beta1)
+ * eta) ("threshold_preconditioned", 38/eta at beta1 = 0.9); a step size that changes along the
+ * run gives the thresholds as curves 2/eta_t. *svg is the caller's (hesse_free); the errors of
+ * hesse_track_csv, and HESSE_EINVAL when nothing can be drawn. */
+HESSE_API int hesse_track_svg(const cJSON *tracking, char **svg);
 
 /* A heat map of an n x n matrix (row-major values; a non-finite cell is drawn grey and marked
  * "n/a"), white at vmin to dark blue at vmax, the labels down the left and along the top, each

@@ -323,16 +323,21 @@ HESSE_API int64_t hesse_layer_factors_rpasses(const hesse_engine *e, hesse_facto
  * step for step (SGD and Adam: weight decay added to the gradient; SGD momentum buffer
  * initialised to the first gradient; Adam's bias-corrected moments; AdamW: Loshchilov &
  * Hutter's decoupled decay theta *= 1 - lr * weight_decay before the Adam step). */
-typedef enum { HESSE_OPTIM_SGD = 0, HESSE_OPTIM_ADAM = 1, HESSE_OPTIM_ADAMW = 2 } hesse_optim_kind;
+typedef enum {
+    HESSE_OPTIM_SGD = 0,
+    HESSE_OPTIM_ADAM = 1,
+    HESSE_OPTIM_ADAMW = 2,
+    HESSE_OPTIM_GD = 3 /* full-batch gradient descent: theta -= lr (grad + wd theta), no momentum */
+} hesse_optim_kind;
 typedef struct {
     hesse_optim_kind kind;
-    double momentum;          /* SGD */
-    double weight_decay;      /* SGD, Adam: g += wd * theta; AdamW: theta *= 1 - lr * wd */
+    double momentum;          /* SGD (GD ignores it) */
+    double weight_decay;      /* SGD, GD, Adam: g += wd * theta; AdamW: theta *= 1 - lr * wd */
     double beta1, beta2, eps; /* Adam, AdamW */
 } hesse_optim_params;
 /* PyTorch's defaults: weight decay 0, except 0.01 for AdamW; betas 0.9, 0.999; eps 1e-8. */
 HESSE_API hesse_optim_params hesse_optim_defaults(hesse_optim_kind kind);
-/* "sgd", "adam", "adamw", and back (HESSE_EINVAL on an unknown name). */
+/* "sgd", "adam", "adamw", "gd", and back (HESSE_EINVAL on an unknown name). */
 HESSE_API const char *hesse_optim_name(hesse_optim_kind kind);
 HESSE_API int hesse_optim_parse(const char *name, hesse_optim_kind *kind);
 
@@ -342,6 +347,20 @@ HESSE_API void hesse_optimizer_free(hesse_optimizer *o);
 /* One step with learning rate lr: updates theta (length n) from grad, which it may
  * overwrite (weight decay is added to it in place). */
 HESSE_API void hesse_optimizer_step(hesse_optimizer *o, double lr, double *theta, double *grad);
+/* Adam/AdamW after at least one step: diag[i] = sqrt(v[i] / (1 - beta2^t)) + eps (length n), the
+ * divisor of the step just taken (torch.optim.Adam's `denom`), so that the step was
+ * theta -= lr * m_hat / diag. HESSE_EINVAL (with a message) for SGD/GD or before the first step. */
+HESSE_API int hesse_optimizer_preconditioner(const hesse_optimizer *o, double *diag);
+/* beta1 of Adam/AdamW; 0 for SGD and GD. */
+HESSE_API double hesse_optimizer_beta1(const hesse_optimizer *o);
+/* Steps taken so far. */
+HESSE_API int64_t hesse_optimizer_steps(const hesse_optimizer *o);
+/* The optimizer's state for checkpoints: step count and moments (bytes: its size). save writes
+ * it to buf; load reads it back into an optimizer created with the same n and params
+ * (HESSE_EINPUT when the size or kind differs). */
+HESSE_API size_t hesse_optimizer_state_bytes(const hesse_optimizer *o);
+HESSE_API void hesse_optimizer_state_save(const hesse_optimizer *o, unsigned char *buf);
+HESSE_API int hesse_optimizer_state_load(hesse_optimizer *o, const unsigned char *buf, size_t size);
 
 typedef enum {
     HESSE_SCHEDULE_CONSTANT = 0,
@@ -364,6 +383,69 @@ HESSE_API double hesse_schedule_lr(hesse_schedule_kind kind, double lr, int epoc
  * optimizer step (W = 0: CosineAnnealingLR(T_max=steps) alone). */
 HESSE_API double hesse_schedule_warmup_cosine(double lr, int64_t step, int64_t steps,
                                               int64_t warmup);
+
+/* ---- The training loop ----------------------------------------------------------------
+ * hesse_trainer runs the optimizer over a model and its training samples one step at a time:
+ * minibatches of the samples shuffled at the start of every epoch (hesse_rng stream 1 of the
+ * seed; stream 0 initialises the weights), or for HESSE_OPTIM_GD one step per epoch on the
+ * gradient over all samples in their order (chunked by the engine). The learning rate of a
+ * step follows the schedule: per epoch (hesse_schedule_lr) or, for warmup-cosine, per step.
+ * The state (parameters, optimizer moments and step count, the shuffle's rng and order, the
+ * position and the running sums of the epoch) saves to a blob, so that a run stopped between
+ * two steps and resumed from it takes the same steps bit for bit. */
+typedef struct {
+    hesse_optim_params optim;
+    hesse_schedule_kind schedule;
+    double lr;       /* base learning rate */
+    int epochs;      /* epochs in all (0: no step) */
+    int batch;       /* minibatch size (capped at the samples); ignored by GD */
+    int step_epochs; /* HESSE_SCHEDULE_STEP: epochs between decays (>= 1) */
+    double gamma;    /* HESSE_SCHEDULE_STEP: decay factor */
+    int64_t warmup;  /* HESSE_SCHEDULE_WARMUP_COSINE: warm-up steps (< all steps) */
+    uint64_t seed;   /* the shuffle's seed */
+    int chunk;       /* GD: samples per engine chunk (0: from memory); SGD/Adam: the batch */
+} hesse_trainer_params;
+/* SGD, constant lr 0.01, one epoch, batch 64, step_epochs 1, gamma 0.1, warmup 0, seed 0. */
+HESSE_API hesse_trainer_params hesse_trainer_defaults(void);
+
+/* What one step did. */
+typedef struct {
+    int64_t step;        /* steps done after it (1 for the first) */
+    int epoch;           /* its epoch, 0-based */
+    int64_t index;       /* its minibatch within the epoch, 0-based */
+    int epoch_end;       /* 1 when it was the last step of its epoch */
+    double lr;           /* the learning rate it used */
+    double loss;         /* the mean loss of its minibatch, at the parameters before it */
+    int64_t count;       /* samples in its minibatch */
+    double epoch_loss;   /* the epoch so far: mean loss over its minibatches' samples */
+    double epoch_acc;    /* and the fraction of positions predicted right */
+    int64_t epoch_count; /* samples the epoch has seen so far */
+} hesse_train_step;
+
+typedef struct hesse_trainer hesse_trainer;
+/* A trainer over m (borrowed, its parameters updated in place) and the training samples s
+ * (borrowed); both must outlive it. HESSE_EINVAL for bad parameters (an empty set, a warm-up
+ * that leaves no step of decay), HESSE_ENOMEM. */
+HESSE_API int hesse_trainer_create(hesse_model *m, const hesse_samples *s,
+                                   const hesse_trainer_params *p, hesse_trainer **out);
+HESSE_API void hesse_trainer_free(hesse_trainer *t);
+/* One optimizer step (HESSE_EINVAL when all are done); info may be NULL. Errors of the loss
+ * (HESSE_ENUMERIC, HESSE_EINPUT) leave the parameters as they were. */
+HESSE_API int hesse_trainer_step(hesse_trainer *t, hesse_train_step *info);
+HESSE_API int64_t hesse_trainer_steps_done(const hesse_trainer *t);
+HESSE_API int64_t hesse_trainer_steps_total(const hesse_trainer *t);
+/* Minibatches per epoch (1 for GD) and the minibatch size (all samples for GD). */
+HESSE_API int64_t hesse_trainer_batches(const hesse_trainer *t);
+HESSE_API int hesse_trainer_batch_size(const hesse_trainer *t);
+/* The learning rate of step s (0-based). */
+HESSE_API double hesse_trainer_lr(const hesse_trainer *t, int64_t step);
+HESSE_API const hesse_optimizer *hesse_trainer_optimizer(const hesse_trainer *t);
+/* The state blob: its size, a copy into buf (that many bytes), and back into a trainer created
+ * over the same model, samples and parameters (HESSE_EINPUT naming what differs, the
+ * trainer unchanged). */
+HESSE_API size_t hesse_trainer_state_bytes(const hesse_trainer *t);
+HESSE_API void hesse_trainer_state_save(const hesse_trainer *t, unsigned char *buf);
+HESSE_API int hesse_trainer_state_load(hesse_trainer *t, const unsigned char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,9 @@
  * Room (DESIGN.md, layer op/ between core/ and data/): this header owns `hesse_op` (the block
  * callback of "The operator contract"), its one counted application, operators made from
  * explicit matrices (dense, diagonal), operators made from others (restriction to a subset of
- * coordinates, projection deflation, shift, linear combination) and materialisation of an
- * operator as a dense matrix. It knows nothing of networks or data: it uses core.h only.
- * Curvature operators of a network are made in curv.h; solvers over operators are in
+ * coordinates, projection deflation, shift, linear combination, diagonal scaling D A D) and
+ * materialisation of an operator as a dense matrix. It knows nothing of networks or data: it uses
+ * core.h only. Curvature operators of a network are made in curv.h; solvers over operators are in
  * spectral.h.
  *
  * Ownership: an operator made here owns its context: release it with hesse_op_free. An
@@ -79,6 +79,12 @@ HESSE_API int hesse_op_shift(const hesse_op *a, double sigma, hesse_op *out);
 /* Y = alpha A X + beta B X (same n). */
 HESSE_API int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double beta,
                                hesse_op *out);
+
+/* Y = D A D X with D = diag(d) (d borrowed, length n, the base's dimension): a symmetric
+ * diagonal scaling of A. With d = P^{-1/2} for a positive diagonal preconditioner P, the
+ * eigenvalues of D H D are those of P^{-1} H (similar matrices), e.g. Adam's preconditioned
+ * Hessian. */
+HESSE_API int hesse_op_scale(const hesse_op *a, const double *d, hesse_op *out);
 
 /* Y = P^T A P X: A restricted to the coordinates in `count` ranges [offset[i], offset[i] +
  * length[i]) of its n (sorted, not overlapping; copied). The result has dimension

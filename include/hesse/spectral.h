@@ -188,6 +188,9 @@ typedef struct {
     void *checkpoint_ctx;
     double checkpoint_interval;
     volatile sig_atomic_t *stop; /* set from a signal handler; may be NULL */
+    const double *start; /* n x nstart column-major start vectors (borrowed; a previous run's
+                            Ritz vectors), or NULL: a warm start instead of a random vector */
+    int nstart;          /* columns of start (0: a cold start from the seed) */
 } hesse_lanczos_params;
 
 HESSE_API hesse_lanczos_params hesse_lanczos_defaults(void);

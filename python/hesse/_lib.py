@@ -121,7 +121,8 @@ class LanczosParams(Structure):
                 ("breakdown_tol", c_double), ("check_every", c_int),
                 ("monitor", eig_monitor_fn), ("monitor_ctx", c_void_p),
                 ("checkpoint", checkpoint_fn), ("checkpoint_ctx", c_void_p),
-                ("checkpoint_interval", c_double), ("stop", POINTER(c_int))]
+                ("checkpoint_interval", c_double), ("stop", POINTER(c_int)),
+                ("start", POINTER(c_double)), ("nstart", c_int)]
 
 
 class PowerParams(Structure):

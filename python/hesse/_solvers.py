@@ -310,14 +310,16 @@ def _op_of(A, n, default_block):
 
 def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=0,
          max_restarts=0, verify=True, vectors=True, residuals="explicit", checkpoint=None,
-         checkpoint_every=300.0, resume=None, progress=None, max_iter=100):
+         checkpoint_every=300.0, resume=None, progress=None, max_iter=100, start=None):
     """The `top` largest and `bottom` smallest eigenpairs of A: a hesse.Hessian, a callable
     f(X) (with n=), or a NumPy matrix. method "lanczos" (thick restart, the CLI's default),
     "power" (PyHessian's; top only); tol None: the solver's default (Lanczos 1e-8 relative
     to ||A||, power 1e-3 relative change) or "dense". The arguments are the CLI's
     options of `hesse spectrum` (seed = --solver-seed). checkpoint=PATH saves the state every
     checkpoint_every seconds and on Ctrl-C (then hesse.Interrupted is raised);
-    resume=PATH continues a run from it with the same arguments, to the same bits."""
+    resume=PATH continues a run from it with the same arguments, to the same bits.
+    start=V (Lanczos): a warm start from the columns of V (n x k, or one vector of length n),
+    e.g. the .vectors of an earlier result on a nearby operator, instead of a random vector."""
     A, run_op = _op_of(A, n, 8)
     op = run_op.op
     if top + bottom <= 0:
@@ -344,6 +346,15 @@ def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=
             p.seed, p.verify = seed, int(bool(verify))
             p.explicit_residuals = int(residuals == "explicit")
             p.want_vectors = int(bool(vectors))
+            if start is not None:
+                start = np.asfortranarray(start, dtype=np.float64)
+                if start.ndim == 1:
+                    start = start.reshape(-1, 1, order="F")
+                if start.ndim != 2 or start.shape[0] != A.n:
+                    raise InvalidArgument("start: expected an array of shape (%d, k), got %r"
+                                          % (A.n, start.shape))
+                p.start = start.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                p.nstart = start.shape[1]
             run.attach(p, monitor=True)
             if resume:
                 blob = _read_blob(resume)

@@ -40,6 +40,33 @@ def test_known_spectrum_top_and_bottom():
     assert r.products == sum(calls)
 
 
+def test_warm_start_from_earlier_vectors():
+    """start= the vectors of a run on a nearby matrix: the values of a cold run (and the true
+    ones, np.linalg.eigvalsh), the true residuals within tol ||A||; a bad start is refused."""
+    n = 300
+    lam = np.concatenate([[9.0, 7.5, 6.0, 5.0], np.linspace(-1.0, 2.0, n - 4)])
+    A0 = matrix_with_spectrum(lam, seed=4)
+    rng = np.random.default_rng(5)
+    E = rng.standard_normal((n, n)) / np.sqrt(n)
+    A1 = A0 + 0.02 * (E + E.T) / 2
+    exact = np.sort(np.linalg.eigvalsh(A1))[::-1][:4]
+    r0 = hesse.eigs(A0, top=4, verify=False)
+    cold = hesse.eigs(A1, top=4, verify=False, seed=1)
+    warm = hesse.eigs(A1, top=4, verify=False, seed=1, start=r0.vectors)
+    assert np.allclose(warm.values, cold.values, rtol=1e-10, atol=0), (warm.values, cold.values)
+    assert np.allclose(warm.values, exact, rtol=1e-10, atol=0), (warm.values, exact)
+    true = np.linalg.norm(A1 @ warm.vectors - warm.vectors * warm.values, axis=0)
+    assert np.all(true <= 1e-8 * np.abs(exact[0]) * 1.01)
+    one = hesse.eigs(A1, top=4, verify=False, start=r0.vectors[:, 0])  # one vector
+    assert np.allclose(one.values, exact, rtol=1e-10, atol=0)
+    bad = r0.vectors.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(hesse.InvalidArgument, match="non-finite"):
+        hesse.eigs(A1, top=4, start=bad)
+    with pytest.raises(hesse.InvalidArgument, match="shape"):
+        hesse.eigs(A1, top=4, start=np.ones((n + 1, 2)))
+
+
 def test_matrix_and_scipy_style_operator():
     lam = np.arange(1.0, 41.0)
     A = matrix_with_spectrum(lam, seed=3)

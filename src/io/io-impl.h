@@ -64,4 +64,21 @@ int hesse_atomic_write(hesse_atomic *a, const void *data, size_t len);
 int hesse_atomic_commit(hesse_atomic *a);
 void hesse_atomic_abort(hesse_atomic *a);
 
+/* ---- Tracked training (track.c) ------------------------------------------------------------
+ * The columns of a "tracking" object that the plot, the report and the verdict read. */
+typedef struct {
+    int64_t n;
+    double *step;    /* [n] */
+    double *top;     /* [k * n]: top[j * n + i] = series[i].top[j] (NaN where absent) */
+    int k;           /* columns of top (at most 16) */
+    double *pre;     /* [n] series[i].preconditioned[0] (NaN where absent), or NULL: none */
+    double *thr;     /* [n] 2 / lr_i (the row's lr; the tracking's when a row has none) */
+    double *thr_pre; /* [n] (2 + 2 beta1) / ((1 - beta1) lr_i), or NULL without beta1 */
+    double threshold, threshold_pre; /* the tracking object's, or from its lr (NaN: none) */
+} hesse_track_data;
+/* HESSE_EINVAL when tracking is not an object, HESSE_EINPUT without a "series" array of
+ * objects (messages start with fn), HESSE_ENOMEM. */
+int hesse_track_data_read(const cJSON *tracking, hesse_track_data *d, const char *fn);
+void hesse_track_data_free(hesse_track_data *d);
+
 #endif /* HESSE_IO_IMPL_H */

@@ -141,6 +141,8 @@ typedef void (*hesse_rep_fn)(hesse_rep *s, const cJSON *doc);
 
 void hesse_rep_eval(hesse_rep *s, const cJSON *doc);
 void hesse_rep_train(hesse_rep *s, const cJSON *doc);
+/* The "tracking" part of a train document (report_track.c); nothing when it has none. */
+void hesse_rep_tracking(hesse_rep *s, const cJSON *doc);
 void hesse_rep_dense(hesse_rep *s, const cJSON *doc);
 void hesse_rep_spectrum(hesse_rep *s, const cJSON *doc);
 void hesse_rep_density(hesse_rep *s, const cJSON *doc);

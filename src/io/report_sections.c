@@ -109,6 +109,7 @@ void hesse_rep_eval(hesse_rep *s, const cJSON *doc) {
 
 void hesse_rep_train(hesse_rep *s, const cJSON *doc) {
     history(s, doc);
+    hesse_rep_tracking(s, doc);
 }
 
 /* ---- dense ------------------------------------------------------------------------------- */

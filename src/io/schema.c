@@ -136,6 +136,51 @@ static const hesse_key train_keys[] = {
     OPT("history[].test_loss", "test loss", "", NUMBER), /* not with --no-test */
     OPT("history[].test_accuracy", "test accuracy", "", NUMBER),
     REQ("history[].seconds", "seconds", "s", NUMBER),
+    /* --track (issue 20): settings, thresholds, the time split, then one row per measurement */
+    OPT("tracking", "tracking", "", OBJECT),
+    REQ("tracking.spec", "tracking specification", "", STRING),
+    REQ("tracking.every", "measured every", "steps", INT),
+    REQ("tracking.top", "top eigenvalues tracked", "", INT),
+    REQ("tracking.bottom", "bottom eigenvalues tracked", "", INT),
+    REQ("tracking.samples", "measurement samples", "", INT),
+    REQ("tracking.tol", "Lanczos tolerance", "", NUMBER),
+    REQ("tracking.trace", "trace tracked", "", BOOL),
+    REQ("tracking.powerlaw", "power-law eigenvalues", "", INT),
+    REQ("tracking.preconditioned", "preconditioned sharpness tracked", "", BOOL),
+    REQ("tracking.cold", "cold starts measured", "", BOOL),
+    REQ("tracking.optimizer", "optimizer", "", STRING),
+    REQ("tracking.lr", "step size η", "", NUMBER),
+    OPT("tracking.beta1", "Adam β₁", "", NUMBER), /* adam/adamw */
+    REQ("tracking.threshold", "2/η", "", NUMBER),
+    OPT("tracking.threshold_preconditioned", "(2+2β₁)/((1−β₁)η)", "", NUMBER),
+    REQ("tracking.seconds_training", "seconds training", "s", NUMBER),
+    REQ("tracking.seconds_measuring", "seconds measuring", "s", NUMBER),
+    REQ("tracking.products", "products (warm starts)", "", INT),
+    OPT("tracking.products_cold", "products (cold starts)", "", INT), /* cold */
+    REQ("tracking.series", "measurements", "", ARRAY),
+    REQ("tracking.series[].step", "step", "", INT),
+    REQ("tracking.series[].epoch", "epoch", "", NUMBER),
+    REQ("tracking.series[].loss", "loss (measurement subset)", "", NUMBER),
+    REQ("tracking.series[].accuracy", "accuracy (measurement subset)", "", NUMBER),
+    REQ("tracking.series[].lr", "step size", "", NUMBER),
+    REQ("tracking.series[].top", "top eigenvalues", "", ARRAY),
+    REQ("tracking.series[].top_residuals", "top residuals", "", ARRAY),
+    OPT("tracking.series[].bottom", "bottom eigenvalues", "", ARRAY), /* bottom > 0 */
+    OPT("tracking.series[].bottom_residuals", "bottom residuals", "", ARRAY),
+    REQ("tracking.series[].products", "products", "", INT),
+    REQ("tracking.series[].seconds", "seconds", "s", NUMBER),
+    OPT("tracking.series[].products_cold", "products (cold start)", "", INT), /* cold */
+    OPT("tracking.series[].seconds_cold", "seconds (cold start)", "s", NUMBER),
+    OPT("tracking.series[].trace", "trace", "", NUMBER), /* trace */
+    OPT("tracking.series[].trace_se", "trace standard error", "", NUMBER),
+    OPT("tracking.series[].trace_products", "trace products", "", INT),
+    OPT("tracking.series[].powerlaw_s", "power-law ŝ", "", NUMBER), /* powerlaw */
+    OPT("tracking.series[].powerlaw_d_ks", "power-law d_KS", "", NUMBER),
+    OPT("tracking.series[].powerlaw_d_c", "power-law d_c", "", NUMBER),
+    OPT("tracking.series[].powerlaw_K", "power-law K", "", INT),
+    OPT("tracking.series[].preconditioned", "top eigenvalues of P⁻¹H", "", ARRAY),
+    OPT("tracking.series[].preconditioned_residuals", "residuals of P⁻¹H", "", ARRAY),
+    OPT("tracking.series[].preconditioned_products", "products for P⁻¹H", "", INT),
     END,
 };
 

@@ -11,7 +11,7 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
 #define PALETTE_SIZE (int)(sizeof palette / sizeof palette[0])
 
 hesse_plot hesse_plot_defaults(void) {
-    hesse_plot p = {NULL, NULL, NULL, 0, 0, 640, 400};
+    hesse_plot p = {NULL, NULL, NULL, 0, 0, 640, 400, 0, 0};
     return p;
 }
 
@@ -85,8 +85,11 @@ static void xml_text(hesse_iobuf *b, const char *s) {
     }
 }
 
-static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, double other0, double other1) {
+/* integer: an axis of integer values, whose ticks are integers too. */
+static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, int integer, double other0,
+                       double other1) {
     double step = a->log ? fmax(1.0, ceil((a->hi - a->lo) / 6)) : nice_step(a->hi - a->lo, 6);
+    if (integer && !a->log) step = fmax(1.0, step);
     double first = ceil(a->lo / step - 1e-9) * step;
     for (double t = first; t <= a->hi + 1e-9 * step; t += step) {
         if (fabs(t) < 1e-9 * step) t = 0.0; /* no "-0" from accumulated steps */
@@ -112,14 +115,35 @@ static void draw_ticks(hesse_iobuf *b, const axis *a, int vertical, double other
     }
 }
 
+/* The width of the legend when it stands right of the frame: its longest label at about 6.5
+ * px per character (UTF-8 continuation bytes not counted), the swatch and margins. */
+static double legend_width(const hesse_series *series, int nseries) {
+    double widest = 0;
+    for (int s = 0; s < nseries; s++) {
+        int chars = 0;
+        for (const char *c = series[s].label; c && *c; c++)
+            chars += ((unsigned char)*c & 0xC0) != 0x80;
+        widest = fmax(widest, 6.5 * chars);
+    }
+    return widest + 42;
+}
+
 /* The ranges of both axes over every usable point (stems keep zero in range). */
 static int fit_axes(const hesse_plot *d, const hesse_series *series, int nseries, axis *ax,
                     axis *ay) {
-    *ax = (axis){INFINITY, -INFINITY, d->xlog, 70, d->width - 20};
+    double right = d->legend_right ? legend_width(series, nseries) : 20;
+    *ax = (axis){INFINITY, -INFINITY, d->xlog, 70, d->width - right};
     *ay = (axis){INFINITY, -INFINITY, d->ylog, d->height - 50, d->title ? 34 : 14};
     int stems = 0;
     for (int s = 0; s < nseries; s++) {
         stems |= series[s].style == HESSE_PLOT_STEMS;
+        if (series[s].style == HESSE_PLOT_HLINE) { /* its height only: it spans any x */
+            if (series[s].n > 0 && usable(series[s].y[0], ay->log)) {
+                ay->lo = fmin(ay->lo, to_axis(series[s].y[0], ay->log));
+                ay->hi = fmax(ay->hi, to_axis(series[s].y[0], ay->log));
+            }
+            continue;
+        }
         for (int64_t i = 0; i < series[s].n; i++) {
             double x = series[s].x[i], y = series[s].y[i];
             if (!usable(x, ax->log) || !usable(y, ay->log)) continue;
@@ -155,8 +179,8 @@ static void draw_frame(hesse_iobuf *b, const hesse_plot *d, const axis *ax, cons
         xml_text(b, d->title);
         hesse_iobuf_puts(b, "</text>\n");
     }
-    draw_ticks(b, ax, 0, ay->px0, ay->px1);
-    draw_ticks(b, ay, 1, ax->px0, ax->px1);
+    draw_ticks(b, ax, 0, d->xint, ay->px0, ay->px1);
+    draw_ticks(b, ay, 1, 0, ax->px0, ax->px1);
     hesse_iobuf_printf(b,
                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
                        "stroke=\"#444\"/>\n",
@@ -182,9 +206,29 @@ static void draw_frame(hesse_iobuf *b, const hesse_plot *d, const axis *ax, cons
                        ax->px0, ay->px1, ax->px1 - ax->px0, ay->px0 - ay->px1);
 }
 
-/* One series: a polyline, or markers (with stems from zero). */
+/* A reference line across the plot, its label above it at the left end. */
+static void draw_hline(hesse_iobuf *b, const hesse_series *se, const char *color, const axis *ax,
+                       const axis *ay) {
+    if (se->n < 1 || !usable(se->y[0], ay->log)) return;
+    double py = to_px(ay, se->y[0]);
+    hesse_iobuf_printf(b,
+                       "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" "
+                       "stroke-width=\"1.2\"%s/>\n",
+                       ax->px0, py, ax->px1, py, color,
+                       se->dashed ? " stroke-dasharray=\"6 4\"" : "");
+    if (!se->label) return;
+    hesse_iobuf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" fill=\"%s\">", ax->px0 + 6, py - 4, color);
+    xml_text(b, se->label);
+    hesse_iobuf_puts(b, "</text>\n");
+}
+
+/* One series: a polyline, markers (with stems from zero), or a reference line. */
 static void draw_series(hesse_iobuf *b, const hesse_series *se, const char *color, const axis *ax,
                         const axis *ay) {
+    if (se->style == HESSE_PLOT_HLINE) {
+        draw_hline(b, se, color, ax, ay);
+        return;
+    }
     if (se->style == HESSE_PLOT_LINE) {
         hesse_iobuf_printf(b,
                            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"",
@@ -210,21 +254,21 @@ static void draw_series(hesse_iobuf *b, const hesse_series *se, const char *colo
 
 /* The labelled series, one line each in the top right corner. */
 static void draw_legend(hesse_iobuf *b, const hesse_series *series, int nseries, const axis *ax,
-                        const axis *ay) {
-    double y = ay->px1 + 14;
+                        const axis *ay, int right) {
+    double y = ay->px1 + 14, x0 = right ? ax->px1 + 182 : ax->px1; /* the swatch at x0 - 170 */
     for (int s = 0; s < nseries; s++) {
         if (!series[s].label) continue;
         const char *color = series[s].color ? series[s].color : palette[s % PALETTE_SIZE];
-        if (series[s].style == HESSE_PLOT_LINE)
+        if (series[s].style == HESSE_PLOT_LINE || series[s].style == HESSE_PLOT_HLINE)
             hesse_iobuf_printf(b,
                                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                                "stroke=\"%s\" stroke-width=\"2\"%s/>",
-                               ax->px1 - 170, y - 4, ax->px1 - 150, y - 4, color,
+                               x0 - 170, y - 4, x0 - 150, y - 4, color,
                                series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
         else /* points and stems: their marker */
-            hesse_iobuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
-                               ax->px1 - 160, y - 4, color);
-        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", ax->px1 - 145, y);
+            hesse_iobuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", x0 - 160,
+                               y - 4, color);
+        hesse_iobuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x0 - 145, y);
         xml_text(b, series[s].label);
         hesse_iobuf_puts(b, "</text>\n");
         y += 15;
@@ -249,7 +293,7 @@ int hesse_svg_render(const hesse_plot *p, const hesse_series *series, int nserie
         draw_series(&b, se, se->color ? se->color : palette[s % PALETTE_SIZE], &ax, &ay);
     }
     hesse_iobuf_puts(&b, "</g>\n");
-    if (legend) draw_legend(&b, series, nseries, &ax, &ay);
+    if (legend) draw_legend(&b, series, nseries, &ax, &ay, d.legend_right);
     hesse_iobuf_puts(&b, "</svg>\n");
     rc = hesse_iobuf_status(&b);
     if (rc != HESSE_OK) {

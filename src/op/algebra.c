@@ -1,6 +1,6 @@
 /* The operator algebra (op.h): explicit dense and diagonal matrices, projection deflation
- * P A P, shift A + sigma I, linear combination alpha A + beta B and restriction P^T A P to a
- * subset of coordinates.
+ * P A P, shift A + sigma I, linear combination alpha A + beta B, diagonal scaling D A D and
+ * restriction P^T A P to a subset of coordinates.
  *
  * Operators built on another call the base's callback directly (restriction through
  * hesse_op_apply without stats), not a counting hesse_op_apply, so that one product of the
@@ -246,6 +246,51 @@ int hesse_op_combine(const hesse_op *a, double alpha, const hesse_op *b, double 
     c->beta = beta;
     *out =
         (hesse_op){a->n, combine_apply, c, min_block(a->max_block, b->max_block), combine_free, 0};
+    return HESSE_OK;
+}
+
+/* ---- Diagonal scaling D A D ----------------------------------------------------------------- */
+
+typedef struct {
+    hesse_op a;
+    const double *d; /* borrowed, length n */
+    double *dx;      /* n x k scratch: D X */
+    size_t dx_cap;
+} scale_ctx;
+
+static int scale_apply(void *ctx, int k, const double *X, double *Y) {
+    scale_ctx *c = ctx;
+    const int64_t n = c->a.n;
+    int rc = ensure_scratch(&c->dx, &c->dx_cap, (size_t)n * k);
+    if (rc != HESSE_OK) return rc;
+    for (int j = 0; j < k; j++)
+        for (int64_t i = 0; i < n; i++) c->dx[(size_t)j * n + i] = c->d[i] * X[(size_t)j * n + i];
+    rc = c->a.apply(c->a.ctx, k, c->dx, Y);
+    if (rc != HESSE_OK) return rc;
+    for (int j = 0; j < k; j++)
+        for (int64_t i = 0; i < n; i++) Y[(size_t)j * n + i] *= c->d[i];
+    return HESSE_OK;
+}
+
+static void scale_free(void *ctx) {
+    scale_ctx *c = ctx;
+    if (!c) return;
+    hesse_free(c->dx);
+    hesse_free(c);
+}
+
+int hesse_op_scale(const hesse_op *a, const double *d, hesse_op *out) {
+    if (!out) return hesse_error(HESSE_EINVAL, "hesse_op_scale: out is NULL");
+    *out = (hesse_op){0};
+    int rc = check_base(a, "hesse_op_scale");
+    if (rc != HESSE_OK) return rc;
+    if (!d) return hesse_error(HESSE_EINVAL, "hesse_op_scale: the diagonal d is NULL");
+    scale_ctx *c = hesse_calloc(1, sizeof *c);
+    if (!c) return HESSE_ENOMEM;
+    c->a = *a;
+    c->a.free_ctx = NULL;
+    c->d = d;
+    *out = (hesse_op){a->n, scale_apply, c, a->max_block, scale_free, 0};
     return HESSE_OK;
 }
 

@@ -99,6 +99,17 @@ int hesse_trl_finish(hesse_trl_work *w, hesse_eigs *out);
 /* Copies this run's counters into the state (totals over all runs). */
 void hesse_trl_sync(hesse_trl_work *w);
 
+/* Warm start (trlan_warm.c). The weight of the random unit vector added to the combination of
+ * the start vectors (which has norm 1) before normalising. */
+#define HESSE_TRL_WARM_MIX 1e-4
+/* HESSE_EINVAL when p->start / p->nstart are unusable (nstart < 0, NULL start, a non-finite
+ * entry). */
+int hesse_trl_check_start(const hesse_lanczos_params *p, int64_t n);
+/* Writes the warm start vector into column 0 of st->V (st allocated, rng seeded): the
+ * normalised sum of an orthonormal basis of the first min(nstart, m) columns of start plus
+ * the random part. HESSE_EINVAL when every column is zero. */
+int hesse_trl_warm_vector(hesse_trl_state *st, const double *start, int nstart);
+
 /* Allocates V, T and the lock arrays for st->n, st->m (zeroed). */
 int hesse_trl_alloc(hesse_trl_state *st);
 void hesse_trl_free(hesse_trl_state *st);

@@ -322,7 +322,7 @@ static int trl_setup(const hesse_op *op, const hesse_lanczos_params *p, hesse_tr
     st->seed = p->seed;
     st->verify = p->verify ? 1 : 0;
     st->check_every = p->check_every > 0 ? p->check_every : 1 + m / 100;
-    return HESSE_OK;
+    return hesse_trl_check_start(p, n);
 }
 
 static int trl_start(const hesse_op *op, const hesse_lanczos_params *p, hesse_trl_state *st,
@@ -351,9 +351,14 @@ int hesse_lanczos_eigs(const hesse_op *op, const hesse_lanczos_params *p, hesse_
     if (rc != HESSE_OK) return rc;
     if ((rc = hesse_trl_alloc(&st)) != HESSE_OK) goto cleanup;
     hesse_rng_seed(&st.rng, st.seed);
-    hesse_sp_fill(&st.rng, HESSE_PROBE_NORMAL, st.n, st.V);
-    cblas_dscal((int)st.n, 1.0 / cblas_dnrm2((int)st.n, st.V, 1), st.V, 1);
-    st.fresh = 1;
+    if (p->nstart > 0) {
+        /* a warm start is no fresh random space: verify still looks from a fresh one */
+        if ((rc = hesse_trl_warm_vector(&st, p->start, p->nstart)) != HESSE_OK) goto cleanup;
+    } else {
+        hesse_sp_fill(&st.rng, HESSE_PROBE_NORMAL, st.n, st.V);
+        cblas_dscal((int)st.n, 1.0 / cblas_dnrm2((int)st.n, st.V, 1), st.V, 1);
+        st.fresh = 1;
+    }
     rc = trl_start(op, p, &st, out);
 cleanup:
     hesse_trl_free(&st);

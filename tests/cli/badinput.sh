@@ -41,6 +41,9 @@ arch='avgpool2d(4),flatten,linear(49,6),tanh,linear(6,10)'
     fail "the fixture checkpoint"
 "$HESSE" density -q --model "$T/m.safetensors" --samples 300 --probes 2 --steps 6 \
     --checkpoint "$T/slq.ckpt" --checkpoint-every 0 -o "$T/slq.json" || fail "the SLQ checkpoint"
+"$HESSE" train -q --arch 'mlp(20,4,3)' --data 'gaussmix:classes=3,dim=20,separation=4,seed=1,samples=60,test=30' \
+    --epochs 2 --batch 20 --no-test --checkpoint "$T/tr.ckpt" --checkpoint-every 0 -o "$T/tr.safetensors" ||
+    fail "the training checkpoint"
 "$PY" - "$T" "$FM" <<'PY' || fail "making the bad files"
 import copy, gzip, json, os, struct, sys
 t, fm = sys.argv[1], sys.argv[2]
@@ -134,6 +137,15 @@ open(path("trhead.ckpt"), "wb").write(ck[:20])
 blob = bytearray(ck[16 + chl:])
 blob[8:12] = struct.pack("<I", struct.unpack("<I", bytes(blob[8:12]))[0] + 1)
 h = dict(hdr); h["blob_crc32"] = "%08x" % zlib.crc32(bytes(blob)); ck_write("version.ckpt", h, bytes(blob))
+# A training checkpoint whose history section claims more bytes than the state holds (its size
+# and CRC recomputed, so that the state's own parser refuses it).
+tr = open(path("tr.ckpt"), "rb").read()
+thl = struct.unpack("<Q", tr[8:16])[0]
+th, tblob = json.loads(tr[16:16 + thl]), bytearray(tr[16 + thl:])
+tblob[8:16] = struct.pack("<Q", struct.unpack("<Q", bytes(tblob[8:16]))[0] + 8)
+th["blob_crc32"] = "%08x" % zlib.crc32(bytes(tblob))
+t2 = json.dumps(th, separators=(",", ":")).encode()
+open(path("trstate.ckpt"), "wb").write(tr[:8] + struct.pack("<Q", len(t2)) + t2 + bytes(tblob))
 
 # Data: an absurd class count; two data files of one shape (the second replaces the first
 # under its name after a checkpoint); inputs too large for double precision's gradients.
@@ -288,6 +300,14 @@ row E131 "option --layer: --operator gmeans is built from the class means over a
 row E132 "option --method exact: only the low-rank operators gmeans, gclass and gcross have an exact density here, not hessian" -- \
     "$HESSE" density $s --method exact -o "$o"
 row E133 "option --deflate applies to --method slq or kpm" -- "$HESSE" density $s --operator gmeans --deflate 2 -o "$o"
+# --track (hesse train): the spec is parsed, and checked against the model, before training
+tk() { "$HESSE" train -q --arch "$arch" --samples 200 --epochs 1 --no-test --track "$1" -o "$T/out.safetensors"; }
+row E190 "option --track: every=K is missing in 'top=1'" -- tk top=1
+row E191 "option --track: unknown item 'tops=2'" -- tk every=5,tops=2
+row E192 "option --track: every=ten: expected an integer, got 'ten'" -- tk every=ten
+row E193 "option --track: trace=3: 'trace' takes no value" -- tk every=5,trace=3
+row E194 "option --track: probes=10 applies to trace" -- tk every=5,probes=10
+row E195 "option --track: top \+ bottom \(400\) and powerlaw \(0\) must not exceed the 370 parameters" -- tk every=5,top=400
 row E134 "option --operator: expected hessian, ggn, residual, efisher, gmeans, gclass, gcross or gwithin, got 'gfoo'" -- \
     "$HESSE" density $s --operator gfoo -o "$o"
 row E135 "option --density-steps applies with --density" -- "$HESSE" classes $s --density-steps 3 -o "$o"
@@ -345,13 +365,25 @@ row E127 "300000 samples of dim 1000 exceed the 2\^28 values a split may hold" -
     tr --data gaussmix:classes=3,dim=1000,separation=1,samples=300000
 row E128 "options --data and --model: describe one or the other" -- \
     "$HESSE" info --data "$gm" $m -o "$o"
-row E170 "option --optimizer: expected sgd, adam or adamw, got 'lamb'" -- tr --data "$gm" --optimizer lamb
+row E170 "option --optimizer: expected sgd, adam, adamw or gd, got 'lamb'" -- tr --data "$gm" --optimizer lamb
 row E171 "option --schedule: expected constant, step, cosine or warmup-cosine, got 'linear'" -- \
     tr --data "$gm" --schedule linear
 row E172 "option --warmup applies to --schedule warmup-cosine, not 'constant'" -- tr --data "$gm" --warmup 2
 row E173 "option --warmup 9: the run has 9 optimizer steps \(3 epochs x 3 minibatches\); the warm-up must leave at least one step of decay" -- \
     "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 3 --batch 20 --no-test \
     --schedule warmup-cosine --warmup 9 -o "$T/out.safetensors"
+row E230 "options --steps and --epochs: give one \(the length of the run\), not both" -- \
+    tr --data "$gm" --steps 3
+row E231 "option --steps 5: not a whole number of epochs \(3 minibatches of 20 per epoch\); give a multiple of 3 or --epochs" -- \
+    "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --batch 20 --steps 5 --no-test -o "$T/out.safetensors"
+trk() { "$HESSE" train -q --arch 'mlp(20,4,3)' --data "$gm" --epochs 2 --batch 20 --no-test "$@" -o "$T/out.safetensors"; }
+row E232 "option --checkpoint-every needs --checkpoint FILE" -- trk --checkpoint-every 5
+row E233 "tr\.ckpt: the checkpoint is of another run: training is \"sgd lr 0\.01 .*\" there, \"sgd lr 0\.02 .*\" now" -- \
+    trk --lr 0.02 --resume "$T/tr.ckpt"
+row E234 "lz\.ckpt: the checkpoint is of another run: command is \"spectrum\" there, \"train\" now" -- \
+    trk --resume "$T/lz.ckpt"
+row E235 "trstate\.ckpt: checkpoint: training state section 1 of [0-9]+ bytes runs past the [0-9]+ bytes of the state" -- \
+    trk --resume "$T/trstate.ckpt"
 
 # Text data and sequence models (issue 18): a generated text, a model whose output is a
 # sequence [16, 256] from layers that keep the shape (conv2d's padding widens the one id column
