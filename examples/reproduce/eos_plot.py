@@ -10,8 +10,9 @@ only.
     eos_plot.py svg OUT.svg TITLE RUN.json... sharpness / threshold and the loss against step,
                                               one line per run
 
-A RUN.json is a `hesse train --track ... --json` document (its "tracking" object) or the JSON
-of eos_torch.py (the same series keys). The threshold is 2/lr for gradient descent (Cohen et
+A RUN.json is a `hesse train --track ... --json` document (its "tracking" object), the JSON
+of eos_torch.py (the same series keys) or eos_torch.py's stdout (RUN.log, or RUN.log@LR for a log without its "lr" line: the printed
+digits). The threshold is 2/lr for gradient descent (Cohen et
 al. 2021), and for Adam's preconditioned series (2 + 2 beta1) / ((1 - beta1) lr), 38/lr at
 beta1 = 0.9 (Cohen et al. 2022)."""
 import json
@@ -19,8 +20,29 @@ import math
 import sys
 
 
+def load_log(path, lr):
+    """The stdout of eos_torch.py (a run stopped before it wrote its JSON): the series from the
+    step lines, lr from its "lr" line or given (PATH@LR)."""
+    series, adam = [], False
+    for line in open(path):
+        w = line.split()
+        if len(w) == 2 and w[0] == "lr" and lr is None:
+            lr = float(w[1])
+        if len(w) < 12 or w[0] != "step":
+            continue
+        row = {"step": int(w[1]), "loss": float(w[3]), "accuracy": float(w[5]),
+               "top": [float(w[7])]}
+        if "pre" in w:
+            adam = True
+            row["preconditioned"] = [float(w[w.index("pre") + 1])]
+        series.append(row)
+    return {"lr": lr, "optimizer": "adam" if adam else "gd", "series": series}
+
+
 def load(path):
-    doc = json.load(open(path))
+    path, _, lr = path.partition("@")
+    doc = load_log(path, float(lr) if lr else None) if path.endswith(".log") else \
+        json.load(open(path))
     t = doc.get("tracking", doc)
     lr = t["lr"]
     run = {"path": path, "lr": lr, "optimizer": t.get("optimizer", "gd"),
@@ -28,6 +50,8 @@ def load(path):
            "source": "hesse" if "tracking" in doc else "torch"}
     if "threshold_preconditioned" in t:
         run["threshold_preconditioned"] = t["threshold_preconditioned"]
+    elif run["optimizer"] == "adam":  # a log: torch.optim.Adam's default beta1 = 0.9
+        run["threshold_preconditioned"] = (2 + 2 * 0.9) / ((1 - 0.9) * lr)
     return run
 
 

@@ -182,6 +182,7 @@ def main(argv=None):
     thr = 2.0 / a.lr
     thr_pre = (2 + 2 * beta1) / ((1 - beta1) * a.lr) if adam else None
 
+    print("lr %r" % a.lr, flush=True)
     series, losses = [], []
     start = start_pre = None
     t_train = t_meas = 0.0
