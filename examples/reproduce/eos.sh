@@ -29,11 +29,11 @@ mlp='flatten,linear(784,200),tanh,linear(200,200),tanh,linear(200,10)'
 cnn='avgpool2d(2),conv2d(1,8,5),tanh,maxpool2d(2),conv2d(8,16,3),tanh,flatten,linear(144,10)'
 # step sizes (2/lr = 6, 8, 10 for the MLP) and the steps of each run, in the same order
 MLP_LRS="${MLP_LRS:-0.3333333333333333 0.25 0.2}"
-MLP_STEPS="${MLP_STEPS:-400 600 2000}"
+MLP_STEPS="${MLP_STEPS:-300 500 900}"
 CNN_LRS="${CNN_LRS:-0.6666666666666666 0.5 0.4}"
-CNN_STEPS="${CNN_STEPS:-200 200 300}"
+CNN_STEPS="${CNN_STEPS:-600 600 600}"
 ADAM_LR="${ADAM_LR:-0.001}"
-ADAM_STEPS="${ADAM_STEPS:-400}"
+ADAM_STEPS="${ADAM_STEPS:-300}"
 threads="${THREADS:+--threads $THREADS}"
 
 # init NAME ARCH: the seeded initialisation, written once
