@@ -166,7 +166,7 @@ def panel(x0, y0, w, h, xmax, ylo, yhi, lines, ylabel, logy=False, hline=None):
     yt = [10 ** e for e in range(math.floor(lo), math.ceil(hi) + 1)] if logy else \
         ticks(ylo, yhi)
     if logy:
-        yt = [v * m for v in yt for m in (1, 2, 5) if ylo <= v * m <= yhi]
+        yt = [v * m for v in yt for m in (1, 2, 3, 5) if ylo <= v * m <= yhi]
     for t in yt:
         out.append('<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/>' % (
             x0, Y(t), x0 + w, Y(t)))
@@ -209,15 +209,17 @@ def cmd_svg(out, title, paths):
             r["optimizer"], r["lr"], "38/lr" if pre else "2/lr", thr,
             "; dashed: lambda1 x lr/2" if pre else "")))
     ls = [y for _, pts, _ in loss for _, y in pts if y > 0]
-    lo, hi = 10 ** math.floor(math.log10(min(ls))), 10 ** math.ceil(math.log10(max(ls)))
-    ymax = max(1.4, max(y for _, pts, _ in sharp for _, y in pts) * 1.05)
+    lo, hi = min(ls) / 1.1, max(ls) * 1.1
+    qs = [y for _, pts, _ in sharp for _, y in pts]
+    ymin = max(0.0, math.floor(min(qs) * 10) / 10 - 0.1)
+    ymax = max(1.4, max(qs) * 1.05)
     W, H = 900, 330 + 18 * len(legend)
     svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="sans-serif">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="20" font-size="14" text-anchor="middle">%s</text>' % (W / 2,
                                                                                   esc(title))]
-    svg += panel(70, 40, 360, 220, xmax, 0, ymax, sharp,
+    svg += panel(70, 40, 360, 220, xmax, ymin, ymax, sharp,
                  "sharpness / threshold (GD: lambda1 lr/2)", hline=1.0)
     svg += panel(520, 40, 360, 220, xmax, lo, hi, loss, "training loss (MSE)", logy=True)
     for i, (c, text) in enumerate(legend):
