@@ -178,7 +178,7 @@ def main(argv=None):
     pb = Problem(net, x, y)
     adam = a.optimizer == "adam"
     opt = torch.optim.Adam(pb.params, lr=a.lr) if adam else None
-    beta1 = 0.9 if adam else 0.0
+    beta1 = opt.defaults["betas"][0] if adam else 0.0
     thr = 2.0 / a.lr
     thr_pre = (2 + 2 * beta1) / ((1 - beta1) * a.lr) if adam else None
 
@@ -198,8 +198,9 @@ def main(argv=None):
                 st = [opt.state[p] for p in pb.params]
                 t = st[0]["step"]
                 t = int(t.item()) if torch.is_tensor(t) else int(t)
-                c2 = math.sqrt(1 - 0.999 ** t)
-                denom = pb.flat([(s["exp_avg_sq"].sqrt() / c2).add_(1e-8) for s in st])
+                beta2, eps = opt.defaults["betas"][1], opt.defaults["eps"]
+                c2 = math.sqrt(1 - beta2 ** t)  # torch.optim.Adam's denom, bias-corrected
+                denom = pb.flat([(s["exp_avg_sq"].sqrt() / c2).add_(eps) for s in st])
                 d = denom.rsqrt()
                 lp, start_pre, rp, pp = lanczos_top(lambda v: d * hvp(d * v), pb.n, start_pre,
                                                     a.tol, a.maxit, gen)
