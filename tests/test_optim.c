@@ -179,6 +179,51 @@ static void check_gd(const hesse_st_file *f) {
     hesse_optimizer_free(o);
 }
 
+/* hesse_trainer's state: 4 of 7 steps (mid-epoch: 12 samples in batches of 5, shuffled), saved,
+ * loaded into a fresh trainer over a fresh copy of the initial model, and both continued to the
+ * end give the same parameters bit for bit; a state refuses a trainer of another batch size. */
+static void check_trainer_state(void) {
+    hesse_model *m[2] = {NULL, NULL};
+    hesse_samples s = {0};
+    REQUIRE(hesse_samples_alloc(12, 4, 1, 1, 3, &s) == HESSE_OK);
+    for (int i = 0; i < 48; i++) s.x[i] = sin(0.7 * i);
+    for (int i = 0; i < 12; i++) s.y[i] = i % 3;
+    hesse_trainer_params p = hesse_trainer_defaults();
+    p.optim = hesse_optim_defaults(HESSE_OPTIM_ADAM);
+    p.epochs = 3;
+    p.batch = 5;
+    p.seed = 9;
+    hesse_trainer *t[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        REQUIRE(hesse_model_create("linear(4,3)", 4, 1, 1, HESSE_LOSS_CROSS_ENTROPY, &m[k]) ==
+                HESSE_OK);
+        hesse_model_init(m[k], 1);
+        REQUIRE(hesse_trainer_create(m[k], &s, &p, &t[k]) == HESSE_OK);
+    }
+    CHECK(hesse_trainer_steps_total(t[0]) == 9 && hesse_trainer_batches(t[0]) == 3);
+    for (int i = 0; i < 4; i++) REQUIRE(hesse_trainer_step(t[0], NULL) == HESSE_OK);
+    unsigned char *blob = malloc(hesse_trainer_state_bytes(t[0]));
+    hesse_trainer_state_save(t[0], blob);
+    REQUIRE(hesse_trainer_state_load(t[1], blob, hesse_trainer_state_bytes(t[0])) == HESSE_OK);
+    CHECK(hesse_trainer_steps_done(t[1]) == 4);
+    while (hesse_trainer_steps_done(t[0]) < 9) REQUIRE(hesse_trainer_step(t[0], NULL) == HESSE_OK);
+    while (hesse_trainer_steps_done(t[1]) < 9) REQUIRE(hesse_trainer_step(t[1], NULL) == HESSE_OK);
+    CHECK(hesse_trainer_step(t[1], NULL) == HESSE_EINVAL); /* all done */
+    CHECK(memcmp(hesse_model_params(m[0]), hesse_model_params(m[1]),
+                 (size_t)hesse_model_num_params(m[0]) * sizeof(double)) == 0);
+    hesse_trainer *other = NULL;
+    p.batch = 4;
+    REQUIRE(hesse_trainer_create(m[1], &s, &p, &other) == HESSE_OK);
+    CHECK(hesse_trainer_state_load(other, blob, hesse_trainer_state_bytes(t[0])) == HESSE_EINPUT);
+    hesse_trainer_free(other);
+    free(blob);
+    for (int k = 0; k < 2; k++) {
+        hesse_trainer_free(t[k]);
+        hesse_model_free(m[k]);
+    }
+    hesse_samples_free(&s);
+}
+
 int main(void) {
     const char *dir = getenv("HESSE_TEST_DATA");
     char path[1024];
@@ -207,6 +252,7 @@ int main(void) {
     check_warmup_cosine(f);
     check_net(f);
     check_gd(f);
+    check_trainer_state();
     snprintf(path, sizeof path, "%s/fixture_gd_expected.safetensors", dir ? dir : "tests/data");
     hesse_st_file *fg = NULL;
     REQUIRE(hesse_st_open(path, &fg) == HESSE_OK);

@@ -188,6 +188,13 @@ static int validate(train_args *a, train_run *r, const cli_opt *opts, int nopts)
     r->track.csv = a->track_csv;
     r->track.svg = a->track_svg;
     if (rc == HESSE_OK) rc = train_track_validate(&r->track);
+    const hesse_optim_kind k = r->tp.optim.kind;
+    if (rc == HESSE_OK && a->track && r->track.p.preconditioned && k != HESSE_OPTIM_ADAM &&
+        k != HESSE_OPTIM_ADAMW)
+        rc = hesse_error(HESSE_EINVAL,
+                         "option --track: preconditioned is the sharpness of Adam's P^-1 H; "
+                         "--optimizer %s has no preconditioner (use adam or adamw)",
+                         a->t.optimizer);
     return rc;
 }
 
@@ -327,15 +334,15 @@ static void epoch_note(const train_args *a, const train_run *r, const hesse_trai
     if (e % every != 0 && e != epochs) return;
     const double lr = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "lr"));
     const double secs = cJSON_GetNumberValue(cJSON_GetObjectItem(row, "seconds"));
-    if (!cJSON_HasObjectItem(row, "test_loss"))
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | lr %g | %.1fs", e, epochs,
-                 st->epoch_loss, 100.0 * st->epoch_acc, lr, secs);
-    else
-        cli_note("epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | lr %g | "
-                 "%.1fs",
-                 e, epochs, st->epoch_loss, 100.0 * st->epoch_acc,
+    char test[80] = "", lambda[40] = "";
+    if (cJSON_HasObjectItem(row, "test_loss"))
+        snprintf(test, sizeof test, " | test loss %.4f acc %.2f%%",
                  cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_loss")),
-                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")), lr, secs);
+                 100.0 * cJSON_GetNumberValue(cJSON_GetObjectItem(row, "test_accuracy")));
+    if (r->track.spec && isfinite(r->track.top1)) /* the last measured */
+        snprintf(lambda, sizeof lambda, " | λ1 %.5g", r->track.top1);
+    cli_note("epoch %d/%d: train loss %.4f acc %.2f%%%s | lr %g%s | %.1fs", e, epochs,
+             st->epoch_loss, 100.0 * st->epoch_acc, test, lr, lambda, secs);
 }
 
 /* An epoch's row of the history (the learning rate of its first step, and of its last with a
@@ -505,7 +512,7 @@ static int train_step(const train_args *a, train_run *r) {
     int rc = hesse_trainer_step(r->tr, &st);
     if (rc == HESSE_OK && st.epoch_end) rc = end_epoch(a, r, &st);
     r->track.seconds_training += hesse_now() - t0;
-    if (rc == HESSE_OK) rc = train_track_step(&r->track, r->tr, r->m);
+    if (rc == HESSE_OK) rc = train_track_step(&r->track, r->tr);
     if (rc == HESSE_OK) step_progress(a, r, &st);
     return rc;
 }
@@ -517,13 +524,14 @@ static int train(const train_args *a, train_run *r) {
              hesse_model_arch(r->m), (long long)hesse_model_num_params(r->m), r->data.description,
              t->epochs, hesse_trainer_batch_size(r->tr), t->optimizer, t->lr);
     r->t_start = r->t_epoch = r->t_checkpoint = hesse_now();
-    int rc = train_track_step(&r->track, r->tr, r->m); /* step 0, unless resumed */
+    int rc = train_track_step(&r->track, r->tr); /* step 0, unless resumed */
     cli_stoppable(1); /* a signal stops the run at the next step boundary */
     while (rc == HESSE_OK && hesse_trainer_steps_done(r->tr) < hesse_trainer_steps_total(r->tr)) {
         rc = train_step(a, r);
         if (rc == HESSE_OK) rc = step_boundary(a, r);
     }
     cli_stoppable(0);
+    if (rc == HESSE_OK) train_track_note(&r->track);
     return rc;
 }
 
@@ -614,7 +622,7 @@ int cmd_train(int argc, char **argv) {
     HESSE_CHECK(check_trainable(&a, &r));
     HESSE_CHECK(open_test(&a, &r));
     HESSE_CHECK(prepare(&a, &r));
-    r.header = run_header(&a, &r);
+    if (a.checkpoint || a.resume) r.header = run_header(&a, &r); /* hashes the data */
     r.cc = (cli_checkpoint_ctx){a.checkpoint, r.header, 0};
     HESSE_CHECK(resume(&a, &r));
     HESSE_CHECK(train(&a, &r));

@@ -21,10 +21,8 @@ int train_track_validate(train_track *k) {
 
 int train_track_open(train_track *k, const hesse_model *m, const hesse_samples *train) {
     if (!k->spec) return HESSE_OK;
-    k->sub = *train; /* a view of the first N samples */
-    k->sub.owns = 0;
-    k->sub.total = 0;
-    if (k->p.samples > 0 && k->p.samples < train->n) k->sub.n = k->p.samples;
+    /* the first N of the training selection; all when N is 0 or not smaller */
+    k->sub = hesse_samples_slice(train, 0, k->p.samples > 0 ? k->p.samples : train->n);
     k->p.samples = k->sub.n;
     const int64_t n = hesse_model_num_params(m);
     int rc;
@@ -53,7 +51,7 @@ static const double *preconditioner(const train_track *k, const hesse_trainer *t
 }
 
 /* A series row: where (step, epoch, lr), the subset's loss and accuracy, the measurement. */
-static int measure(train_track *k, const hesse_trainer *tr, const hesse_model *m, int64_t step) {
+static int measure(train_track *k, const hesse_trainer *tr, int64_t step) {
     double loss = 0;
     int64_t correct = 0;
     int rc = hesse_loss_grad(k->e, &k->sub, &loss, NULL, &correct);
@@ -72,16 +70,25 @@ static int measure(train_track *k, const hesse_trainer *tr, const hesse_model *m
     cJSON_AddItemToArray(k->series, row);
     k->top1 = pt.ntop > 0 ? pt.top[0] : NAN;
     hesse_track_point_free(&pt);
-    (void)m;
     return HESSE_OK;
 }
 
-int train_track_step(train_track *k, const hesse_trainer *tr, const hesse_model *m) {
+void train_track_note(const train_track *k) {
+    if (!k->spec) return;
+    hesse_track_totals tot = hesse_tracker_totals(k->tracker);
+    cli_note("train: %lld measurements of the Hessian on %lld samples, %lld products (%.1f per "
+             "measurement); %.1fs training, %.1fs measuring",
+             (long long)tot.measurements, (long long)k->sub.n, (long long)tot.products,
+             tot.measurements ? (double)tot.products / (double)tot.measurements : 0.0,
+             k->seconds_training, k->seconds_measuring);
+}
+
+int train_track_step(train_track *k, const hesse_trainer *tr) {
     if (!k->spec) return HESSE_OK;
     const int64_t step = hesse_trainer_steps_done(tr), total = hesse_trainer_steps_total(tr);
     if (!hesse_track_due(&k->p, step, total) || last_step(k) >= step) return HESSE_OK;
     const double t0 = hesse_now();
-    int rc = measure(k, tr, m, step);
+    int rc = measure(k, tr, step);
     k->seconds_measuring += hesse_now() - t0;
     return rc;
 }

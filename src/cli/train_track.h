@@ -22,9 +22,11 @@ typedef struct {
 int train_track_validate(train_track *k);
 /* The tracker, the measurement subset of the training samples and its Hessian over m. */
 int train_track_open(train_track *k, const hesse_model *m, const hesse_samples *train);
-/* Measures the model at the trainer's current step when that step is due and not yet in the
- * series (a resumed run measured it before its checkpoint). */
-int train_track_step(train_track *k, const hesse_trainer *tr, const hesse_model *m);
+/* Measures the trainer's model (the one train_track_open was given) at its current step when that
+ * step is due and not yet in the series (a resumed run measured it before its checkpoint). */
+int train_track_step(train_track *k, const hesse_trainer *tr);
+/* A line on stderr: measurements, products, the time split. */
+void train_track_note(const train_track *k);
 /* The "tracking" object of the --json document (the caller deletes it). */
 cJSON *train_track_json(const train_track *k, const hesse_trainer *tr, const char *optimizer,
                         double lr);

@@ -170,10 +170,11 @@ const hesse_optimizer *hesse_trainer_optimizer(const hesse_trainer *t) {
 
 /* ---- State ---------------------------------------------------------------------------------
  * "HESSETRN", then int64 n, N, steps done, steps in all, minibatches per epoch, the epoch's
- * positions right; double its loss sum; the rng (4 x u64, int64 has_spare, double spare); the
- * order (N x int64); the parameters (n x double); the optimizer's state. Native byte order. */
+ * positions right, the minibatch size; double its loss sum; the rng (4 x u64, int64 has_spare,
+ * double spare); the order (N x int64); the parameters (n x double); the optimizer's state. Native
+ * byte order. */
 static const char trn_magic[8] = {'H', 'E', 'S', 'S', 'E', 'T', 'R', 'N'};
-enum { TRN_HEAD = 8 + 6 * 8 + 8 + 4 * 8 + 8 + 8 };
+enum { TRN_HEAD = 8 + 7 * 8 + 8 + 4 * 8 + 8 + 8 };
 
 size_t hesse_trainer_state_bytes(const hesse_trainer *t) {
     return TRN_HEAD + (size_t)t->N * sizeof(int64_t) + (size_t)t->n * sizeof(double) +
@@ -181,7 +182,7 @@ size_t hesse_trainer_state_bytes(const hesse_trainer *t) {
 }
 
 void hesse_trainer_state_save(const hesse_trainer *t, unsigned char *buf) {
-    const int64_t head[6] = {t->n, t->N, t->done, t->total, t->batches, t->correct_sum};
+    const int64_t head[7] = {t->n, t->N, t->done, t->total, t->batches, t->correct_sum, t->B};
     const int64_t spare = t->rng.has_spare;
     unsigned char *q = buf;
     memcpy(q, trn_magic, 8);
@@ -200,17 +201,18 @@ void hesse_trainer_state_save(const hesse_trainer *t, unsigned char *buf) {
 
 /* The saved run's sizes against this one's. */
 static int trn_check_head(const hesse_trainer *t, const unsigned char *buf, size_t size,
-                          int64_t head[6]) {
+                          int64_t head[7]) {
     if (size < TRN_HEAD || memcmp(buf, trn_magic, 8) != 0)
         return hesse_error(HESSE_EINPUT, "training state: not a hesse trainer state");
-    memcpy(head, buf + 8, 6 * sizeof *head);
-    if (head[0] != t->n || head[1] != t->N || head[3] != t->total || head[4] != t->batches)
+    memcpy(head, buf + 8, 7 * sizeof *head);
+    if (head[0] != t->n || head[1] != t->N || head[3] != t->total || head[4] != t->batches ||
+        head[6] != t->B)
         return hesse_error(HESSE_EINPUT,
                            "training state: of %lld parameters, %lld samples and %lld steps (%lld "
-                           "per epoch); this run has %lld, %lld and %lld (%lld)",
+                           "per epoch of %lld); this run has %lld, %lld and %lld (%lld of %d)",
                            (long long)head[0], (long long)head[1], (long long)head[3],
-                           (long long)head[4], (long long)t->n, (long long)t->N,
-                           (long long)t->total, (long long)t->batches);
+                           (long long)head[4], (long long)head[6], (long long)t->n, (long long)t->N,
+                           (long long)t->total, (long long)t->batches, t->B);
     if (size != hesse_trainer_state_bytes(t) || head[2] < 0 || head[2] > t->total)
         return hesse_error(HESSE_EINPUT, "training state: %zu bytes at step %lld, expected %zu",
                            size, (long long)head[2], hesse_trainer_state_bytes(t));
@@ -226,7 +228,7 @@ static int trn_check_head(const hesse_trainer *t, const unsigned char *buf, size
 
 int hesse_trainer_state_load(hesse_trainer *t, const unsigned char *buf, size_t size) {
     if (!t || !buf) return hesse_error(HESSE_EINVAL, "trainer: NULL argument");
-    int64_t head[6], spare;
+    int64_t head[7], spare;
     int rc = trn_check_head(t, buf, size, head);
     if (rc != HESSE_OK) return rc;
     const size_t ob = (size_t)t->N * sizeof *t->order, pb = (size_t)t->n * sizeof(double);
@@ -235,7 +237,7 @@ int hesse_trainer_state_load(hesse_trainer *t, const unsigned char *buf, size_t 
     if (rc != HESSE_OK) return rc;
     t->done = head[2];
     t->correct_sum = head[5];
-    q = buf + 8 + 6 * 8;
+    q = buf + 8 + 7 * 8;
     memcpy(&t->loss_sum, q, 8);
     memcpy(t->rng.s, q + 8, 32);
     memcpy(&spare, q + 40, 8);

@@ -384,6 +384,9 @@ row E234 "lz\.ckpt: the checkpoint is of another run: command is \"spectrum\" th
     trk --resume "$T/lz.ckpt"
 row E235 "trstate\.ckpt: checkpoint: training state section 1 of [0-9]+ bytes runs past the [0-9]+ bytes of the state" -- \
     trk --resume "$T/trstate.ckpt"
+row E236 "option --track-csv needs --track SPEC" -- trk --track-csv "$T/out.csv"
+row E237 "option --track: preconditioned is the sharpness of Adam's P\^-1 H; --optimizer gd has no preconditioner \(use adam or adamw\)" -- \
+    trk --optimizer gd --track every=2,preconditioned
 
 # Text data and sequence models (issue 18): a generated text, a model whose output is a
 # sequence [16, 256] from layers that keep the shape (conv2d's padding widens the one id column

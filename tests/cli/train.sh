@@ -142,7 +142,8 @@ for step in 0 10; do
         "step $step: tracked λ1, λ2 and loss equal spectrum and eval of the model at that step"
 done
 
-# A tracked run stopped and resumed: the same model, history and series.
+# A tracked run stopped and resumed: the same model, history and series (every=1: the step it
+# stops after was measured before its checkpoint, and is not measured again).
 interrupt_resume track --arch 'flatten,linear(784,64),tanh,linear(64,10)' --loss mse --samples 500 \
-    --optimizer gd --steps 150 --lr 0.05 --no-test --track every=10,top=2,samples=200
+    --optimizer gd --steps 80 --lr 0.05 --no-test --track every=1,top=2,samples=100
 finish
