@@ -101,7 +101,8 @@ def cmd_compare(hpath, tpath):
     hs = {r["step"]: r for r in h["series"]}
     rows = [(r["step"], hs[r["step"]], r) for r in t["series"] if r["step"] in hs]
     print("%s against %s: %d common measured steps" % (hpath, tpath, len(rows)))
-    print("  step   loss (hesse)      rel diff   lambda1 (hesse)  lambda1 (torch)  rel diff")
+    print("  step   loss (%s)      rel diff   lambda1 (%s)  lambda1 (%s)  rel diff" % (
+        h["source"], h["source"], t["source"]))
     parted = {}
     for step, a, b in rows:
         dl, dk = rel(a["loss"], b["loss"]), rel(a["top"][0], b["top"][0])
