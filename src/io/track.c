@@ -76,12 +76,16 @@ static int track_columns(const cJSON *series, track_column **cols, int *ncols) {
     *ncols = 0;
     *cols = malloc((size_t)cap * sizeof **cols);
     if (!*cols) return hesse_error(HESSE_ENOMEM, "hesse_track_csv: out of memory");
-    for (int k = 0; k < NUM_KNOWN; k++) cJSON_ArrayForEach(row, series) {
+    for (int k = 0; k < NUM_KNOWN; k++) {
+        cJSON_ArrayForEach(row, series) {
             v = cJSON_GetObjectItemCaseSensitive(row, known_keys[k]);
             if (v) add_column(*cols, ncols, known_keys[k], v);
         }
-    cJSON_ArrayForEach(row, series) cJSON_ArrayForEach(v, row) {
-        if (v->string && !cJSON_IsObject(v)) add_column(*cols, ncols, v->string, v);
+    }
+    cJSON_ArrayForEach(row, series) {
+        cJSON_ArrayForEach(v, row) {
+            if (v->string && !cJSON_IsObject(v)) add_column(*cols, ncols, v->string, v);
+        }
     }
     return HESSE_OK;
 }

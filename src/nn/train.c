@@ -228,7 +228,7 @@ static int trn_check_head(const hesse_trainer *t, const unsigned char *buf, size
 
 int hesse_trainer_state_load(hesse_trainer *t, const unsigned char *buf, size_t size) {
     if (!t || !buf) return hesse_error(HESSE_EINVAL, "trainer: NULL argument");
-    int64_t head[7], spare;
+    int64_t head[7] = {0}, spare;
     int rc = trn_check_head(t, buf, size, head);
     if (rc != HESSE_OK) return rc;
     const size_t ob = (size_t)t->N * sizeof *t->order, pb = (size_t)t->n * sizeof(double);
