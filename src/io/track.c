@@ -72,7 +72,9 @@ static void add_column(track_column *cols, int *ncols, const char *key, const cJ
 static int track_columns(const cJSON *series, track_column **cols, int *ncols) {
     int cap = NUM_KNOWN;
     const cJSON *row, *v;
-    cJSON_ArrayForEach(row, series) cap += cJSON_GetArraySize(row);
+    cJSON_ArrayForEach(row, series) {
+        cap += cJSON_GetArraySize(row);
+    }
     *ncols = 0;
     *cols = malloc((size_t)cap * sizeof **cols);
     if (!*cols) return hesse_error(HESSE_ENOMEM, "hesse_track_csv: out of memory");
@@ -238,7 +240,9 @@ int hesse_track_data_read(const cJSON *tracking, hesse_track_data *d, const char
     }
     for (int64_t i = 0; i < d->n * (d->k ? d->k : 1); i++) d->top[i] = NAN; /* k = 0 too */
     int64_t i = 0;
-    cJSON_ArrayForEach(row, series) fill_row(d, row, i++, lr, beta1);
+    cJSON_ArrayForEach(row, series) {
+        fill_row(d, row, i++, lr, beta1);
+    }
     return HESSE_OK;
 }
 
