@@ -69,6 +69,17 @@ class EigsResult(_Result):
             "breakdowns": r.breakdowns, "fresh_starts": r.fresh_starts,
             "iterations": r.iterations}
 
+    def _judge_power(self, tol):
+        """As `hesse spectrum --method power`: a pair counts as converged when its explicit
+        residual is <= tol ||A|| (converged_top per pair); the count that power iteration's own
+        eigenvalue-change rule stopped is kept as stopped_on_change."""
+        f = self._fields
+        ok = [bool(f["residuals_explicit"]) and float(x) <= tol * f["anorm"]
+              for x in f["residuals_top"]]
+        f["stopped_on_change"] = f["converged"]
+        f["converged"] = sum(ok)
+        f["converged_top"] = ok
+
     def as_state_dict(self):
         """The eigenvectors as {tensor name: array [k, *shape]} (a Hessian's only), the layout
         of the CLI's --vectors file: {name: t[j]} is eigenvector j as a PyTorch state_dict."""
@@ -373,6 +384,9 @@ def eigs(A, top=20, bottom=0, tol=None, n=None, method="lanczos", seed=0, basis=
             if run.progress:
                 p.monitor = run.monitor
             run.call(L.hesse_power_eigs, byref(op), byref(p), byref(r))
+            result = EigsResult(r, A)
+            result._judge_power(p.tol)
+            return result
         elif method == "dense":
             p = L.hesse_dense_defaults()
             p.top, p.bottom, p.want_vectors = top, bottom, int(bool(vectors))

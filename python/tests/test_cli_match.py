@@ -213,6 +213,9 @@ def test_power_and_dense_match_cli(cli, tmp_path, mlp, setup, method, layer, bot
     for key in ("top", "bottom", "residuals_top", "residuals_bottom", "anorm"):
         assert same_bits(res[key], j[key]), key
     assert res["products"] == j["products"]
+    keys = ("converged", "converged_top", "stopped_on_change") if method == "power" else ()
+    for key in keys:
+        assert res[key] == j[key], key
 
 
 def test_deflated_density_matches_cli(cli, tmp_path, mlp, setup):
