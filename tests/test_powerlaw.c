@@ -226,7 +226,27 @@ static void test_errors(void) {
     CHECK(strstr(hesse_last_error(), "all equal") != NULL);
 }
 
+/* The likelihood fit's rank curve lambda_K (k/K)^(-s_mle): through (K, lambda_K) exactly, and on
+ * exact quantiles of a Pareto law with s = 0.8 within 3 % of lambda_1 at k = 1 (s_mle is
+ * s (1 - O(ln K / K)) there); NaN without a fit. */
+static void test_mle_rank(void) {
+    enum { K = 2000 };
+    static double v[K];
+    for (int k = 1; k <= K; k++) v[k - 1] = 0.5 * pow((double)k / K, -0.8);
+    hesse_powerlaw f;
+    REQUIRE(hesse_powerlaw_fit(v, K, &f) == HESSE_OK);
+    CHECK(hesse_powerlaw_mle_rank(&f, K) == v[K - 1]);
+    CHECK_CLOSE(hesse_powerlaw_mle_rank(&f, 1), 0.5 * pow((double)K, f.s_mle), 1e-14, 0);
+    CHECK_CLOSE(hesse_powerlaw_mle_rank(&f, 1), v[0], 0.03, 0);
+    const double few[] = {9.0, 5.5, 3.0, 2.25};
+    REQUIRE(hesse_powerlaw_fit(few, 4, &f) == HESSE_OK);
+    CHECK(hesse_powerlaw_mle_rank(&f, 4) == 2.25);
+    hesse_powerlaw none = {0};
+    CHECK(isnan(hesse_powerlaw_mle_rank(&none, 1)) && isnan(hesse_powerlaw_mle_rank(NULL, 1)));
+}
+
 int main(void) {
+    test_mle_rank();
     test_power_samples();
     test_other_samples();
     test_rank_law();

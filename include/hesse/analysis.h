@@ -89,6 +89,11 @@ typedef struct {
  * dropped and counted in out->dropped). HESSE_EINVAL when a value is not finite, when fewer
  * than 3 are positive, or when the positive values are all equal (no slope to fit). */
 HESSE_API int hesse_powerlaw_fit(const double *lambda, int count, hesse_powerlaw *out);
+/* The rank curve that the likelihood fit implies, lambda_K (k / K)^(-s_mle): the expected
+ * k-th largest of K draws from the fitted density law above x_min = lambda_K (its upper tail
+ * (x / lambda_K)^(1 - beta) = k / K). It passes through (K, lambda_K) by construction. NaN when
+ * f has no positive lambda_K or no finite s_mle. */
+HESSE_API double hesse_powerlaw_mle_rank(const hesse_powerlaw *f, double k);
 
 /* The solver's accuracy over many decades. An eigenvalue from Lanczos at tolerance tol is off
  * by at most its residual, tol ||A||, so the smallest fitted one, lambda_K, is known to

@@ -116,6 +116,11 @@ cleanup:
 /* ---- The solver's accuracy over many decades -------------------------------------------- */
 
 /* The smallest positive value of count values (0 when none). */
+double hesse_powerlaw_mle_rank(const hesse_powerlaw *f, double k) {
+    if (!f || f->K < 1 || !(f->lambda_min > 0) || !isfinite(f->s_mle)) return NAN;
+    return f->lambda_min * pow(k / (double)f->K, -f->s_mle);
+}
+
 static double smallest_positive(const double *v, int count) {
     double m = 0.0;
     for (int i = 0; i < count; i++)

@@ -149,7 +149,8 @@ static void add_fit(cJSON *res, const hesse_powerlaw *f) {
 }
 
 /* The rank-log plot: lambda_k against k on log axes, with the least-squares line
- * exp(intercept) k^(-s_ls) and the likelihood line lambda_1 k^(-s_mle). */
+ * exp(intercept) k^(-s_ls) and the likelihood line lambda_K (k / K)^(-s_mle), which passes
+ * through (K, lambda_K). */
 static int write_svg(const char *path, const double *desc, const hesse_powerlaw *f,
                      const char *what) {
     const int K = f->K;
@@ -159,7 +160,7 @@ static int write_svg(const char *path, const double *desc, const hesse_powerlaw 
     for (int i = 0; i < K; i++) {
         k[i] = i + 1;
         ls[i] = exp(f->intercept_ls - f->s_ls * log(k[i]));
-        ml[i] = f->lambda_max * pow(k[i], -f->s_mle);
+        ml[i] = hesse_powerlaw_mle_rank(f, k[i]);
     }
     char lab_ls[64], lab_ml[64], title[160];
     snprintf(lab_ls, sizeof lab_ls, "least squares, s = %.3f", f->s_ls);

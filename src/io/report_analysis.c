@@ -4,6 +4,8 @@
  * array has the length another key announces. */
 #include "io/report-impl.h"
 
+#include <hesse/analysis.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +99,13 @@ void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
     int64_t K = hesse_rep_array(s, doc, "eigenvalues", "$", &ev);
     double *k = K > 0 ? hesse_rep_iota(s, K, 1) : NULL;
     if (k) {
-        double lam1 = hesse_rep_number(fit, "lambda_max");
-        if (!isfinite(lam1)) lam1 = ev[0];
-        double smle = hesse_rep_number(fit, "s_mle"), sls = hesse_rep_number(fit, "s_ls");
+        hesse_powerlaw f = {0};
+        double fk = hesse_rep_number(doc, "K"); /* the fitted values: the positive ones */
+        f.K = isfinite(fk) && fk >= 1 && fk <= (double)K ? (int)fk : (int)K;
+        f.lambda_min = hesse_rep_number(fit, "lambda_min");
+        if (!isfinite(f.lambda_min)) f.lambda_min = ev[f.K - 1];
+        f.s_mle = hesse_rep_number(fit, "s_mle");
+        double smle = f.s_mle, sls = hesse_rep_number(fit, "s_ls");
         double b = hesse_rep_number(fit, "intercept_ls");
         double lx[LINE_POINTS], lmle[LINE_POINTS], lls[LINE_POINTS];
         log_space(lx, LINE_POINTS, 1, K > 1 ? (double)K : 2);
@@ -111,25 +117,28 @@ void hesse_rep_powerlaw(hesse_rep *s, const cJSON *doc) {
                 hi = fmax(hi, ev[i]);
             }
         for (int i = 0; i < LINE_POINTS; i++) {
-            lmle[i] = lam1 * pow(lx[i], -smle);
+            lmle[i] = hesse_powerlaw_mle_rank(&f, lx[i]);
             lls[i] = exp(b - sls * log(lx[i]));
             if (!(lmle[i] >= 0.5 * lo && lmle[i] <= 2 * hi)) lmle[i] = NAN;
             if (!(lls[i] >= 0.5 * lo && lls[i] <= 2 * hi)) lls[i] = NAN;
         }
-        hesse_series se[3] = {{"λ_k", k, ev, K, HESSE_PLOT_POINTS, NULL, 0},
-                              {"λ_1 k^(−s_mle)", lx, lmle, LINE_POINTS, HESSE_PLOT_LINE, NULL, 0},
-                              {"least squares", lx, lls, LINE_POINTS, HESSE_PLOT_LINE, NULL, 1}};
+        /* the order (and so the colours) of the CLI's plot: values, least squares, likelihood */
+        hesse_series se[3] = {
+            {"λ_k", k, ev, K, HESSE_PLOT_POINTS, NULL, 0},
+            {"least squares", lx, lls, LINE_POINTS, HESSE_PLOT_LINE, NULL, 0},
+            {"λ_K (k/K)^(−s_mle)", lx, lmle, LINE_POINTS, HESSE_PLOT_LINE, NULL, 1}};
         int ns = 1;
-        if (isfinite(lam1) && isfinite(smle)) ns = 2;
-        if (isfinite(b) && isfinite(sls)) {
+        if (isfinite(b) && isfinite(sls)) ns = 2;
+        if (f.lambda_min > 0 && isfinite(smle)) {
             if (ns == 1) se[1] = se[2];
             ns++;
         }
         hesse_rep_plots_begin(s);
         hesse_plot p = hesse_rep_plot_spec("Rank plot", "k", "λ_k", 1, 1);
-        hesse_rep_plot(s, &p, se, ns,
-                       "$.eigenvalues against k (log-log); lines from $.fit: λ_1·k^(−s_mle) and "
-                       "exp(intercept_ls)·k^(−s_ls)");
+        hesse_rep_plot(
+            s, &p, se, ns,
+            "$.eigenvalues against k (log-log); lines from $.fit: exp(intercept_ls)·k^(−s_ls) "
+            "and λ_K·(k/K)^(−s_mle) (through (K, λ_K))");
         hesse_rep_plots_end(s);
     }
     free(k);
