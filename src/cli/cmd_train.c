@@ -420,9 +420,8 @@ static int checkpoint_save(train_run *r) {
         hesse_trainer_state_save(r->tr, state);
         const size_t sl = series ? strlen(series) : 0;
         uint64_t lens[TRAIN_SECTIONS] = {tb, strlen(hist), tkb, sl};
-        /* never NULL: zlib's crc32 restarts at 0 on a NULL buffer */
-        const void *parts[1 + TRAIN_SECTIONS] = {lens, state, hist, tk ? tk : (void *)"",
-                                                 series ? series : ""};
+        /* an untracked run's sections are empty (NULL, 0): cli_checkpoint_write takes them */
+        const void *parts[1 + TRAIN_SECTIONS] = {lens, state, hist, tk, series};
         size_t sizes[1 + TRAIN_SECTIONS] = {sizeof lens, tb, strlen(hist), tkb, sl};
         rc = cli_checkpoint_write(r->cc.path, r->header, parts, sizes, 1 + TRAIN_SECTIONS);
     }
